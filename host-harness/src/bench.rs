@@ -1,0 +1,172 @@
+//! `openclaw-host bench`: concurrent sessions on several host threads, each hook call timed on the
+//! host side through the loaded library. Payloads are shaped like the real recording: prompts of a
+//! few KB, tool results of tens of KB.
+
+use crate::host_event::{Ctx, Hook, HostEvent, HOOK_KINDS};
+use crate::{Host, Options};
+use hdrhistogram::Histogram;
+use openclaw_plugin_api::{ModelCost, Outcome, TokenUsage};
+use std::time::Instant;
+
+const PROMPT_BYTES: usize = 3 * 1024;
+const TOOL_RESULT_BYTES: usize = 24 * 1024;
+const RESPONSE_BYTES: usize = 1024;
+
+fn filler(n: usize, seed: &str) -> String {
+    let base = format!("{seed} The quick brown fox jumps over the lazy dog; 0123456789. ");
+    base.repeat(n / base.len() + 1)[..n].to_string()
+}
+
+/// The 8 hook calls of one message: start, model, tool, model, end.
+fn message(session: usize, n: usize, ts: u64, payload: &Payload) -> Vec<HostEvent> {
+    let ctx = Ctx {
+        ts_ms: ts,
+        run_id: format!("bench-{session}-{n}"),
+        session_key: format!("agent:bench{}:bench:direct:{session}", session % 8),
+        session_id: format!("bench-session-{session}"),
+        agent_id: format!("bench{}", session % 8),
+        channel: "bench".into(),
+    };
+    let at = |dt: u64| Ctx { ts_ms: ts + dt, ..ctx.clone() };
+    let usage = TokenUsage { input: 2000, output: 150, cache_read: 12_000, cache_write: 0, total: 14_150 };
+    let model_end = |i: u32, response: &str| Hook::ModelCallEnd {
+        call_id: format!("{}:model:{i}", ctx.run_id),
+        provider: "anthropic".into(),
+        model: "claude-sonnet-4-5".into(),
+        outcome: Outcome::COMPLETED,
+        error: String::new(),
+        duration_ms: Some(900),
+        usage: Some(usage),
+        cost_usd: Some(ModelCost {
+            input: 0.006,
+            output: 0.00225,
+            cache_read: 0.0036,
+            cache_write: 0.0,
+            total: 0.01185,
+        }),
+        response: response.into(),
+    };
+    let model_start = |i: u32| Hook::ModelCallStart {
+        call_id: format!("{}:model:{i}", ctx.run_id),
+        provider: "anthropic".into(),
+        model: "claude-sonnet-4-5".into(),
+    };
+    vec![
+        HostEvent { ctx: at(0), hook: Hook::MessageStart { prompt: payload.prompt.clone(), trigger: "user".into() } },
+        HostEvent { ctx: at(10), hook: model_start(1) },
+        HostEvent { ctx: at(910), hook: model_end(1, "") },
+        HostEvent {
+            ctx: at(915),
+            hook: Hook::ToolCallStart {
+                tool_call_id: format!("call-{session}-{n}"),
+                tool_name: "read".into(),
+                params: r#"{"path":"notes/report.md"}"#.into(),
+            },
+        },
+        HostEvent {
+            ctx: at(940),
+            hook: Hook::ToolCallEnd {
+                tool_call_id: format!("call-{session}-{n}"),
+                tool_name: "read".into(),
+                outcome: Outcome::COMPLETED,
+                error: String::new(),
+                duration_ms: Some(25),
+                result: payload.tool_result.clone(),
+            },
+        },
+        HostEvent { ctx: at(945), hook: model_start(2) },
+        HostEvent { ctx: at(1845), hook: model_end(2, &payload.response) },
+        HostEvent {
+            ctx: at(1850),
+            hook: Hook::MessageEnd {
+                outcome: Outcome::COMPLETED,
+                error: String::new(),
+                response: payload.response.clone(),
+                duration_ms: Some(1850),
+            },
+        },
+    ]
+}
+
+struct Payload {
+    prompt: String,
+    tool_result: String,
+    response: String,
+}
+
+pub fn run(host: &Host, o: &Options) -> Result<(), String> {
+    if host.plugins.is_empty() {
+        return Err("bench: no plugin started; check the configuration".into());
+    }
+    let payload = Payload {
+        prompt: filler(PROMPT_BYTES, "Please summarise the report."),
+        tool_result: filler(TOOL_RESULT_BYTES, "# Report"),
+        response: filler(RESPONSE_BYTES, "Summary:"),
+    };
+    let base_ts = crate::demo::now_ms();
+    let started = Instant::now();
+    let per_thread: Vec<(Vec<Histogram<u64>>, u64)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..o.threads)
+            .map(|t| {
+                let payload = &payload;
+                scope.spawn(move || {
+                    let mut hists: Vec<Histogram<u64>> =
+                        HOOK_KINDS.iter().map(|_| Histogram::new_with_bounds(1, 60_000_000_000, 3).unwrap()).collect();
+                    let mut calls = 0u64;
+                    let sessions: Vec<usize> = (t..o.sessions).step_by(o.threads).collect();
+                    for n in 0..o.messages {
+                        for &session in &sessions {
+                            for event in message(session, n, base_ts + n as u64 * 2000, payload) {
+                                let t0 = Instant::now();
+                                host.dispatch(&event);
+                                let ns = t0.elapsed().as_nanos() as u64;
+                                let _ = hists[event.hook.kind_index()].record(ns.max(1));
+                                calls += 1;
+                            }
+                        }
+                    }
+                    (hists, calls)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("bench thread panicked")).collect()
+    });
+    let wall = started.elapsed();
+    let mut merged: Vec<Histogram<u64>> =
+        HOOK_KINDS.iter().map(|_| Histogram::new_with_bounds(1, 60_000_000_000, 3).unwrap()).collect();
+    let mut calls = 0;
+    for (hists, n) in per_thread {
+        calls += n;
+        for (m, h) in merged.iter_mut().zip(hists) {
+            m.add(h).map_err(|e| e.to_string())?;
+        }
+    }
+    println!(
+        "bench: {} sessions x {} messages on {} threads: {calls} hook calls in {:.3} s = {:.0} hook calls/s",
+        o.sessions,
+        o.messages,
+        o.threads,
+        wall.as_secs_f64(),
+        calls as f64 / wall.as_secs_f64()
+    );
+    println!("{:<18} {:>9} {:>9} {:>9} {:>9} {:>9}", "hook", "calls", "p50 ns", "p99 ns", "p99.9 ns", "max ns");
+    let mut kinds = serde_json::Map::new();
+    for (name, h) in HOOK_KINDS.iter().zip(&merged) {
+        if h.is_empty() {
+            continue;
+        }
+        let (p50, p99, p999, max) =
+            (h.value_at_quantile(0.5), h.value_at_quantile(0.99), h.value_at_quantile(0.999), h.max());
+        println!("{name:<18} {:>9} {p50:>9} {p99:>9} {p999:>9} {max:>9}", h.len());
+        kinds.insert(
+            name.to_string(),
+            serde_json::json!({"calls": h.len(), "p50_ns": p50, "p99_ns": p99, "p999_ns": p999, "max_ns": max}),
+        );
+    }
+    let line = serde_json::json!({
+        "sessions": o.sessions, "messages": o.messages, "threads": o.threads, "hook_calls": calls,
+        "wall_s": wall.as_secs_f64(), "hook_calls_per_s": calls as f64 / wall.as_secs_f64(), "hooks": kinds,
+    });
+    println!("BENCH {line}");
+    Ok(())
+}

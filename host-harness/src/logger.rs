@@ -1,0 +1,67 @@
+//! The host's logger: one line per message on stderr, `<time> [<source>] <level>: <text>`, like a
+//! gateway log, so `grep -i mlflow` finds the plugin's lines. The level comes from
+//! `OPENCLAW_LOG_LEVEL` (error, warn, info, debug; default info) or `--verbose`.
+
+use openclaw_plugin_api::abi_stable::prefix_type::PrefixTypeTrait;
+use openclaw_plugin_api::abi_stable::std_types::RStr;
+use openclaw_plugin_api::{HostHandle, HostHandleRef, LogLevel};
+use std::io::Write;
+use std::sync::OnceLock;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+static HANDLE: OnceLock<HostHandleRef> = OnceLock::new();
+
+/// Decides the level once; call before anything logs.
+pub fn init(verbose: bool) -> Result<(), String> {
+    let level = if verbose {
+        LogLevel::Debug
+    } else {
+        match std::env::var("OPENCLAW_LOG_LEVEL").ok().as_deref().map(str::to_ascii_lowercase).as_deref() {
+            None | Some("") | Some("info") => LogLevel::Info,
+            Some("error") => LogLevel::Error,
+            Some("warn") => LogLevel::Warn,
+            Some("debug") => LogLevel::Debug,
+            Some(other) => return Err(format!("OPENCLAW_LOG_LEVEL={other}: expected one of error, warn, info, debug")),
+        }
+    };
+    let _ = HANDLE.set(HostHandle { max_log_level: level, log: plugin_log }.leak_into_prefix());
+    Ok(())
+}
+
+pub fn host_handle() -> HostHandleRef {
+    *HANDLE.get_or_init(|| HostHandle { max_log_level: LogLevel::Info, log: plugin_log }.leak_into_prefix())
+}
+
+extern "C" fn plugin_log(level: LogLevel, line: RStr<'_>) {
+    write_line("plugin", level, line.as_str());
+}
+
+/// The host's own lines.
+pub fn host(level: LogLevel, line: &str) {
+    if host_handle().enabled(level) {
+        write_line("host", level, line);
+    }
+}
+
+fn write_line(source: &str, level: LogLevel, line: &str) {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "{} [{source}] {}: {line}", iso8601(now.as_millis() as u64), level.as_str());
+}
+
+/// `2026-11-25T17:37:46.742Z` from milliseconds since the epoch (UTC, no time zone database).
+pub fn iso8601(ms: u64) -> String {
+    let secs = ms / 1000;
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Civil-from-days (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z", rem / 3600, rem % 3600 / 60, rem % 60, ms % 1000)
+}

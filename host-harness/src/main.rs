@@ -1,0 +1,202 @@
+//! `openclaw-host`: a host that loads OpenClaw plugins from a plugins directory the way the gateway
+//! does, and drives them with a built-in demo, a replay of a recorded OpenClaw run, or a load test.
+
+mod bench;
+mod config;
+mod demo;
+mod host_event;
+mod logger;
+mod plugins;
+mod replay;
+
+use openclaw_plugin_api::LogLevel;
+use plugins::LoadedPlugin;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+const USAGE: &str = "usage: openclaw-host <command> [options]
+
+commands:
+  demo                 a built-in scenario: several sessions and agents, tools, a failure, a subagent
+  replay FILE          drive the plugins from a JSONL recording (OpenClaw hooks.jsonl format)
+  bench                concurrent sessions on several threads; hook latency per kind and events/s
+  check                load and start the plugins, report what they provide, stop them
+
+options:
+  --config PATH        openclaw.json (default: $OPENCLAW_CONFIG_PATH, else ~/.openclaw/openclaw.json)
+  --plugins-dir DIR    where plugin libraries are (default: ~/.openclaw/plugins)
+  --shutdown-ms N      budget for flush + shutdown at exit (default 5000, OpenClaw's gateway_stop budget)
+  --verbose            show debug lines (or OPENCLAW_LOG_LEVEL=debug)
+  bench: --sessions N (default 100) --messages M per session (default 20) --threads T (default 4)
+";
+
+pub struct Options {
+    pub command: String,
+    pub file: Option<PathBuf>,
+    pub config: Option<PathBuf>,
+    pub plugins_dir: Option<PathBuf>,
+    pub shutdown_ms: u64,
+    pub verbose: bool,
+    pub sessions: usize,
+    pub messages: usize,
+    pub threads: usize,
+}
+
+fn parse_args(args: Vec<String>) -> Result<Options, String> {
+    let mut it = args.into_iter();
+    let command = it.next().ok_or("missing command")?;
+    let mut o = Options {
+        command,
+        file: None,
+        config: None,
+        plugins_dir: None,
+        shutdown_ms: 5000,
+        verbose: false,
+        sessions: 100,
+        messages: 20,
+        threads: 4,
+    };
+    fn number(flag: &str, v: Option<String>) -> Result<u64, String> {
+        let v = v.ok_or(format!("{flag} needs a value"))?;
+        v.parse().map_err(|_| format!("{flag} {v}: expected a non-negative integer"))
+    }
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--config" => o.config = Some(it.next().ok_or("--config needs a path")?.into()),
+            "--plugins-dir" => o.plugins_dir = Some(it.next().ok_or("--plugins-dir needs a path")?.into()),
+            "--shutdown-ms" => o.shutdown_ms = number(&arg, it.next())?,
+            "--sessions" => o.sessions = number(&arg, it.next())? as usize,
+            "--messages" => o.messages = number(&arg, it.next())? as usize,
+            "--threads" => o.threads = number(&arg, it.next())?.max(1) as usize,
+            "--verbose" => o.verbose = true,
+            "-h" | "--help" => return Err(String::new()),
+            other if !other.starts_with('-') && o.file.is_none() && o.command == "replay" => {
+                o.file = Some(other.into())
+            }
+            other => return Err(format!("unknown argument {other}")),
+        }
+    }
+    if o.command == "replay" && o.file.is_none() {
+        return Err("replay needs a FILE".into());
+    }
+    Ok(o)
+}
+
+/// The started plugins, and whether any enabled plugin failed to start.
+pub struct Host {
+    pub plugins: Vec<LoadedPlugin>,
+    pub start_failed: bool,
+}
+
+impl Host {
+    fn start(o: &Options) -> Result<Host, String> {
+        let config_path = config::config_path(o.config.as_deref());
+        let config = config::load(&config_path)?;
+        let dir = config::plugins_dir(o.plugins_dir.as_deref());
+        logger::host(LogLevel::Info, &format!("config {}; plugins from {}", config_path.display(), dir.display()));
+        let mut host = Host { plugins: Vec::new(), start_failed: false };
+        for library in plugins::discover(&dir) {
+            match config::plugin_settings(&config, &library.id) {
+                config::PluginSettings::Disabled(why) => {
+                    logger::host(LogLevel::Info, &format!("plugin {} not started: {why}", library.id))
+                }
+                config::PluginSettings::Enabled { key, section } => {
+                    let id = library.id.clone();
+                    match library.start(&section.to_string()) {
+                        Ok(plugin) => {
+                            let missing = plugin.missing_hooks();
+                            if !missing.is_empty() {
+                                logger::host(
+                                    LogLevel::Info,
+                                    &format!("plugin {id} predates hooks {}; they are skipped", missing.join(", ")),
+                                );
+                            }
+                            logger::host(LogLevel::Info, &format!("plugin {id} started with {key}"));
+                            host.plugins.push(plugin);
+                        }
+                        Err(e) => {
+                            logger::host(LogLevel::Error, &format!("plugin {id} failed to start: {e}"));
+                            host.start_failed = true;
+                        }
+                    }
+                }
+            }
+        }
+        Ok(host)
+    }
+
+    pub fn dispatch(&self, event: &host_event::HostEvent) {
+        for plugin in &self.plugins {
+            plugin.dispatch(event);
+        }
+    }
+
+    /// Flush, then shut down, within `budget_ms` in all; print each plugin's stats as a JSON line
+    /// on stdout (`STATS {...}`), which scripts and tests read.
+    fn stop(&self, budget_ms: u64) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_millis(budget_ms);
+        let left = || deadline.saturating_duration_since(std::time::Instant::now()).as_millis() as u64;
+        for plugin in &self.plugins {
+            if let Err(e) = plugin.flush(left()) {
+                logger::host(LogLevel::Warn, &format!("plugin {} flush: {e}", plugin.id));
+            }
+            if let Err(e) = plugin.shutdown(left()) {
+                logger::host(LogLevel::Warn, &format!("plugin {} shutdown: {e}", plugin.id));
+            }
+            let st = plugin.stats();
+            let extra: serde_json::Map<String, serde_json::Value> =
+                st.extra.iter().map(|t| (t.0.to_string(), t.1.into())).collect();
+            let line = serde_json::json!({
+                "plugin": plugin.id, "version": plugin.version, "path": plugin.path,
+                "accepted": st.accepted, "dropped": st.dropped, "exported": st.exported, "failed": st.failed,
+                "extra": extra,
+            });
+            println!("STATS {line}");
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let o = match parse_args(std::env::args().skip(1).collect()) {
+        Ok(o) => o,
+        Err(e) => {
+            if !e.is_empty() {
+                eprintln!("openclaw-host: {e}");
+            }
+            eprint!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Err(e) = logger::init(o.verbose) {
+        eprintln!("openclaw-host: {e}");
+        return ExitCode::from(2);
+    }
+    let host = match Host::start(&o) {
+        Ok(host) => host,
+        Err(e) => {
+            logger::host(LogLevel::Error, &e);
+            return ExitCode::from(2);
+        }
+    };
+    let result = match o.command.as_str() {
+        "demo" => {
+            let events = demo::scenario(demo::now_ms());
+            logger::host(LogLevel::Info, &format!("demo: {} hook calls", events.len()));
+            events.iter().for_each(|e| host.dispatch(e));
+            Ok(())
+        }
+        "replay" => replay::run(&host, o.file.as_deref().expect("checked in parse_args")),
+        "bench" => bench::run(&host, &o),
+        "check" => Ok(()),
+        other => Err(format!("unknown command {other}")),
+    };
+    host.stop(o.shutdown_ms);
+    match result {
+        Err(e) => {
+            logger::host(LogLevel::Error, &e);
+            ExitCode::from(1)
+        }
+        Ok(()) if host.start_failed => ExitCode::from(1),
+        Ok(()) => ExitCode::SUCCESS,
+    }
+}

@@ -1,0 +1,231 @@
+//! Loading plugin libraries from a plugins directory, starting them with their configuration, and
+//! calling their hooks.
+
+use crate::host_event::{Ctx, Hook, HostEvent};
+use crate::logger;
+use openclaw_plugin_api::abi_stable::std_types::{ROption, RStr};
+use openclaw_plugin_api::*;
+use std::path::{Path, PathBuf};
+
+/// A started plugin.
+pub struct LoadedPlugin {
+    pub id: String,
+    pub version: String,
+    pub path: PathBuf,
+    object: PluginObject,
+}
+
+/// What the host knows of a library before starting it.
+pub struct PluginLibrary {
+    pub id: String,
+    pub version: String,
+    pub path: PathBuf,
+    module: PluginModRef,
+}
+
+/// Every loadable plugin library in `dir` (files ending in the platform's library suffix), in
+/// name order. Libraries that are not plugins or fail the interface check are reported and
+/// skipped: one bad file must not keep the host from starting.
+pub fn discover(dir: &Path) -> Vec<PluginLibrary> {
+    let mut paths: Vec<PathBuf> = match std::fs::read_dir(dir) {
+        Ok(entries) => entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == std::env::consts::DLL_EXTENSION))
+            .collect(),
+        Err(e) => {
+            logger::host(LogLevel::Warn, &format!("plugins directory {}: {e}; no plugins loaded", dir.display()));
+            return Vec::new();
+        }
+    };
+    paths.sort();
+    let mut found = Vec::new();
+    for path in paths {
+        match load_plugin_library(&path) {
+            Ok(module) => {
+                let id = module.id()().to_string();
+                let version = module.version()().to_string();
+                logger::host(LogLevel::Info, &format!("loaded plugin {id} {version} from {}", path.display()));
+                found.push(PluginLibrary { id, version, path, module });
+            }
+            Err(e) => logger::host(
+                LogLevel::Warn,
+                &format!("skipping {}: not a compatible OpenClaw plugin: {e}", path.display()),
+            ),
+        }
+    }
+    found
+}
+
+impl PluginLibrary {
+    /// Calls the plugin's `init` with its configuration section (JSON text).
+    pub fn start(self, config_json: &str) -> Result<LoadedPlugin, String> {
+        match self.module.init()(RStr::from_str(config_json), logger::host_handle()) {
+            openclaw_plugin_api::abi_stable::std_types::ROk(object) => {
+                Ok(LoadedPlugin { id: self.id, version: self.version, path: self.path, object })
+            }
+            openclaw_plugin_api::abi_stable::std_types::RErr(message) => Err(message.into()),
+        }
+    }
+}
+
+fn ropt<T>(value: Option<T>) -> ROption<T> {
+    value.into()
+}
+
+fn s(value: &str) -> RStr<'_> {
+    RStr::from_str(value)
+}
+
+impl LoadedPlugin {
+    pub fn hooks(&self) -> PluginHooksRef {
+        self.object.hooks
+    }
+
+    /// Calls the hook for `event`. A hook this plugin's interface version lacks is skipped;
+    /// returns whether the plugin had the hook.
+    pub fn dispatch(&self, event: &HostEvent) -> bool {
+        let hooks = self.object.hooks;
+        let state = &*self.object.state;
+        lend(context(&event.ctx), |ctx| match &event.hook {
+            Hook::MessageStart { prompt, trigger } => {
+                lend(MessageStart { prompt: s(prompt), trigger: s(trigger) }, |e| {
+                    hooks.on_message_start()(state, ctx, e)
+                });
+                true
+            }
+            Hook::MessageEnd { outcome, error, response, duration_ms } => {
+                let e = MessageEnd {
+                    outcome: *outcome,
+                    error: s(error),
+                    response: s(response),
+                    duration_ms: ropt(*duration_ms),
+                };
+                lend(e, |e| hooks.on_message_end()(state, ctx, e));
+                true
+            }
+            Hook::ModelCallStart { call_id, provider, model } => {
+                let e = ModelCallStart { call_id: s(call_id), provider: s(provider), model: s(model) };
+                lend(e, |e| hooks.on_model_call_start()(state, ctx, e));
+                true
+            }
+            Hook::ModelCallEnd { call_id, provider, model, outcome, error, duration_ms, usage, cost_usd, response } => {
+                let e = ModelCallEnd {
+                    call_id: s(call_id),
+                    provider: s(provider),
+                    model: s(model),
+                    outcome: *outcome,
+                    error: s(error),
+                    duration_ms: ropt(*duration_ms),
+                    usage: ropt(*usage),
+                    cost_usd: ropt(*cost_usd),
+                    response: s(response),
+                };
+                lend(e, |e| hooks.on_model_call_end()(state, ctx, e));
+                true
+            }
+            Hook::ToolCallStart { tool_call_id, tool_name, params } => {
+                let e = ToolCallStart { tool_call_id: s(tool_call_id), tool_name: s(tool_name), params: s(params) };
+                lend(e, |e| hooks.on_tool_call_start()(state, ctx, e));
+                true
+            }
+            Hook::ToolCallEnd { tool_call_id, tool_name, outcome, error, duration_ms, result } => {
+                let e = ToolCallEnd {
+                    tool_call_id: s(tool_call_id),
+                    tool_name: s(tool_name),
+                    outcome: *outcome,
+                    error: s(error),
+                    duration_ms: ropt(*duration_ms),
+                    result: s(result),
+                };
+                lend(e, |e| hooks.on_tool_call_end()(state, ctx, e));
+                true
+            }
+            Hook::SessionStart { resumed_from } => match hooks.on_session_start() {
+                Some(hook) => lend(SessionStart { resumed_from: s(resumed_from) }, |e| {
+                    hook(state, ctx, e);
+                    true
+                }),
+                None => false,
+            },
+            Hook::SessionEnd { reason, message_count, duration_ms } => match hooks.on_session_end() {
+                Some(hook) => {
+                    let e = SessionEnd {
+                        reason: s(reason),
+                        message_count: ropt(*message_count),
+                        duration_ms: ropt(*duration_ms),
+                    };
+                    lend(e, |e| {
+                        hook(state, ctx, e);
+                        true
+                    })
+                }
+                None => false,
+            },
+            Hook::SubagentSpawned { child_session_key, child_agent_id, label, model } => {
+                match hooks.on_subagent_spawned() {
+                    Some(hook) => {
+                        let e = SubagentSpawned {
+                            child_session_key: s(child_session_key),
+                            child_agent_id: s(child_agent_id),
+                            label: s(label),
+                            model: s(model),
+                        };
+                        lend(e, |e| {
+                            hook(state, ctx, e);
+                            true
+                        })
+                    }
+                    None => false,
+                }
+            }
+            Hook::SubagentEnded { child_session_key, outcome, error } => match hooks.on_subagent_ended() {
+                Some(hook) => {
+                    let e =
+                        SubagentEnded { child_session_key: s(child_session_key), outcome: *outcome, error: s(error) };
+                    lend(e, |e| {
+                        hook(state, ctx, e);
+                        true
+                    })
+                }
+                None => false,
+            },
+        })
+    }
+
+    pub fn flush(&self, timeout_ms: u64) -> Result<(), String> {
+        self.object.hooks.flush()(&self.object.state, timeout_ms).into_result().map_err(Into::into)
+    }
+
+    pub fn shutdown(&self, timeout_ms: u64) -> Result<(), String> {
+        self.object.hooks.shutdown()(&self.object.state, timeout_ms).into_result().map_err(Into::into)
+    }
+
+    pub fn stats(&self) -> PluginStats {
+        self.object.hooks.stats()(&self.object.state)
+    }
+
+    /// Names of the hooks this plugin's interface version lacks (the host skips them).
+    pub fn missing_hooks(&self) -> Vec<&'static str> {
+        let h = self.object.hooks;
+        [
+            ("session_start", h.on_session_start().is_none()),
+            ("session_end", h.on_session_end().is_none()),
+            ("subagent_spawned", h.on_subagent_spawned().is_none()),
+            ("subagent_ended", h.on_subagent_ended().is_none()),
+        ]
+        .into_iter()
+        .filter_map(|(name, missing)| missing.then_some(name))
+        .collect()
+    }
+}
+
+fn context(ctx: &Ctx) -> EventContext<'_> {
+    EventContext {
+        ts_ms: ctx.ts_ms,
+        run_id: s(&ctx.run_id),
+        session_key: s(&ctx.session_key),
+        session_id: s(&ctx.session_id),
+        agent_id: s(&ctx.agent_id),
+        channel: s(&ctx.channel),
+    }
+}

@@ -1,0 +1,281 @@
+//! The plugin's settings: the `diagnostics.mlflow` section (or `plugins.entries.mlflow.config`),
+//! completed from the MLflow environment variables, validated once at `init`.
+//!
+//! Precedence, per setting: the file, else the environment, else the default. The experiment is one
+//! setting: when the file names an experiment (`experimentId` or `experimentName`) the environment's
+//! `MLFLOW_EXPERIMENT_*` are not consulted; otherwise `MLFLOW_EXPERIMENT_ID`, else
+//! `MLFLOW_EXPERIMENT_NAME`, else "openclaw-default". An ID always wins over a name.
+
+use crate::pricing::{ModelPrice, PriceTable};
+use serde_json::{Map, Value};
+use std::time::Duration;
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum ExperimentRef {
+    Id(String),
+    Name(String),
+}
+
+#[derive(Clone, PartialEq)]
+pub enum Auth {
+    None,
+    Bearer(String),
+    Basic { username: String, password: String },
+}
+
+// Never print credentials, not even in a debug dump of the configuration.
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Auth::None => "None",
+            Auth::Bearer(_) => "Bearer(<redacted>)",
+            Auth::Basic { .. } => "Basic(<redacted>)",
+        })
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub enabled: bool,
+    /// Without a trailing slash.
+    pub tracking_uri: String,
+    pub experiment: ExperimentRef,
+    pub auth: Auth,
+    pub track_token_usage: bool,
+    pub track_costs: bool,
+    pub track_latency: bool,
+    pub track_traces: bool,
+    pub batch_size: usize,
+    pub flush_interval: Duration,
+    pub capture_content: bool,
+    pub max_content_bytes: usize,
+    pub redact_patterns: Vec<String>,
+    pub prices: PriceTable,
+    pub message_timeout: Duration,
+    pub queue_capacity: usize,
+    pub max_queue_bytes: usize,
+    pub max_buffered_traces: usize,
+    pub request_timeout: Duration,
+}
+
+pub const KNOWN_KEYS: &[&str] = &[
+    "enabled",
+    "trackingUri",
+    "experimentName",
+    "experimentId",
+    "trackTokenUsage",
+    "trackCosts",
+    "trackLatency",
+    "trackTraces",
+    "batchSize",
+    "flushIntervalMs",
+    "captureContent",
+    "maxContentBytes",
+    "redactPatterns",
+    "pricing",
+    "messageTimeoutMs",
+    "queueCapacity",
+    "maxQueueBytes",
+    "maxBufferedTraces",
+    "requestTimeoutMs",
+];
+
+/// Where settings that the file leaves unset come from; a trait so tests need not touch the
+/// process environment.
+pub trait Env {
+    fn var(&self, name: &str) -> Option<String>;
+}
+
+pub struct ProcessEnv;
+
+impl Env for ProcessEnv {
+    fn var(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok().filter(|v| !v.is_empty())
+    }
+}
+
+fn err(key: &str, expected: &str, got: &Value) -> String {
+    format!("mlflow config `{key}`: expected {expected}, got {got}")
+}
+
+fn boolean(map: &Map<String, Value>, key: &str, default: bool) -> Result<bool, String> {
+    match map.get(key) {
+        None => Ok(default),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(other) => Err(err(key, "true or false", other)),
+    }
+}
+
+fn integer(map: &Map<String, Value>, key: &str, default: u64, min: u64, max: u64) -> Result<u64, String> {
+    match map.get(key) {
+        None => Ok(default),
+        Some(v) => match v.as_u64() {
+            Some(n) if (min..=max).contains(&n) => Ok(n),
+            _ => Err(err(key, &format!("an integer from {min} to {max}"), v)),
+        },
+    }
+}
+
+fn string(map: &Map<String, Value>, key: &str) -> Result<Option<String>, String> {
+    match map.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if !s.trim().is_empty() => Ok(Some(s.trim().to_string())),
+        Some(other) => Err(err(key, "a non-empty string", other)),
+    }
+}
+
+fn http_uri(source: &str, uri: &str) -> Result<String, String> {
+    let lower = uri.to_ascii_lowercase();
+    let rest = lower.strip_prefix("http://").or_else(|| lower.strip_prefix("https://"));
+    match rest {
+        Some(host) if !host.is_empty() && !host.starts_with('/') => Ok(uri.trim_end_matches('/').to_string()),
+        _ => Err(format!(
+            "{source}: expected the MLflow server's http:// or https:// URL (e.g. http://127.0.0.1:5000), got {uri:?}"
+        )),
+    }
+}
+
+fn experiment_id(source: &str, id: &str) -> Result<String, String> {
+    if !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+        Ok(id.to_string())
+    } else {
+        Err(format!("{source}: expected an experiment ID such as \"1\" or \"618306372346351001\", got {id:?}"))
+    }
+}
+
+impl Config {
+    /// Parses the section's JSON text. Every error names the key and what it expects.
+    pub fn parse(json: &str, env: &dyn Env) -> Result<Config, String> {
+        let value: Value = serde_json::from_str(json).map_err(|e| format!("mlflow config: not valid JSON: {e}"))?;
+        let map = match value {
+            Value::Object(map) => map,
+            other => return Err(format!("mlflow config: expected an object of settings, got {other}")),
+        };
+        if let Some(unknown) = map.keys().find(|k| !KNOWN_KEYS.contains(&k.as_str())) {
+            return Err(format!("mlflow config: unknown key `{unknown}`; known keys: {}", KNOWN_KEYS.join(", ")));
+        }
+
+        let tracking_uri = match string(&map, "trackingUri")? {
+            Some(uri) => http_uri("mlflow config `trackingUri`", &uri)?,
+            None => match env.var("MLFLOW_TRACKING_URI") {
+                Some(uri) => http_uri("MLFLOW_TRACKING_URI", &uri)?,
+                None => {
+                    return Err("mlflow config `trackingUri`: not set; expected the MLflow server's http(s) URL \
+                                here or in MLFLOW_TRACKING_URI"
+                        .into())
+                }
+            },
+        };
+
+        let file_id = match map.get("experimentId") {
+            Some(Value::Number(n)) => Some(n.to_string()),
+            _ => string(&map, "experimentId")?,
+        };
+        let experiment = match (file_id, string(&map, "experimentName")?) {
+            (Some(id), _) => ExperimentRef::Id(experiment_id("mlflow config `experimentId`", &id)?),
+            (None, Some(name)) => ExperimentRef::Name(name),
+            (None, None) => match (env.var("MLFLOW_EXPERIMENT_ID"), env.var("MLFLOW_EXPERIMENT_NAME")) {
+                (Some(id), _) => ExperimentRef::Id(experiment_id("MLFLOW_EXPERIMENT_ID", id.trim())?),
+                (None, Some(name)) => ExperimentRef::Name(name.trim().to_string()),
+                (None, None) => ExperimentRef::Name("openclaw-default".into()),
+            },
+        };
+
+        let auth =
+            match (
+                env.var("MLFLOW_TRACKING_TOKEN"),
+                env.var("MLFLOW_TRACKING_USERNAME"),
+                env.var("MLFLOW_TRACKING_PASSWORD"),
+            ) {
+                (Some(token), _, _) => Auth::Bearer(token),
+                (None, Some(username), Some(password)) => Auth::Basic { username, password },
+                (None, Some(_), None) => return Err(
+                    "MLFLOW_TRACKING_USERNAME is set but MLFLOW_TRACKING_PASSWORD is not; expected both for basic auth"
+                        .into(),
+                ),
+                _ => Auth::None,
+            };
+
+        let redact_patterns = match map.get("redactPatterns") {
+            None => Vec::new(),
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|p| match p {
+                    Value::String(s) => regex::Regex::new(s).map(|_| s.clone()).map_err(|e| {
+                        format!("mlflow config `redactPatterns`: {s:?} is not a valid regular expression: {e}")
+                    }),
+                    other => Err(err("redactPatterns", "an array of regular-expression strings", other)),
+                })
+                .collect::<Result<_, _>>()?,
+            Some(other) => return Err(err("redactPatterns", "an array of regular-expression strings", other)),
+        };
+
+        let mut prices = PriceTable::builtin();
+        match map.get("pricing") {
+            None => {}
+            Some(Value::Object(models)) => {
+                for (model, price) in models {
+                    prices.set(model, parse_price(model, price)?);
+                }
+            }
+            Some(other) => {
+                return Err(err(
+                    "pricing",
+                    "an object of model name to {input, output, cacheRead, cacheWrite} in USD per million tokens",
+                    other,
+                ))
+            }
+        }
+
+        Ok(Config {
+            enabled: boolean(&map, "enabled", false)?,
+            tracking_uri,
+            experiment,
+            auth,
+            track_token_usage: boolean(&map, "trackTokenUsage", true)?,
+            track_costs: boolean(&map, "trackCosts", true)?,
+            track_latency: boolean(&map, "trackLatency", true)?,
+            track_traces: boolean(&map, "trackTraces", true)?,
+            batch_size: integer(&map, "batchSize", 100, 1, 10_000)? as usize,
+            flush_interval: Duration::from_millis(integer(&map, "flushIntervalMs", 5000, 10, 3_600_000)?),
+            capture_content: boolean(&map, "captureContent", true)?,
+            max_content_bytes: integer(&map, "maxContentBytes", 8192, 0, 10_000_000)? as usize,
+            redact_patterns,
+            prices,
+            message_timeout: Duration::from_millis(integer(&map, "messageTimeoutMs", 600_000, 1000, 86_400_000)?),
+            queue_capacity: integer(&map, "queueCapacity", 20_000, 1, 10_000_000)? as usize,
+            max_queue_bytes: integer(&map, "maxQueueBytes", 64 << 20, 1024, 1 << 40)? as usize,
+            max_buffered_traces: integer(&map, "maxBufferedTraces", 10_000, 1, 10_000_000)? as usize,
+            request_timeout: Duration::from_millis(integer(&map, "requestTimeoutMs", 10_000, 100, 600_000)?),
+        })
+    }
+}
+
+fn parse_price(model: &str, v: &Value) -> Result<ModelPrice, String> {
+    let key = format!("pricing.{model}");
+    let obj = v
+        .as_object()
+        .ok_or_else(|| err(&key, "an object {input, output, cacheRead, cacheWrite} in USD per million tokens", v))?;
+    let mut price = ModelPrice::default();
+    for (field, value) in obj {
+        let n = value
+            .as_f64()
+            .filter(|n| *n >= 0.0 && n.is_finite())
+            .ok_or_else(|| err(&format!("{key}.{field}"), "a non-negative number of USD per million tokens", value))?;
+        match field.as_str() {
+            "input" => price.input = n,
+            "output" => price.output = n,
+            "cacheRead" => price.cache_read = Some(n),
+            "cacheWrite" => price.cache_write = Some(n),
+            _ => {
+                return Err(format!(
+                    "mlflow config `{key}`: unknown key `{field}`; expected input, output, cacheRead, cacheWrite"
+                ))
+            }
+        }
+    }
+    if !obj.contains_key("input") || !obj.contains_key("output") {
+        return Err(format!("mlflow config `{key}`: expected at least `input` and `output` (USD per million tokens)"));
+    }
+    Ok(price)
+}

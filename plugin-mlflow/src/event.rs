@@ -1,0 +1,112 @@
+//! Owned copies of the hooks' events: what the hot path enqueues and the exporter consumes.
+
+use openclaw_plugin_api::{ModelCost, Outcome, TokenUsage};
+
+#[derive(Clone, Debug, Default)]
+pub struct Ctx {
+    pub ts_ms: u64,
+    pub run_id: String,
+    pub session_key: String,
+    pub session_id: String,
+    pub agent_id: String,
+    pub channel: String,
+}
+
+#[derive(Clone, Debug)]
+pub enum Event {
+    MessageStart {
+        ctx: Ctx,
+        prompt: Option<String>,
+        trigger: String,
+    },
+    MessageEnd {
+        ctx: Ctx,
+        outcome: Outcome,
+        error: String,
+        response: Option<String>,
+        duration_ms: Option<u64>,
+    },
+    ModelCallStart {
+        ctx: Ctx,
+        call_id: String,
+        provider: String,
+        model: String,
+    },
+    ModelCallEnd {
+        ctx: Ctx,
+        call_id: String,
+        provider: String,
+        model: String,
+        outcome: Outcome,
+        error: String,
+        duration_ms: Option<u64>,
+        usage: Option<TokenUsage>,
+        cost_usd: Option<ModelCost>,
+        response: Option<String>,
+    },
+    ToolCallStart {
+        ctx: Ctx,
+        tool_call_id: String,
+        tool_name: String,
+        params: Option<String>,
+    },
+    ToolCallEnd {
+        ctx: Ctx,
+        tool_call_id: String,
+        tool_name: String,
+        outcome: Outcome,
+        error: String,
+        duration_ms: Option<u64>,
+        result: Option<String>,
+    },
+    SessionStart {
+        ctx: Ctx,
+    },
+    SessionEnd {
+        ctx: Ctx,
+        reason: String,
+    },
+    SubagentSpawned {
+        ctx: Ctx,
+        child_session_key: String,
+        child_agent_id: String,
+        label: String,
+        model: String,
+    },
+    SubagentEnded {
+        ctx: Ctx,
+        child_session_key: String,
+        outcome: Outcome,
+        error: String,
+    },
+}
+
+impl Event {
+    pub fn ctx(&self) -> &Ctx {
+        match self {
+            Event::MessageStart { ctx, .. }
+            | Event::MessageEnd { ctx, .. }
+            | Event::ModelCallStart { ctx, .. }
+            | Event::ModelCallEnd { ctx, .. }
+            | Event::ToolCallStart { ctx, .. }
+            | Event::ToolCallEnd { ctx, .. }
+            | Event::SessionStart { ctx }
+            | Event::SessionEnd { ctx, .. }
+            | Event::SubagentSpawned { ctx, .. }
+            | Event::SubagentEnded { ctx, .. } => ctx,
+        }
+    }
+
+    /// Bytes of content this event holds, for the queue's byte budget.
+    pub fn content_bytes(&self) -> usize {
+        let opt = |s: &Option<String>| s.as_ref().map_or(0, String::len);
+        match self {
+            Event::MessageStart { prompt, .. } => opt(prompt),
+            Event::MessageEnd { response, error, .. } => opt(response) + error.len(),
+            Event::ModelCallEnd { response, error, .. } => opt(response) + error.len(),
+            Event::ToolCallStart { params, .. } => opt(params),
+            Event::ToolCallEnd { result, error, .. } => opt(result) + error.len(),
+            _ => 0,
+        }
+    }
+}

@@ -1,0 +1,383 @@
+//! Turns the stream of events into whole traces: one per agent run (user message), holding the
+//! model-call and tool-call spans of that run. A trace is finished when its message ends, or when
+//! it has been idle longer than `messageTimeoutMs` (then it is marked incomplete), or at shutdown.
+//!
+//! Robust to what real hosts do: runs interleave; an end may arrive without its start (the plugin
+//! was attached mid-run) and is reconstructed from its duration; calls still open when their
+//! message ends are closed with it and marked; events for a message that already ended are counted
+//! and dropped, since that trace has been sent.
+
+use crate::event::{Ctx, Event};
+use openclaw_plugin_api::{ModelCost, Outcome, TokenUsage};
+use opentelemetry::trace::{SpanId, TraceId};
+use opentelemetry_sdk::trace::{IdGenerator, RandomIdGenerator};
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+#[derive(Debug)]
+pub enum ChildKind {
+    Model {
+        provider: String,
+        model: String,
+        usage: Option<TokenUsage>,
+        cost: Option<ModelCost>,
+        response: Option<String>,
+    },
+    Tool {
+        name: String,
+        call_id: String,
+        params: Option<String>,
+        result: Option<String>,
+    },
+}
+
+#[derive(Debug)]
+pub struct ChildSpan {
+    pub span_id: SpanId,
+    pub start_ms: u64,
+    /// `None` while open.
+    pub end_ms: Option<u64>,
+    pub outcome: Option<Outcome>,
+    pub error: String,
+    pub kind: ChildKind,
+}
+
+/// The trace and session of the run that spawned a subagent.
+#[derive(Clone, Debug)]
+pub struct ParentLink {
+    pub trace_id: TraceId,
+    pub session_key: String,
+    pub run_id: String,
+}
+
+#[derive(Debug)]
+pub struct RunTrace {
+    pub trace_id: TraceId,
+    pub root_span_id: SpanId,
+    pub ctx: Ctx,
+    pub start_ms: u64,
+    pub end_ms: Option<u64>,
+    pub last_event_ms: u64,
+    pub prompt: Option<String>,
+    pub trigger: String,
+    pub response: Option<String>,
+    pub outcome: Option<Outcome>,
+    pub error: String,
+    pub children: Vec<ChildSpan>,
+    pub parent: Option<ParentLink>,
+    /// Session keys of the subagents this run spawned.
+    pub subagent_sessions: Vec<String>,
+    open_calls: HashMap<String, usize>,
+    last_seen: Instant,
+}
+
+impl RunTrace {
+    /// `provider/model` of the last model call, for the trace's `model` tag.
+    pub fn model(&self) -> Option<String> {
+        self.children.iter().rev().find_map(|c| match &c.kind {
+            ChildKind::Model { provider, model, .. } if provider.is_empty() => Some(model.clone()),
+            ChildKind::Model { provider, model, .. } => Some(format!("{provider}/{model}")),
+            _ => None,
+        })
+    }
+}
+
+/// A trace ready to be sent, and why it is incomplete if it is.
+#[derive(Debug)]
+pub struct FinishedTrace {
+    pub run: RunTrace,
+    pub incomplete: Option<String>,
+}
+
+/// What the assembler noticed that the exporter should count or log.
+#[derive(Default, Debug, PartialEq)]
+pub struct Notes {
+    pub late_events: u64,
+}
+
+pub struct Assembler {
+    ids: RandomIdGenerator,
+    open: HashMap<String, RunTrace>,
+    /// Recently finished run ids, oldest first, to recognise late events (bounded).
+    finished: VecDeque<String>,
+    finished_set: std::collections::HashSet<String>,
+    /// child session key -> the run that spawned it (bounded).
+    subagent_parents: HashMap<String, ParentLink>,
+    subagent_order: VecDeque<String>,
+    max_open: usize,
+    idle_timeout: Duration,
+    pub notes: Notes,
+}
+
+const REMEMBER_FINISHED: usize = 10_000;
+const REMEMBER_SUBAGENTS: usize = 10_000;
+
+impl Assembler {
+    pub fn new(idle_timeout: Duration, max_open: usize) -> Assembler {
+        Assembler {
+            ids: RandomIdGenerator::default(),
+            open: HashMap::new(),
+            finished: VecDeque::new(),
+            finished_set: Default::default(),
+            subagent_parents: HashMap::new(),
+            subagent_order: VecDeque::new(),
+            max_open,
+            idle_timeout,
+            notes: Notes::default(),
+        }
+    }
+
+    pub fn open_runs(&self) -> usize {
+        self.open.len()
+    }
+
+    /// Applies one event; returns the traces it finished (usually none, one at a message end).
+    pub fn apply(&mut self, event: Event, out: &mut Vec<FinishedTrace>) {
+        let ctx = event.ctx();
+        if let Event::SubagentSpawned { .. } | Event::SubagentEnded { .. } = event {
+            self.apply_subagent(event);
+            return;
+        }
+        if ctx.run_id.is_empty() {
+            return; // session-level events carry nothing for a trace
+        }
+        if self.finished_set.contains(&ctx.run_id) {
+            self.notes.late_events += 1;
+            return;
+        }
+        let ts = ctx.ts_ms;
+        match event {
+            Event::MessageStart { ctx, prompt, trigger } => {
+                let run = self.run(&ctx, ts);
+                run.start_ms = run.start_ms.min(ts);
+                run.prompt = prompt.or(run.prompt.take());
+                run.trigger = trigger;
+            }
+            Event::MessageEnd { ctx, outcome, error, response, duration_ms } => {
+                let run = self.run(&ctx, duration_ms.map_or(ts, |d| ts.saturating_sub(d)));
+                if let Some(d) = duration_ms {
+                    run.start_ms = run.start_ms.min(ts.saturating_sub(d));
+                }
+                run.end_ms = Some(ts.max(run.start_ms));
+                run.outcome = Some(outcome);
+                run.error = error;
+                run.response = response;
+                let run_id = ctx.run_id.clone();
+                self.finish(&run_id, None, out);
+            }
+            Event::ModelCallStart { ctx, call_id, provider, model } => {
+                let kind = ChildKind::Model { provider, model, usage: None, cost: None, response: None };
+                self.open_child(&ctx, call_id, ts, kind);
+            }
+            Event::ModelCallEnd {
+                ctx,
+                call_id,
+                provider,
+                model,
+                outcome,
+                error,
+                duration_ms,
+                usage,
+                cost_usd,
+                response,
+            } => {
+                let fresh = ChildKind::Model { provider, model, usage: None, cost: None, response: None };
+                let child = self.close_child(&ctx, &call_id, ts, duration_ms, outcome, error, fresh);
+                if let ChildKind::Model { usage: u, cost: c, response: r, .. } = &mut child.kind {
+                    *u = usage;
+                    *c = cost_usd;
+                    *r = response;
+                }
+            }
+            Event::ToolCallStart { ctx, tool_call_id, tool_name, params } => {
+                let kind = ChildKind::Tool { name: tool_name, call_id: tool_call_id.clone(), params, result: None };
+                self.open_child(&ctx, tool_call_id, ts, kind);
+            }
+            Event::ToolCallEnd { ctx, tool_call_id, tool_name, outcome, error, duration_ms, result } => {
+                let fresh =
+                    ChildKind::Tool { name: tool_name, call_id: tool_call_id.clone(), params: None, result: None };
+                let child = self.close_child(&ctx, &tool_call_id, ts, duration_ms, outcome, error, fresh);
+                if let ChildKind::Tool { result: r, .. } = &mut child.kind {
+                    *r = result;
+                }
+            }
+            Event::SessionStart { .. } | Event::SessionEnd { .. } => {}
+            Event::SubagentSpawned { .. } | Event::SubagentEnded { .. } => unreachable!("handled above"),
+        }
+        if self.open.len() > self.max_open {
+            self.finish_oldest(out);
+        }
+    }
+
+    fn apply_subagent(&mut self, event: Event) {
+        match event {
+            Event::SubagentSpawned { ctx, child_session_key, .. } => {
+                let parent = self.open.get_mut(&ctx.run_id).map(|run| {
+                    run.subagent_sessions.push(child_session_key.clone());
+                    ParentLink {
+                        trace_id: run.trace_id,
+                        session_key: run.ctx.session_key.clone(),
+                        run_id: ctx.run_id.clone(),
+                    }
+                });
+                if let Some(parent) = parent {
+                    if self.subagent_parents.insert(child_session_key.clone(), parent).is_none() {
+                        self.subagent_order.push_back(child_session_key);
+                        if self.subagent_order.len() > REMEMBER_SUBAGENTS {
+                            if let Some(old) = self.subagent_order.pop_front() {
+                                self.subagent_parents.remove(&old);
+                            }
+                        }
+                    }
+                }
+            }
+            // The link stays until it ages out: the child's last run may still be open, and a
+            // finished subagent's session can be resumed.
+            Event::SubagentEnded { .. } => {}
+            _ => {}
+        }
+    }
+
+    /// The open run for `ctx`, created (starting at `start_ms`) if this is its first event.
+    fn run(&mut self, ctx: &Ctx, start_ms: u64) -> &mut RunTrace {
+        let ids = &self.ids;
+        let parents = &self.subagent_parents;
+        let run = self.open.entry(ctx.run_id.clone()).or_insert_with(|| RunTrace {
+            trace_id: ids.new_trace_id(),
+            root_span_id: ids.new_span_id(),
+            ctx: ctx.clone(),
+            start_ms,
+            end_ms: None,
+            last_event_ms: start_ms,
+            prompt: None,
+            trigger: String::new(),
+            response: None,
+            outcome: None,
+            error: String::new(),
+            children: Vec::new(),
+            parent: parents.get(&ctx.session_key).cloned(),
+            subagent_sessions: Vec::new(),
+            open_calls: HashMap::new(),
+            last_seen: Instant::now(),
+        });
+        run.last_seen = Instant::now();
+        run.last_event_ms = run.last_event_ms.max(ctx.ts_ms);
+        fill_blanks(&mut run.ctx, ctx);
+        run
+    }
+
+    fn open_child(&mut self, ctx: &Ctx, call_id: String, ts: u64, kind: ChildKind) {
+        let span_id = self.ids.new_span_id();
+        let run = self.run(ctx, ts);
+        if let Some(&i) = run.open_calls.get(&call_id) {
+            // A repeated start for an open call: keep the first, it has the real start time.
+            let _ = i;
+            return;
+        }
+        run.children.push(ChildSpan { span_id, start_ms: ts, end_ms: None, outcome: None, error: String::new(), kind });
+        run.open_calls.insert(call_id, run.children.len() - 1);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn close_child(
+        &mut self,
+        ctx: &Ctx,
+        call_id: &str,
+        ts: u64,
+        duration_ms: Option<u64>,
+        outcome: Outcome,
+        error: String,
+        fresh: ChildKind,
+    ) -> &mut ChildSpan {
+        let start = duration_ms.map_or(ts, |d| ts.saturating_sub(d));
+        let span_id = self.ids.new_span_id();
+        let run = self.run(ctx, start);
+        let index = match run.open_calls.remove(call_id) {
+            Some(i) => i,
+            None => {
+                // An end without a start: rebuild the span from the end time and duration.
+                run.children.push(ChildSpan {
+                    span_id,
+                    start_ms: start,
+                    end_ms: None,
+                    outcome: None,
+                    error: String::new(),
+                    kind: fresh,
+                });
+                run.children.len() - 1
+            }
+        };
+        run.start_ms = run.start_ms.min(start);
+        let child = &mut run.children[index];
+        child.end_ms = Some(ts.max(child.start_ms));
+        child.outcome = Some(outcome);
+        child.error = error;
+        child
+    }
+
+    fn finish(&mut self, run_id: &str, incomplete: Option<String>, out: &mut Vec<FinishedTrace>) {
+        let Some(mut run) = self.open.remove(run_id) else { return };
+        let end = run.end_ms.unwrap_or(run.last_event_ms);
+        for child in run.children.iter_mut().filter(|c| c.end_ms.is_none()) {
+            child.end_ms = Some(end.max(child.start_ms));
+            if child.error.is_empty() {
+                child.error = "did not end before its message ended".into();
+            }
+        }
+        run.open_calls.clear();
+        run.end_ms = Some(end.max(run.start_ms));
+        self.finished.push_back(run_id.to_string());
+        self.finished_set.insert(run_id.to_string());
+        if self.finished.len() > REMEMBER_FINISHED {
+            if let Some(old) = self.finished.pop_front() {
+                self.finished_set.remove(&old);
+            }
+        }
+        out.push(FinishedTrace { run, incomplete });
+    }
+
+    fn finish_oldest(&mut self, out: &mut Vec<FinishedTrace>) {
+        if let Some(oldest) = self.open.iter().min_by_key(|(_, r)| r.last_seen).map(|(k, _)| k.clone()) {
+            let reason =
+                format!("more than {} messages open at once; the oldest was sent before it ended", self.max_open);
+            self.finish(&oldest, Some(reason), out);
+        }
+    }
+
+    /// Finishes, marked incomplete, every run idle for longer than the timeout.
+    pub fn expire_idle(&mut self, now: Instant, out: &mut Vec<FinishedTrace>) {
+        let idle: Vec<String> = self
+            .open
+            .iter()
+            .filter(|(_, r)| now.saturating_duration_since(r.last_seen) > self.idle_timeout)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for run_id in idle {
+            let reason = format!("message did not end within {} s", self.idle_timeout.as_secs());
+            self.finish(&run_id, Some(reason), out);
+        }
+    }
+
+    /// Finishes every open run, marked incomplete (at shutdown).
+    pub fn finish_all(&mut self, reason: &str, out: &mut Vec<FinishedTrace>) {
+        let ids: Vec<String> = self.open.keys().cloned().collect();
+        for run_id in ids {
+            self.finish(&run_id, Some(reason.to_string()), out);
+        }
+    }
+}
+
+/// Hooks differ in how much context they carry (OpenClaw's model-call hooks lack the agent id):
+/// keep the first value seen for each field.
+fn fill_blanks(into: &mut Ctx, from: &Ctx) {
+    for (dst, src) in [
+        (&mut into.session_key, &from.session_key),
+        (&mut into.session_id, &from.session_id),
+        (&mut into.agent_id, &from.agent_id),
+        (&mut into.channel, &from.channel),
+    ] {
+        if dst.is_empty() && !src.is_empty() {
+            dst.clone_from(src);
+        }
+    }
+}

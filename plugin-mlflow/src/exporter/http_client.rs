@@ -1,0 +1,117 @@
+//! The HTTP transport: one blocking `ureq` agent (rustls, connection reuse) shared by the OTLP
+//! exporter and the MLflow REST calls. Blocking is right here: it runs on the plugin's own
+//! threads, never on the host's, and needs no async runtime.
+
+use crate::config::Auth;
+use opentelemetry_http::{Bytes, HttpClient, HttpError};
+use std::sync::Mutex;
+use std::time::Duration;
+
+pub fn agent(timeout: Duration) -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .timeout_global(Some(timeout))
+        .timeout_connect(Some(timeout.min(Duration::from_secs(5))))
+        .http_status_as_error(false)
+        .user_agent(concat!("openclaw-mlflow/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .into()
+}
+
+/// The value of the `Authorization` header for `auth`, if any.
+pub fn authorization(auth: &Auth) -> Option<String> {
+    match auth {
+        Auth::None => None,
+        Auth::Bearer(token) => Some(format!("Bearer {token}")),
+        Auth::Basic { username, password } => {
+            Some(format!("Basic {}", base64(format!("{username}:{password}").as_bytes())))
+        }
+    }
+}
+
+fn base64(input: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
+    for chunk in input.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | (*b as u32) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// What the last OTLP response said beyond its status, for the retry policy (the OTLP exporter
+/// reports failures as text only).
+#[derive(Clone, Debug, Default)]
+pub struct LastResponse {
+    pub status: u16,
+    pub retry_after: Option<Duration>,
+    pub body: String,
+}
+
+/// `opentelemetry_http::HttpClient` over the shared agent.
+#[derive(Debug)]
+pub struct OtlpTransport {
+    agent: ureq::Agent,
+    pub last: Mutex<LastResponse>,
+}
+
+impl OtlpTransport {
+    pub fn new(agent: ureq::Agent) -> OtlpTransport {
+        OtlpTransport { agent, last: Mutex::new(LastResponse::default()) }
+    }
+
+    pub fn take_last(&self) -> LastResponse {
+        std::mem::take(&mut *self.last.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+fn retry_after(value: Option<&http::HeaderValue>) -> Option<Duration> {
+    let secs: u64 = value?.to_str().ok()?.trim().parse().ok()?;
+    Some(Duration::from_secs(secs.min(3600)))
+}
+
+#[async_trait::async_trait]
+impl HttpClient for OtlpTransport {
+    async fn send_bytes(&self, request: http::Request<Bytes>) -> Result<http::Response<Bytes>, HttpError> {
+        let (parts, body) = request.into_parts();
+        let request = http::Request::from_parts(parts, body.to_vec());
+        let result = self.agent.run(request);
+        let mut last = LastResponse::default();
+        let outcome = match result {
+            Ok(response) => {
+                let (parts, body) = response.into_parts();
+                let bytes = body.into_with_config().limit(4 << 20).read_to_vec().unwrap_or_default();
+                last.status = parts.status.as_u16();
+                last.retry_after = retry_after(parts.headers.get(http::header::RETRY_AFTER));
+                if !parts.status.is_success() {
+                    last.body = String::from_utf8_lossy(&bytes).chars().take(500).collect();
+                }
+                Ok(http::Response::from_parts(parts, Bytes::from(bytes)))
+            }
+            Err(e) => {
+                last.body = e.to_string();
+                Err(Box::new(e) as HttpError)
+            }
+        };
+        *self.last.lock().unwrap_or_else(|e| e.into_inner()) = last;
+        outcome
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn basic_auth_is_standard_base64() {
+        let auth = Auth::Basic { username: "Aladdin".into(), password: "open sesame".into() };
+        assert_eq!(authorization(&auth).unwrap(), "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==");
+        assert_eq!(base64(b"a"), "YQ==");
+        assert_eq!(base64(b"ab"), "YWI=");
+    }
+}

@@ -1,0 +1,134 @@
+//! The few MLflow REST calls the exporter makes itself: finding or creating the experiment.
+
+use crate::config::ExperimentRef;
+use serde_json::{json, Value};
+
+#[derive(Debug)]
+pub enum RestError {
+    /// No HTTP answer: connection refused, timeout, DNS.
+    Unreachable(String),
+    /// 401/403: the credentials are missing or wrong.
+    Unauthorized(u16),
+    /// Anything else the server said no to, with its message.
+    Refused(u16, String),
+}
+
+impl std::fmt::Display for RestError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RestError::Unreachable(e) => write!(f, "MLflow unreachable: {e}"),
+            RestError::Unauthorized(code) => write!(
+                f,
+                "MLflow answered {code}: check MLFLOW_TRACKING_TOKEN or MLFLOW_TRACKING_USERNAME/MLFLOW_TRACKING_PASSWORD"
+            ),
+            RestError::Refused(code, message) => write!(f, "MLflow answered {code}: {message}"),
+        }
+    }
+}
+
+pub struct MlflowRest {
+    agent: ureq::Agent,
+    base: String,
+    authorization: Option<String>,
+}
+
+fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+impl MlflowRest {
+    pub fn new(agent: ureq::Agent, tracking_uri: &str, authorization: Option<String>) -> MlflowRest {
+        MlflowRest { agent, base: tracking_uri.to_string(), authorization }
+    }
+
+    fn call(&self, method: &str, path: &str, body: Option<&Value>) -> Result<Value, RestError> {
+        let mut request = http::Request::builder().method(method).uri(format!("{}{path}", self.base));
+        if let Some(auth) = &self.authorization {
+            request = request.header(http::header::AUTHORIZATION, auth);
+        }
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        if method == "POST" {
+            request = request.header(http::header::CONTENT_TYPE, "application/json");
+        }
+        let request = request.body(body).map_err(|e| RestError::Unreachable(e.to_string()))?;
+        let response = self.agent.run(request).map_err(|e| RestError::Unreachable(e.to_string()))?;
+        let status = response.status().as_u16();
+        let text = response.into_body().into_with_config().limit(1 << 20).read_to_string().unwrap_or_default();
+        match status {
+            200..=299 => {
+                serde_json::from_str(&text).map_err(|e| RestError::Refused(status, format!("unexpected answer: {e}")))
+            }
+            401 | 403 => Err(RestError::Unauthorized(status)),
+            _ => {
+                let message = serde_json::from_str::<Value>(&text)
+                    .ok()
+                    .and_then(|v| Some(format!("{} {}", v.get("error_code")?.as_str()?, v.get("message")?.as_str()?)))
+                    .unwrap_or_else(|| text.chars().take(300).collect());
+                Err(RestError::Refused(status, message))
+            }
+        }
+    }
+
+    /// The experiment's ID: checked when given by ID, looked up by name, created when the name
+    /// does not exist.
+    pub fn resolve_experiment(&self, experiment: &ExperimentRef) -> Result<String, RestError> {
+        match experiment {
+            ExperimentRef::Id(id) => {
+                let found = self.call(
+                    "GET",
+                    &format!("/api/2.0/mlflow/experiments/get?experiment_id={}", percent_encode(id)),
+                    None,
+                )?;
+                check_active(&found, &format!("experiment ID {id}"))?;
+                Ok(id.clone())
+            }
+            ExperimentRef::Name(name) => {
+                let path = format!("/api/2.0/mlflow/experiments/get-by-name?experiment_name={}", percent_encode(name));
+                match self.call("GET", &path, None) {
+                    Ok(found) => {
+                        check_active(&found, &format!("experiment {name:?}"))?;
+                        experiment_id(&found)
+                    }
+                    Err(RestError::Refused(404, _)) => {
+                        match self.call("POST", "/api/2.0/mlflow/experiments/create", Some(&json!({ "name": name }))) {
+                            Ok(created) => {
+                                created.get("experiment_id").and_then(Value::as_str).map(str::to_string).ok_or_else(
+                                    || RestError::Refused(200, "create answered without an experiment_id".into()),
+                                )
+                            }
+                            // Another gateway created it between our two calls.
+                            Err(RestError::Refused(_, m)) if m.contains("RESOURCE_ALREADY_EXISTS") => {
+                                experiment_id(&self.call("GET", &path, None)?)
+                            }
+                            Err(e) => Err(e),
+                        }
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+        }
+    }
+}
+
+fn experiment_id(found: &Value) -> Result<String, RestError> {
+    found
+        .pointer("/experiment/experiment_id")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .ok_or_else(|| RestError::Refused(200, "answer without experiment.experiment_id".into()))
+}
+
+fn check_active(found: &Value, what: &str) -> Result<(), RestError> {
+    match found.pointer("/experiment/lifecycle_stage").and_then(Value::as_str) {
+        Some("deleted") => Err(RestError::Refused(
+            404,
+            format!("{what} is deleted in MLflow; restore it or configure another experiment"),
+        )),
+        _ => Ok(()),
+    }
+}

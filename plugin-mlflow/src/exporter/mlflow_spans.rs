@@ -1,0 +1,300 @@
+//! A finished trace as OpenTelemetry spans, with the attributes MLflow reads (see
+//! `shared/reference/mlflow.md`): which attribute fills which trace field is decided here only.
+
+use super::assembler::{ChildKind, ChildSpan, FinishedTrace, RunTrace};
+use crate::pricing::PriceTable;
+use crate::redact::Redactor;
+use opentelemetry::trace::{SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId, TraceState};
+use opentelemetry::{InstrumentationScope, KeyValue};
+use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
+use serde_json::json;
+use std::borrow::Cow;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// MLflow rejects a whole request when a session id is longer than this.
+pub const MAX_SESSION_ID_CHARS: usize = 250;
+
+/// What the spans carry, decided once from the configuration.
+pub struct SpanOptions {
+    pub track_token_usage: bool,
+    pub track_costs: bool,
+    pub track_latency: bool,
+    pub prices: PriceTable,
+    pub redactor: Redactor,
+    pub scope: InstrumentationScope,
+}
+
+/// A trace ready for the wire.
+pub struct ReadyTrace {
+    pub trace_id: TraceId,
+    pub spans: Vec<SpanData>,
+    /// Content had secrets replaced.
+    pub redacted: bool,
+    pub incomplete: bool,
+}
+
+impl ReadyTrace {
+    /// The id MLflow shows: `tr-` + the 32-hex OpenTelemetry trace id.
+    pub fn mlflow_id(&self) -> String {
+        mlflow_trace_id(self.trace_id)
+    }
+}
+
+pub fn mlflow_trace_id(trace_id: TraceId) -> String {
+    format!("tr-{trace_id}")
+}
+
+/// Session keys longer than MLflow accepts are cut and suffixed with a hash of the whole key, so
+/// the result is deterministic (all traces of a session stay together) and distinct keys stay
+/// distinct.
+pub fn mlflow_session_id(session_key: &str) -> Cow<'_, str> {
+    if session_key.chars().count() <= MAX_SESSION_ID_CHARS {
+        return Cow::Borrowed(session_key);
+    }
+    // FNV-1a, 64 bits: stable across releases and platforms, unlike std's hasher.
+    let hash = session_key.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3));
+    let suffix = format!("~{hash:016x}");
+    let keep = MAX_SESSION_ID_CHARS - suffix.len();
+    Cow::Owned(session_key.chars().take(keep).collect::<String>() + &suffix)
+}
+
+fn time(ms: u64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_millis(ms)
+}
+
+/// The agent id, from the context or else from the session key (`agent:<id>:...`).
+fn agent_id(run: &RunTrace) -> &str {
+    if !run.ctx.agent_id.is_empty() {
+        return &run.ctx.agent_id;
+    }
+    run.ctx.session_key.strip_prefix("agent:").and_then(|r| r.split(':').next()).unwrap_or("")
+}
+
+struct Builder<'a> {
+    opts: &'a SpanOptions,
+    redacted: bool,
+}
+
+impl Builder<'_> {
+    fn clean(&mut self, text: &str) -> String {
+        let (out, changed) = self.opts.redactor.redact(text);
+        self.redacted |= changed;
+        out
+    }
+
+    /// JSON text stays JSON (so MLflow renders it); anything else becomes a JSON string.
+    fn json_payload(&mut self, text: &str) -> String {
+        let text = self.clean(text);
+        match serde_json::from_str::<serde_json::Value>(&text) {
+            Ok(_) => text,
+            Err(_) => serde_json::Value::String(text).to_string(),
+        }
+    }
+
+    fn messages(&mut self, role: &str, text: &str) -> String {
+        json!({"messages": [{"role": role, "content": self.clean(text)}]}).to_string()
+    }
+
+    fn span(
+        &self,
+        trace_id: TraceId,
+        span_id: SpanId,
+        parent: SpanId,
+        name: String,
+        start: u64,
+        end: u64,
+        attributes: Vec<KeyValue>,
+        status: Status,
+    ) -> SpanData {
+        SpanData {
+            span_context: SpanContext::new(trace_id, span_id, TraceFlags::SAMPLED, false, TraceState::default()),
+            parent_span_id: parent,
+            parent_span_is_remote: false,
+            span_kind: SpanKind::Internal,
+            name: Cow::Owned(name),
+            start_time: time(start),
+            end_time: time(end.max(start)),
+            attributes,
+            dropped_attributes_count: 0,
+            events: SpanEvents::default(),
+            links: SpanLinks::default(),
+            status,
+            instrumentation_scope: self.opts.scope.clone(),
+        }
+    }
+
+    fn error_status(&mut self, error: &str, fallback: &str) -> Status {
+        let text = if error.is_empty() { fallback.to_string() } else { self.clean(error) };
+        Status::error(text)
+    }
+
+    fn root(&mut self, finished: &FinishedTrace) -> SpanData {
+        let run = &finished.run;
+        let mut a = vec![
+            KeyValue::new("mlflow.spanType", "AGENT"),
+            KeyValue::new("session.id", mlflow_session_id(&run.ctx.session_key).into_owned()),
+            KeyValue::new("user.id", agent_id(run).to_string()),
+            KeyValue::new("openclaw.session_key", run.ctx.session_key.clone()),
+            KeyValue::new("openclaw.run_id", run.ctx.run_id.clone()),
+            KeyValue::new("mlflow.traceTag.openclaw.run_id", run.ctx.run_id.clone()),
+            KeyValue::new("mlflow.traceTag.agent", agent_id(run).to_string()),
+        ];
+        let optional_tags = [
+            ("openclaw.session_id", &run.ctx.session_id),
+            ("channel", &run.ctx.channel),
+            ("openclaw.trigger", &run.trigger),
+        ];
+        for (key, value) in optional_tags {
+            if !value.is_empty() {
+                a.push(KeyValue::new(format!("mlflow.traceTag.{key}"), value.clone()));
+            }
+        }
+        if let Some(model) = run.model() {
+            a.push(KeyValue::new("mlflow.traceTag.model", model));
+        }
+        if let Some(prompt) = &run.prompt {
+            a.push(KeyValue::new("mlflow.spanInputs", self.messages("user", prompt)));
+        }
+        if let Some(response) = &run.response {
+            a.push(KeyValue::new("mlflow.spanOutputs", self.messages("assistant", response)));
+        }
+        if let Some(parent) = &run.parent {
+            a.push(KeyValue::new("mlflow.traceTag.openclaw.parent_trace_id", mlflow_trace_id(parent.trace_id)));
+            a.push(KeyValue::new(
+                "mlflow.traceTag.openclaw.parent_session",
+                mlflow_session_id(&parent.session_key).into_owned(),
+            ));
+            a.push(KeyValue::new("mlflow.traceTag.openclaw.parent_run_id", parent.run_id.clone()));
+        }
+        if !run.subagent_sessions.is_empty() {
+            a.push(KeyValue::new("mlflow.traceTag.openclaw.subagent_sessions", run.subagent_sessions.join(",")));
+        }
+        let status = match (&finished.incomplete, run.outcome) {
+            (Some(reason), _) => {
+                a.push(KeyValue::new("mlflow.traceTag.openclaw.incomplete", "true"));
+                Status::error(format!("incomplete: {reason}"))
+            }
+            (None, Some(outcome)) if outcome.is_error() => {
+                self.error_status(&run.error, &format!("message {}", outcome.as_str()))
+            }
+            _ => Status::Ok,
+        };
+        let end = run.end_ms.unwrap_or(run.last_event_ms);
+        self.span(
+            run.trace_id,
+            run.root_span_id,
+            SpanId::INVALID,
+            "message.process".into(),
+            run.start_ms,
+            end,
+            a,
+            status,
+        )
+    }
+
+    fn child(&mut self, run: &RunTrace, child: &ChildSpan) -> SpanData {
+        let mut a = Vec::new();
+        let name = match &child.kind {
+            ChildKind::Model { provider, model, usage, cost, response } => {
+                a.push(KeyValue::new("mlflow.spanType", "CHAT_MODEL"));
+                a.push(KeyValue::new("gen_ai.operation.name", "chat"));
+                a.push(KeyValue::new("gen_ai.request.model", model.clone()));
+                if !provider.is_empty() {
+                    a.push(KeyValue::new("gen_ai.provider.name", provider.clone()));
+                }
+                if let (true, Some(u)) = (self.opts.track_token_usage, usage) {
+                    let usage_json = json!({
+                        "input_tokens": u.input, "output_tokens": u.output, "total_tokens": u.total,
+                        "cache_read_input_tokens": u.cache_read, "cache_creation_input_tokens": u.cache_write,
+                    });
+                    a.push(KeyValue::new("mlflow.chat.tokenUsage", usage_json.to_string()));
+                }
+                if self.opts.track_costs {
+                    let (cost, source) = match (cost, usage) {
+                        (Some(c), _) => (Some(*c), "host"),
+                        (None, Some(u)) => (self.opts.prices.cost(model, u), "price_table"),
+                        (None, None) => (None, ""),
+                    };
+                    if let Some(c) = cost {
+                        // MLflow's cost has input and output only: cache reads and writes are input.
+                        let cost_json = json!({
+                            "input_cost": c.input + c.cache_read + c.cache_write,
+                            "output_cost": c.output,
+                            "total_cost": c.total,
+                        });
+                        a.push(KeyValue::new("mlflow.llm.cost", cost_json.to_string()));
+                        a.push(KeyValue::new("openclaw.cost_source", source));
+                    }
+                }
+                if let Some(text) = response {
+                    a.push(KeyValue::new("mlflow.spanOutputs", self.messages("assistant", text)));
+                }
+                if provider.is_empty() {
+                    format!("llm.{model}")
+                } else {
+                    format!("llm.{provider}.{model}")
+                }
+            }
+            ChildKind::Tool { name, call_id, params, result } => {
+                a.push(KeyValue::new("mlflow.spanType", "TOOL"));
+                a.push(KeyValue::new("gen_ai.operation.name", "execute_tool"));
+                a.push(KeyValue::new("gen_ai.tool.name", name.clone()));
+                a.push(KeyValue::new("gen_ai.tool.call.id", call_id.clone()));
+                if let Some(p) = params {
+                    a.push(KeyValue::new("mlflow.spanInputs", self.json_payload(p)));
+                }
+                if let Some(r) = result {
+                    a.push(KeyValue::new("mlflow.spanOutputs", self.json_payload(r)));
+                }
+                format!("tool.{name}")
+            }
+        };
+        let end = child.end_ms.unwrap_or(child.start_ms);
+        if self.opts.track_latency {
+            a.push(KeyValue::new("openclaw.latency_ms", end.saturating_sub(child.start_ms) as i64));
+        }
+        let failed = child.outcome.is_some_and(|o| o.is_error());
+        let status = if failed || (child.outcome.is_none() && !child.error.is_empty()) {
+            if failed {
+                a.push(KeyValue::new("error.type", child.outcome.map_or("incomplete", |o| o.as_str())));
+            }
+            self.error_status(&child.error, "failed")
+        } else {
+            Status::Ok
+        };
+        self.span(run.trace_id, child.span_id, run.root_span_id, name, child.start_ms, end, a, status)
+    }
+}
+
+/// Builds the spans of `finished`: the root first, then its children in start order.
+pub fn build(finished: &FinishedTrace, opts: &SpanOptions) -> ReadyTrace {
+    let mut b = Builder { opts, redacted: false };
+    let mut spans = Vec::with_capacity(1 + finished.run.children.len());
+    spans.push(b.root(finished));
+    for child in &finished.run.children {
+        spans.push(b.child(&finished.run, child));
+    }
+    ReadyTrace {
+        trace_id: finished.run.trace_id,
+        spans,
+        redacted: b.redacted,
+        incomplete: finished.incomplete.is_some(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_session_keys_are_kept_and_long_ones_cut_deterministically() {
+        assert_eq!(mlflow_session_id("agent:main:main"), "agent:main:main");
+        let long = format!("agent:main:telegram:group:{}", "x".repeat(400));
+        let a = mlflow_session_id(&long);
+        assert_eq!(a.chars().count(), MAX_SESSION_ID_CHARS);
+        assert_eq!(a, mlflow_session_id(&long));
+        let other = format!("agent:main:telegram:group:{}y", "x".repeat(400));
+        assert_ne!(a, mlflow_session_id(&other), "keys sharing a long prefix must stay distinct");
+        assert!(a.starts_with("agent:main:telegram:group:xxx"));
+    }
+}

@@ -1,0 +1,148 @@
+//! The bounded buffer of finished traces between the assembler thread and the sender thread.
+//! When MLflow is away longer than the buffer holds, the oldest traces are dropped (and counted):
+//! recent traces are the ones an operator looks for.
+
+use super::mlflow_spans::ReadyTrace;
+use std::collections::VecDeque;
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+struct State {
+    queue: VecDeque<ReadyTrace>,
+    in_flight: usize,
+    flush_requested: bool,
+    stopping: bool,
+}
+
+pub struct Outbox {
+    state: Mutex<State>,
+    changed: Condvar,
+    capacity: usize,
+}
+
+impl Outbox {
+    pub fn new(capacity: usize) -> Outbox {
+        Outbox {
+            state: Mutex::new(State { queue: VecDeque::new(), in_flight: 0, flush_requested: false, stopping: false }),
+            changed: Condvar::new(),
+            capacity,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Adds traces; returns how many old ones were dropped to make room.
+    pub fn push(&self, traces: impl IntoIterator<Item = ReadyTrace>) -> u64 {
+        let mut s = self.lock();
+        let mut dropped = 0;
+        for trace in traces {
+            if s.queue.len() >= self.capacity {
+                s.queue.pop_front();
+                dropped += 1;
+            }
+            s.queue.push_back(trace);
+        }
+        self.changed.notify_all();
+        dropped
+    }
+
+    pub fn len(&self) -> usize {
+        let s = self.lock();
+        s.queue.len() + s.in_flight
+    }
+
+    /// Waits until a full batch is there, or `until`, or a flush or stop is asked for; then takes
+    /// up to `max` traces (possibly none) and marks them in flight.
+    pub fn take_batch(&self, max: usize, until: Instant) -> Vec<ReadyTrace> {
+        let mut s = self.lock();
+        loop {
+            let now = Instant::now();
+            if s.queue.len() >= max || s.flush_requested || s.stopping || now >= until {
+                break;
+            }
+            s = self.changed.wait_timeout(s, until - now).unwrap_or_else(|e| e.into_inner()).0;
+        }
+        let n = s.queue.len().min(max);
+        let batch: Vec<ReadyTrace> = s.queue.drain(..n).collect();
+        s.in_flight = batch.len();
+        if s.queue.is_empty() {
+            s.flush_requested = false;
+        }
+        batch
+    }
+
+    /// The batch in flight was delivered or given up on.
+    pub fn done(&self) {
+        let mut s = self.lock();
+        s.in_flight = 0;
+        self.changed.notify_all();
+    }
+
+    /// The batch could not be sent now: put it back, in order, ahead of newer traces. Traces
+    /// beyond capacity (newer ones arrived meanwhile) drop from the oldest end.
+    pub fn put_back(&self, batch: Vec<ReadyTrace>) -> u64 {
+        let mut s = self.lock();
+        s.in_flight = 0;
+        for trace in batch.into_iter().rev() {
+            s.queue.push_front(trace);
+        }
+        let mut dropped = 0;
+        while s.queue.len() > self.capacity {
+            s.queue.pop_front();
+            dropped += 1;
+        }
+        self.changed.notify_all();
+        dropped
+    }
+
+    pub fn request_flush(&self) {
+        self.lock().flush_requested = true;
+        self.changed.notify_all();
+    }
+
+    pub fn stop(&self) {
+        self.lock().stopping = true;
+        self.changed.notify_all();
+    }
+
+    pub fn stopping(&self) -> bool {
+        self.lock().stopping
+    }
+
+    /// Sleeps for `d` unless a stop is asked for first; returns false when stopping.
+    pub fn pause(&self, d: Duration) -> bool {
+        let until = Instant::now() + d;
+        let mut s = self.lock();
+        while !s.stopping {
+            let now = Instant::now();
+            if now >= until {
+                return true;
+            }
+            s = self.changed.wait_timeout(s, until - now).unwrap_or_else(|e| e.into_inner()).0;
+        }
+        false
+    }
+
+    /// Waits until nothing is queued or in flight, at most until `deadline`; returns what is left.
+    pub fn wait_empty(&self, deadline: Instant) -> usize {
+        let mut s = self.lock();
+        loop {
+            let left = s.queue.len() + s.in_flight;
+            let now = Instant::now();
+            if left == 0 || now >= deadline {
+                return left;
+            }
+            s = self.changed.wait_timeout(s, deadline - now).unwrap_or_else(|e| e.into_inner()).0;
+        }
+    }
+
+    /// Empties the queue (at the end of shutdown), returning how many traces were left unsent.
+    pub fn abandon(&self) -> usize {
+        let mut s = self.lock();
+        let n = s.queue.len();
+        s.queue.clear();
+        n
+    }
+}

@@ -1,0 +1,290 @@
+//! The sender thread: resolves the experiment, then ships batches of traces over OTLP/HTTP and
+//! decides what a failure means (see `deliver`). It alone talks to MLflow, so a slow or absent
+//! server slows nothing but this thread.
+
+use super::backoff::Backoff;
+use super::http_client::{authorization, OtlpTransport};
+use super::mlflow_rest::{MlflowRest, RestError};
+use super::mlflow_spans::ReadyTrace;
+use super::outbox::Outbox;
+use crate::config::Config;
+use crate::log::Log;
+use crate::stats::Counters;
+use opentelemetry_otlp::{Protocol, RetryPolicy, WithExportConfig, WithHttpConfig};
+use opentelemetry_sdk::trace::SpanExporter as _;
+use opentelemetry_sdk::Resource;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How often a persisting problem is logged again (once per interval, not once per attempt).
+const REPEAT_LOG_EVERY: Duration = Duration::from_secs(60);
+
+pub struct Sender {
+    config: Config,
+    outbox: Arc<Outbox>,
+    stats: Arc<Counters>,
+    log: Log,
+    rest: MlflowRest,
+    transport: Arc<OtlpTransport>,
+    experiment_id: Option<String>,
+    exporter: Option<opentelemetry_otlp::SpanExporter>,
+    backoff: Backoff,
+    last_problem_log: Option<Instant>,
+    delivered_any: bool,
+}
+
+enum Verdict {
+    Delivered,
+    /// Put the batch back and try again after a pause (server asked for one, or a default).
+    Retry(Option<Duration>),
+    /// The experiment is gone: resolve it again, then resend.
+    Reresolve,
+}
+
+impl Sender {
+    pub fn new(config: Config, outbox: Arc<Outbox>, stats: Arc<Counters>, log: Log) -> Sender {
+        let agent = super::http_client::agent(config.request_timeout);
+        let auth = authorization(&config.auth);
+        Sender {
+            rest: MlflowRest::new(agent.clone(), &config.tracking_uri, auth),
+            transport: Arc::new(OtlpTransport::new(agent)),
+            config,
+            outbox,
+            stats,
+            log,
+            experiment_id: None,
+            exporter: None,
+            backoff: Backoff::new(Duration::from_millis(250), Duration::from_secs(30)),
+            last_problem_log: None,
+            delivered_any: false,
+        }
+    }
+
+    /// Logs a persisting problem at most once per interval.
+    fn problem(&mut self, line: impl FnOnce() -> String) {
+        let due = self.last_problem_log.is_none_or(|t| t.elapsed() >= REPEAT_LOG_EVERY);
+        if due {
+            self.last_problem_log = Some(Instant::now());
+            self.log.warn(line);
+        }
+    }
+
+    fn resolve(&mut self) -> bool {
+        match self.rest.resolve_experiment(&self.config.experiment) {
+            Ok(id) => {
+                self.log.info(|| format!("MLFlow experiment ID: {id}"));
+                match self.build_exporter(&id) {
+                    Ok(exporter) => {
+                        self.exporter = Some(exporter);
+                        self.experiment_id = Some(id);
+                        self.last_problem_log = None;
+                        self.backoff.reset();
+                        self.log.info(|| {
+                            format!(
+                                "MLflow tracing SDK initialized (OTLP/HTTP to {}/v1/traces)",
+                                self.config.tracking_uri
+                            )
+                        });
+                        true
+                    }
+                    Err(e) => {
+                        self.problem(|| format!("MLflow OTLP exporter could not be built: {e}"));
+                        false
+                    }
+                }
+            }
+            Err(e) => {
+                let unauthorized = matches!(e, RestError::Unauthorized(_));
+                let experiment = self.config.experiment.clone();
+                let line = move || {
+                    format!("MLflow experiment {experiment:?} not resolved yet ({e}); traces are buffered and retried")
+                };
+                if unauthorized {
+                    // Credentials do not fix themselves: say it once per interval, at error level.
+                    let due = self.last_problem_log.is_none_or(|t| t.elapsed() >= REPEAT_LOG_EVERY);
+                    if due {
+                        self.last_problem_log = Some(Instant::now());
+                        self.log.error(line);
+                    }
+                } else {
+                    self.problem(line);
+                }
+                false
+            }
+        }
+    }
+
+    fn build_exporter(&self, experiment_id: &str) -> Result<opentelemetry_otlp::SpanExporter, String> {
+        let mut headers = HashMap::from([("x-mlflow-experiment-id".to_string(), experiment_id.to_string())]);
+        if let Some(auth) = authorization(&self.config.auth) {
+            headers.insert("authorization".into(), auth);
+        }
+        let mut exporter = opentelemetry_otlp::SpanExporter::builder()
+            .with_http()
+            .with_shared_http_client(self.transport.clone())
+            .with_protocol(Protocol::HttpBinary)
+            .with_endpoint(format!("{}/v1/traces", self.config.tracking_uri))
+            .with_timeout(self.config.request_timeout)
+            .with_headers(headers)
+            // Retries are ours (below): they need the status code and must not block shutdown.
+            .with_retry_policy(RetryPolicy::disabled())
+            .build()
+            .map_err(|e| e.to_string())?;
+        exporter.set_resource(&resource());
+        Ok(exporter)
+    }
+
+    /// The thread's body: runs until the outbox is stopped and drained (or given up on).
+    pub fn run(mut self) {
+        let mut next_flush = Instant::now() + self.config.flush_interval;
+        let mut retrying = false;
+        loop {
+            if self.outbox.stopping() && self.outbox.len() == 0 {
+                return;
+            }
+            if self.experiment_id.is_none() && !self.resolve() {
+                let wait = self.backoff.next(None);
+                if !self.outbox.pause(wait) && self.outbox.len() == 0 {
+                    return;
+                }
+                if self.outbox.stopping() {
+                    // Stopping and still unresolved: keep trying until shutdown gives up on us.
+                    std::thread::sleep(wait.min(Duration::from_millis(200)));
+                }
+                continue;
+            }
+            let until = if retrying { Instant::now() } else { next_flush };
+            let batch = self.outbox.take_batch(self.config.batch_size, until);
+            if Instant::now() >= next_flush {
+                next_flush = Instant::now() + self.config.flush_interval;
+            }
+            if batch.is_empty() {
+                continue;
+            }
+            let (settled, verdict) = self.deliver(&batch);
+            let mut batch = batch;
+            let unsent = batch.split_off(settled);
+            match verdict {
+                Verdict::Delivered => {
+                    self.outbox.done();
+                    self.backoff.reset();
+                    retrying = false;
+                }
+                Verdict::Retry(asked) => {
+                    self.requeue(unsent);
+                    Counters::add(&self.stats.export_retries, 1);
+                    retrying = true;
+                    let wait = self.backoff.next(asked);
+                    if !self.outbox.pause(wait) {
+                        std::thread::sleep(wait.min(Duration::from_millis(200)));
+                    }
+                }
+                Verdict::Reresolve => {
+                    self.requeue(unsent);
+                    self.experiment_id = None;
+                    self.exporter = None;
+                    retrying = true;
+                }
+            }
+        }
+    }
+
+    fn requeue(&self, batch: Vec<ReadyTrace>) {
+        let dropped = self.outbox.put_back(batch);
+        if dropped > 0 {
+            Counters::add(&self.stats.traces_dropped, dropped);
+        }
+    }
+
+    /// Sends `batch` in one request. A request MLflow refuses as a whole (400: one bad trace
+    /// rejects all) is split in halves until the bad traces stand alone; those are counted as
+    /// failed and logged with MLflow's reason, the rest are delivered.
+    ///
+    /// Returns how many traces from the front are settled (delivered, or refused for good) and
+    /// what to do with the rest; with `Delivered` the whole batch is settled.
+    fn deliver(&mut self, batch: &[ReadyTrace]) -> (usize, Verdict) {
+        let Some(exporter) = &self.exporter else { return (0, Verdict::Reresolve) };
+        let spans = batch.iter().flat_map(|t| t.spans.iter().cloned()).collect();
+        let result = futures_executor::block_on(exporter.export(spans));
+        let last = self.transport.take_last();
+        match result {
+            Ok(()) => {
+                let n = batch.len() as u64;
+                Counters::add(&self.stats.traces_exported, n);
+                if !self.delivered_any {
+                    self.delivered_any = true;
+                    self.log.info(|| format!("MLflow export working: first {n} trace(s) delivered"));
+                }
+                if self.log.enabled(openclaw_plugin_api::LogLevel::Debug) {
+                    for trace in batch {
+                        self.log.debug(|| format!("Flushed trace {} to MLflow", trace.mlflow_id()));
+                    }
+                }
+                self.last_problem_log = None;
+                (batch.len(), Verdict::Delivered)
+            }
+            Err(e) => match last.status {
+                400 | 413 | 422 if batch.len() > 1 => {
+                    let (a, b) = batch.split_at(batch.len() / 2);
+                    match self.deliver(a) {
+                        (_, Verdict::Delivered) => {
+                            let (settled, verdict) = self.deliver(b);
+                            (a.len() + settled, verdict)
+                        }
+                        stopped => stopped,
+                    }
+                }
+                400 | 413 | 422 => {
+                    Counters::add(&self.stats.traces_failed, 1);
+                    let id = batch[0].mlflow_id();
+                    self.log.warn(|| {
+                        format!(
+                            "MLflow refused trace {id} ({}): {}; it is dropped, the others are kept",
+                            last.status, last.body
+                        )
+                    });
+                    (1, Verdict::Delivered)
+                }
+                404 => {
+                    self.problem(|| {
+                        format!("MLflow answered 404 for the experiment: {}; resolving it again", last.body)
+                    });
+                    (0, Verdict::Reresolve)
+                }
+                401 | 403 => {
+                    let due = self.last_problem_log.is_none_or(|t| t.elapsed() >= REPEAT_LOG_EVERY);
+                    if due {
+                        self.last_problem_log = Some(Instant::now());
+                        self.log.error(|| {
+                            format!(
+                                "MLflow answered {} to the trace export: check MLFLOW_TRACKING_TOKEN or \
+                                 MLFLOW_TRACKING_USERNAME/MLFLOW_TRACKING_PASSWORD; traces are buffered",
+                                last.status
+                            )
+                        });
+                    }
+                    (0, Verdict::Retry(Some(Duration::from_secs(30))))
+                }
+                status => {
+                    let what = if status == 0 { format!("unreachable ({e})") } else { format!("answered {status}") };
+                    let buffered = self.outbox.len();
+                    self.problem(|| format!("MLflow {what}; {buffered} trace(s) buffered, retrying with backoff"));
+                    (0, Verdict::Retry(last.retry_after))
+                }
+            },
+        }
+    }
+}
+
+fn resource() -> Resource {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_string()).unwrap_or_default();
+    let mut builder = Resource::builder_empty()
+        .with_attribute(opentelemetry::KeyValue::new("service.name", "openclaw-gateway"))
+        .with_attribute(opentelemetry::KeyValue::new("telemetry.sdk.name", "openclaw-mlflow"))
+        .with_attribute(opentelemetry::KeyValue::new("telemetry.sdk.version", env!("CARGO_PKG_VERSION")));
+    if !host.is_empty() {
+        builder = builder.with_attribute(opentelemetry::KeyValue::new("host.name", host));
+    }
+    builder.build()
+}

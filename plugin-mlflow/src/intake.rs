@@ -1,0 +1,120 @@
+//! The hot path: what runs on the host's thread inside a hook. It copies the event (cutting content
+//! to its budget) and offers it to a bounded queue without waiting. Whether anything is wanted at
+//! all was decided once at `init`, so a disabled hook is a load and a branch.
+
+use crate::event::{Ctx, Event};
+use crate::stats::Counters;
+use crossbeam_channel::{Sender, TrySendError};
+use openclaw_plugin_api::abi_stable::std_types::RStr;
+use openclaw_plugin_api::EventContextRef;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
+use std::sync::Arc;
+
+pub struct Intake {
+    /// False when the configuration turned every output off: hooks return at once.
+    wanted: bool,
+    capture_content: bool,
+    max_content_bytes: usize,
+    tx: Sender<Event>,
+    /// Content bytes sitting in the queue; the exporter subtracts what it takes out.
+    pub queued_bytes: Arc<AtomicUsize>,
+    max_queue_bytes: usize,
+    closed: AtomicBool,
+    stats: Arc<Counters>,
+}
+
+pub const TRUNCATION_MARKER: &str = "…[truncated by openclaw-mlflow: ";
+
+impl Intake {
+    pub fn new(
+        wanted: bool,
+        capture_content: bool,
+        max_content_bytes: usize,
+        tx: Sender<Event>,
+        max_queue_bytes: usize,
+        stats: Arc<Counters>,
+    ) -> Intake {
+        Intake {
+            wanted,
+            capture_content,
+            max_content_bytes,
+            tx,
+            queued_bytes: Arc::new(AtomicUsize::new(0)),
+            max_queue_bytes,
+            closed: AtomicBool::new(false),
+            stats,
+        }
+    }
+
+    /// Decided at `init`: false when the configuration turned every output off.
+    #[inline]
+    pub fn wanted(&self) -> bool {
+        self.wanted
+    }
+
+    /// True after shutdown: the event is counted as dropped and goes nowhere.
+    #[inline]
+    pub fn refuse_if_closed(&self) -> bool {
+        let closed = self.closed.load(Relaxed);
+        if closed {
+            Counters::add(&self.stats.events_dropped, 1);
+        }
+        closed
+    }
+
+    /// After shutdown hooks are ignored (and counted as dropped).
+    pub fn close(&self) {
+        self.closed.store(true, Relaxed);
+    }
+
+    /// Offers `event` to the queue; never blocks.
+    pub fn offer(&self, event: Event) {
+        let bytes = event.content_bytes();
+        if self.queued_bytes.fetch_add(bytes, Relaxed) + bytes > self.max_queue_bytes {
+            self.queued_bytes.fetch_sub(bytes, Relaxed);
+            Counters::add(&self.stats.events_dropped, 1);
+            return;
+        }
+        match self.tx.try_send(event) {
+            Ok(()) => Counters::add(&self.stats.events_accepted, 1),
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                self.queued_bytes.fetch_sub(bytes, Relaxed);
+                Counters::add(&self.stats.events_dropped, 1);
+            }
+        }
+    }
+
+    /// Content (prompt, answer, tool payloads): `None` when content capture is off, else a copy cut
+    /// to `maxContentBytes` at a character boundary, with a marker saying how long it was.
+    #[inline]
+    pub fn content(&self, text: RStr<'_>) -> Option<String> {
+        if !self.capture_content || text.is_empty() {
+            return None;
+        }
+        let text = text.as_str();
+        if text.len() <= self.max_content_bytes {
+            return Some(text.to_owned());
+        }
+        let mut cut = self.max_content_bytes;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let mut out = String::with_capacity(cut + 64);
+        out.push_str(&text[..cut]);
+        out.push_str(TRUNCATION_MARKER);
+        out.push_str(&text.len().to_string());
+        out.push_str(" bytes in all]");
+        Some(out)
+    }
+}
+
+pub fn copy_ctx(ctx: EventContextRef<'_>) -> Ctx {
+    Ctx {
+        ts_ms: ctx.ts_ms(),
+        run_id: ctx.run_id().as_str().to_owned(),
+        session_key: ctx.session_key().as_str().to_owned(),
+        session_id: ctx.session_id().as_str().to_owned(),
+        agent_id: ctx.agent_id().as_str().to_owned(),
+        channel: ctx.channel().map(|c| c.as_str().to_owned()).unwrap_or_default(),
+    }
+}

@@ -1,0 +1,46 @@
+//! Log lines through the host's logger, formatted only when the host will print them.
+
+use openclaw_plugin_api::{HostHandleRef, LogLevel};
+
+#[derive(Clone, Copy)]
+pub struct Log {
+    host: HostHandleRef,
+}
+
+// SAFETY: the host handle is an immutable table of a log level and a function pointer, and the
+// interface requires the host's `log` to be callable from any thread.
+unsafe impl Send for Log {}
+unsafe impl Sync for Log {}
+
+impl Log {
+    pub fn new(host: HostHandleRef) -> Log {
+        Log { host }
+    }
+
+    pub fn host(&self) -> HostHandleRef {
+        self.host
+    }
+
+    pub fn enabled(&self, level: LogLevel) -> bool {
+        self.host.enabled(level)
+    }
+
+    pub fn at(&self, level: LogLevel, line: impl FnOnce() -> String) {
+        if self.host.enabled(level) {
+            self.host.write(level, &line());
+        }
+    }
+
+    pub fn error(&self, line: impl FnOnce() -> String) {
+        self.at(LogLevel::Error, line)
+    }
+    pub fn warn(&self, line: impl FnOnce() -> String) {
+        self.at(LogLevel::Warn, line)
+    }
+    pub fn info(&self, line: impl FnOnce() -> String) {
+        self.at(LogLevel::Info, line)
+    }
+    pub fn debug(&self, line: impl FnOnce() -> String) {
+        self.at(LogLevel::Debug, line)
+    }
+}

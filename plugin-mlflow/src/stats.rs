@@ -1,0 +1,48 @@
+//! Counters shared by the hooks and the exporter threads (relaxed atomics: they are reports, not
+//! synchronisation).
+
+use openclaw_plugin_api::abi_stable::std_types::{RString, RVec, Tuple2};
+use openclaw_plugin_api::PluginStats;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+#[derive(Default)]
+pub struct Counters {
+    /// Events the hooks queued.
+    pub events_accepted: AtomicU64,
+    /// Events the hooks could not queue (queue full, byte budget spent, or after shutdown).
+    pub events_dropped: AtomicU64,
+    /// Traces MLflow accepted.
+    pub traces_exported: AtomicU64,
+    /// Traces MLflow refused, or that could not be sent before shutdown.
+    pub traces_failed: AtomicU64,
+    /// Traces pushed out of a full buffer while MLflow was unreachable.
+    pub traces_dropped: AtomicU64,
+    /// Traces sent marked incomplete (their message never ended).
+    pub traces_incomplete: AtomicU64,
+    /// Events that referred to a message that had already ended.
+    pub events_late: AtomicU64,
+    /// Export requests that failed and were retried.
+    pub export_retries: AtomicU64,
+}
+
+impl Counters {
+    pub fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Relaxed);
+    }
+
+    pub fn snapshot(&self) -> PluginStats {
+        let extra = [
+            ("traces_dropped", &self.traces_dropped),
+            ("traces_incomplete", &self.traces_incomplete),
+            ("events_late", &self.events_late),
+            ("export_retries", &self.export_retries),
+        ];
+        PluginStats {
+            accepted: self.events_accepted.load(Relaxed),
+            dropped: self.events_dropped.load(Relaxed),
+            exported: self.traces_exported.load(Relaxed),
+            failed: self.traces_failed.load(Relaxed),
+            extra: extra.iter().map(|(k, v)| Tuple2(RString::from(*k), v.load(Relaxed))).collect::<RVec<_>>(),
+        }
+    }
+}
