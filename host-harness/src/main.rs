@@ -27,6 +27,8 @@ options:
   --plugins-dir DIR    where plugin libraries are (default: ~/.openclaw/plugins)
   --shutdown-ms N      budget for flush + shutdown at exit (default 5000, OpenClaw's gateway_stop budget)
   --verbose            show debug lines (or OPENCLAW_LOG_LEVEL=debug)
+  --events-out FILE    demo, replay: also write every hook call made, as JSON lines (for checks)
+  --linger-ms N        keep running N ms after the last hook call before stopping, like a gateway
   bench: --sessions N (default 100) --messages M per session (default 20) --threads T (default 4)
 ";
 
@@ -40,6 +42,8 @@ pub struct Options {
     pub sessions: usize,
     pub messages: usize,
     pub threads: usize,
+    pub events_out: Option<PathBuf>,
+    pub linger_ms: u64,
 }
 
 fn parse_args(args: Vec<String>) -> Result<Options, String> {
@@ -55,6 +59,8 @@ fn parse_args(args: Vec<String>) -> Result<Options, String> {
         sessions: 100,
         messages: 20,
         threads: 4,
+        events_out: None,
+        linger_ms: 0,
     };
     fn number(flag: &str, v: Option<String>) -> Result<u64, String> {
         let v = v.ok_or(format!("{flag} needs a value"))?;
@@ -69,6 +75,8 @@ fn parse_args(args: Vec<String>) -> Result<Options, String> {
             "--messages" => o.messages = number(&arg, it.next())? as usize,
             "--threads" => o.threads = number(&arg, it.next())?.max(1) as usize,
             "--verbose" => o.verbose = true,
+            "--events-out" => o.events_out = Some(it.next().ok_or("--events-out needs a path")?.into()),
+            "--linger-ms" => o.linger_ms = number(&arg, it.next())?,
             "-h" | "--help" => return Err(String::new()),
             other if !other.starts_with('-') && o.file.is_none() && o.command == "replay" => {
                 o.file = Some(other.into())
@@ -156,6 +164,17 @@ impl Host {
     }
 }
 
+/// Dispatches `events` in order, after writing them to `--events-out` if asked.
+fn drive(host: &Host, o: &Options, what: &str, events: Vec<host_event::HostEvent>) -> Result<(), String> {
+    if let Some(path) = &o.events_out {
+        let lines: String = events.iter().map(|e| e.to_json().to_string() + "\n").collect();
+        std::fs::write(path, lines).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    logger::host(LogLevel::Info, &format!("{what}: {} hook calls", events.len()));
+    events.iter().for_each(|e| host.dispatch(e));
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let o = match parse_args(std::env::args().skip(1).collect()) {
         Ok(o) => o,
@@ -179,17 +198,21 @@ fn main() -> ExitCode {
         }
     };
     let result = match o.command.as_str() {
-        "demo" => {
-            let events = demo::scenario(demo::now_ms());
-            logger::host(LogLevel::Info, &format!("demo: {} hook calls", events.len()));
-            events.iter().for_each(|e| host.dispatch(e));
-            Ok(())
+        "demo" => drive(&host, &o, "demo", demo::scenario(demo::now_ms())),
+        "replay" => {
+            let path = o.file.as_deref().expect("checked in parse_args");
+            std::fs::read_to_string(path)
+                .map_err(|e| format!("{}: {e}", path.display()))
+                .and_then(|recording| replay::translate(&recording))
+                .and_then(|events| drive(&host, &o, &format!("replay {}", path.display()), events))
         }
-        "replay" => replay::run(&host, o.file.as_deref().expect("checked in parse_args")),
         "bench" => bench::run(&host, &o),
         "check" => Ok(()),
         other => Err(format!("unknown command {other}")),
     };
+    if o.linger_ms > 0 {
+        std::thread::sleep(std::time::Duration::from_millis(o.linger_ms));
+    }
     host.stop(o.shutdown_ms);
     match result {
         Err(e) => {

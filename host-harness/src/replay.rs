@@ -13,22 +13,9 @@
 //! Everything else (diagnostic and agent events, `llm_output`, ...) is not a hook of the interface.
 
 use crate::host_event::{Ctx, Hook, HostEvent};
-use crate::Host;
 use openclaw_plugin_api::{ModelCost, Outcome, TokenUsage};
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
-use std::path::Path;
-
-pub fn run(host: &Host, path: &Path) -> Result<(), String> {
-    let recording = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let events = translate(&recording)?;
-    crate::logger::host(
-        openclaw_plugin_api::LogLevel::Info,
-        &format!("replay {}: {} hook calls", path.display(), events.len()),
-    );
-    events.iter().for_each(|e| host.dispatch(e));
-    Ok(())
-}
 
 /// OpenClaw writes JavaScript's `undefined` as this string in recordings.
 fn defined(v: Option<&Value>) -> Option<&Value> {

@@ -1,1 +1,301 @@
+//! Helpers for the end-to-end tests: the built binaries, a scratch plugins directory, running the
+//! host, and reading what landed in the real MLflow server that the test run started
+//! (`scripts/with-mlflow.sh` exports its URL as `MLFLOW_TEST_URI`).
 
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ is inside the workspace").to_path_buf()
+}
+
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| workspace_root().join("target"))
+}
+
+/// A file the workspace build produced (`cargo build --workspace` runs before the tests).
+pub fn built(name: &str) -> PathBuf {
+    let path = target_dir().join("debug").join(name);
+    assert!(path.exists(), "{} is missing: run `cargo build --workspace` (make test does) first", path.display());
+    path
+}
+
+pub fn host_binary() -> PathBuf {
+    built("openclaw-host")
+}
+
+pub const MLFLOW_PLUGIN: &str = "libopenclaw_mlflow.so";
+pub const PANICKING_PLUGIN: &str = "libpanicking_plugin.so";
+
+/// A name no other test (or earlier run against the same server) uses.
+pub fn unique(prefix: &str) -> String {
+    static N: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    format!("{prefix}-{}-{nanos}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+}
+
+/// A fresh directory under the target dir (kept after the run, for a look when a test fails).
+pub fn scratch_dir(prefix: &str) -> PathBuf {
+    let dir = target_dir().join("test-scratch").join(unique(prefix));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A plugins directory holding copies of the given libraries (paths, or names in target/debug).
+pub fn plugins_dir(libraries: &[PathBuf]) -> PathBuf {
+    let dir = scratch_dir("plugins");
+    for lib in libraries {
+        std::fs::copy(lib, dir.join(lib.file_name().unwrap())).unwrap();
+    }
+    dir
+}
+
+/// What one run of `openclaw-host` did.
+pub struct HostRun {
+    pub status: std::process::ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl HostRun {
+    /// The `STATS` line the host prints for `plugin` at exit.
+    pub fn stats(&self, plugin: &str) -> Value {
+        self.stdout
+            .lines()
+            .filter_map(|l| l.strip_prefix("STATS "))
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .find(|v| v["plugin"] == plugin)
+            .unwrap_or_else(|| panic!("no STATS line for {plugin}:\n{}\n{}", self.stdout, self.stderr))
+    }
+
+    pub fn assert_success(&self) -> &Self {
+        assert!(self.status.success(), "openclaw-host failed ({}):\n{}\n{}", self.status, self.stdout, self.stderr);
+        self
+    }
+}
+
+/// Runs `openclaw-host <args>` with `config` (JSON5 text) as its `openclaw.json`.
+pub fn run_host(args: &[&str], config: &str, plugins: &Path) -> HostRun {
+    run_host_with_env(args, config, plugins, &[])
+}
+
+pub fn run_host_with_env(args: &[&str], config: &str, plugins: &Path, env: &[(&str, &str)]) -> HostRun {
+    let dir = scratch_dir("host");
+    let config_path = dir.join("openclaw.json");
+    std::fs::write(&config_path, config).unwrap();
+    let mut cmd = Command::new(host_binary());
+    cmd.args(args).arg("--config").arg(&config_path).arg("--plugins-dir").arg(plugins);
+    for var in ["MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_NAME", "MLFLOW_EXPERIMENT_ID", "MLFLOW_TRACKING_TOKEN"] {
+        cmd.env_remove(var);
+    }
+    cmd.envs(env.iter().copied());
+    let Output { status, stdout, stderr } = cmd.output().expect("run openclaw-host");
+    HostRun { status, stdout: String::from_utf8_lossy(&stdout).into(), stderr: String::from_utf8_lossy(&stderr).into() }
+}
+
+pub fn fixture(path: &str) -> PathBuf {
+    workspace_root().join("tests").join("fixtures").join(path)
+}
+
+/// The hook calls a run made (`--events-out`).
+pub fn read_events(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+/// The real MLflow server of this test run.
+pub struct Mlflow {
+    pub uri: String,
+    agent: ureq::Agent,
+}
+
+impl Mlflow {
+    pub fn from_env() -> Mlflow {
+        let uri = std::env::var("MLFLOW_TEST_URI").expect(
+            "MLFLOW_TEST_URI is not set: these tests need the real MLflow server that `make test` starts \
+             (scripts/with-mlflow.sh cargo test ...)",
+        );
+        let agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+        Mlflow { uri: uri.trim_end_matches('/').into(), agent }
+    }
+
+    fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        let url = format!("{}{path}", self.uri);
+        let mut response = match (method, body) {
+            ("GET", _) => self.agent.get(&url).call(),
+            (_, Some(body)) => self.agent.post(&url).send_json(body),
+            (_, None) => self.agent.post(&url).send_empty(),
+        }
+        .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+        let status = response.status().as_u16();
+        let text = response.body_mut().read_to_string().unwrap_or_default();
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    pub fn create_experiment(&self, name: &str) -> String {
+        let (status, body) = self.call("POST", "/api/2.0/mlflow/experiments/create", Some(json!({ "name": name })));
+        assert_eq!(status, 200, "{body}");
+        body["experiment_id"].as_str().unwrap().to_string()
+    }
+
+    /// The experiment's ID, or `None` when no experiment has that name.
+    pub fn experiment_id(&self, name: &str) -> Option<String> {
+        let (status, body) =
+            self.call("GET", &format!("/api/2.0/mlflow/experiments/get-by-name?experiment_name={name}"), None);
+        match status {
+            200 => Some(body["experiment"]["experiment_id"].as_str().unwrap().to_string()),
+            404 => None,
+            _ => panic!("get-by-name {name}: {status} {body}"),
+        }
+    }
+
+    /// Traces of the experiment matching `filter` (MLflow's search syntax; "" for all).
+    pub fn search(&self, experiment_id: &str, filter: &str) -> Vec<Value> {
+        let mut traces = Vec::new();
+        let mut page_token: Option<String> = None;
+        loop {
+            let mut body = json!({
+                "locations": [{"type": "MLFLOW_EXPERIMENT", "mlflow_experiment": {"experiment_id": experiment_id}}],
+                "filter": filter, "max_results": 500, "order_by": ["timestamp_ms ASC"],
+            });
+            if let Some(token) = &page_token {
+                body["page_token"] = json!(token);
+            }
+            let (status, page) = self.call("POST", "/api/3.0/mlflow/traces/search", Some(body));
+            assert_eq!(status, 200, "search {filter}: {page}");
+            traces.extend(page["traces"].as_array().cloned().unwrap_or_default());
+            match page["next_page_token"].as_str() {
+                Some(token) if !token.is_empty() => page_token = Some(token.into()),
+                _ => return traces,
+            }
+        }
+    }
+
+    /// One trace with its spans; span attributes are turned into plain JSON values.
+    pub fn trace(&self, trace_id: &str) -> Trace {
+        let (status, body) = self.call("GET", &format!("/api/3.0/mlflow/traces/get?trace_id={trace_id}"), None);
+        assert_eq!(status, 200, "get {trace_id}: {body}");
+        let info = body["trace"]["trace_info"].clone();
+        let spans = body["trace"]["spans"].as_array().unwrap().iter().map(Span::from_otlp_json).collect();
+        Trace { info, spans }
+    }
+}
+
+pub struct Trace {
+    pub info: Value,
+    pub spans: Vec<Span>,
+}
+
+impl Trace {
+    pub fn root(&self) -> &Span {
+        let roots: Vec<&Span> = self.spans.iter().filter(|s| s.parent_id.is_none()).collect();
+        assert_eq!(roots.len(), 1, "exactly one root span expected: {:?}", self.span_names());
+        roots[0]
+    }
+
+    pub fn span_names(&self) -> Vec<String> {
+        self.spans.iter().map(|s| s.name.clone()).collect()
+    }
+
+    pub fn tag(&self, key: &str) -> Option<&str> {
+        self.info["tags"][key].as_str()
+    }
+
+    pub fn metadata(&self, key: &str) -> Option<&str> {
+        self.info["trace_metadata"][key].as_str()
+    }
+
+    /// A JSON object kept as text in the trace metadata (`mlflow.trace.tokenUsage`, `mlflow.trace.cost`).
+    pub fn metadata_json(&self, key: &str) -> Option<Value> {
+        self.metadata(key).map(|text| serde_json::from_str(text).unwrap())
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Span {
+    pub id: String,
+    pub parent_id: Option<String>,
+    pub name: String,
+    pub start_ns: u64,
+    pub end_ns: u64,
+    pub attributes: serde_json::Map<String, Value>,
+    pub status_code: String,
+    pub status_message: String,
+}
+
+fn number(v: &Value) -> u64 {
+    v.as_u64().or_else(|| v.as_str().and_then(|s| s.parse().ok())).unwrap_or(0)
+}
+
+/// An OTLP `AnyValue` in JSON form as a plain JSON value.
+fn any_value(v: &Value) -> Value {
+    if let Some(s) = v.get("string_value") {
+        return s.clone();
+    }
+    if let Some(n) = v.get("int_value") {
+        return json!(n.as_i64().or_else(|| n.as_str().and_then(|s| s.parse().ok())));
+    }
+    if let Some(n) = v.get("double_value") {
+        return n.clone();
+    }
+    if let Some(b) = v.get("bool_value") {
+        return b.clone();
+    }
+    if let Some(kv) = v.get("kvlist_value") {
+        let entries = kv["values"].as_array().cloned().unwrap_or_default();
+        return Value::Object(
+            entries.iter().map(|e| (e["key"].as_str().unwrap().to_string(), any_value(&e["value"]))).collect(),
+        );
+    }
+    if let Some(arr) = v.get("array_value") {
+        return Value::Array(arr["values"].as_array().cloned().unwrap_or_default().iter().map(any_value).collect());
+    }
+    Value::Null
+}
+
+impl Span {
+    fn from_otlp_json(s: &Value) -> Span {
+        let attributes = s["attributes"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .map(|kv| (kv["key"].as_str().unwrap().to_string(), any_value(&kv["value"])))
+            .collect();
+        Span {
+            id: s["span_id"].as_str().unwrap_or_default().to_string(),
+            parent_id: s["parent_span_id"].as_str().filter(|p| !p.is_empty()).map(str::to_string),
+            name: s["name"].as_str().unwrap_or_default().to_string(),
+            start_ns: number(&s["start_time_unix_nano"]),
+            end_ns: number(&s["end_time_unix_nano"]),
+            attributes,
+            status_code: s["status"]["code"].as_str().unwrap_or_default().to_string(),
+            status_message: s["status"]["message"].as_str().unwrap_or_default().to_string(),
+        }
+    }
+
+    pub fn attr(&self, key: &str) -> Option<&Value> {
+        self.attributes.get(key)
+    }
+
+    pub fn attr_str(&self, key: &str) -> Option<&str> {
+        self.attributes.get(key).and_then(Value::as_str)
+    }
+
+    pub fn start_ms(&self) -> u64 {
+        self.start_ns / 1_000_000
+    }
+
+    pub fn end_ms(&self) -> u64 {
+        self.end_ns / 1_000_000
+    }
+}
+
+/// MLflow configuration for a test: `extra` is spliced into the `diagnostics.mlflow` object.
+pub fn mlflow_config(mlflow: &Mlflow, experiment_name: &str, extra: &str) -> String {
+    format!(
+        "{{\n  // written by a test\n  diagnostics: {{ mlflow: {{ enabled: true, trackingUri: \"{}\", experimentName: \"{experiment_name}\", flushIntervalMs: 200, {extra} }}, }},\n}}\n",
+        mlflow.uri
+    )
+}

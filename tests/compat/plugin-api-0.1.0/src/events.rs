@@ -1,0 +1,171 @@
+//! The events a host passes to the hooks, one prefix type per hook.
+//!
+//! Every event is a prefix type: fields up to the one marked `last_prefix_field` existed in the first
+//! interface (0.1.0) and are always there; fields after it were appended later and their accessors
+//! return `Option`, `None` when the host was built against an interface that lacked them.
+//! New fields are only ever appended at the end.
+//!
+//! Events are borrowed: a hook must copy what it keeps before it returns. Strings are UTF-8; an
+//! empty string means "the host does not know" (cheaper than `ROption<RStr>` and just as clear).
+
+use abi_stable::{
+    prefix_type::{PrefixRef, PrefixRefTrait, PrefixTypeTrait, WithMetadata},
+    std_types::{ROption, RStr},
+    StableAbi,
+};
+
+/// How a message, model call, tool call or subagent ended.
+///
+/// A newtype over `u8` rather than a Rust enum so that a later interface can add outcomes without
+/// making older plugins see an invalid enum value: unknown values read as [`Outcome::is_error`] false
+/// and should be shown as "other".
+#[repr(transparent)]
+#[derive(StableAbi, Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Outcome(pub u8);
+
+impl Outcome {
+    pub const COMPLETED: Outcome = Outcome(0);
+    pub const ERROR: Outcome = Outcome(1);
+    /// Cancelled by the user or the host (for example at shutdown).
+    pub const ABORTED: Outcome = Outcome(2);
+
+    pub fn is_error(self) -> bool {
+        self == Outcome::ERROR || self == Outcome::ABORTED
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::COMPLETED => "completed",
+            Outcome::ERROR => "error",
+            Outcome::ABORTED => "aborted",
+            _ => "other",
+        }
+    }
+}
+
+/// Token counts of one model call, as the provider reported them.
+#[repr(C)]
+#[derive(StableAbi, Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct TokenUsage {
+    pub input: u64,
+    pub output: u64,
+    pub cache_read: u64,
+    pub cache_write: u64,
+    /// As reported; when the host does not report it, input + output + cache read + cache write.
+    pub total: u64,
+}
+
+/// Cost of one model call in USD, as the host computed it from its configured prices.
+#[repr(C)]
+#[derive(StableAbi, Copy, Clone, Debug, Default, PartialEq)]
+pub struct ModelCost {
+    pub input: f64,
+    pub output: f64,
+    pub cache_read: f64,
+    pub cache_write: f64,
+    pub total: f64,
+}
+
+/// Who and where: passed beside every event.
+#[repr(C)]
+#[derive(StableAbi)]
+#[sabi(kind(Prefix(prefix_ref = EventContextRef)))]
+pub struct EventContext<'a> {
+    /// The host's clock when the event happened, milliseconds since the Unix epoch.
+    pub ts_ms: u64,
+    /// The agent run (one user message) the event belongs to; empty for session-level events.
+    pub run_id: RStr<'a>,
+    /// e.g. `agent:main:main`, `agent:main:subagent:<uuid>`.
+    pub session_key: RStr<'a>,
+    pub session_id: RStr<'a>,
+    #[sabi(last_prefix_field)]
+    pub agent_id: RStr<'a>,
+}
+
+/// A user message became an agent run.
+#[repr(C)]
+#[derive(StableAbi)]
+#[sabi(kind(Prefix(prefix_ref = MessageStartRef)))]
+pub struct MessageStart<'a> {
+    /// The user's message (content; may be long).
+    #[sabi(last_prefix_field)]
+    pub prompt: RStr<'a>,
+}
+
+/// The agent run ended.
+#[repr(C)]
+#[derive(StableAbi)]
+#[sabi(kind(Prefix(prefix_ref = MessageEndRef)))]
+pub struct MessageEnd<'a> {
+    pub outcome: Outcome,
+    pub error: RStr<'a>,
+    /// The final answer (content).
+    pub response: RStr<'a>,
+    #[sabi(last_prefix_field)]
+    pub duration_ms: ROption<u64>,
+}
+
+#[repr(C)]
+#[derive(StableAbi)]
+#[sabi(kind(Prefix(prefix_ref = ModelCallStartRef)))]
+pub struct ModelCallStart<'a> {
+    /// Pairs start and end: `<runId>:model:<n>` in OpenClaw.
+    pub call_id: RStr<'a>,
+    pub provider: RStr<'a>,
+    #[sabi(last_prefix_field)]
+    pub model: RStr<'a>,
+}
+
+#[repr(C)]
+#[derive(StableAbi)]
+#[sabi(kind(Prefix(prefix_ref = ModelCallEndRef)))]
+pub struct ModelCallEnd<'a> {
+    pub call_id: RStr<'a>,
+    pub provider: RStr<'a>,
+    pub model: RStr<'a>,
+    pub outcome: Outcome,
+    pub error: RStr<'a>,
+    pub duration_ms: ROption<u64>,
+    pub usage: ROption<TokenUsage>,
+    #[sabi(last_prefix_field)]
+    pub cost_usd: ROption<ModelCost>,
+}
+
+#[repr(C)]
+#[derive(StableAbi)]
+#[sabi(kind(Prefix(prefix_ref = ToolCallStartRef)))]
+pub struct ToolCallStart<'a> {
+    pub tool_call_id: RStr<'a>,
+    pub tool_name: RStr<'a>,
+    /// The tool's parameters as JSON text (content).
+    #[sabi(last_prefix_field)]
+    pub params: RStr<'a>,
+}
+
+#[repr(C)]
+#[derive(StableAbi)]
+#[sabi(kind(Prefix(prefix_ref = ToolCallEndRef)))]
+pub struct ToolCallEnd<'a> {
+    pub tool_call_id: RStr<'a>,
+    pub tool_name: RStr<'a>,
+    pub outcome: Outcome,
+    pub error: RStr<'a>,
+    pub duration_ms: ROption<u64>,
+    /// The tool's result, JSON or text (content).
+    #[sabi(last_prefix_field)]
+    pub result: RStr<'a>,
+}
+
+/// Lends `value` to `f` as its prefix-type reference (what the hooks take), without leaking it.
+///
+/// The reference must not outlive the call, which is exactly the hooks' contract.
+pub fn lend<T, R>(value: T, f: impl FnOnce(T::PrefixRef) -> R) -> R
+where
+    T: PrefixTypeTrait,
+{
+    let with_metadata = WithMetadata::new(value);
+    // SAFETY: `with_metadata` lives on this stack frame for the whole call of `f`, and `f` cannot
+    // keep the reference past the call except by breaking the hooks' documented contract.
+    let prefix = unsafe { PrefixRef::from_raw(&with_metadata) };
+    f(<T::PrefixRef as PrefixRefTrait>::from_prefix_ref(prefix))
+}
