@@ -78,7 +78,7 @@ fn summarise(error: &str) -> String {
         }
     }
     if mismatches.is_empty() {
-        error.lines().map(str::trim).filter(|l| !l.is_empty()).take(3).collect::<Vec<_>>().join(" ")
+        error.lines().map(str::trim).filter(|l| !l.is_empty()).take(4).collect::<Vec<_>>().join(" ")
     } else {
         format!("interface layout differs: {}", mismatches.join("; "))
     }

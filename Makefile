@@ -1,0 +1,45 @@
+# Two commands: `make demo` and `make test`. Everything they need is installed here, into the
+# project (a Python virtualenv for the MLflow server; Rust crates through cargo).
+
+SHELL := /bin/bash
+CARGO ?= cargo
+PYTHON ?= python3
+MLFLOW_VERSION := 3.17.2
+VENV := .venv
+MLFLOW := $(VENV)/bin/mlflow
+export CARGO_TARGET_DIR ?= $(CURDIR)/target
+
+# The demo's MLflow server keeps running after `make demo` so its UI can be opened;
+# `make demo-stop` stops it.
+DEMO_PORT ?= 5000
+DEMO_DIR := .mlflow-demo
+DEMO_URI := http://127.0.0.1:$(DEMO_PORT)
+
+.PHONY: all build venv test demo demo-stop clean
+
+all: build
+
+$(MLFLOW):
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check mlflow==$(MLFLOW_VERSION)
+	@$(MLFLOW) --version
+
+venv: $(MLFLOW)
+
+# The workspace, and the plugin built against the first interface version (tests/compat).
+build:
+	$(CARGO) build --workspace
+	$(CARGO) build --manifest-path tests/compat/Cargo.toml
+
+test: venv build
+	scripts/with-mlflow.sh $(CARGO) test --workspace -- --test-threads 2
+
+demo: venv build
+	@scripts/demo.sh "$(DEMO_DIR)" "$(DEMO_PORT)"
+
+demo-stop:
+	@if [ -f $(DEMO_DIR)/server.pid ]; then kill -TERM -- -$$(cat $(DEMO_DIR)/server.pid) 2>/dev/null || true; rm -f $(DEMO_DIR)/server.pid; echo "MLflow demo server stopped"; fi
+
+clean: demo-stop
+	$(CARGO) clean
+	rm -rf $(DEMO_DIR)

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Runs a command beside a real MLflow server: a fresh SQLite database, a free port on 127.0.0.1,
+# stopped (with its workers) when the command ends. The command finds it in $MLFLOW_TEST_URI.
+#   scripts/with-mlflow.sh cargo test --workspace
+# MLFLOW_WORKERS (default 1) sets the server's worker count.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+python="$root/.venv/bin/python"
+[ -x "$root/.venv/bin/mlflow" ] || { echo "with-mlflow: $root/.venv has no mlflow; run 'make venv'" >&2; exit 2; }
+dir=$(mktemp -d)
+port=$("$python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+setsid "$root/.venv/bin/mlflow" server --backend-store-uri "sqlite:///$dir/mlflow.db" \
+  --default-artifact-root "$dir/artifacts" --host 127.0.0.1 --port "$port" \
+  --workers "${MLFLOW_WORKERS:-1}" >"$dir/server.log" 2>&1 &
+pid=$!
+stop() {
+  kill -TERM -- "-$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  rm -rf "$dir"
+}
+trap stop EXIT
+export MLFLOW_TEST_URI="http://127.0.0.1:$port"
+"$python" - "$MLFLOW_TEST_URI" "$pid" "$dir/server.log" <<'PY'
+import os, sys, time, urllib.request
+uri, pid, log = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+deadline = time.time() + 180
+while time.time() < deadline:
+    try:
+        if urllib.request.urlopen(uri + "/health", timeout=2).status == 200:
+            sys.exit(0)
+    except Exception:
+        pass
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        sys.stderr.write(open(log).read())
+        sys.exit("with-mlflow: the MLflow server exited")
+    time.sleep(0.5)
+sys.stderr.write(open(log).read())
+sys.exit("with-mlflow: MLflow did not answer /health within 180 s")
+PY
+echo "with-mlflow: MLflow $("$root/.venv/bin/mlflow" --version | awk '{print $NF}') at $MLFLOW_TEST_URI (SQLite, ${MLFLOW_WORKERS:-1} worker)" >&2
+"$@"
