@@ -139,13 +139,14 @@ impl Host {
         }
     }
 
-    /// Flush, then shut down, within `budget_ms` in all; print each plugin's stats as a JSON line
-    /// on stdout (`STATS {...}`), which scripts and tests read.
+    /// Flush, then shut down, within `budget_ms` in all (flush gets at most half, so that
+    /// shutdown always has time to take in the last events); print each plugin's stats as a JSON
+    /// line on stdout (`STATS {...}`), which scripts and tests read.
     fn stop(&self, budget_ms: u64) {
         let deadline = std::time::Instant::now() + std::time::Duration::from_millis(budget_ms);
         let left = || deadline.saturating_duration_since(std::time::Instant::now()).as_millis() as u64;
         for plugin in &self.plugins {
-            if let Err(e) = plugin.flush(left()) {
+            if let Err(e) = plugin.flush(left() / 2) {
                 logger::host(LogLevel::Warn, &format!("plugin {} flush: {e}", plugin.id));
             }
             if let Err(e) = plugin.shutdown(left()) {

@@ -185,7 +185,8 @@ pub struct SessionEnd<'a> {
     pub duration_ms: ROption<u64>,
 }
 
-/// Sent in the parent's run; the child runs under `child_session_key`.
+/// Sent in the requester's session (`ctx.session_key`); `ctx.run_id` is the run OpenClaw names
+/// (the child's run in OpenClaw 2026.9). The child runs under `child_session_key`.
 #[repr(C)]
 #[derive(StableAbi)]
 #[sabi(kind(Prefix(prefix_ref = SubagentSpawnedRef)))]

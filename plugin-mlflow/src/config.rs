@@ -279,3 +279,132 @@ fn parse_price(model: &str, v: &Value) -> Result<ModelPrice, String> {
     }
     Ok(price)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    struct FakeEnv(HashMap<&'static str, &'static str>);
+
+    impl Env for FakeEnv {
+        fn var(&self, name: &str) -> Option<String> {
+            self.0.get(name).map(|v| v.to_string())
+        }
+    }
+
+    fn env(vars: &[(&'static str, &'static str)]) -> FakeEnv {
+        FakeEnv(vars.iter().copied().collect())
+    }
+
+    const URI: &str = r#""trackingUri": "http://127.0.0.1:5000""#;
+
+    #[test]
+    fn defaults_are_the_documented_ones() {
+        let c = Config::parse(&format!("{{{URI}}}"), &env(&[])).unwrap();
+        assert!(!c.enabled);
+        assert_eq!(c.experiment, ExperimentRef::Name("openclaw-default".into()));
+        assert!(c.track_token_usage && c.track_costs && c.track_latency && c.track_traces && c.capture_content);
+        assert_eq!(c.batch_size, 100);
+        assert_eq!(c.flush_interval, Duration::from_millis(5000));
+        assert_eq!(c.auth, Auth::None);
+    }
+
+    #[test]
+    fn the_environment_fills_unset_settings() {
+        let e = env(&[
+            ("MLFLOW_TRACKING_URI", "https://mlflow.example.com/"),
+            ("MLFLOW_EXPERIMENT_NAME", "from-env"),
+            ("MLFLOW_TRACKING_TOKEN", "tok"),
+        ]);
+        let c = Config::parse("{}", &e).unwrap();
+        assert_eq!(c.tracking_uri, "https://mlflow.example.com");
+        assert_eq!(c.experiment, ExperimentRef::Name("from-env".into()));
+        assert_eq!(c.auth, Auth::Bearer("tok".into()));
+        let e =
+            env(&[("MLFLOW_TRACKING_URI", "http://x"), ("MLFLOW_EXPERIMENT_ID", "7"), ("MLFLOW_EXPERIMENT_NAME", "n")]);
+        assert_eq!(
+            Config::parse("{}", &e).unwrap().experiment,
+            ExperimentRef::Id("7".into()),
+            "an ID wins over a name"
+        );
+        let e = env(&[
+            ("MLFLOW_TRACKING_URI", "http://x"),
+            ("MLFLOW_TRACKING_USERNAME", "u"),
+            ("MLFLOW_TRACKING_PASSWORD", "p"),
+        ]);
+        assert_eq!(Config::parse("{}", &e).unwrap().auth, Auth::Basic { username: "u".into(), password: "p".into() });
+    }
+
+    #[test]
+    fn the_file_wins_over_the_environment() {
+        let e = env(&[("MLFLOW_TRACKING_URI", "http://env:1"), ("MLFLOW_EXPERIMENT_ID", "9")]);
+        let c = Config::parse(r#"{"trackingUri": "http://file:2", "experimentName": "file"}"#, &e).unwrap();
+        assert_eq!(c.tracking_uri, "http://file:2");
+        assert_eq!(c.experiment, ExperimentRef::Name("file".into()));
+        let c = Config::parse(r#"{"experimentId": 12, "experimentName": "ignored"}"#, &e).unwrap();
+        assert_eq!(c.experiment, ExperimentRef::Id("12".into()));
+    }
+
+    #[test]
+    fn every_invalid_value_names_its_key_and_what_it_expects() {
+        let cases = [
+            (r#"{"trackingUri": "ftp://x"}"#, "`trackingUri`: expected the MLflow server's http:// or https:// URL"),
+            (r#"{"trackingUri": "databricks"}"#, "`trackingUri`: expected the MLflow server's http:// or https:// URL"),
+            ("{}", "`trackingUri`: not set"),
+            (&format!(r#"{{{URI}, "batchSize": 0}}"#), "`batchSize`: expected an integer from 1 to 10000, got 0"),
+            (&format!(r#"{{{URI}, "batchSize": 2.5}}"#), "`batchSize`: expected an integer from 1 to 10000, got 2.5"),
+            (
+                &format!(r#"{{{URI}, "flushIntervalMs": -1}}"#),
+                "`flushIntervalMs`: expected an integer from 10 to 3600000, got -1",
+            ),
+            (&format!(r#"{{{URI}, "enabled": "true"}}"#), "`enabled`: expected true or false, got \"true\""),
+            (&format!(r#"{{{URI}, "experimentName": ""}}"#), "`experimentName`: expected a non-empty string"),
+            (&format!(r#"{{{URI}, "experimentId": "a b"}}"#), "`experimentId`: expected an experiment ID"),
+            (&format!(r#"{{{URI}, "trackCost": true}}"#), "unknown key `trackCost`"),
+            (
+                &format!(r#"{{{URI}, "redactPatterns": ["("]}}"#),
+                "`redactPatterns`: \"(\" is not a valid regular expression",
+            ),
+            (
+                &format!(r#"{{{URI}, "pricing": {{"m": {{"input": 1}}}}}}"#),
+                "`pricing.m`: expected at least `input` and `output`",
+            ),
+            (
+                &format!(r#"{{{URI}, "pricing": {{"m": {{"input": 1, "output": -2}}}}}}"#),
+                "`pricing.m.output`: expected a non-negative number",
+            ),
+            ("[1]", "expected an object of settings"),
+        ];
+        for (json, expected) in cases {
+            let err = Config::parse(json, &env(&[])).unwrap_err();
+            assert!(err.contains(expected), "{json}: {err}");
+        }
+        let err = Config::parse("{}", &env(&[("MLFLOW_TRACKING_URI", "./mlruns")])).unwrap_err();
+        assert!(err.starts_with("MLFLOW_TRACKING_URI: expected"), "{err}");
+    }
+
+    #[test]
+    fn credentials_never_show_in_a_debug_dump() {
+        let c = Config::parse("{}", &env(&[("MLFLOW_TRACKING_URI", "http://x"), ("MLFLOW_TRACKING_TOKEN", "s3cr3t")]))
+            .unwrap();
+        assert!(!format!("{c:?}").contains("s3cr3t"));
+    }
+
+    #[test]
+    fn configured_prices_extend_the_table() {
+        let c = Config::parse(
+            &format!(r#"{{{URI}, "pricing": {{"mock-model": {{"input": 1, "output": 2, "cacheRead": 0.1}}}}}}"#),
+            &env(&[]),
+        )
+        .unwrap();
+        let usage = openclaw_plugin_api::TokenUsage {
+            input: 1_000_000,
+            output: 0,
+            cache_read: 1_000_000,
+            cache_write: 0,
+            total: 2_000_000,
+        };
+        assert!((c.prices.cost("mock-model", &usage).unwrap().total - 1.1).abs() < 1e-9);
+    }
+}

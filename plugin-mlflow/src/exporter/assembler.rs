@@ -212,12 +212,24 @@ impl Assembler {
     fn apply_subagent(&mut self, event: Event) {
         match event {
             Event::SubagentSpawned { ctx, child_session_key, .. } => {
-                let parent = self.open.get_mut(&ctx.run_id).map(|run| {
+                // OpenClaw gives the child's run id here and the requester's session key, so the
+                // parent is the run with this id if it is open in that session, else the latest
+                // open run of that session.
+                let parent_id = match self.open.get(&ctx.run_id) {
+                    Some(run) if run.ctx.session_key == ctx.session_key => Some(ctx.run_id.clone()),
+                    _ => self
+                        .open
+                        .iter()
+                        .filter(|(_, r)| r.ctx.session_key == ctx.session_key)
+                        .max_by_key(|(_, r)| r.start_ms)
+                        .map(|(id, _)| id.clone()),
+                };
+                let parent = parent_id.and_then(|id| self.open.get_mut(&id)).map(|run| {
                     run.subagent_sessions.push(child_session_key.clone());
                     ParentLink {
                         trace_id: run.trace_id,
                         session_key: run.ctx.session_key.clone(),
-                        run_id: ctx.run_id.clone(),
+                        run_id: run.ctx.run_id.clone(),
                     }
                 });
                 if let Some(parent) = parent {

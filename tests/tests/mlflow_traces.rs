@@ -1,0 +1,567 @@
+//! Traces in a real MLflow server: what an operator finds, filters and reads after the demo and
+//! after a replay of a real OpenClaw recording, and how the settings change it.
+
+use openclaw_plugin_tests::*;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// The events of each agent run (message, model-call and tool-call hooks), by run id.
+fn runs(events: &[Value]) -> BTreeMap<String, Vec<Value>> {
+    let mut runs: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+    for e in events {
+        let hook = e["hook"].as_str().unwrap();
+        if hook.starts_with("message_") || hook.starts_with("model_call_") || hook.starts_with("tool_call_") {
+            runs.entry(e["ctx"]["run_id"].as_str().unwrap().to_string()).or_default().push(e.clone());
+        }
+    }
+    runs
+}
+
+fn first<'a>(events: &'a [Value], hook: &str) -> &'a Value {
+    events.iter().find(|e| e["hook"] == hook).unwrap_or_else(|| panic!("no {hook}"))
+}
+
+fn ms(e: &Value) -> u64 {
+    e["ctx"]["ts_ms"].as_u64().unwrap()
+}
+
+/// "3.243s" -> 3243
+fn duration_ms(text: &str) -> u64 {
+    (text.trim_end_matches('s').parse::<f64>().unwrap() * 1000.0).round() as u64
+}
+
+fn approx(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-9 + 1e-6 * b.abs()
+}
+
+fn trace_of_run(mlflow: &Mlflow, experiment: &str, run_id: &str) -> Trace {
+    let found = mlflow.search(experiment, &format!("tags.`openclaw.run_id` = '{run_id}'"));
+    assert_eq!(found.len(), 1, "one trace for run {run_id}, found {}", found.len());
+    mlflow.trace(found[0]["trace_id"].as_str().unwrap())
+}
+
+/// (name, type, start ms, end ms, failed) of the model and tool calls, from the hooks.
+fn expected_children(events: &[Value]) -> Vec<(String, String, u64, u64, bool)> {
+    let mut starts: BTreeMap<String, u64> = BTreeMap::new();
+    let mut children = Vec::new();
+    for e in events {
+        let ev = &e["event"];
+        match e["hook"].as_str().unwrap() {
+            "model_call_start" => drop(starts.insert(ev["call_id"].as_str().unwrap().into(), ms(e))),
+            "tool_call_start" => drop(starts.insert(ev["tool_call_id"].as_str().unwrap().into(), ms(e))),
+            "model_call_end" => children.push((
+                format!("llm.{}.{}", ev["provider"].as_str().unwrap(), ev["model"].as_str().unwrap()),
+                "CHAT_MODEL".to_string(),
+                starts[ev["call_id"].as_str().unwrap()],
+                ms(e),
+                ev["outcome"] != "completed",
+            )),
+            "tool_call_end" => children.push((
+                format!("tool.{}", ev["tool_name"].as_str().unwrap()),
+                "TOOL".to_string(),
+                starts[ev["tool_call_id"].as_str().unwrap()],
+                ms(e),
+                ev["outcome"] != "completed",
+            )),
+            _ => {}
+        }
+    }
+    children.sort_by(|a, b| (a.2, &a.0).cmp(&(b.2, &b.0)));
+    children
+}
+
+/// MLflow shows the first 1000 characters of a long text, then "...".
+fn assert_preview(preview: &str, text: &str, what: &str) {
+    if text.chars().count() <= 1000 {
+        assert_eq!(preview, text, "{what}");
+    } else {
+        let shown = preview
+            .strip_suffix("...")
+            .unwrap_or_else(|| panic!("{what}: a long text's preview ends with ...: {preview}"));
+        assert!(text.starts_with(shown) && shown.chars().count() >= 990, "{what}: {preview}");
+    }
+}
+
+/// Everything a user checks on the trace of one run, against the hook calls that made it.
+fn check_trace(mlflow: &Mlflow, experiment: &str, run_id: &str, events: &[Value]) -> Trace {
+    let trace = trace_of_run(mlflow, experiment, run_id);
+    let start = first(events, "message_start");
+    let end = first(events, "message_end");
+    let ctx = &start["ctx"];
+
+    // Session and user, as MLflow's columns and filters see them.
+    assert_eq!(trace.metadata("mlflow.trace.session"), ctx["session_key"].as_str(), "session of {run_id}");
+    assert_eq!(trace.metadata("mlflow.trace.user"), ctx["agent_id"].as_str(), "user of {run_id}");
+
+    // Request and response previews.
+    let prompt = start["event"]["prompt"].as_str().unwrap();
+    let preview = trace.info["request_preview"].as_str().unwrap_or("");
+    if prompt.contains("hunter2") {
+        assert!(!preview.contains("hunter2") && preview.contains("[REDACTED]"), "secret in preview: {preview}");
+    } else {
+        assert_preview(preview, prompt, &format!("request preview of {run_id}"));
+    }
+    let response = end["event"]["response"].as_str().unwrap();
+    assert_preview(
+        trace.info["response_preview"].as_str().unwrap_or(""),
+        response,
+        &format!("response preview of {run_id}"),
+    );
+
+    // Status and error text.
+    let failed = end["event"]["outcome"] != "completed";
+    assert_eq!(trace.info["state"], if failed { "ERROR" } else { "OK" }, "state of {run_id}");
+    let root = trace.root();
+    if failed {
+        assert_eq!(root.status_message, end["event"]["error"].as_str().unwrap());
+    }
+
+    // The span tree: one root, every call a child of it, with the hooks' times.
+    assert_eq!(root.name, "message.process");
+    assert_eq!(root.attr_str("mlflow.spanType"), Some("AGENT"));
+    assert_eq!(root.start_ms(), ms(start), "root start of {run_id}");
+    assert_eq!(root.end_ms(), ms(end), "root end of {run_id}");
+    assert_eq!(duration_ms(trace.info["execution_duration"].as_str().unwrap()), ms(end) - ms(start));
+    let mut children: Vec<&Span> = trace.spans.iter().filter(|s| s.parent_id.is_some()).collect();
+    for child in &children {
+        assert_eq!(child.parent_id.as_deref(), Some(root.id.as_str()), "{} is not under the root", child.name);
+    }
+    children.sort_by(|a, b| (a.start_ms(), &a.name).cmp(&(b.start_ms(), &b.name)));
+    let actual: Vec<(String, String, u64, u64, bool)> = children
+        .iter()
+        .map(|s| {
+            let kind = s.attr_str("mlflow.spanType").unwrap_or("").to_string();
+            (s.name.clone(), kind, s.start_ms(), s.end_ms(), s.status_code == "STATUS_CODE_ERROR")
+        })
+        .collect();
+    assert_eq!(actual, expected_children(events), "spans of {run_id}");
+
+    // Tokens: the trace's totals are the sums over its model calls.
+    let usages: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["hook"] == "model_call_end")
+        .map(|e| &e["event"]["usage"])
+        .filter(|u| !u.is_null())
+        .collect();
+    let sum = |k: &str| usages.iter().map(|u| u[k].as_u64().unwrap()).sum::<u64>();
+    match trace.metadata_json("mlflow.trace.tokenUsage") {
+        Some(t) => {
+            assert_eq!(t["input_tokens"], sum("input"), "input tokens of {run_id}");
+            assert_eq!(t["output_tokens"], sum("output"), "output tokens of {run_id}");
+            assert_eq!(t["total_tokens"], sum("total"), "total tokens of {run_id}");
+            assert_eq!(t["cache_read_input_tokens"], sum("cache_read"), "cache reads of {run_id}");
+            assert_eq!(t["cache_creation_input_tokens"], sum("cache_write"), "cache writes of {run_id}");
+        }
+        None => assert!(usages.is_empty(), "{run_id} has usage but the trace has no token usage"),
+    }
+
+    // Cost: the host's figure where it gave one, else the price table; the trace total is the sum.
+    let mut span_costs = 0.0;
+    for (span, e) in children
+        .iter()
+        .filter(|s| s.name.starts_with("llm."))
+        .zip(events.iter().filter(|e| e["hook"] == "model_call_end"))
+    {
+        let Some(cost) = span.attr("mlflow.llm.cost") else { continue };
+        let total = cost["total_cost"].as_f64().unwrap();
+        span_costs += total;
+        match e["event"]["cost_usd"]["total"].as_f64() {
+            Some(host_total) => {
+                assert!(approx(total, host_total), "{}: {total} vs the host's {host_total}", span.name);
+                assert_eq!(span.attr_str("openclaw.cost_source"), Some("host"));
+            }
+            None => assert_eq!(span.attr_str("openclaw.cost_source"), Some("price_table"), "{}", span.name),
+        }
+    }
+    if let Some(cost) = trace.metadata_json("mlflow.trace.cost") {
+        assert!(approx(cost["total_cost"].as_f64().unwrap(), span_costs), "trace cost {cost} vs spans {span_costs}");
+    }
+    trace
+}
+
+fn assert_no_secret(trace: &Trace, secret: &str) {
+    for span in &trace.spans {
+        let text = format!("{:?} {}", span.attributes, span.status_message);
+        assert!(!text.contains(secret), "{secret} leaked into span {}: {text}", span.name);
+    }
+}
+
+#[test]
+fn the_demo_lands_in_mlflow_as_one_complete_trace_per_message() {
+    let mlflow = Mlflow::from_env();
+    let name = unique("demo");
+    let events_path = scratch_dir("demo").join("events.jsonl");
+    let plugins = plugins_dir(&[built(MLFLOW_PLUGIN)]);
+    let run = run_host(
+        &["demo", "--verbose", "--events-out", events_path.to_str().unwrap()],
+        &mlflow_config(&mlflow, &name, ""),
+        &plugins,
+    );
+    run.assert_success();
+    let events = read_events(&events_path);
+    let runs = runs(&events);
+
+    let stats = run.stats("mlflow");
+    assert_eq!(stats["accepted"], events.len() as u64, "every hook call was taken in: {stats}");
+    assert_eq!(stats["dropped"], 0);
+    assert_eq!(stats["exported"], runs.len() as u64);
+    assert_eq!(stats["failed"], 0);
+
+    let experiment = mlflow.experiment_id(&name).expect("the plugin creates the experiment by name");
+    assert_eq!(mlflow.search(&experiment, "").len(), runs.len());
+    let mut traces = BTreeMap::new();
+    for (run_id, run_events) in &runs {
+        let trace = check_trace(&mlflow, &experiment, run_id, run_events);
+        assert_no_secret(&trace, "hunter2");
+        traces.insert(run_id.clone(), trace);
+    }
+
+    // The filters operators use.
+    let count = |filter: &str| mlflow.search(&experiment, filter).len();
+    let runs_where = |f: &dyn Fn(&[Value]) -> bool| runs.values().filter(|r| f(r)).count();
+    assert_eq!(
+        count("metadata.`mlflow.trace.session` = 'agent:shadowman:main'"),
+        runs_where(&|r| r[0]["ctx"]["session_key"] == "agent:shadowman:main")
+    );
+    assert_eq!(
+        count("metadata.`mlflow.trace.user` = 'researcher'"),
+        runs_where(&|r| r[0]["ctx"]["agent_id"] == "researcher")
+    );
+    assert_eq!(
+        count("trace.status = 'ERROR'"),
+        runs_where(&|r| first(r, "message_end")["event"]["outcome"] != "completed")
+    );
+    assert_eq!(count("span.name = 'tool.read'"), runs_where(&|r| r.iter().any(|e| e["event"]["tool_name"] == "read")));
+    assert_eq!(count("tags.model = 'google/gemini-2.5-flash'"), 1);
+
+    // A failed tool is marked on its span and does not fail the message.
+    let failed_tool_run = runs
+        .iter()
+        .find(|(_, r)| r.iter().any(|e| e["hook"] == "tool_call_end" && e["event"]["outcome"] == "error"))
+        .unwrap();
+    let trace = &traces[failed_tool_run.0];
+    assert_eq!(trace.info["state"], "OK");
+    let tool = trace.spans.iter().find(|s| s.status_code == "STATUS_CODE_ERROR").unwrap();
+    assert!(tool.name.starts_with("tool.") && tool.status_message.starts_with("ENOENT"), "{tool:?}");
+
+    // The subagent's run is its own trace in its own session, linked both ways.
+    let spawn = events.iter().find(|e| e["hook"] == "subagent_spawned").unwrap();
+    let child_session = spawn["event"]["child_session_key"].as_str().unwrap();
+    let parent = &traces[spawn["ctx"]["run_id"].as_str().unwrap()];
+    let (_, child) =
+        traces.iter().find(|(_, t)| t.metadata("mlflow.trace.session") == Some(child_session)).expect("subagent trace");
+    assert_eq!(child.tag("openclaw.parent_trace_id"), parent.info["trace_id"].as_str());
+    assert_eq!(child.tag("openclaw.parent_session"), spawn["ctx"]["session_key"].as_str());
+    assert_eq!(parent.tag("openclaw.subagent_sessions"), Some(child_session));
+
+    // A model priced by the plugin's table (the host gave no cost): gpt-5-mini at $0.25/M input,
+    // $0.025/M cached input, $2/M output.
+    let gpt = traces.values().flat_map(|t| t.spans.iter()).find(|s| s.name == "llm.openai.gpt-5-mini").unwrap();
+    let usage = gpt.attr("mlflow.chat.tokenUsage").unwrap();
+    let expected = usage["input_tokens"].as_f64().unwrap() * 0.25e-6
+        + usage["cache_read_input_tokens"].as_f64().unwrap() * 0.025e-6
+        + usage["output_tokens"].as_f64().unwrap() * 2.0e-6;
+    assert!(approx(gpt.attr("mlflow.llm.cost").unwrap()["total_cost"].as_f64().unwrap(), expected));
+
+    // The log lines the seed documents, as `grep -i mlflow` shows them.
+    for line in [
+        format!("MLFlow experiment ID: {experiment}"),
+        "MLflow tracing SDK initialized".into(),
+        "Creating MLflow trace for sessionKey=agent:shadowman:main".into(),
+        "Set trace metadata: mlflow.trace.session=agent:shadowman:main mlflow.trace.user=shadowman".into(),
+        "MLflow span created: spanId=".into(),
+    ] {
+        assert!(run.stderr.contains(&line), "log lacks {line:?}:\n{}", run.stderr);
+    }
+    for trace in traces.values() {
+        let line = format!("Flushed trace {} to MLflow", trace.info["trace_id"].as_str().unwrap());
+        assert!(run.stderr.contains(&line), "log lacks {line:?}");
+    }
+}
+
+#[test]
+fn the_real_openclaw_recording_replays_into_mlflow_with_its_tokens_and_costs() {
+    let mlflow = Mlflow::from_env();
+    let name = unique("replay");
+    let events_path = scratch_dir("replay").join("events.jsonl");
+    let fixture = fixture("openclaw-2026.9.6/hooks.jsonl");
+    let plugins = plugins_dir(&[built(MLFLOW_PLUGIN)]);
+    let args = ["replay", fixture.to_str().unwrap(), "--events-out", events_path.to_str().unwrap()];
+    let run = run_host(&args, &mlflow_config(&mlflow, &name, ""), &plugins);
+    run.assert_success();
+    let events = read_events(&events_path);
+    let runs = runs(&events);
+    assert_eq!(runs.len(), 6, "the recording has six agent runs");
+    assert_eq!(run.stats("mlflow")["exported"], 6);
+
+    let experiment = mlflow.experiment_id(&name).unwrap();
+    assert_eq!(mlflow.search(&experiment, "").len(), 6);
+
+    // OpenClaw's own per-run totals (llm_output), an independent source for the sums.
+    let recording: Vec<Value> =
+        std::fs::read_to_string(&fixture).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    for (run_id, run_events) in &runs {
+        let trace = check_trace(&mlflow, &experiment, run_id, run_events);
+        let output = recording
+            .iter()
+            .find(|l| l["hook"] == "llm_output" && l["event"]["runId"] == run_id.as_str())
+            .expect("llm_output");
+        let usage = trace.metadata_json("mlflow.trace.tokenUsage").unwrap();
+        assert_eq!(usage["total_tokens"], output["event"]["usage"]["total"], "{run_id}");
+        assert_eq!(usage["input_tokens"], output["event"]["usage"]["input"], "{run_id}");
+        let cost = trace.metadata_json("mlflow.trace.cost").unwrap();
+        assert!(
+            approx(cost["total_cost"].as_f64().unwrap(), output["event"]["usage"]["cost"]["total"].as_f64().unwrap()),
+            "{run_id}"
+        );
+        let recorded_calls = recording
+            .iter()
+            .filter(|l| l["hook"] == "model_call_started" && l["event"]["runId"] == run_id.as_str())
+            .count();
+        assert_eq!(trace.spans.iter().filter(|s| s.name == "llm.mock.mock-model").count(), recorded_calls, "{run_id}");
+    }
+
+    let count = |filter: &str| mlflow.search(&experiment, filter).len();
+    assert_eq!(count("metadata.`mlflow.trace.session` = 'agent:main:subagent-demo'"), 2);
+    assert_eq!(count("metadata.`mlflow.trace.user` = 'main'"), 6);
+    let spawn = recording.iter().find(|l| l["hook"] == "subagent_spawned").unwrap();
+    let child_key = spawn["event"]["childSessionKey"].as_str().unwrap();
+    let child = mlflow.search(&experiment, &format!("metadata.`mlflow.trace.session` = '{child_key}'"));
+    assert_eq!(child.len(), 1);
+    // The parent is the requester session's run that was under way when the subagent was spawned
+    // (OpenClaw's subagent_spawned names the child's run, not the parent's).
+    let requester = spawn["ctx"]["requesterSessionKey"].as_str().unwrap();
+    let spawned_at = spawn["ts"].as_u64().unwrap();
+    let (parent_run, _) = runs
+        .iter()
+        .find(|(_, r)| {
+            r[0]["ctx"]["session_key"] == requester
+                && ms(first(r, "message_start")) <= spawned_at
+                && spawned_at <= ms(first(r, "message_end"))
+        })
+        .expect("the requester's run under way at the spawn");
+    let parent = trace_of_run(&mlflow, &experiment, parent_run);
+    assert_eq!(parent.tag("openclaw.subagent_sessions"), Some(child_key));
+    let child = mlflow.trace(child[0]["trace_id"].as_str().unwrap());
+    assert_eq!(child.tag("openclaw.parent_trace_id"), parent.info["trace_id"].as_str());
+}
+
+/// One agent run in OpenClaw's recording format (what `openclaw-host replay` reads).
+fn openclaw_run(run_id: &str, session_key: &str, t0: u64, prompt: &str, ends: bool) -> Vec<Value> {
+    let ctx =
+        json!({"runId": run_id, "agentId": "main", "sessionKey": session_key, "sessionId": format!("sid-{run_id}")});
+    let call = json!({"runId": run_id, "callId": format!("{run_id}:model:1"), "sessionKey": session_key, "provider": "openai", "model": "gpt-5-mini"});
+    let mut ended = call.clone();
+    ended["durationMs"] = json!(40);
+    ended["outcome"] = json!("completed");
+    let answer = json!({"role": "assistant", "content": [{"type": "text", "text": "Hello!"}],
+                        "usage": {"input": 10, "output": 5, "cacheRead": 0, "cacheWrite": 0, "totalTokens": 15}});
+    let mut lines = vec![
+        json!({"hook": "before_agent_reply", "ts": t0, "event": {"cleanedBody": prompt}, "ctx": ctx}),
+        json!({"hook": "model_call_started", "ts": t0 + 5, "event": call, "ctx": ctx}),
+        json!({"hook": "model_call_ended", "ts": t0 + 45, "event": ended, "ctx": ctx}),
+        json!({"hook": "before_message_write", "ts": t0 + 46, "event": {"message": answer}, "ctx": {"agentId": "main", "sessionKey": session_key}}),
+    ];
+    if ends {
+        lines.push(json!({"hook": "agent_end", "ts": t0 + 50, "event": {"success": true, "durationMs": 50, "messages": [answer]}, "ctx": ctx}));
+    }
+    lines
+}
+
+fn write_recording(runs: &[Vec<Value>]) -> std::path::PathBuf {
+    let path = scratch_dir("recording").join("hooks.jsonl");
+    let text: String = runs.iter().flatten().map(|l| l.to_string() + "\n").collect();
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64
+}
+
+fn replay(path: &Path, config: &str, extra_args: &[&str], env: &[(&str, &str)]) -> HostRun {
+    let mut args = vec!["replay", path.to_str().unwrap()];
+    args.extend_from_slice(extra_args);
+    run_host_with_env(&args, config, &plugins_dir(&[built(MLFLOW_PLUGIN)]), env)
+}
+
+#[test]
+fn a_session_key_over_mlflows_limit_is_shortened_and_the_batch_lands_whole() {
+    let mlflow = Mlflow::from_env();
+    let name = unique("long-session");
+    let long_key = format!("agent:main:telegram:group:{}", "g".repeat(400));
+    let t0 = now_ms() - 10_000;
+    let recording = write_recording(&[
+        openclaw_run("long-1", &long_key, t0, "from the long session", true),
+        openclaw_run("short-1", "agent:main:main", t0 + 100, "from a normal session", true),
+    ]);
+    let run = replay(&recording, &mlflow_config(&mlflow, &name, "batchSize: 10"), &[], &[]);
+    run.assert_success();
+    assert_eq!(run.stats("mlflow")["exported"], 2);
+    assert_eq!(run.stats("mlflow")["failed"], 0);
+    let experiment = mlflow.experiment_id(&name).unwrap();
+    let long = trace_of_run(&mlflow, &experiment, "long-1");
+    let session = long.metadata("mlflow.trace.session").unwrap();
+    assert_eq!(session.chars().count(), 250);
+    assert!(long_key.starts_with(&session[..200]));
+    assert_eq!(mlflow.search(&experiment, &format!("metadata.`mlflow.trace.session` = '{session}'")).len(), 1);
+    assert_eq!(trace_of_run(&mlflow, &experiment, "short-1").metadata("mlflow.trace.session"), Some("agent:main:main"));
+}
+
+#[test]
+fn the_experiment_is_found_by_id_or_by_existing_name_and_the_id_wins() {
+    let mlflow = Mlflow::from_env();
+    let t0 = now_ms() - 10_000;
+
+    let by_id = mlflow.create_experiment(&unique("by-id"));
+    let unused_name = unique("never-created");
+    let config = format!(
+        r#"{{ diagnostics: {{ mlflow: {{ enabled: true, trackingUri: "{}", experimentId: "{by_id}", experimentName: "{unused_name}" }} }} }}"#,
+        mlflow.uri
+    );
+    replay(&write_recording(&[openclaw_run("exp-id-1", "agent:main:main", t0, "by id", true)]), &config, &[], &[])
+        .assert_success();
+    assert_eq!(mlflow.search(&by_id, "").len(), 1);
+    assert_eq!(mlflow.experiment_id(&unused_name), None, "the name must not be used when an ID is given");
+
+    let name = unique("by-name");
+    let existing = mlflow.create_experiment(&name);
+    replay(
+        &write_recording(&[openclaw_run("exp-name-1", "agent:main:main", t0, "by name", true)]),
+        &mlflow_config(&mlflow, &name, ""),
+        &[],
+        &[],
+    )
+    .assert_success();
+    assert_eq!(mlflow.search(&existing, "").len(), 1);
+}
+
+#[test]
+fn the_environment_fills_what_the_file_leaves_unset_and_the_file_wins() {
+    let mlflow = Mlflow::from_env();
+    let t0 = now_ms() - 10_000;
+    let env_name = unique("from-env");
+    let config = "{ diagnostics: { mlflow: { enabled: true } } }";
+    let env = [("MLFLOW_TRACKING_URI", mlflow.uri.as_str()), ("MLFLOW_EXPERIMENT_NAME", env_name.as_str())];
+    replay(&write_recording(&[openclaw_run("env-1", "agent:main:main", t0, "env", true)]), config, &[], &env)
+        .assert_success();
+    assert_eq!(
+        mlflow.search(&mlflow.experiment_id(&env_name).expect("created from MLFLOW_EXPERIMENT_NAME"), "").len(),
+        1
+    );
+
+    // The file's experiment wins over MLFLOW_EXPERIMENT_ID.
+    let file_name = unique("from-file");
+    let env_id = mlflow.create_experiment(&unique("env-id"));
+    let env = [("MLFLOW_EXPERIMENT_ID", env_id.as_str())];
+    replay(
+        &write_recording(&[openclaw_run("env-2", "agent:main:main", t0, "file", true)]),
+        &mlflow_config(&mlflow, &file_name, ""),
+        &[],
+        &env,
+    )
+    .assert_success();
+    assert_eq!(mlflow.search(&mlflow.experiment_id(&file_name).unwrap(), "").len(), 1);
+    assert_eq!(mlflow.search(&env_id, "").len(), 0);
+}
+
+#[test]
+fn with_capture_content_off_no_prompt_answer_or_tool_payload_leaves_the_process() {
+    let mlflow = Mlflow::from_env();
+    let name = unique("no-content");
+    let run = run_host(
+        &["demo"],
+        &mlflow_config(&mlflow, &name, "captureContent: false"),
+        &plugins_dir(&[built(MLFLOW_PLUGIN)]),
+    );
+    run.assert_success();
+    let experiment = mlflow.experiment_id(&name).unwrap();
+    let traces = mlflow.search(&experiment, "");
+    assert_eq!(traces.len(), 6);
+    for t in traces {
+        assert!(t["request_preview"].as_str().unwrap_or("").is_empty(), "{t}");
+        assert!(t["response_preview"].as_str().unwrap_or("").is_empty(), "{t}");
+        let trace = mlflow.trace(t["trace_id"].as_str().unwrap());
+        for span in &trace.spans {
+            for key in ["mlflow.spanInputs", "mlflow.spanOutputs"] {
+                assert!(
+                    span.attr(key).is_none_or(|v| v.is_null() || v.as_object().is_some_and(|o| o.is_empty())),
+                    "{} has {key}: {:?}",
+                    span.name,
+                    span.attr(key)
+                );
+            }
+        }
+        // Token usage still arrives: only content is withheld.
+        assert!(
+            trace.spans.iter().any(|s| s.attr("mlflow.chat.tokenUsage").is_some()) || trace.info["state"] == "ERROR"
+        );
+    }
+}
+
+#[test]
+fn track_token_usage_and_track_costs_switch_their_attributes_off() {
+    let mlflow = Mlflow::from_env();
+    for (setting, absent) in
+        [("trackTokenUsage: false", "mlflow.chat.tokenUsage"), ("trackCosts: false", "openclaw.cost_source")]
+    {
+        let name = unique("toggle");
+        let run = run_host(&["demo"], &mlflow_config(&mlflow, &name, setting), &plugins_dir(&[built(MLFLOW_PLUGIN)]));
+        run.assert_success();
+        assert_eq!(run.stats("mlflow")["exported"], 6, "{}", run.stderr);
+        let experiment = mlflow.experiment_id(&name).unwrap();
+        let traces = mlflow.search(&experiment, "");
+        assert_eq!(traces.len(), 6, "{setting}: experiment {experiment}\n{}", run.stderr);
+        let mut llm_spans = 0;
+        for t in &traces {
+            let trace = mlflow.trace(t["trace_id"].as_str().unwrap());
+            for span in trace.spans.iter().filter(|s| s.name.starts_with("llm.")) {
+                llm_spans += 1;
+                assert!(span.attr(absent).is_none(), "{setting}: {} still has {absent}", span.name);
+            }
+            if setting.starts_with("trackTokenUsage") {
+                assert!(trace.metadata("mlflow.trace.tokenUsage").is_none(), "{setting}: {}", trace.info);
+            }
+        }
+        assert!(llm_spans > 0);
+    }
+}
+
+#[test]
+fn a_message_that_never_ends_is_sent_marked_incomplete_after_the_timeout() {
+    let mlflow = Mlflow::from_env();
+    let name = unique("incomplete");
+    let t0 = now_ms() - 10_000;
+    let recording = write_recording(&[openclaw_run("never-ends", "agent:main:main", t0, "hello?", false)]);
+    let run =
+        replay(&recording, &mlflow_config(&mlflow, &name, "messageTimeoutMs: 1000"), &["--linger-ms", "3500"], &[]);
+    run.assert_success();
+    assert_eq!(run.stats("mlflow")["extra"]["traces_incomplete"], 1);
+    let experiment = mlflow.experiment_id(&name).unwrap();
+    let trace = trace_of_run(&mlflow, &experiment, "never-ends");
+    assert_eq!(trace.info["state"], "ERROR");
+    assert_eq!(trace.tag("openclaw.incomplete"), Some("true"));
+    assert!(trace.root().status_message.contains("did not end within 1 s"), "{}", trace.root().status_message);
+    assert_eq!(trace.spans.iter().filter(|s| s.name == "llm.openai.gpt-5-mini").count(), 1, "what arrived is kept");
+}
+
+#[test]
+fn with_mlflow_unreachable_init_returns_and_shutdown_keeps_its_budget() {
+    let config =
+        r#"{ diagnostics: { mlflow: { enabled: true, trackingUri: "http://127.0.0.1:9", experimentName: "x" } } }"#;
+    let started = std::time::Instant::now();
+    let run = run_host(&["demo", "--shutdown-ms", "1500"], config, &plugins_dir(&[built(MLFLOW_PLUGIN)]));
+    let elapsed = started.elapsed();
+    run.assert_success();
+    let stats = run.stats("mlflow");
+    assert_eq!(stats["exported"], 0);
+    assert_eq!(stats["failed"], 6, "every trace is reported as not delivered: {stats}");
+    assert!(
+        run.stderr.contains("6 trace(s) could not be delivered to MLflow before the shutdown deadline"),
+        "{}",
+        run.stderr
+    );
+    // Generous: the point is that it does not wait for request timeouts and retries.
+    assert!(elapsed < std::time::Duration::from_secs(8), "took {elapsed:?}");
+}
