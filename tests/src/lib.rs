@@ -87,6 +87,11 @@ pub fn run_host_with_env(args: &[&str], config: &str, plugins: &Path, env: &[(&s
     std::fs::write(&config_path, config).unwrap();
     let mut cmd = Command::new(host_binary());
     cmd.args(args).arg("--config").arg(&config_path).arg("--plugins-dir").arg(plugins);
+    if !args.contains(&"--shutdown-ms") {
+        // Tests check what lands, not how fast: a server slowed by the other tests running beside
+        // it must not turn into a missing trace. (Shutdown returns as soon as all is sent.)
+        cmd.args(["--shutdown-ms", "30000"]);
+    }
     for var in ["MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_NAME", "MLFLOW_EXPERIMENT_ID", "MLFLOW_TRACKING_TOKEN"] {
         cmd.env_remove(var);
     }

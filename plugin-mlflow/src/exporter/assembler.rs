@@ -281,10 +281,8 @@ impl Assembler {
     fn open_child(&mut self, ctx: &Ctx, call_id: String, ts: u64, kind: ChildKind) {
         let span_id = self.ids.new_span_id();
         let run = self.run(ctx, ts);
-        if let Some(&i) = run.open_calls.get(&call_id) {
-            // A repeated start for an open call: keep the first, it has the real start time.
-            let _ = i;
-            return;
+        if run.open_calls.contains_key(&call_id) {
+            return; // a repeated start for an open call: the first has the real start time
         }
         run.children.push(ChildSpan { span_id, start_ms: ts, end_ms: None, outcome: None, error: String::new(), kind });
         run.open_calls.insert(call_id, run.children.len() - 1);
@@ -391,5 +389,170 @@ fn fill_blanks(into: &mut Ctx, from: &Ctx) {
         if dst.is_empty() && !src.is_empty() {
             dst.clone_from(src);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx(run: &str, ts: u64) -> Ctx {
+        Ctx {
+            ts_ms: ts,
+            run_id: run.into(),
+            session_key: "agent:main:main".into(),
+            agent_id: "main".into(),
+            ..Ctx::default()
+        }
+    }
+
+    fn start(run: &str, ts: u64) -> Event {
+        Event::MessageStart { ctx: ctx(run, ts), prompt: Some("hi".into()), trigger: "user".into() }
+    }
+
+    fn end(run: &str, ts: u64, duration_ms: Option<u64>) -> Event {
+        Event::MessageEnd {
+            ctx: ctx(run, ts),
+            outcome: Outcome::COMPLETED,
+            error: String::new(),
+            response: None,
+            duration_ms,
+        }
+    }
+
+    fn tool_start(run: &str, id: &str, ts: u64) -> Event {
+        Event::ToolCallStart { ctx: ctx(run, ts), tool_call_id: id.into(), tool_name: "read".into(), params: None }
+    }
+
+    fn tool_end(run: &str, id: &str, ts: u64, duration_ms: Option<u64>) -> Event {
+        Event::ToolCallEnd {
+            ctx: ctx(run, ts),
+            tool_call_id: id.into(),
+            tool_name: "read".into(),
+            outcome: Outcome::COMPLETED,
+            error: String::new(),
+            duration_ms,
+            result: None,
+        }
+    }
+
+    fn assembler() -> Assembler {
+        Assembler::new(Duration::from_secs(60), 1000)
+    }
+
+    #[test]
+    fn interleaved_runs_become_separate_traces_with_their_own_spans() {
+        let mut a = assembler();
+        let mut out = Vec::new();
+        for e in [
+            start("a", 10),
+            start("b", 11),
+            tool_start("a", "t1", 12),
+            tool_start("b", "t1", 13),
+            tool_end("b", "t1", 20, None),
+            tool_end("a", "t1", 30, None),
+            end("b", 40, None),
+            end("a", 50, None),
+        ] {
+            a.apply(e, &mut out);
+        }
+        assert_eq!(out.len(), 2);
+        let (b, a_run) = (&out[0].run, &out[1].run);
+        assert_eq!((b.ctx.run_id.as_str(), b.start_ms, b.end_ms), ("b", 11, Some(40)));
+        assert_eq!((b.children[0].start_ms, b.children[0].end_ms), (13, Some(20)));
+        assert_eq!((a_run.children[0].start_ms, a_run.children[0].end_ms), (12, Some(30)));
+        assert_ne!(a_run.trace_id, b.trace_id);
+        assert!(out.iter().all(|f| f.incomplete.is_none()));
+    }
+
+    #[test]
+    fn ends_without_starts_are_rebuilt_from_their_durations() {
+        let mut a = assembler();
+        let mut out = Vec::new();
+        a.apply(tool_end("r", "t", 100, Some(30)), &mut out);
+        a.apply(end("r", 200, Some(150)), &mut out);
+        let run = &out[0].run;
+        assert_eq!((run.start_ms, run.end_ms), (50, Some(200)));
+        assert_eq!((run.children[0].start_ms, run.children[0].end_ms), (70, Some(100)));
+    }
+
+    #[test]
+    fn calls_still_open_at_the_message_end_are_closed_with_it_and_marked() {
+        let mut a = assembler();
+        let mut out = Vec::new();
+        a.apply(start("r", 10), &mut out);
+        a.apply(tool_start("r", "t", 20), &mut out);
+        a.apply(end("r", 90, None), &mut out);
+        let child = &out[0].run.children[0];
+        assert_eq!(child.end_ms, Some(90));
+        assert!(child.outcome.is_none() && child.error.contains("did not end"));
+    }
+
+    #[test]
+    fn events_after_the_end_are_counted_and_dropped_and_duplicate_starts_ignored() {
+        let mut a = assembler();
+        let mut out = Vec::new();
+        a.apply(start("r", 10), &mut out);
+        a.apply(tool_start("r", "t", 20), &mut out);
+        a.apply(tool_start("r", "t", 25), &mut out);
+        a.apply(tool_end("r", "t", 30, None), &mut out);
+        a.apply(end("r", 40, None), &mut out);
+        a.apply(tool_end("r", "t", 50, None), &mut out);
+        a.apply(end("r", 60, None), &mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].run.children.len(), 1);
+        assert_eq!(out[0].run.children[0].start_ms, 20);
+        assert_eq!(a.notes.late_events, 2);
+    }
+
+    #[test]
+    fn idle_runs_expire_as_incomplete_and_open_runs_are_bounded() {
+        let mut a = Assembler::new(Duration::from_millis(0), 2);
+        let mut out = Vec::new();
+        a.apply(start("r1", 10), &mut out);
+        a.apply(start("r2", 11), &mut out);
+        a.apply(start("r3", 12), &mut out);
+        assert_eq!(out.len(), 1, "the oldest of three is sent when two are allowed");
+        assert!(out[0].incomplete.as_deref().unwrap().contains("more than 2 messages open"));
+        std::thread::sleep(Duration::from_millis(2));
+        a.expire_idle(Instant::now(), &mut out);
+        assert_eq!(out.len(), 3);
+        assert_eq!(a.open_runs(), 0);
+        assert!(out[1].incomplete.as_deref().unwrap().contains("did not end within"));
+    }
+
+    #[test]
+    fn a_subagent_run_is_linked_to_the_run_under_way_in_the_requester_session() {
+        let mut a = assembler();
+        let mut out = Vec::new();
+        a.apply(start("parent", 10), &mut out);
+        let spawn_ctx = Ctx { run_id: "child-run".into(), ..ctx("child-run", 20) };
+        a.apply(
+            Event::SubagentSpawned {
+                ctx: spawn_ctx,
+                child_session_key: "agent:main:subagent:x".into(),
+                child_agent_id: "main".into(),
+                label: String::new(),
+                model: String::new(),
+            },
+            &mut out,
+        );
+        let child_ctx = Ctx { session_key: "agent:main:subagent:x".into(), ..ctx("child-run", 30) };
+        a.apply(Event::MessageStart { ctx: child_ctx.clone(), prompt: None, trigger: String::new() }, &mut out);
+        a.apply(
+            Event::MessageEnd {
+                ctx: Ctx { ts_ms: 40, ..child_ctx },
+                outcome: Outcome::COMPLETED,
+                error: String::new(),
+                response: None,
+                duration_ms: None,
+            },
+            &mut out,
+        );
+        a.apply(end("parent", 50, None), &mut out);
+        let (child, parent) = (&out[0].run, &out[1].run);
+        let link = child.parent.as_ref().unwrap();
+        assert_eq!((link.trace_id, link.run_id.as_str()), (parent.trace_id, "parent"));
+        assert_eq!(parent.subagent_sessions, vec!["agent:main:subagent:x".to_string()]);
     }
 }

@@ -267,7 +267,11 @@ impl Sender {
                     (0, Verdict::Retry(Some(Duration::from_secs(30))))
                 }
                 status => {
-                    let what = if status == 0 { format!("unreachable ({e})") } else { format!("answered {status}") };
+                    let what = match status {
+                        0 if last.body.is_empty() => format!("unreachable ({e})"),
+                        0 => format!("unreachable ({})", last.body),
+                        _ => format!("answered {status}"),
+                    };
                     let buffered = self.outbox.len();
                     self.problem(|| format!("MLflow {what}; {buffered} trace(s) buffered, retrying with backoff"));
                     (0, Verdict::Retry(last.retry_after))
