@@ -15,7 +15,7 @@ DEMO_PORT ?= 5000
 DEMO_DIR := .mlflow-demo
 DEMO_URI := http://127.0.0.1:$(DEMO_PORT)
 
-.PHONY: all build venv test demo demo-stop clean
+.PHONY: all build venv test demo demo-stop bench-hooks clean
 
 all: build
 
@@ -36,6 +36,11 @@ test: venv build
 
 demo: venv build
 	@scripts/demo.sh "$(DEMO_DIR)" "$(DEMO_PORT)"
+
+# Hook latency through the release build, exporting to a real local MLflow (not part of `make test`).
+bench-hooks: venv
+	$(CARGO) build --release -p openclaw-plugin-mlflow -p openclaw-host-harness
+	scripts/with-mlflow.sh scripts/bench-hooks.sh
 
 demo-stop:
 	@if [ -f $(DEMO_DIR)/server.pid ]; then kill -TERM -- -$$(cat $(DEMO_DIR)/server.pid) 2>/dev/null || true; rm -f $(DEMO_DIR)/server.pid; echo "MLflow demo server stopped"; fi
