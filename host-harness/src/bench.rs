@@ -114,8 +114,18 @@ pub fn run(host: &Host, o: &Options) -> Result<(), String> {
                         HOOK_KINDS.iter().map(|_| Histogram::new_with_bounds(1, 60_000_000_000, 3).unwrap()).collect();
                     let mut calls = 0u64;
                     let sessions: Vec<usize> = (t..o.sessions).step_by(o.threads).collect();
+                    // --rate: messages per second over all threads; each thread keeps its share.
+                    let interval = (o.rate > 0).then(|| std::time::Duration::from_secs_f64(o.threads as f64 / o.rate as f64));
+                    let mut sent = 0u32;
                     for n in 0..o.messages {
                         for &session in &sessions {
+                            if let Some(interval) = interval {
+                                let due = started + interval * sent;
+                                if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                                    std::thread::sleep(wait);
+                                }
+                                sent += 1;
+                            }
                             for event in message(session, n, base_ts + n as u64 * 2000, payload) {
                                 let t0 = Instant::now();
                                 host.dispatch(&event);
@@ -141,8 +151,9 @@ pub fn run(host: &Host, o: &Options) -> Result<(), String> {
             m.add(h).map_err(|e| e.to_string())?;
         }
     }
+    let pace = if o.rate > 0 { format!(" at {} messages/s", o.rate) } else { " unpaced".to_string() };
     println!(
-        "bench: {} sessions x {} messages on {} threads: {calls} hook calls in {:.3} s = {:.0} hook calls/s",
+        "bench: {} sessions x {} messages on {} threads{pace}: {calls} hook calls in {:.3} s = {:.0} hook calls/s",
         o.sessions,
         o.messages,
         o.threads,
@@ -164,7 +175,7 @@ pub fn run(host: &Host, o: &Options) -> Result<(), String> {
         );
     }
     let line = serde_json::json!({
-        "sessions": o.sessions, "messages": o.messages, "threads": o.threads, "hook_calls": calls,
+        "sessions": o.sessions, "messages": o.messages, "threads": o.threads, "rate": o.rate, "hook_calls": calls,
         "wall_s": wall.as_secs_f64(), "hook_calls_per_s": calls as f64 / wall.as_secs_f64(), "hooks": kinds,
     });
     println!("BENCH {line}");

@@ -30,6 +30,7 @@ options:
   --events-out FILE    demo, replay: also write every hook call made, as JSON lines (for checks)
   --linger-ms N        keep running N ms after the last hook call before stopping, like a gateway
   bench: --sessions N (default 100) --messages M per session (default 20) --threads T (default 4)
+         --rate R messages per second in all (default 0: as fast as the threads go)
 ";
 
 pub struct Options {
@@ -42,6 +43,7 @@ pub struct Options {
     pub sessions: usize,
     pub messages: usize,
     pub threads: usize,
+    pub rate: u64,
     pub events_out: Option<PathBuf>,
     pub linger_ms: u64,
 }
@@ -59,6 +61,7 @@ fn parse_args(args: Vec<String>) -> Result<Options, String> {
         sessions: 100,
         messages: 20,
         threads: 4,
+        rate: 0,
         events_out: None,
         linger_ms: 0,
     };
@@ -74,6 +77,7 @@ fn parse_args(args: Vec<String>) -> Result<Options, String> {
             "--sessions" => o.sessions = number(&arg, it.next())? as usize,
             "--messages" => o.messages = number(&arg, it.next())? as usize,
             "--threads" => o.threads = number(&arg, it.next())?.max(1) as usize,
+            "--rate" => o.rate = number(&arg, it.next())?,
             "--verbose" => o.verbose = true,
             "--events-out" => o.events_out = Some(it.next().ok_or("--events-out needs a path")?.into()),
             "--linger-ms" => o.linger_ms = number(&arg, it.next())?,

@@ -23,7 +23,7 @@ use crate::log::Log;
 use crate::redact::Redactor;
 use crate::stats::Counters;
 use assembler::{Assembler, FinishedTrace};
-use crossbeam_channel::{select, Receiver, Sender as ChannelSender};
+use crossbeam_channel::{Receiver, Sender as ChannelSender, TryRecvError};
 use mlflow_spans::{ReadyTrace, SpanOptions};
 use opentelemetry::InstrumentationScope;
 use outbox::Outbox;
@@ -36,6 +36,10 @@ use std::time::{Duration, Instant};
 const MAX_OPEN_RUNS: usize = 100_000;
 /// How often open messages are checked for the idle timeout.
 const EXPIRY_TICK: Duration = Duration::from_secs(1);
+/// How long the assembler sleeps when the queue is empty (see `AssemblerLoop::run`).
+const IDLE_POLL: Duration = Duration::from_millis(1);
+/// Events taken in one go before control messages are looked at.
+const DRAIN_CHUNK: usize = 4096;
 
 enum Control {
     /// Take in everything queued so far, then answer.
@@ -164,31 +168,43 @@ impl AssemblerLoop {
         }
     }
 
+    /// Polls rather than blocks: a receiver blocked on the channel makes every hook's send wake it
+    /// with a futex call, which measured ~12 µs per hook on this class of VM. Polled, a send finds
+    /// no waiter and costs an atomic push. The price is this thread waking every `IDLE_POLL` when
+    /// idle, and up to that much delay before an event is taken in.
     fn run(mut self) {
         let mut finished = Vec::new();
         let mut last_expiry = Instant::now();
         loop {
-            select! {
-                recv(self.events) -> event => match event {
-                    Ok(event) => self.take(event, &mut finished),
-                    Err(_) => return, // the plugin is gone
-                },
-                recv(self.control) -> msg => match msg {
-                    Ok(Control::Drain(ack)) => {
-                        self.drain(&mut finished);
-                        self.ship(&mut finished);
-                        let _ = ack.send(());
+            let mut took = 0;
+            loop {
+                match self.events.try_recv() {
+                    Ok(event) => {
+                        self.take(event, &mut finished);
+                        took += 1;
+                        if took == DRAIN_CHUNK {
+                            break; // let control messages and shipping in between
+                        }
                     }
-                    Ok(Control::Stop(reason, ack)) => {
-                        self.drain(&mut finished);
-                        self.assembler.finish_all(&reason, &mut finished);
-                        self.ship(&mut finished);
-                        let _ = ack.send(());
-                        return;
-                    }
-                    Err(_) => return,
-                },
-                default(EXPIRY_TICK) => {}
+                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Disconnected) => return, // the plugin is gone
+                }
+            }
+            match self.control.try_recv() {
+                Ok(Control::Drain(ack)) => {
+                    self.drain(&mut finished);
+                    self.ship(&mut finished);
+                    let _ = ack.send(());
+                }
+                Ok(Control::Stop(reason, ack)) => {
+                    self.drain(&mut finished);
+                    self.assembler.finish_all(&reason, &mut finished);
+                    self.ship(&mut finished);
+                    let _ = ack.send(());
+                    return;
+                }
+                Err(TryRecvError::Empty) => {}
+                Err(TryRecvError::Disconnected) => return,
             }
             if last_expiry.elapsed() >= EXPIRY_TICK {
                 last_expiry = Instant::now();
@@ -196,6 +212,9 @@ impl AssemblerLoop {
             }
             if !finished.is_empty() {
                 self.ship(&mut finished);
+            }
+            if took == 0 {
+                std::thread::sleep(IDLE_POLL);
             }
         }
     }
