@@ -115,7 +115,8 @@ pub fn run(host: &Host, o: &Options) -> Result<(), String> {
                     let mut calls = 0u64;
                     let sessions: Vec<usize> = (t..o.sessions).step_by(o.threads).collect();
                     // --rate: messages per second over all threads; each thread keeps its share.
-                    let interval = (o.rate > 0).then(|| std::time::Duration::from_secs_f64(o.threads as f64 / o.rate as f64));
+                    let interval =
+                        (o.rate > 0).then(|| std::time::Duration::from_secs_f64(o.threads as f64 / o.rate as f64));
                     let mut sent = 0u32;
                     for n in 0..o.messages {
                         for &session in &sessions {

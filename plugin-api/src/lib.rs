@@ -21,7 +21,7 @@ pub use plugin::{PluginHooks, PluginHooksRef, PluginMod, PluginModRef, PluginObj
 
 pub use abi_stable;
 
-use abi_stable::abi_stability::abi_checking::check_layout_compatibility;
+use abi_stable::abi_stability::abi_checking::{check_layout_compatibility_with_globals, CheckingGlobals};
 use abi_stable::library::{lib_header_from_path, LibraryError, RootModule};
 use abi_stable::StableAbi;
 use std::path::Path;
@@ -39,6 +39,10 @@ use std::path::Path;
 /// (`None` for a hook the plugin predates), and a plugin reads only the event fields it knows,
 /// which the newer host's events start with. So the library is accepted when either interface
 /// extends the other; a mix of both (each side has fields the other lacks) is refused.
+///
+/// Each library is checked on its own (fresh checking globals): `abi_stable`'s process-wide map
+/// merges every library's view of a prefix type, which would refuse a 0.1.1 plugin once a 0.1.0
+/// plugin had loaded. Plugins never hand each other values, so their views need not agree.
 pub fn load_plugin_library(path: &Path) -> Result<PluginModRef, LibraryError> {
     let header = lib_header_from_path(path)?;
     let ours = <PluginModRef as StableAbi>::LAYOUT;
@@ -49,8 +53,8 @@ pub fn load_plugin_library(path: &Path) -> Result<PluginModRef, LibraryError> {
             version: header.version_strings(),
         });
     };
-    if let Err(newer_or_same) = check_layout_compatibility(ours, theirs) {
-        if check_layout_compatibility(theirs, ours).is_err() {
+    if let Err(newer_or_same) = check_layout_compatibility_with_globals(ours, theirs, &CheckingGlobals::new()) {
+        if check_layout_compatibility_with_globals(theirs, ours, &CheckingGlobals::new()).is_err() {
             return Err(LibraryError::AbiInstability(abi_stable::std_types::RBoxError::new(newer_or_same)));
         }
     }

@@ -88,7 +88,7 @@ fn start(config_json: &str, host: HostHandleRef) -> Result<PluginObject, String>
         stats.clone(),
     );
     if !config.track_traces {
-        log.info(|| "MLflow: trackTraces is false; no traces will be sent".into());
+        log.info(|| "MLflow: trackTraces is false; only the run's metrics are sent".into());
     }
     log.info(|| {
         format!(

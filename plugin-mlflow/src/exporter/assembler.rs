@@ -21,6 +21,8 @@ pub enum ChildKind {
         model: String,
         usage: Option<TokenUsage>,
         cost: Option<ModelCost>,
+        /// "host" or "price_table", set by `price_calls`.
+        cost_source: Option<&'static str>,
         response: Option<String>,
     },
     Tool {
@@ -79,6 +81,21 @@ impl RunTrace {
             ChildKind::Model { provider, model, .. } => Some(format!("{provider}/{model}")),
             _ => None,
         })
+    }
+}
+
+/// Gives every model call its cost: the host's figure where it gave one, else the price table's
+/// when the model has a known price, else none.
+pub fn price_calls(run: &mut RunTrace, prices: &crate::pricing::PriceTable) {
+    for child in &mut run.children {
+        if let ChildKind::Model { model, usage, cost, cost_source, .. } = &mut child.kind {
+            if cost.is_some() {
+                *cost_source = Some("host");
+            } else if let Some(priced) = usage.as_ref().and_then(|u| prices.cost(model, u)) {
+                *cost = Some(priced);
+                *cost_source = Some("price_table");
+            }
+        }
     }
 }
 
@@ -166,7 +183,8 @@ impl Assembler {
                 self.finish(&run_id, None, out);
             }
             Event::ModelCallStart { ctx, call_id, provider, model } => {
-                let kind = ChildKind::Model { provider, model, usage: None, cost: None, response: None };
+                let kind =
+                    ChildKind::Model { provider, model, usage: None, cost: None, cost_source: None, response: None };
                 self.open_child(&ctx, call_id, ts, kind);
             }
             Event::ModelCallEnd {
@@ -181,7 +199,8 @@ impl Assembler {
                 cost_usd,
                 response,
             } => {
-                let fresh = ChildKind::Model { provider, model, usage: None, cost: None, response: None };
+                let fresh =
+                    ChildKind::Model { provider, model, usage: None, cost: None, cost_source: None, response: None };
                 let child = self.close_child(&ctx, &call_id, ts, duration_ms, outcome, error, fresh);
                 if let ChildKind::Model { usage: u, cost: c, response: r, .. } = &mut child.kind {
                     *u = usage;

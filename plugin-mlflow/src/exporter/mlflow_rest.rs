@@ -132,3 +132,38 @@ fn check_active(found: &Value, what: &str) -> Result<(), RestError> {
         _ => Ok(()),
     }
 }
+
+/// The run that holds a gateway process's metrics (and links its traces).
+impl MlflowRest {
+    pub fn create_run(
+        &self,
+        experiment_id: &str,
+        run_name: &str,
+        start_ms: u64,
+        tags: &[(&str, String)],
+    ) -> Result<String, RestError> {
+        let tags: Vec<Value> = tags.iter().map(|(k, v)| json!({"key": k, "value": v})).collect();
+        let body = json!({"experiment_id": experiment_id, "run_name": run_name, "start_time": start_ms, "tags": tags});
+        let created = self.call("POST", "/api/2.0/mlflow/runs/create", Some(&body))?;
+        created
+            .pointer("/run/info/run_id")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .ok_or_else(|| RestError::Refused(200, "runs/create answered without run.info.run_id".into()))
+    }
+
+    /// Logs metric values; MLflow takes at most 1000 per request, the caller chunks.
+    pub fn log_metrics(&self, run_id: &str, points: &[super::run_metrics::MetricPoint]) -> Result<(), RestError> {
+        let metrics: Vec<Value> = points
+            .iter()
+            .map(|p| json!({"key": p.key, "value": p.value, "timestamp": p.timestamp_ms, "step": p.step}))
+            .collect();
+        self.call("POST", "/api/2.0/mlflow/runs/log-batch", Some(&json!({"run_id": run_id, "metrics": metrics})))
+            .map(|_| ())
+    }
+
+    pub fn end_run(&self, run_id: &str, end_ms: u64) -> Result<(), RestError> {
+        let body = json!({"run_id": run_id, "status": "FINISHED", "end_time": end_ms});
+        self.call("POST", "/api/2.0/mlflow/runs/update", Some(&body)).map(|_| ())
+    }
+}

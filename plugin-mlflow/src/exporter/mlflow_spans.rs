@@ -2,7 +2,6 @@
 //! `shared/reference/mlflow.md`): which attribute fills which trace field is decided here only.
 
 use super::assembler::{ChildKind, ChildSpan, FinishedTrace, RunTrace};
-use crate::pricing::PriceTable;
 use crate::redact::Redactor;
 use opentelemetry::trace::{SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId, TraceState};
 use opentelemetry::{InstrumentationScope, KeyValue};
@@ -19,7 +18,6 @@ pub struct SpanOptions {
     pub track_token_usage: bool,
     pub track_costs: bool,
     pub track_latency: bool,
-    pub prices: PriceTable,
     pub redactor: Redactor,
     pub scope: InstrumentationScope,
 }
@@ -195,7 +193,7 @@ impl Builder<'_> {
     fn child(&mut self, run: &RunTrace, child: &ChildSpan) -> SpanData {
         let mut a = Vec::new();
         let name = match &child.kind {
-            ChildKind::Model { provider, model, usage, cost, response } => {
+            ChildKind::Model { provider, model, usage, cost, cost_source, response } => {
                 a.push(KeyValue::new("mlflow.spanType", "CHAT_MODEL"));
                 a.push(KeyValue::new("gen_ai.operation.name", "chat"));
                 a.push(KeyValue::new("gen_ai.request.model", model.clone()));
@@ -210,12 +208,7 @@ impl Builder<'_> {
                     a.push(KeyValue::new("mlflow.chat.tokenUsage", usage_json.to_string()));
                 }
                 if self.opts.track_costs {
-                    let (cost, source) = match (cost, usage) {
-                        (Some(c), _) => (Some(*c), "host"),
-                        (None, Some(u)) => (self.opts.prices.cost(model, u), "price_table"),
-                        (None, None) => (None, ""),
-                    };
-                    if let Some(c) = cost {
+                    if let (Some(c), Some(source)) = (cost, cost_source) {
                         // MLflow's cost has input and output only: cache reads and writes are input.
                         let cost_json = json!({
                             "input_cost": c.input + c.cache_read + c.cache_write,
@@ -223,7 +216,7 @@ impl Builder<'_> {
                             "total_cost": c.total,
                         });
                         a.push(KeyValue::new("mlflow.llm.cost", cost_json.to_string()));
-                        a.push(KeyValue::new("openclaw.cost_source", source));
+                        a.push(KeyValue::new("openclaw.cost_source", *source));
                     }
                 }
                 if let Some(text) = response {

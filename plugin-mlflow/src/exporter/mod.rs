@@ -15,6 +15,7 @@ mod http_client;
 pub mod mlflow_rest;
 pub mod mlflow_spans;
 mod outbox;
+pub mod run_metrics;
 mod sender;
 
 use crate::config::Config;
@@ -22,11 +23,12 @@ use crate::event::Event;
 use crate::log::Log;
 use crate::redact::Redactor;
 use crate::stats::Counters;
-use assembler::{Assembler, FinishedTrace};
+use assembler::{price_calls, Assembler, FinishedTrace};
 use crossbeam_channel::{Receiver, Sender as ChannelSender, TryRecvError};
 use mlflow_spans::{ReadyTrace, SpanOptions};
 use opentelemetry::InstrumentationScope;
 use outbox::Outbox;
+use run_metrics::{MetricToggles, MetricsWindow};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -53,7 +55,8 @@ pub struct Exporter {
     outbox: Arc<Outbox>,
     stats: Arc<Counters>,
     assembler_thread: Option<JoinHandle<()>>,
-    sender_thread: Option<JoinHandle<()>>,
+    /// Disconnects when the sender thread has finished (run ended, or given up).
+    sender_done: Receiver<()>,
 }
 
 impl Exporter {
@@ -70,7 +73,6 @@ impl Exporter {
             track_token_usage: config.track_token_usage,
             track_costs: config.track_costs,
             track_latency: config.track_latency,
-            prices: config.prices.clone(),
             redactor: Redactor::new(&config.redact_patterns),
             scope: InstrumentationScope::builder("openclaw-mlflow").with_version(env!("CARGO_PKG_VERSION")).build(),
         };
@@ -83,23 +85,29 @@ impl Exporter {
             stats: stats.clone(),
             log,
             span_options,
+            prices: config.prices.clone(),
+            track_traces: config.track_traces,
+            window: MetricsWindow::new(MetricToggles {
+                tokens: config.track_token_usage,
+                costs: config.track_costs,
+                latency: config.track_latency,
+            }),
+            window_length: config.flush_interval,
         };
         let sender = sender::Sender::new(config, outbox.clone(), stats.clone(), log);
         let assembler_thread = std::thread::Builder::new()
             .name("mlflow-assembler".into())
             .spawn(move || assembler.run())
             .map_err(|e| format!("could not start the exporter thread: {e}"))?;
-        let sender_thread = std::thread::Builder::new()
+        let (done_tx, sender_done) = crossbeam_channel::bounded::<()>(0);
+        std::thread::Builder::new()
             .name("mlflow-sender".into())
-            .spawn(move || sender.run())
+            .spawn(move || {
+                sender.run();
+                drop(done_tx);
+            })
             .map_err(|e| format!("could not start the sender thread: {e}"))?;
-        Ok(Exporter {
-            control,
-            outbox,
-            stats,
-            assembler_thread: Some(assembler_thread),
-            sender_thread: Some(sender_thread),
-        })
+        Ok(Exporter { control, outbox, stats, assembler_thread: Some(assembler_thread), sender_done })
     }
 
     /// Sends everything finished so far, waiting at most until `deadline`.
@@ -129,11 +137,10 @@ impl Exporter {
         self.outbox.request_flush();
         let left = self.outbox.wait_empty(deadline);
         self.outbox.stop();
-        // The sender exits after its current request; it is not waited for past the deadline.
+        // The sender ends the run and exits after its current request; not waited for past the
+        // deadline (it then dies with the process).
         if left == 0 {
-            if let Some(t) = self.sender_thread.take() {
-                let _ = t.join();
-            }
+            let _ = self.sender_done.recv_deadline(deadline);
         }
         let abandoned = self.outbox.abandon();
         Counters::add(&self.stats.traces_failed, abandoned as u64);
@@ -154,9 +161,28 @@ struct AssemblerLoop {
     stats: Arc<Counters>,
     log: Log,
     span_options: SpanOptions,
+    prices: crate::pricing::PriceTable,
+    track_traces: bool,
+    window: MetricsWindow,
+    window_length: Duration,
+}
+
+pub(crate) fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 
 impl AssemblerLoop {
+    /// Ends the current metrics window and hands its points to the sender.
+    fn close_window(&mut self) {
+        let points = self.window.close(now_ms());
+        if !points.is_empty() {
+            let dropped = self.outbox.push_metrics(points);
+            if dropped > 0 {
+                self.log.warn(|| format!("MLflow: {dropped} unsent metric value(s) dropped (buffer full)"));
+            }
+        }
+    }
+
     fn take(&mut self, event: Event, finished: &mut Vec<FinishedTrace>) {
         self.queued_bytes.fetch_sub(event.content_bytes(), Relaxed);
         self.assembler.apply(event, finished);
@@ -175,6 +201,7 @@ impl AssemblerLoop {
     fn run(mut self) {
         let mut finished = Vec::new();
         let mut last_expiry = Instant::now();
+        let mut window_start = Instant::now();
         loop {
             let mut took = 0;
             loop {
@@ -194,12 +221,15 @@ impl AssemblerLoop {
                 Ok(Control::Drain(ack)) => {
                     self.drain(&mut finished);
                     self.ship(&mut finished);
+                    self.close_window();
+                    window_start = Instant::now();
                     let _ = ack.send(());
                 }
                 Ok(Control::Stop(reason, ack)) => {
                     self.drain(&mut finished);
                     self.assembler.finish_all(&reason, &mut finished);
                     self.ship(&mut finished);
+                    self.close_window();
                     let _ = ack.send(());
                     return;
                 }
@@ -212,6 +242,10 @@ impl AssemblerLoop {
             }
             if !finished.is_empty() {
                 self.ship(&mut finished);
+            }
+            if window_start.elapsed() >= self.window_length {
+                window_start = Instant::now();
+                self.close_window();
             }
             if took == 0 {
                 std::thread::sleep(IDLE_POLL);
@@ -229,7 +263,14 @@ impl AssemblerLoop {
         if finished.is_empty() {
             return;
         }
-        let ready: Vec<ReadyTrace> = finished.drain(..).map(|f| self.describe(f)).collect();
+        let mut ready = Vec::with_capacity(finished.len());
+        for mut f in finished.drain(..) {
+            price_calls(&mut f.run, &self.prices);
+            self.window.add(&f);
+            if self.track_traces {
+                ready.push(self.describe(f));
+            }
+        }
         let dropped = self.outbox.push(ready);
         if dropped > 0 {
             Counters::add(&self.stats.traces_dropped, dropped);

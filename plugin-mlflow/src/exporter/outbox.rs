@@ -3,12 +3,17 @@
 //! recent traces are the ones an operator looks for.
 
 use super::mlflow_spans::ReadyTrace;
+use super::run_metrics::MetricPoint;
 use std::collections::VecDeque;
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+/// Metric points waiting beyond this are dropped oldest first (a long outage).
+const MAX_METRIC_POINTS: usize = 100_000;
+
 struct State {
     queue: VecDeque<ReadyTrace>,
+    metrics: VecDeque<MetricPoint>,
     in_flight: usize,
     flush_requested: bool,
     stopping: bool,
@@ -23,7 +28,13 @@ pub struct Outbox {
 impl Outbox {
     pub fn new(capacity: usize) -> Outbox {
         Outbox {
-            state: Mutex::new(State { queue: VecDeque::new(), in_flight: 0, flush_requested: false, stopping: false }),
+            state: Mutex::new(State {
+                queue: VecDeque::new(),
+                metrics: VecDeque::new(),
+                in_flight: 0,
+                flush_requested: false,
+                stopping: false,
+            }),
             changed: Condvar::new(),
             capacity,
         }
@@ -48,9 +59,40 @@ impl Outbox {
         dropped
     }
 
+    /// Traces and metric points not yet delivered.
     pub fn len(&self) -> usize {
         let s = self.lock();
-        s.queue.len() + s.in_flight
+        s.queue.len() + s.in_flight + s.metrics.len()
+    }
+
+    pub fn push_metrics(&self, points: Vec<MetricPoint>) -> u64 {
+        let mut s = self.lock();
+        s.metrics.extend(points);
+        let mut dropped = 0;
+        while s.metrics.len() > MAX_METRIC_POINTS {
+            s.metrics.pop_front();
+            dropped += 1;
+        }
+        self.changed.notify_all();
+        dropped
+    }
+
+    /// Takes up to `max` metric points (they count as in flight until `done` or `put_back_metrics`).
+    pub fn take_metrics(&self, max: usize) -> Vec<MetricPoint> {
+        let mut s = self.lock();
+        let n = s.metrics.len().min(max);
+        let taken: Vec<MetricPoint> = s.metrics.drain(..n).collect();
+        s.in_flight += taken.len();
+        taken
+    }
+
+    pub fn put_back_metrics(&self, points: Vec<MetricPoint>) {
+        let mut s = self.lock();
+        s.in_flight = s.in_flight.saturating_sub(points.len());
+        for p in points.into_iter().rev() {
+            s.metrics.push_front(p);
+        }
+        self.changed.notify_all();
     }
 
     /// Waits until a full batch is there, or `until`, or a flush or stop is asked for; then takes
@@ -129,7 +171,7 @@ impl Outbox {
     pub fn wait_empty(&self, deadline: Instant) -> usize {
         let mut s = self.lock();
         loop {
-            let left = s.queue.len() + s.in_flight;
+            let left = s.queue.len() + s.in_flight + s.metrics.len();
             let now = Instant::now();
             if left == 0 || now >= deadline {
                 return left;
@@ -143,6 +185,7 @@ impl Outbox {
         let mut s = self.lock();
         let n = s.queue.len();
         s.queue.clear();
+        s.metrics.clear();
         n
     }
 }

@@ -28,6 +28,9 @@ pub struct Sender {
     rest: MlflowRest,
     transport: Arc<OtlpTransport>,
     experiment_id: Option<String>,
+    /// The run of this plugin start: holds the metrics, and the traces are linked to it.
+    run_id: Option<String>,
+    started_ms: u64,
     exporter: Option<opentelemetry_otlp::SpanExporter>,
     backoff: Backoff,
     last_problem_log: Option<Instant>,
@@ -54,6 +57,8 @@ impl Sender {
             stats,
             log,
             experiment_id: None,
+            run_id: None,
+            started_ms: super::now_ms(),
             exporter: None,
             backoff: Backoff::new(Duration::from_millis(250), Duration::from_secs(30)),
             last_problem_log: None,
@@ -70,53 +75,81 @@ impl Sender {
         }
     }
 
+    /// Makes the sender ready: the experiment resolved, the run created, the exporter built.
     fn resolve(&mut self) -> bool {
-        match self.rest.resolve_experiment(&self.config.experiment) {
+        let resolved =
+            self.experiment_id.clone().map(Ok).unwrap_or_else(|| self.rest.resolve_experiment(&self.config.experiment));
+        let experiment_id = match resolved {
             Ok(id) => {
-                self.log.info(|| format!("MLFlow experiment ID: {id}"));
-                match self.build_exporter(&id) {
-                    Ok(exporter) => {
-                        self.exporter = Some(exporter);
-                        self.experiment_id = Some(id);
-                        self.last_problem_log = None;
-                        self.backoff.reset();
-                        self.log.info(|| {
-                            format!(
-                                "MLflow tracing SDK initialized (OTLP/HTTP to {}/v1/traces)",
-                                self.config.tracking_uri
-                            )
-                        });
-                        true
-                    }
-                    Err(e) => {
-                        self.problem(|| format!("MLflow OTLP exporter could not be built: {e}"));
-                        false
-                    }
+                if self.experiment_id.is_none() {
+                    self.log.info(|| format!("MLFlow experiment ID: {id}"));
+                    self.experiment_id = Some(id.clone());
                 }
+                id
             }
             Err(e) => {
-                let unauthorized = matches!(e, RestError::Unauthorized(_));
                 let experiment = self.config.experiment.clone();
-                let line = move || {
+                self.report(&e, move |e| {
                     format!("MLflow experiment {experiment:?} not resolved yet ({e}); traces are buffered and retried")
-                };
-                if unauthorized {
-                    // Credentials do not fix themselves: say it once per interval, at error level.
-                    let due = self.last_problem_log.is_none_or(|t| t.elapsed() >= REPEAT_LOG_EVERY);
-                    if due {
-                        self.last_problem_log = Some(Instant::now());
-                        self.log.error(line);
-                    }
-                } else {
-                    self.problem(line);
+                });
+                return false;
+            }
+        };
+        if self.run_id.is_none() {
+            let host = host_name();
+            let name = format!("openclaw-gateway@{host} {}", iso8601(self.started_ms));
+            let tags = [
+                ("openclaw.plugin_version", env!("CARGO_PKG_VERSION").to_string()),
+                ("host.name", host),
+                ("mlflow.source.name", "openclaw-mlflow".to_string()),
+            ];
+            match self.rest.create_run(&experiment_id, &name, self.started_ms, &tags) {
+                Ok(run_id) => {
+                    self.log.info(|| format!("MLflow run {run_id} ({name}) holds this gateway's metrics"));
+                    self.run_id = Some(run_id);
                 }
+                Err(e) => {
+                    self.report(&e, |e| format!("MLflow run not created yet ({e}); retrying"));
+                    return false;
+                }
+            }
+        }
+        match self.build_exporter(&experiment_id) {
+            Ok(exporter) => {
+                self.exporter = Some(exporter);
+                self.last_problem_log = None;
+                self.backoff.reset();
+                self.log.info(|| {
+                    format!("MLflow tracing SDK initialized (OTLP/HTTP to {}/v1/traces)", self.config.tracking_uri)
+                });
+                true
+            }
+            Err(e) => {
+                self.problem(|| format!("MLflow OTLP exporter could not be built: {e}"));
                 false
             }
         }
     }
 
+    /// Logs a REST failure once per interval: credentials at error level, the rest as warnings.
+    fn report(&mut self, e: &RestError, line: impl FnOnce(&RestError) -> String) {
+        let due = self.last_problem_log.is_none_or(|t| t.elapsed() >= REPEAT_LOG_EVERY);
+        if !due {
+            return;
+        }
+        self.last_problem_log = Some(Instant::now());
+        if matches!(e, RestError::Unauthorized(_)) {
+            self.log.error(|| line(e));
+        } else {
+            self.log.warn(|| line(e));
+        }
+    }
+
     fn build_exporter(&self, experiment_id: &str) -> Result<opentelemetry_otlp::SpanExporter, String> {
         let mut headers = HashMap::from([("x-mlflow-experiment-id".to_string(), experiment_id.to_string())]);
+        if let Some(run_id) = &self.run_id {
+            headers.insert("x-mlflow-run-id".into(), run_id.clone());
+        }
         if let Some(auth) = authorization(&self.config.auth) {
             headers.insert("authorization".into(), auth);
         }
@@ -141,9 +174,10 @@ impl Sender {
         let mut retrying = false;
         loop {
             if self.outbox.stopping() && self.outbox.len() == 0 {
+                self.end_run();
                 return;
             }
-            if self.experiment_id.is_none() && !self.resolve() {
+            if self.exporter.is_none() && !self.resolve() {
                 let wait = self.backoff.next(None);
                 if !self.outbox.pause(wait) && self.outbox.len() == 0 {
                     return;
@@ -159,15 +193,17 @@ impl Sender {
             if Instant::now() >= next_flush {
                 next_flush = Instant::now() + self.config.flush_interval;
             }
-            if batch.is_empty() {
-                continue;
+            let (settled, mut verdict) = if batch.is_empty() { (0, Verdict::Delivered) } else { self.deliver(&batch) };
+            if matches!(verdict, Verdict::Delivered) {
+                if !batch.is_empty() {
+                    self.outbox.done();
+                }
+                verdict = self.deliver_metrics();
             }
-            let (settled, verdict) = self.deliver(&batch);
             let mut batch = batch;
             let unsent = batch.split_off(settled);
             match verdict {
                 Verdict::Delivered => {
-                    self.outbox.done();
                     self.backoff.reset();
                     retrying = false;
                 }
@@ -183,9 +219,52 @@ impl Sender {
                 Verdict::Reresolve => {
                     self.requeue(unsent);
                     self.experiment_id = None;
+                    self.run_id = None;
                     self.exporter = None;
                     retrying = true;
                 }
+            }
+        }
+    }
+
+    /// Logs the metric points waiting, in requests of at most `batchSize` (and MLflow's 1000).
+    fn deliver_metrics(&mut self) -> Verdict {
+        let Some(run_id) = self.run_id.clone() else { return Verdict::Reresolve };
+        let chunk = self.config.batch_size.min(1000);
+        loop {
+            let points = self.outbox.take_metrics(chunk);
+            if points.is_empty() {
+                return Verdict::Delivered;
+            }
+            match self.rest.log_metrics(&run_id, &points) {
+                Ok(()) => self.outbox.done(),
+                Err(RestError::Refused(404, m)) => {
+                    self.outbox.put_back_metrics(points);
+                    self.problem(|| format!("MLflow run {run_id} is gone ({m}); creating it again"));
+                    return Verdict::Reresolve;
+                }
+                Err(RestError::Refused(400, m)) => {
+                    self.outbox.done();
+                    self.log.warn(|| format!("MLflow refused {} metric value(s): {m}; they are dropped", points.len()));
+                }
+                Err(e) => {
+                    self.outbox.put_back_metrics(points);
+                    let buffered = self.outbox.len();
+                    self.report(&e, |e| {
+                        format!("MLflow metrics not logged ({e}); {buffered} item(s) buffered, retrying")
+                    });
+                    return Verdict::Retry(None);
+                }
+            }
+        }
+    }
+
+    /// Marks the run FINISHED (at shutdown, once everything is sent).
+    fn end_run(&mut self) {
+        if let Some(run_id) = self.run_id.take() {
+            match self.rest.end_run(&run_id, super::now_ms()) {
+                Ok(()) => self.log.info(|| format!("MLflow run {run_id} ended (FINISHED)")),
+                Err(e) => self.log.warn(|| format!("MLflow run {run_id} could not be ended: {e}")),
             }
         }
     }
@@ -281,8 +360,30 @@ impl Sender {
     }
 }
 
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "unknown-host".into())
+}
+
+/// `2026-11-25T17:37:46Z` (UTC) from milliseconds since the epoch.
+fn iso8601(ms: u64) -> String {
+    let secs = ms / 1000;
+    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
 fn resource() -> Resource {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_string()).unwrap_or_default();
+    let host = host_name();
     let mut builder = Resource::builder_empty()
         .with_attribute(opentelemetry::KeyValue::new("service.name", "openclaw-gateway"))
         .with_attribute(opentelemetry::KeyValue::new("telemetry.sdk.name", "openclaw-mlflow"))
