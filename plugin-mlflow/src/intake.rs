@@ -1,6 +1,6 @@
 //! The hot path: what runs on the host's thread inside a hook. It copies the event (cutting content
-//! to its budget) and offers it to a bounded queue without waiting. Whether anything is wanted at
-//! all was decided once at `init`, so a disabled hook is a load and a branch.
+//! to its budget) and offers it to a bounded queue without waiting; what to copy (content or not,
+//! how much) was decided once at `init`.
 
 use crate::event::{Ctx, Event};
 use crate::stats::Counters;
@@ -11,8 +11,6 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 
 pub struct Intake {
-    /// False when the configuration turned every output off: hooks return at once.
-    wanted: bool,
     capture_content: bool,
     max_content_bytes: usize,
     tx: Sender<Event>,
@@ -27,7 +25,6 @@ pub const TRUNCATION_MARKER: &str = "…[truncated by openclaw-mlflow: ";
 
 impl Intake {
     pub fn new(
-        wanted: bool,
         capture_content: bool,
         max_content_bytes: usize,
         tx: Sender<Event>,
@@ -35,7 +32,6 @@ impl Intake {
         stats: Arc<Counters>,
     ) -> Intake {
         Intake {
-            wanted,
             capture_content,
             max_content_bytes,
             tx,
@@ -44,12 +40,6 @@ impl Intake {
             closed: AtomicBool::new(false),
             stats,
         }
-    }
-
-    /// Decided at `init`: false when the configuration turned every output off.
-    #[inline]
-    pub fn wanted(&self) -> bool {
-        self.wanted
     }
 
     /// True after shutdown: the event is counted as dropped and goes nowhere.

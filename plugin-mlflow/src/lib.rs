@@ -79,14 +79,8 @@ fn start(config_json: &str, host: HostHandleRef) -> Result<PluginObject, String>
     }
     let stats = Arc::new(Counters::default());
     let (tx, rx) = crossbeam_channel::bounded(config.queue_capacity);
-    let intake = Intake::new(
-        config.track_traces,
-        config.capture_content,
-        config.max_content_bytes,
-        tx,
-        config.max_queue_bytes,
-        stats.clone(),
-    );
+    let intake =
+        Intake::new(config.capture_content, config.max_content_bytes, tx, config.max_queue_bytes, stats.clone());
     if !config.track_traces {
         log.info(|| "MLflow: trackTraces is false; only the run's metrics are sent".into());
     }
@@ -132,11 +126,12 @@ fn instance(state: &PluginState) -> &Instance {
     unsafe { &*(state as *const ErasedObject as *const Instance) }
 }
 
-/// The body of every event hook: one branch when nothing is wanted, else copy and queue.
+/// The body of every event hook: a load and a branch (closed?), then copy and queue. Every hook is
+/// wanted: even with `trackTraces: false` the run's metrics count messages and calls.
 #[inline]
 fn hook(state: &PluginState, name: &str, make: impl FnOnce(&Intake) -> Event) {
     let inst = instance(state);
-    if !inst.intake.wanted() || inst.intake.refuse_if_closed() {
+    if inst.intake.refuse_if_closed() {
         return;
     }
     contain_panic(inst.log.host(), name, (), || inst.intake.offer(make(&inst.intake)));

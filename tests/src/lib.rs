@@ -177,6 +177,43 @@ impl Mlflow {
         }
     }
 
+    /// The runs of an experiment (run info and data, as runs/search gives them).
+    pub fn runs(&self, experiment_id: &str) -> Vec<Value> {
+        let (status, body) = self.call(
+            "POST",
+            "/api/2.0/mlflow/runs/search",
+            Some(json!({"experiment_ids": [experiment_id], "max_results": 100})),
+        );
+        assert_eq!(status, 200, "{body}");
+        body["runs"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// The run's metric keys (latest values), from runs/get.
+    pub fn metric_keys(&self, run_id: &str) -> Vec<String> {
+        let (status, body) = self.call("GET", &format!("/api/2.0/mlflow/runs/get?run_id={run_id}"), None);
+        assert_eq!(status, 200, "{body}");
+        let metrics = body["run"]["data"]["metrics"].as_array().cloned().unwrap_or_default();
+        metrics.iter().map(|m| m["key"].as_str().unwrap().to_string()).collect()
+    }
+
+    /// Every logged value of a metric, in step order.
+    pub fn metric_history(&self, run_id: &str, key: &str) -> Vec<Value> {
+        let (status, body) = self.call(
+            "GET",
+            &format!("/api/2.0/mlflow/metrics/get-history?run_id={run_id}&metric_key={key}&max_results=25000"),
+            None,
+        );
+        assert_eq!(status, 200, "{body}");
+        let mut values = body["metrics"].as_array().cloned().unwrap_or_default();
+        values.sort_by_key(|m| m["step"].as_u64());
+        values
+    }
+
+    /// The sum of a metric's history.
+    pub fn metric_sum(&self, run_id: &str, key: &str) -> f64 {
+        self.metric_history(run_id, key).iter().map(|m| m["value"].as_f64().unwrap()).sum()
+    }
+
     /// One trace with its spans; span attributes are turned into plain JSON values.
     pub fn trace(&self, trace_id: &str) -> Trace {
         let (status, body) = self.call("GET", &format!("/api/3.0/mlflow/traces/get?trace_id={trace_id}"), None);
