@@ -118,8 +118,8 @@ impl Exporter {
         }
         self.outbox.request_flush();
         match self.outbox.wait_empty(deadline) {
-            0 => Ok(()),
-            left => Err(format!("{left} trace(s) not yet delivered to MLflow; they stay buffered")),
+            left if left.is_empty() => Ok(()),
+            left => Err(format!("{} not yet delivered to MLflow; they stay buffered", left.describe())),
         }
     }
 
@@ -139,15 +139,17 @@ impl Exporter {
         self.outbox.stop();
         // The sender ends the run and exits after its current request; not waited for past the
         // deadline (it then dies with the process).
-        if left == 0 {
+        if left.is_empty() {
             let _ = self.sender_done.recv_deadline(deadline);
         }
         let abandoned = self.outbox.abandon();
         Counters::add(&self.stats.traces_failed, abandoned as u64);
-        match (drained, left) {
-            (true, 0) => Ok(()),
+        match (drained, left.is_empty()) {
+            (true, true) => Ok(()),
             (false, _) => Err("the exporter did not stop in time; queued events were not all sent".into()),
-            (true, n) => Err(format!("{n} trace(s) could not be delivered to MLflow before the shutdown deadline")),
+            (true, false) => {
+                Err(format!("{} could not be delivered to MLflow before the shutdown deadline", left.describe()))
+            }
         }
     }
 }

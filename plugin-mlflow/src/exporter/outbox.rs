@@ -19,6 +19,27 @@ struct State {
     stopping: bool,
 }
 
+/// What was not delivered.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Pending {
+    pub traces: usize,
+    pub metric_values: usize,
+}
+
+impl Pending {
+    pub fn is_empty(&self) -> bool {
+        self.traces + self.metric_values == 0
+    }
+
+    pub fn describe(&self) -> String {
+        match (self.traces, self.metric_values) {
+            (t, 0) => format!("{t} trace(s)"),
+            (0, m) => format!("{m} metric value(s)"),
+            (t, m) => format!("{t} trace(s) and {m} metric value(s)"),
+        }
+    }
+}
+
 pub struct Outbox {
     state: Mutex<State>,
     changed: Condvar,
@@ -168,13 +189,14 @@ impl Outbox {
     }
 
     /// Waits until nothing is queued or in flight, at most until `deadline`; returns what is left.
-    pub fn wait_empty(&self, deadline: Instant) -> usize {
+    pub fn wait_empty(&self, deadline: Instant) -> Pending {
         let mut s = self.lock();
         loop {
-            let left = s.queue.len() + s.in_flight + s.metrics.len();
             let now = Instant::now();
-            if left == 0 || now >= deadline {
-                return left;
+            if s.queue.len() + s.in_flight + s.metrics.len() == 0 || now >= deadline {
+                // In-flight items are traces or metric points, whichever the sender holds.
+                let in_flight_traces = if s.metrics.is_empty() { s.in_flight } else { 0 };
+                return Pending { traces: s.queue.len() + in_flight_traces, metric_values: s.metrics.len() };
             }
             s = self.changed.wait_timeout(s, deadline - now).unwrap_or_else(|e| e.into_inner()).0;
         }
