@@ -37,8 +37,10 @@ impl std::fmt::Debug for Auth {
 #[derive(Clone, Debug)]
 pub struct Config {
     pub enabled: bool,
-    /// Without a trailing slash.
-    pub tracking_uri: String,
+    /// Without a trailing slash; `None` when only the `otlp` export is configured.
+    pub tracking_uri: Option<String>,
+    /// The generic OpenTelemetry export, when the `otlp` section is there.
+    pub otlp: Option<OtlpConfig>,
     pub experiment: ExperimentRef,
     pub auth: Auth,
     pub track_token_usage: bool,
@@ -78,7 +80,186 @@ pub const KNOWN_KEYS: &[&str] = &[
     "maxQueueBytes",
     "maxBufferedTraces",
     "requestTimeoutMs",
+    "otlp",
 ];
+
+pub const OTLP_KEYS: &[&str] = &[
+    "endpoint",
+    "tracesEndpoint",
+    "metricsEndpoint",
+    "headers",
+    "traces",
+    "metrics",
+    "serviceName",
+    "sampleRate",
+    "protocol",
+];
+
+/// The `otlp` section: the same telemetry to any OTLP/HTTP backend.
+#[derive(Clone, PartialEq)]
+pub struct OtlpConfig {
+    /// Full URL of the traces endpoint (`{endpoint}/v1/traces` unless given per signal).
+    pub traces_endpoint: String,
+    pub metrics_endpoint: String,
+    pub headers: Vec<(String, String)>,
+    pub traces: bool,
+    pub metrics: bool,
+    pub service_name: String,
+    /// Fraction of messages whose whole trace is kept (root-based).
+    pub sample_rate: f64,
+}
+
+// Header values are often credentials: never printed.
+impl std::fmt::Debug for OtlpConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OtlpConfig")
+            .field("traces_endpoint", &self.traces_endpoint)
+            .field("metrics_endpoint", &self.metrics_endpoint)
+            .field("headers", &self.headers.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>())
+            .field("traces", &self.traces)
+            .field("metrics", &self.metrics)
+            .field("service_name", &self.service_name)
+            .field("sample_rate", &self.sample_rate)
+            .finish()
+    }
+}
+
+const PROTOCOL: &str = "http/protobuf";
+
+/// `OTEL_EXPORTER_OTLP_HEADERS`: `key=value,key2=value2`, values percent-encoded.
+fn env_headers(text: &str) -> Result<Vec<(String, String)>, String> {
+    text.split(',')
+        .filter(|p| !p.trim().is_empty())
+        .map(|pair| match pair.split_once('=') {
+            Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), percent_decode(v.trim()))),
+            _ => Err("OTEL_EXPORTER_OTLP_HEADERS: expected key=value pairs separated by commas".to_string()),
+        })
+        .collect()
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let Some(b) = std::str::from_utf8(&bytes[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok())
+            {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The sample rate from `OTEL_TRACES_SAMPLER`/`_ARG` (the ratio samplers; `always_on`/`off`).
+fn env_sample_rate(env: &dyn Env) -> Result<Option<f64>, String> {
+    let Some(sampler) = env.var("OTEL_TRACES_SAMPLER") else { return Ok(None) };
+    let arg = || -> Result<f64, String> {
+        match env.var("OTEL_TRACES_SAMPLER_ARG") {
+            None => Ok(1.0),
+            Some(a) => a
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|r| (0.0..=1.0).contains(r))
+                .ok_or_else(|| format!("OTEL_TRACES_SAMPLER_ARG: expected a number from 0 to 1, got {a:?}")),
+        }
+    };
+    match sampler.trim() {
+        "always_on" | "parentbased_always_on" => Ok(Some(1.0)),
+        "always_off" | "parentbased_always_off" => Ok(Some(0.0)),
+        "traceidratio" | "parentbased_traceidratio" => arg().map(Some),
+        other => Err(format!(
+            "OTEL_TRACES_SAMPLER: expected always_on, always_off, traceidratio or parentbased_traceidratio, got {other:?}"
+        )),
+    }
+}
+
+fn otlp_url(source: &str, uri: &str) -> Result<String, String> {
+    http_uri(source, uri).map_err(|_| format!("{source}: expected an http:// or https:// URL, got {uri:?}"))
+}
+
+fn parse_otlp(value: &Value, env: &dyn Env) -> Result<OtlpConfig, String> {
+    let map = value.as_object().ok_or_else(|| err("otlp", "an object of OTLP export settings", value))?;
+    if let Some(unknown) = map.keys().find(|k| !OTLP_KEYS.contains(&k.as_str())) {
+        return Err(format!("mlflow config: unknown key `otlp.{unknown}`; known keys: {}", OTLP_KEYS.join(", ")));
+    }
+    // Only OTLP/HTTP with protobuf is spoken; anything else is refused rather than sending nothing.
+    let protocols = [
+        ("mlflow config `otlp.protocol`", string(map, "protocol")?),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", env.var("OTEL_EXPORTER_OTLP_PROTOCOL")),
+        ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", env.var("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")),
+        ("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", env.var("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL")),
+    ];
+    for (source, protocol) in protocols {
+        if let Some(p) = protocol.filter(|p| p.trim() != PROTOCOL) {
+            return Err(format!(
+                "{source}: expected \"{PROTOCOL}\" (the only OTLP protocol this plugin speaks), got {p:?}"
+            ));
+        }
+    }
+    let base = match string(map, "endpoint")? {
+        Some(e) => Some(otlp_url("mlflow config `otlp.endpoint`", &e)?),
+        None => {
+            env.var("OTEL_EXPORTER_OTLP_ENDPOINT").map(|e| otlp_url("OTEL_EXPORTER_OTLP_ENDPOINT", &e)).transpose()?
+        }
+    };
+    let signal = |key: &str, var: &str, path: &str| -> Result<String, String> {
+        if let Some(e) = string(map, key)? {
+            return otlp_url(&format!("mlflow config `otlp.{key}`"), &e);
+        }
+        if let Some(e) = env.var(var) {
+            return otlp_url(var, &e);
+        }
+        base.as_ref().map(|b| format!("{b}{path}")).ok_or_else(|| {
+            format!("mlflow config `otlp.endpoint`: not set; expected the OTLP/HTTP base URL (e.g. http://127.0.0.1:4318) here or in OTEL_EXPORTER_OTLP_ENDPOINT, or `otlp.{key}`")
+        })
+    };
+    let traces = boolean(map, "traces", true)?;
+    let metrics = boolean(map, "metrics", true)?;
+    let headers = match map.get("headers") {
+        Some(Value::Object(h)) => h
+            .iter()
+            .map(|(k, v)| match v {
+                Value::String(s) => Ok((k.clone(), s.clone())),
+                other => Err(err(&format!("otlp.headers.{k}"), "a string", other)),
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+        Some(other) => return Err(err("otlp.headers", "an object of header name to value", other)),
+        None => env.var("OTEL_EXPORTER_OTLP_HEADERS").map(|h| env_headers(&h)).transpose()?.unwrap_or_default(),
+    };
+    let sample_rate = match map.get("sampleRate") {
+        Some(v) => v
+            .as_f64()
+            .filter(|r| (0.0..=1.0).contains(r))
+            .ok_or_else(|| err("otlp.sampleRate", "a number from 0 to 1", v))?,
+        None => env_sample_rate(env)?.unwrap_or(1.0),
+    };
+    Ok(OtlpConfig {
+        traces_endpoint: if traces {
+            signal("tracesEndpoint", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "/v1/traces")?
+        } else {
+            String::new()
+        },
+        metrics_endpoint: if metrics {
+            signal("metricsEndpoint", "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "/v1/metrics")?
+        } else {
+            String::new()
+        },
+        headers,
+        traces,
+        metrics,
+        service_name: string(map, "serviceName")?
+            .or_else(|| env.var("OTEL_SERVICE_NAME"))
+            .unwrap_or_else(|| "openclaw-gateway".into()),
+        sample_rate,
+    })
+}
 
 /// Where settings that the file leaves unset come from; a trait so tests need not touch the
 /// process environment.
@@ -155,13 +336,15 @@ impl Config {
             return Err(format!("mlflow config: unknown key `{unknown}`; known keys: {}", KNOWN_KEYS.join(", ")));
         }
 
+        let otlp = map.get("otlp").map(|o| parse_otlp(o, env)).transpose()?;
         let tracking_uri = match string(&map, "trackingUri")? {
-            Some(uri) => http_uri("mlflow config `trackingUri`", &uri)?,
+            Some(uri) => Some(http_uri("mlflow config `trackingUri`", &uri)?),
             None => match env.var("MLFLOW_TRACKING_URI") {
-                Some(uri) => http_uri("MLFLOW_TRACKING_URI", &uri)?,
+                Some(uri) => Some(http_uri("MLFLOW_TRACKING_URI", &uri)?),
+                None if otlp.is_some() => None,
                 None => {
                     return Err("mlflow config `trackingUri`: not set; expected the MLflow server's http(s) URL \
-                                here or in MLFLOW_TRACKING_URI"
+                                here or in MLFLOW_TRACKING_URI (or an `otlp` section to export elsewhere only)"
                         .into())
                 }
             },
@@ -230,6 +413,7 @@ impl Config {
         Ok(Config {
             enabled: boolean(&map, "enabled", false)?,
             tracking_uri,
+            otlp,
             experiment,
             auth,
             track_token_usage: boolean(&map, "trackTokenUsage", true)?,
@@ -318,7 +502,7 @@ mod tests {
             ("MLFLOW_TRACKING_TOKEN", "tok"),
         ]);
         let c = Config::parse("{}", &e).unwrap();
-        assert_eq!(c.tracking_uri, "https://mlflow.example.com");
+        assert_eq!(c.tracking_uri.as_deref(), Some("https://mlflow.example.com"));
         assert_eq!(c.experiment, ExperimentRef::Name("from-env".into()));
         assert_eq!(c.auth, Auth::Bearer("tok".into()));
         let e =
@@ -340,7 +524,7 @@ mod tests {
     fn the_file_wins_over_the_environment() {
         let e = env(&[("MLFLOW_TRACKING_URI", "http://env:1"), ("MLFLOW_EXPERIMENT_ID", "9")]);
         let c = Config::parse(r#"{"trackingUri": "http://file:2", "experimentName": "file"}"#, &e).unwrap();
-        assert_eq!(c.tracking_uri, "http://file:2");
+        assert_eq!(c.tracking_uri.as_deref(), Some("http://file:2"));
         assert_eq!(c.experiment, ExperimentRef::Name("file".into()));
         let c = Config::parse(r#"{"experimentId": 12, "experimentName": "ignored"}"#, &e).unwrap();
         assert_eq!(c.experiment, ExperimentRef::Id("12".into()));

@@ -9,6 +9,7 @@
 pub mod config;
 pub mod event;
 pub mod exporter;
+pub mod genai;
 mod intake;
 mod log;
 pub mod pricing;
@@ -88,7 +89,7 @@ fn start(config_json: &str, host: HostHandleRef) -> Result<PluginObject, String>
         format!(
             "MLflow plugin {} starting: trackingUri={} experiment={:?} batchSize={} flushIntervalMs={} captureContent={}",
             env!("CARGO_PKG_VERSION"),
-            config.tracking_uri,
+            config.tracking_uri.as_deref().unwrap_or("(none: OTLP export only)"),
             config.experiment,
             config.batch_size,
             config.flush_interval.as_millis(),

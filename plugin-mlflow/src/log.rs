@@ -44,3 +44,29 @@ impl Log {
         self.at(LogLevel::Debug, line)
     }
 }
+
+/// Lets a persisting problem be logged once per interval rather than once per attempt.
+pub struct Throttle {
+    every: std::time::Duration,
+    last: Option<std::time::Instant>,
+}
+
+impl Throttle {
+    pub fn new(every: std::time::Duration) -> Throttle {
+        Throttle { every, last: None }
+    }
+
+    /// True (and restarts the interval) when a line may be logged now.
+    pub fn due(&mut self) -> bool {
+        let due = self.last.is_none_or(|t| t.elapsed() >= self.every);
+        if due {
+            self.last = Some(std::time::Instant::now());
+        }
+        due
+    }
+
+    /// The problem is over: the next one is logged at once.
+    pub fn reset(&mut self) {
+        self.last = None;
+    }
+}

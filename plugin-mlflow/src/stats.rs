@@ -23,6 +23,10 @@ pub struct Counters {
     pub events_late: AtomicU64,
     /// Export requests that failed and were retried.
     pub export_retries: AtomicU64,
+    /// Traces the generic OTLP endpoint accepted, refused for good, or that sampling left out.
+    pub otlp_traces_exported: AtomicU64,
+    pub otlp_traces_failed: AtomicU64,
+    pub otlp_traces_sampled_out: AtomicU64,
 }
 
 impl Counters {
@@ -36,6 +40,9 @@ impl Counters {
             ("traces_incomplete", &self.traces_incomplete),
             ("events_late", &self.events_late),
             ("export_retries", &self.export_retries),
+            ("otlp_traces_exported", &self.otlp_traces_exported),
+            ("otlp_traces_failed", &self.otlp_traces_failed),
+            ("otlp_traces_sampled_out", &self.otlp_traces_sampled_out),
         ];
         PluginStats {
             accepted: self.events_accepted.load(Relaxed),

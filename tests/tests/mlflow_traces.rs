@@ -533,7 +533,7 @@ fn with_mlflow_unreachable_init_returns_and_shutdown_keeps_its_budget() {
         run.stderr.lines().find(|l| l.contains("plugin mlflow shutdown:")).unwrap_or_else(|| panic!("{}", run.stderr));
     assert!(
         said.contains("6 trace(s) and ")
-            && said.ends_with("metric value(s) could not be delivered to MLflow before the shutdown deadline"),
+            && said.ends_with("metric value(s) for mlflow could not be delivered before the shutdown deadline"),
         "{said}"
     );
     // Generous: the point is that it does not wait for request timeouts and retries.

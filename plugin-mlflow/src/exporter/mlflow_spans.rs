@@ -2,6 +2,7 @@
 //! `shared/reference/mlflow.md`): which attribute fills which trace field is decided here only.
 
 use super::assembler::{ChildKind, ChildSpan, FinishedTrace, RunTrace};
+use crate::genai;
 use crate::redact::Redactor;
 use opentelemetry::trace::{SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId, TraceState};
 use opentelemetry::{InstrumentationScope, KeyValue};
@@ -32,6 +33,16 @@ pub struct ReadyTrace {
 }
 
 impl ReadyTrace {
+    /// The same trace for a second destination (span data is copied; the id stays).
+    pub fn clone_for_another_destination(&self) -> ReadyTrace {
+        ReadyTrace {
+            trace_id: self.trace_id,
+            spans: self.spans.clone(),
+            redacted: self.redacted,
+            incomplete: self.incomplete,
+        }
+    }
+
     /// The id MLflow shows: `tr-` + the 32-hex OpenTelemetry trace id.
     pub fn mlflow_id(&self) -> String {
         mlflow_trace_id(self.trace_id)
@@ -132,6 +143,9 @@ impl Builder<'_> {
             KeyValue::new("mlflow.spanType", "AGENT"),
             KeyValue::new("session.id", mlflow_session_id(&run.ctx.session_key).into_owned()),
             KeyValue::new("user.id", agent_id(run).to_string()),
+            KeyValue::new(genai::OPERATION_NAME, genai::OP_INVOKE_AGENT),
+            KeyValue::new(genai::AGENT_ID, agent_id(run).to_string()),
+            KeyValue::new(genai::CONVERSATION_ID, mlflow_session_id(&run.ctx.session_key).into_owned()),
             KeyValue::new("openclaw.session_key", run.ctx.session_key.clone()),
             KeyValue::new("openclaw.run_id", run.ctx.run_id.clone()),
             KeyValue::new("mlflow.traceTag.openclaw.run_id", run.ctx.run_id.clone()),
@@ -195,12 +209,20 @@ impl Builder<'_> {
         let name = match &child.kind {
             ChildKind::Model { provider, model, usage, cost, cost_source, response } => {
                 a.push(KeyValue::new("mlflow.spanType", "CHAT_MODEL"));
-                a.push(KeyValue::new("gen_ai.operation.name", "chat"));
-                a.push(KeyValue::new("gen_ai.request.model", model.clone()));
+                a.push(KeyValue::new(genai::OPERATION_NAME, genai::OP_CHAT));
+                a.push(KeyValue::new(genai::REQUEST_MODEL, model.clone()));
                 if !provider.is_empty() {
-                    a.push(KeyValue::new("gen_ai.provider.name", provider.clone()));
+                    a.push(KeyValue::new(genai::PROVIDER_NAME, provider.clone()));
                 }
                 if let (true, Some(u)) = (self.opts.track_token_usage, usage) {
+                    for (key, n) in [
+                        (genai::USAGE_INPUT_TOKENS, u.input),
+                        (genai::USAGE_OUTPUT_TOKENS, u.output),
+                        (genai::USAGE_CACHE_READ_INPUT_TOKENS, u.cache_read),
+                        (genai::USAGE_CACHE_WRITE_INPUT_TOKENS, u.cache_write),
+                    ] {
+                        a.push(KeyValue::new(key, n as i64));
+                    }
                     let usage_json = json!({
                         "input_tokens": u.input, "output_tokens": u.output, "total_tokens": u.total,
                         "cache_read_input_tokens": u.cache_read, "cache_creation_input_tokens": u.cache_write,
@@ -230,9 +252,9 @@ impl Builder<'_> {
             }
             ChildKind::Tool { name, call_id, params, result } => {
                 a.push(KeyValue::new("mlflow.spanType", "TOOL"));
-                a.push(KeyValue::new("gen_ai.operation.name", "execute_tool"));
-                a.push(KeyValue::new("gen_ai.tool.name", name.clone()));
-                a.push(KeyValue::new("gen_ai.tool.call.id", call_id.clone()));
+                a.push(KeyValue::new(genai::OPERATION_NAME, genai::OP_EXECUTE_TOOL));
+                a.push(KeyValue::new(genai::TOOL_NAME, name.clone()));
+                a.push(KeyValue::new(genai::TOOL_CALL_ID, call_id.clone()));
                 if let Some(p) = params {
                     a.push(KeyValue::new("mlflow.spanInputs", self.json_payload(p)));
                 }
@@ -249,7 +271,7 @@ impl Builder<'_> {
         let failed = child.outcome.is_some_and(|o| o.is_error());
         let status = if failed || (child.outcome.is_none() && !child.error.is_empty()) {
             if failed {
-                a.push(KeyValue::new("error.type", child.outcome.map_or("incomplete", |o| o.as_str())));
+                a.push(KeyValue::new(genai::ERROR_TYPE, child.outcome.map_or("incomplete", |o| o.as_str())));
             }
             self.error_status(&child.error, "failed")
         } else {

@@ -1,19 +1,23 @@
-//! The exporter: two background threads behind the hooks' queue.
+//! The exporter: background threads behind the hooks' queue.
 //!
-//! - the assembler thread takes events off the queue, builds whole traces (`assembler`), turns
-//!   finished ones into spans with MLflow's attributes (`mlflow_spans`) and puts them in the
+//! - the assembler thread takes events off the queue, builds whole traces (`assembler`), prices
+//!   their calls, counts them into the metrics (`run_metrics` for MLflow, `otlp_metrics` for any
+//!   OTLP backend), turns them into spans (`mlflow_spans`) and puts them in each destination's
 //!   bounded outbox;
-//! - the sender thread resolves the experiment and ships the outbox in batches over OTLP/HTTP,
-//!   with retries (`sender`, `backoff`, `http_client`, `mlflow_rest`).
+//! - one sender thread per destination ships its outbox: MLflow (`sender`: experiment, run,
+//!   traces and run metrics, 400 isolation) and a generic OTLP endpoint (`otlp_sender`: sampled
+//!   traces). Both use `backoff` and the shared transport (`http_client`).
 //!
 //! Contract with the host (through `flush` and `shutdown`): both return by their deadline whatever
-//! MLflow does, and say what they could not send.
+//! the backends do, and say what they could not send.
 
 pub mod assembler;
 mod backoff;
 mod http_client;
 pub mod mlflow_rest;
 pub mod mlflow_spans;
+mod otlp_metrics;
+pub mod otlp_sender;
 mod outbox;
 pub mod run_metrics;
 mod sender;
@@ -27,11 +31,12 @@ use assembler::{price_calls, Assembler, FinishedTrace};
 use crossbeam_channel::{Receiver, Sender as ChannelSender, TryRecvError};
 use mlflow_spans::{ReadyTrace, SpanOptions};
 use opentelemetry::InstrumentationScope;
-use outbox::Outbox;
+use opentelemetry_sdk::Resource;
+use otlp_metrics::OtlpMetrics;
+use outbox::{Outbox, Pending};
 use run_metrics::{MetricToggles, MetricsWindow};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// At most this many messages are assembled at once; beyond it the oldest is sent incomplete.
@@ -50,13 +55,46 @@ enum Control {
     Stop(String, ChannelSender<()>),
 }
 
+/// The resource of every export: the service, this plugin, the host.
+pub(crate) fn resource(service_name: &str) -> Resource {
+    Resource::builder_empty()
+        .with_attribute(opentelemetry::KeyValue::new("service.name", service_name.to_string()))
+        .with_attribute(opentelemetry::KeyValue::new("telemetry.sdk.name", "openclaw-mlflow"))
+        .with_attribute(opentelemetry::KeyValue::new("telemetry.sdk.version", env!("CARGO_PKG_VERSION")))
+        .with_attribute(opentelemetry::KeyValue::new("host.name", sender::host_name()))
+        .build()
+}
+
+/// A backend's outbox and the thread that empties it.
+struct Destination {
+    name: &'static str,
+    outbox: Arc<Outbox>,
+    /// Disconnects when the thread has finished.
+    done: Receiver<()>,
+}
+
+fn spawn_destination(
+    name: &'static str,
+    outbox: Arc<Outbox>,
+    body: impl FnOnce() + Send + 'static,
+) -> Result<Destination, String> {
+    let (done_tx, done) = crossbeam_channel::bounded::<()>(0);
+    std::thread::Builder::new()
+        .name(format!("{name}-sender"))
+        .spawn(move || {
+            body();
+            drop(done_tx);
+        })
+        .map_err(|e| format!("could not start the {name} sender thread: {e}"))?;
+    Ok(Destination { name, outbox, done })
+}
+
 pub struct Exporter {
     control: ChannelSender<Control>,
-    outbox: Arc<Outbox>,
+    destinations: Vec<Destination>,
     stats: Arc<Counters>,
-    assembler_thread: Option<JoinHandle<()>>,
-    /// Disconnects when the sender thread has finished (run ended, or given up).
-    sender_done: Receiver<()>,
+    /// Disconnects when the assembler thread has finished.
+    assembler_done: Receiver<()>,
 }
 
 impl Exporter {
@@ -67,47 +105,84 @@ impl Exporter {
         stats: Arc<Counters>,
         log: Log,
     ) -> Result<Exporter, String> {
-        let outbox = Arc::new(Outbox::new(config.max_buffered_traces));
-        let (control, control_rx) = crossbeam_channel::unbounded();
-        let span_options = SpanOptions {
-            track_token_usage: config.track_token_usage,
-            track_costs: config.track_costs,
-            track_latency: config.track_latency,
-            redactor: Redactor::new(&config.redact_patterns),
-            scope: InstrumentationScope::builder("openclaw-mlflow").with_version(env!("CARGO_PKG_VERSION")).build(),
+        let toggles = MetricToggles {
+            tokens: config.track_token_usage,
+            costs: config.track_costs,
+            latency: config.track_latency,
         };
+        let mut destinations = Vec::new();
+        let mut mlflow_outbox = None;
+        if let Some(uri) = config.tracking_uri.clone() {
+            let outbox = Arc::new(Outbox::new(config.max_buffered_traces));
+            let sender = sender::Sender::new(config.clone(), uri, outbox.clone(), stats.clone(), log);
+            destinations.push(spawn_destination("mlflow", outbox.clone(), move || sender.run())?);
+            mlflow_outbox = Some(outbox);
+        }
+        let mut otlp_outbox = None;
+        let mut otlp_metrics = None;
+        if let Some(otlp) = config.otlp.clone() {
+            if otlp.traces && config.track_traces {
+                let outbox = Arc::new(Outbox::new(config.max_buffered_traces));
+                let sender = otlp_sender::OtlpSender::new(
+                    otlp.clone(),
+                    config.batch_size,
+                    config.flush_interval,
+                    config.request_timeout,
+                    outbox.clone(),
+                    stats.clone(),
+                    log,
+                )?;
+                destinations.push(spawn_destination("otlp", outbox.clone(), move || sender.run())?);
+                otlp_outbox = Some((outbox, otlp.sample_rate));
+            }
+            if otlp.metrics {
+                otlp_metrics = Some(OtlpMetrics::start(&otlp, config.flush_interval, config.request_timeout, toggles)?);
+                log.info(|| format!("OTLP export of metrics to {}", otlp.metrics_endpoint));
+            }
+        }
+        let (control, control_rx) = crossbeam_channel::unbounded();
         let assembler = AssemblerLoop {
             assembler: Assembler::new(config.message_timeout, MAX_OPEN_RUNS),
             events,
             control: control_rx,
             queued_bytes,
-            outbox: outbox.clone(),
             stats: stats.clone(),
             log,
-            span_options,
+            span_options: SpanOptions {
+                track_token_usage: config.track_token_usage,
+                track_costs: config.track_costs,
+                track_latency: config.track_latency,
+                redactor: Redactor::new(&config.redact_patterns),
+                scope: InstrumentationScope::builder("openclaw-mlflow").with_version(env!("CARGO_PKG_VERSION")).build(),
+            },
             prices: config.prices.clone(),
             track_traces: config.track_traces,
-            window: MetricsWindow::new(MetricToggles {
-                tokens: config.track_token_usage,
-                costs: config.track_costs,
-                latency: config.track_latency,
-            }),
+            window: MetricsWindow::new(toggles),
             window_length: config.flush_interval,
+            mlflow_outbox,
+            otlp_outbox,
+            otlp_metrics,
         };
-        let sender = sender::Sender::new(config, outbox.clone(), stats.clone(), log);
-        let assembler_thread = std::thread::Builder::new()
-            .name("mlflow-assembler".into())
-            .spawn(move || assembler.run())
-            .map_err(|e| format!("could not start the exporter thread: {e}"))?;
-        let (done_tx, sender_done) = crossbeam_channel::bounded::<()>(0);
+        let (assembler_done_tx, assembler_done) = crossbeam_channel::bounded::<()>(0);
         std::thread::Builder::new()
-            .name("mlflow-sender".into())
+            .name("mlflow-assembler".into())
             .spawn(move || {
-                sender.run();
-                drop(done_tx);
+                assembler.run();
+                drop(assembler_done_tx);
             })
-            .map_err(|e| format!("could not start the sender thread: {e}"))?;
-        Ok(Exporter { control, outbox, stats, assembler_thread: Some(assembler_thread), sender_done })
+            .map_err(|e| format!("could not start the exporter thread: {e}"))?;
+        Ok(Exporter { control, destinations, stats, assembler_done })
+    }
+
+    /// Asks every destination to send now and waits for all of them until `deadline`; what is
+    /// left, per destination.
+    fn send_all(&self, deadline: Instant) -> Vec<(&'static str, Pending)> {
+        self.destinations.iter().for_each(|d| d.outbox.request_flush());
+        self.destinations
+            .iter()
+            .map(|d| (d.name, d.outbox.wait_empty(deadline)))
+            .filter(|(_, left)| !left.is_empty())
+            .collect()
     }
 
     /// Sends everything finished so far, waiting at most until `deadline`.
@@ -116,42 +191,47 @@ impl Exporter {
         if self.control.send(Control::Drain(ack)).is_err() || done.recv_deadline(deadline).is_err() {
             return Err("the exporter did not take in the queued events in time".into());
         }
-        self.outbox.request_flush();
-        match self.outbox.wait_empty(deadline) {
-            left if left.is_empty() => Ok(()),
-            left => Err(format!("{} not yet delivered to MLflow; they stay buffered", left.describe())),
+        match describe(&self.send_all(deadline)) {
+            None => Ok(()),
+            Some(left) => Err(format!("{left} not yet delivered; they stay buffered")),
         }
     }
 
-    /// Flushes, sends open messages as incomplete, and stops both threads, all by `deadline`.
+    /// Flushes, sends open messages as incomplete, and stops every thread, all by `deadline`.
     pub fn shutdown(&mut self, deadline: Instant) -> Result<(), String> {
         let (ack, done) = crossbeam_channel::bounded(1);
         let drained =
             self.control.send(Control::Stop("the gateway stopped before the message ended".into(), ack)).is_ok()
                 && done.recv_deadline(deadline).is_ok();
-        if drained {
-            if let Some(t) = self.assembler_thread.take() {
-                let _ = t.join();
-            }
+        let left = self.send_all(deadline);
+        for d in &self.destinations {
+            d.outbox.stop();
         }
-        self.outbox.request_flush();
-        let left = self.outbox.wait_empty(deadline);
-        self.outbox.stop();
-        // The sender ends the run and exits after its current request; not waited for past the
-        // deadline (it then dies with the process).
+        // Threads end the MLflow run and exit after their current request; none is waited for past
+        // the deadline (they then die with the process).
         if left.is_empty() {
-            let _ = self.sender_done.recv_deadline(deadline);
-        }
-        let abandoned = self.outbox.abandon();
-        Counters::add(&self.stats.traces_failed, abandoned as u64);
-        match (drained, left.is_empty()) {
-            (true, true) => Ok(()),
-            (false, _) => Err("the exporter did not stop in time; queued events were not all sent".into()),
-            (true, false) => {
-                Err(format!("{} could not be delivered to MLflow before the shutdown deadline", left.describe()))
+            for d in &self.destinations {
+                let _ = d.done.recv_deadline(deadline);
             }
+            let _ = self.assembler_done.recv_deadline(deadline);
+        }
+        for d in &self.destinations {
+            Counters::add(&self.stats.traces_failed, d.outbox.abandon() as u64);
+        }
+        match (drained, describe(&left)) {
+            (true, None) => Ok(()),
+            (false, _) => Err("the exporter did not stop in time; queued events were not all sent".into()),
+            (true, Some(left)) => Err(format!("{left} could not be delivered before the shutdown deadline")),
         }
     }
+}
+
+/// "6 trace(s) and 14 metric value(s) for mlflow, 3 trace(s) for otlp"
+fn describe(left: &[(&'static str, Pending)]) -> Option<String> {
+    if left.is_empty() {
+        return None;
+    }
+    Some(left.iter().map(|(name, p)| format!("{} for {name}", p.describe())).collect::<Vec<_>>().join(", "))
 }
 
 struct AssemblerLoop {
@@ -159,7 +239,6 @@ struct AssemblerLoop {
     events: Receiver<Event>,
     control: Receiver<Control>,
     queued_bytes: Arc<AtomicUsize>,
-    outbox: Arc<Outbox>,
     stats: Arc<Counters>,
     log: Log,
     span_options: SpanOptions,
@@ -167,6 +246,10 @@ struct AssemblerLoop {
     track_traces: bool,
     window: MetricsWindow,
     window_length: Duration,
+    mlflow_outbox: Option<Arc<Outbox>>,
+    /// The OTLP destination's outbox and its sample rate.
+    otlp_outbox: Option<(Arc<Outbox>, f64)>,
+    otlp_metrics: Option<OtlpMetrics>,
 }
 
 pub(crate) fn now_ms() -> u64 {
@@ -177,8 +260,8 @@ impl AssemblerLoop {
     /// Ends the current metrics window and hands its points to the sender.
     fn close_window(&mut self) {
         let points = self.window.close(now_ms());
-        if !points.is_empty() {
-            let dropped = self.outbox.push_metrics(points);
+        if let (false, Some(outbox)) = (points.is_empty(), &self.mlflow_outbox) {
+            let dropped = outbox.push_metrics(points);
             if dropped > 0 {
                 self.log.warn(|| format!("MLflow: {dropped} unsent metric value(s) dropped (buffer full)"));
             }
@@ -233,6 +316,13 @@ impl AssemblerLoop {
                     self.ship(&mut finished);
                     self.close_window();
                     let _ = ack.send(());
+                    if let Some(metrics) = &self.otlp_metrics {
+                        // The last export; bounded by the request timeout, and shutdown does not
+                        // wait for this thread past its deadline.
+                        if let Err(e) = metrics.shutdown() {
+                            self.log.warn(|| format!("OTLP metrics: the last export failed: {e}"));
+                        }
+                    }
                     return;
                 }
                 Err(TryRecvError::Empty) => {}
@@ -265,18 +355,38 @@ impl AssemblerLoop {
         if finished.is_empty() {
             return;
         }
-        let mut ready = Vec::with_capacity(finished.len());
+        let mut to_mlflow = Vec::with_capacity(finished.len());
+        let mut to_otlp = Vec::new();
         for mut f in finished.drain(..) {
             price_calls(&mut f.run, &self.prices);
             self.window.add(&f);
-            if self.track_traces {
-                ready.push(self.describe(f));
+            if let Some(metrics) = &self.otlp_metrics {
+                metrics.record(&f);
+            }
+            if !self.track_traces {
+                continue;
+            }
+            let ready = self.describe(f);
+            if let Some((_, rate)) = &self.otlp_outbox {
+                if otlp_sender::sampled(ready.trace_id, *rate) {
+                    to_otlp.push(ready.clone_for_another_destination());
+                } else {
+                    Counters::add(&self.stats.otlp_traces_sampled_out, 1);
+                }
+            }
+            if self.mlflow_outbox.is_some() {
+                to_mlflow.push(ready);
             }
         }
-        let dropped = self.outbox.push(ready);
-        if dropped > 0 {
-            Counters::add(&self.stats.traces_dropped, dropped);
-            self.log.warn(|| format!("MLflow buffer full: dropped the {dropped} oldest unsent trace(s)"));
+        for (outbox, traces) in
+            [(self.mlflow_outbox.as_ref(), to_mlflow), (self.otlp_outbox.as_ref().map(|(o, _)| o), to_otlp)]
+        {
+            let (Some(outbox), false) = (outbox, traces.is_empty()) else { continue };
+            let dropped = outbox.push(traces);
+            if dropped > 0 {
+                Counters::add(&self.stats.traces_dropped, dropped);
+                self.log.warn(|| format!("MLflow plugin buffer full: dropped the {dropped} oldest unsent trace(s)"));
+            }
         }
     }
 

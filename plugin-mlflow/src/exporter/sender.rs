@@ -8,11 +8,10 @@ use super::mlflow_rest::{MlflowRest, RestError};
 use super::mlflow_spans::ReadyTrace;
 use super::outbox::Outbox;
 use crate::config::Config;
-use crate::log::Log;
+use crate::log::{Log, Throttle};
 use crate::stats::Counters;
 use opentelemetry_otlp::{Protocol, RetryPolicy, WithExportConfig, WithHttpConfig};
 use opentelemetry_sdk::trace::SpanExporter as _;
-use opentelemetry_sdk::Resource;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -22,6 +21,7 @@ const REPEAT_LOG_EVERY: Duration = Duration::from_secs(60);
 
 pub struct Sender {
     config: Config,
+    tracking_uri: String,
     outbox: Arc<Outbox>,
     stats: Arc<Counters>,
     log: Log,
@@ -33,7 +33,7 @@ pub struct Sender {
     started_ms: u64,
     exporter: Option<opentelemetry_otlp::SpanExporter>,
     backoff: Backoff,
-    last_problem_log: Option<Instant>,
+    problems: Throttle,
     delivered_any: bool,
 }
 
@@ -46,11 +46,12 @@ enum Verdict {
 }
 
 impl Sender {
-    pub fn new(config: Config, outbox: Arc<Outbox>, stats: Arc<Counters>, log: Log) -> Sender {
+    pub fn new(config: Config, tracking_uri: String, outbox: Arc<Outbox>, stats: Arc<Counters>, log: Log) -> Sender {
         let agent = super::http_client::agent(config.request_timeout);
         let auth = authorization(&config.auth);
         Sender {
-            rest: MlflowRest::new(agent.clone(), &config.tracking_uri, auth),
+            rest: MlflowRest::new(agent.clone(), &tracking_uri, auth),
+            tracking_uri,
             transport: Arc::new(OtlpTransport::new(agent)),
             config,
             outbox,
@@ -61,16 +62,14 @@ impl Sender {
             started_ms: super::now_ms(),
             exporter: None,
             backoff: Backoff::new(Duration::from_millis(250), Duration::from_secs(30)),
-            last_problem_log: None,
+            problems: Throttle::new(REPEAT_LOG_EVERY),
             delivered_any: false,
         }
     }
 
     /// Logs a persisting problem at most once per interval.
     fn problem(&mut self, line: impl FnOnce() -> String) {
-        let due = self.last_problem_log.is_none_or(|t| t.elapsed() >= REPEAT_LOG_EVERY);
-        if due {
-            self.last_problem_log = Some(Instant::now());
+        if self.problems.due() {
             self.log.warn(line);
         }
     }
@@ -117,11 +116,10 @@ impl Sender {
         match self.build_exporter(&experiment_id) {
             Ok(exporter) => {
                 self.exporter = Some(exporter);
-                self.last_problem_log = None;
+                self.problems.reset();
                 self.backoff.reset();
-                self.log.info(|| {
-                    format!("MLflow tracing SDK initialized (OTLP/HTTP to {}/v1/traces)", self.config.tracking_uri)
-                });
+                self.log
+                    .info(|| format!("MLflow tracing SDK initialized (OTLP/HTTP to {}/v1/traces)", self.tracking_uri));
                 true
             }
             Err(e) => {
@@ -133,11 +131,9 @@ impl Sender {
 
     /// Logs a REST failure once per interval: credentials at error level, the rest as warnings.
     fn report(&mut self, e: &RestError, line: impl FnOnce(&RestError) -> String) {
-        let due = self.last_problem_log.is_none_or(|t| t.elapsed() >= REPEAT_LOG_EVERY);
-        if !due {
+        if !self.problems.due() {
             return;
         }
-        self.last_problem_log = Some(Instant::now());
         if matches!(e, RestError::Unauthorized(_)) {
             self.log.error(|| line(e));
         } else {
@@ -157,14 +153,14 @@ impl Sender {
             .with_http()
             .with_shared_http_client(self.transport.clone())
             .with_protocol(Protocol::HttpBinary)
-            .with_endpoint(format!("{}/v1/traces", self.config.tracking_uri))
+            .with_endpoint(format!("{}/v1/traces", self.tracking_uri))
             .with_timeout(self.config.request_timeout)
             .with_headers(headers)
             // Retries are ours (below): they need the status code and must not block shutdown.
             .with_retry_policy(RetryPolicy::disabled())
             .build()
             .map_err(|e| e.to_string())?;
-        exporter.set_resource(&resource());
+        exporter.set_resource(&super::resource("openclaw-gateway"));
         Ok(exporter)
     }
 
@@ -300,7 +296,7 @@ impl Sender {
                         self.log.debug(|| format!("Flushed trace {} to MLflow", trace.mlflow_id()));
                     }
                 }
-                self.last_problem_log = None;
+                self.problems.reset();
                 (batch.len(), Verdict::Delivered)
             }
             Err(e) => match last.status {
@@ -332,9 +328,7 @@ impl Sender {
                     (0, Verdict::Reresolve)
                 }
                 401 | 403 => {
-                    let due = self.last_problem_log.is_none_or(|t| t.elapsed() >= REPEAT_LOG_EVERY);
-                    if due {
-                        self.last_problem_log = Some(Instant::now());
+                    if self.problems.due() {
                         self.log.error(|| {
                             format!(
                                 "MLflow answered {} to the trace export: check MLFLOW_TRACKING_TOKEN or \
@@ -360,7 +354,7 @@ impl Sender {
     }
 }
 
-fn host_name() -> String {
+pub(super) fn host_name() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_string())
         .unwrap_or_else(|_| "unknown-host".into())
@@ -380,16 +374,4 @@ fn iso8601(ms: u64) -> String {
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
     format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
-}
-
-fn resource() -> Resource {
-    let host = host_name();
-    let mut builder = Resource::builder_empty()
-        .with_attribute(opentelemetry::KeyValue::new("service.name", "openclaw-gateway"))
-        .with_attribute(opentelemetry::KeyValue::new("telemetry.sdk.name", "openclaw-mlflow"))
-        .with_attribute(opentelemetry::KeyValue::new("telemetry.sdk.version", env!("CARGO_PKG_VERSION")));
-    if !host.is_empty() {
-        builder = builder.with_attribute(opentelemetry::KeyValue::new("host.name", host));
-    }
-    builder.build()
 }
