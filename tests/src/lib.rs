@@ -2,6 +2,8 @@
 //! host, and reading what landed in the real MLflow server that the test run started
 //! (`scripts/with-mlflow.sh` exports its URL as `MLFLOW_TEST_URI`).
 
+pub mod otlp_receiver;
+
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -92,7 +94,18 @@ pub fn run_host_with_env(args: &[&str], config: &str, plugins: &Path, env: &[(&s
         // it must not turn into a missing trace. (Shutdown returns as soon as all is sent.)
         cmd.args(["--shutdown-ms", "30000"]);
     }
-    for var in ["MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_NAME", "MLFLOW_EXPERIMENT_ID", "MLFLOW_TRACKING_TOKEN"] {
+    for var in [
+        "MLFLOW_TRACKING_URI",
+        "MLFLOW_EXPERIMENT_NAME",
+        "MLFLOW_EXPERIMENT_ID",
+        "MLFLOW_TRACKING_TOKEN",
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_PROTOCOL",
+        "OTEL_EXPORTER_OTLP_HEADERS",
+        "OTEL_SERVICE_NAME",
+        "OTEL_TRACES_SAMPLER",
+        "OTEL_TRACES_SAMPLER_ARG",
+    ] {
         cmd.env_remove(var);
     }
     cmd.envs(env.iter().copied());
