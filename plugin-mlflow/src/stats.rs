@@ -17,6 +17,8 @@ pub struct Counters {
     pub traces_failed: AtomicU64,
     /// Traces pushed out of a full buffer while MLflow was unreachable.
     pub traces_dropped: AtomicU64,
+    /// Metric values pushed out of a full buffer.
+    pub metric_values_dropped: AtomicU64,
     /// Traces sent marked incomplete (their message never ended).
     pub traces_incomplete: AtomicU64,
     /// Events that referred to a message that had already ended.
@@ -37,6 +39,7 @@ impl Counters {
     pub fn snapshot(&self) -> PluginStats {
         let extra = [
             ("traces_dropped", &self.traces_dropped),
+            ("metric_values_dropped", &self.metric_values_dropped),
             ("traces_incomplete", &self.traces_incomplete),
             ("events_late", &self.events_late),
             ("export_retries", &self.export_retries),

@@ -2,6 +2,7 @@
 //! host, and reading what landed in the real MLflow server that the test run started
 //! (`scripts/with-mlflow.sh` exports its URL as `MLFLOW_TEST_URI`).
 
+pub mod fault_proxy;
 pub mod otlp_receiver;
 
 use serde_json::{json, Value};
@@ -134,8 +135,25 @@ impl Mlflow {
             "MLFLOW_TEST_URI is not set: these tests need the real MLflow server that `make test` starts \
              (scripts/with-mlflow.sh cargo test ...)",
         );
+        Mlflow::from_uri(&uri)
+    }
+
+    pub fn from_uri(uri: &str) -> Mlflow {
         let agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
         Mlflow { uri: uri.trim_end_matches('/').into(), agent }
+    }
+
+    /// The experiment record (name, lifecycle_stage, ...).
+    pub fn experiment(&self, id: &str) -> Value {
+        let (status, body) = self.call("GET", &format!("/api/2.0/mlflow/experiments/get?experiment_id={id}"), None);
+        assert_eq!(status, 200, "{body}");
+        body["experiment"].clone()
+    }
+
+    pub fn delete_experiment(&self, id: &str) {
+        let (status, body) =
+            self.call("POST", "/api/2.0/mlflow/experiments/delete", Some(json!({ "experiment_id": id })));
+        assert_eq!(status, 200, "{body}");
     }
 
     fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {

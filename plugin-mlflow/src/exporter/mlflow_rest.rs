@@ -84,14 +84,14 @@ impl MlflowRest {
                     &format!("/api/2.0/mlflow/experiments/get?experiment_id={}", percent_encode(id)),
                     None,
                 )?;
-                check_active(&found, &format!("experiment ID {id}"))?;
+                self.restore_if_deleted(&found)?;
                 Ok(id.clone())
             }
             ExperimentRef::Name(name) => {
                 let path = format!("/api/2.0/mlflow/experiments/get-by-name?experiment_name={}", percent_encode(name));
                 match self.call("GET", &path, None) {
                     Ok(found) => {
-                        check_active(&found, &format!("experiment {name:?}"))?;
+                        self.restore_if_deleted(&found)?;
                         experiment_id(&found)
                     }
                     Err(RestError::Refused(404, _)) => {
@@ -123,13 +123,25 @@ fn experiment_id(found: &Value) -> Result<String, RestError> {
         .ok_or_else(|| RestError::Refused(200, "answer without experiment.experiment_id".into()))
 }
 
-fn check_active(found: &Value, what: &str) -> Result<(), RestError> {
-    match found.pointer("/experiment/lifecycle_stage").and_then(Value::as_str) {
-        Some("deleted") => Err(RestError::Refused(
-            404,
-            format!("{what} is deleted in MLflow; restore it or configure another experiment"),
-        )),
-        _ => Ok(()),
+impl MlflowRest {
+    /// An experiment deleted under us (MLflow keeps its name reserved, so it cannot be created
+    /// again) is restored, so that the gateway's traces keep landing where operators look.
+    /// Returns whether it had to restore it.
+    fn restore_if_deleted(&self, found: &Value) -> Result<bool, RestError> {
+        if found.pointer("/experiment/lifecycle_stage").and_then(Value::as_str) != Some("deleted") {
+            return Ok(false);
+        }
+        let id = experiment_id(found)?;
+        self.call("POST", "/api/2.0/mlflow/experiments/restore", Some(&json!({ "experiment_id": id }))).map(|_| true)
+    }
+
+    /// Checks that the experiment still exists and is not deleted, restoring it if it is. Needed
+    /// because MLflow's OTLP endpoint goes on accepting traces for a deleted experiment, where
+    /// nobody sees them. Returns whether it was restored.
+    pub fn ensure_active(&self, id: &str) -> Result<bool, RestError> {
+        let found =
+            self.call("GET", &format!("/api/2.0/mlflow/experiments/get?experiment_id={}", percent_encode(id)), None)?;
+        self.restore_if_deleted(&found)
     }
 }
 

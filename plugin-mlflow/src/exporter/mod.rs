@@ -162,6 +162,8 @@ impl Exporter {
             mlflow_outbox,
             otlp_outbox,
             otlp_metrics,
+            drops_reported: (0, 0, 0),
+            drop_log: crate::log::Throttle::new(Duration::from_secs(60)),
         };
         let (assembler_done_tx, assembler_done) = crossbeam_channel::bounded::<()>(0);
         std::thread::Builder::new()
@@ -250,6 +252,9 @@ struct AssemblerLoop {
     /// The OTLP destination's outbox and its sample rate.
     otlp_outbox: Option<(Arc<Outbox>, f64)>,
     otlp_metrics: Option<OtlpMetrics>,
+    /// (traces, metric values, events) dropped as of the last report.
+    drops_reported: (u64, u64, u64),
+    drop_log: crate::log::Throttle,
 }
 
 pub(crate) fn now_ms() -> u64 {
@@ -262,9 +267,7 @@ impl AssemblerLoop {
         let points = self.window.close(now_ms());
         if let (false, Some(outbox)) = (points.is_empty(), &self.mlflow_outbox) {
             let dropped = outbox.push_metrics(points);
-            if dropped > 0 {
-                self.log.warn(|| format!("MLflow: {dropped} unsent metric value(s) dropped (buffer full)"));
-            }
+            Counters::add(&self.stats.metric_values_dropped, dropped);
         }
     }
 
@@ -331,6 +334,7 @@ impl AssemblerLoop {
             if last_expiry.elapsed() >= EXPIRY_TICK {
                 last_expiry = Instant::now();
                 self.assembler.expire_idle(last_expiry, &mut finished);
+                self.report_drops();
             }
             if !finished.is_empty() {
                 self.ship(&mut finished);
@@ -343,6 +347,27 @@ impl AssemblerLoop {
                 std::thread::sleep(IDLE_POLL);
             }
         }
+    }
+
+    /// Says once per interval (not once per trace) how much a long outage has cost.
+    fn report_drops(&mut self) {
+        let now = (
+            self.stats.traces_dropped.load(Relaxed),
+            self.stats.metric_values_dropped.load(Relaxed),
+            self.stats.events_dropped.load(Relaxed),
+        );
+        if now == self.drops_reported || !self.drop_log.due() {
+            return;
+        }
+        let (traces, values, events) =
+            (now.0 - self.drops_reported.0, now.1 - self.drops_reported.1, now.2 - self.drops_reported.2);
+        self.drops_reported = now;
+        self.log.warn(|| {
+            format!(
+                "MLflow plugin buffers full: dropped {traces} oldest unsent trace(s), {values} metric value(s) and {events} \
+                 incoming event(s) since the last report (backend unreachable or too slow?)"
+            )
+        });
     }
 
     /// Builds the spans of finished traces and hands them to the sender.
@@ -382,11 +407,7 @@ impl AssemblerLoop {
             [(self.mlflow_outbox.as_ref(), to_mlflow), (self.otlp_outbox.as_ref().map(|(o, _)| o), to_otlp)]
         {
             let (Some(outbox), false) = (outbox, traces.is_empty()) else { continue };
-            let dropped = outbox.push(traces);
-            if dropped > 0 {
-                Counters::add(&self.stats.traces_dropped, dropped);
-                self.log.warn(|| format!("MLflow plugin buffer full: dropped the {dropped} oldest unsent trace(s)"));
-            }
+            Counters::add(&self.stats.traces_dropped, outbox.push(traces));
         }
     }
 

@@ -35,6 +35,8 @@ pub struct Sender {
     backoff: Backoff,
     problems: Throttle,
     delivered_any: bool,
+    /// When the experiment was last checked for deletion (see `MlflowRest::ensure_active`).
+    experiment_checked: Instant,
 }
 
 enum Verdict {
@@ -64,6 +66,7 @@ impl Sender {
             backoff: Backoff::new(Duration::from_millis(250), Duration::from_secs(30)),
             problems: Throttle::new(REPEAT_LOG_EVERY),
             delivered_any: false,
+            experiment_checked: Instant::now(),
         }
     }
 
@@ -189,6 +192,9 @@ impl Sender {
             if Instant::now() >= next_flush {
                 next_flush = Instant::now() + self.config.flush_interval;
             }
+            if !batch.is_empty() && self.experiment_checked.elapsed() >= self.config.flush_interval {
+                self.check_experiment();
+            }
             let (settled, mut verdict) = if batch.is_empty() { (0, Verdict::Delivered) } else { self.deliver(&batch) };
             if matches!(verdict, Verdict::Delivered) {
                 if !batch.is_empty() {
@@ -220,6 +226,25 @@ impl Sender {
                     retrying = true;
                 }
             }
+        }
+    }
+
+    /// At most once per flush interval, before sending: restores the experiment if it was deleted
+    /// under us (MLflow would go on storing traces in the deleted experiment).
+    fn check_experiment(&mut self) {
+        self.experiment_checked = Instant::now();
+        let Some(id) = self.experiment_id.clone() else { return };
+        match self.rest.ensure_active(&id) {
+            Ok(true) => self.log.warn(|| format!("MLflow experiment {id} was deleted while in use; restored it")),
+            Ok(false) => {}
+            Err(RestError::Refused(404, _)) => {
+                // Gone for good: resolve by name again (which creates it) before the next batch.
+                self.log.warn(|| format!("MLflow experiment {id} no longer exists; resolving the experiment again"));
+                self.experiment_id = None;
+                self.run_id = None;
+                self.exporter = None;
+            }
+            Err(e) => self.report(&e, |e| format!("MLflow experiment {id} could not be checked ({e})")),
         }
     }
 

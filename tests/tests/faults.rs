@@ -1,0 +1,199 @@
+//! Faults between the plugin and MLflow, against the real server (with a fault-injecting proxy in
+//! front of it where the server cannot be made to misbehave on demand). Each test asserts what
+//! lands in MLflow at the end and what `stats()` says.
+
+use openclaw_plugin_tests::fault_proxy::{Fault, FaultProxy, Rule};
+use openclaw_plugin_tests::*;
+use serde_json::Value;
+use std::time::Duration;
+
+/// Runs the demo through `proxy` into a fresh experiment; returns the run, its hook calls and the
+/// experiment id.
+fn demo_through(
+    mlflow: &Mlflow,
+    proxy: &FaultProxy,
+    extra: &str,
+    env: &[(&str, &str)],
+    args: &[&str],
+) -> (HostRun, Vec<Value>, String) {
+    let name = unique("fault");
+    let config = format!(
+        "{{ diagnostics: {{ mlflow: {{ enabled: true, trackingUri: \"{}\", experimentName: \"{name}\", flushIntervalMs: 200, {extra} }} }} }}",
+        proxy.url
+    );
+    let events = scratch_dir("fault").join("events.jsonl");
+    let mut all_args = vec!["demo", "--events-out", events.to_str().unwrap()];
+    all_args.extend_from_slice(args);
+    let run = run_host_with_env(&all_args, &config, &plugins_dir(&[built(MLFLOW_PLUGIN)]), env);
+    let experiment = mlflow.experiment_id(&name).unwrap_or_default();
+    (run, read_events(&events), experiment)
+}
+
+/// Every message exactly once, each with all its spans exactly once.
+fn assert_landed_once(mlflow: &Mlflow, experiment: &str, events: &[Value]) {
+    let runs: Vec<&Value> = events.iter().filter(|e| e["hook"] == "message_start").collect();
+    let traces = mlflow.search(experiment, "");
+    assert_eq!(traces.len(), runs.len(), "one trace per message, none twice, none missing");
+    for run in runs {
+        let run_id = run["ctx"]["run_id"].as_str().unwrap();
+        let found = mlflow.search(experiment, &format!("tags.`openclaw.run_id` = '{run_id}'"));
+        assert_eq!(found.len(), 1, "{run_id}");
+        let trace = mlflow.trace(found[0]["trace_id"].as_str().unwrap());
+        let calls = events
+            .iter()
+            .filter(|e| e["ctx"]["run_id"] == run_id && (e["hook"] == "model_call_end" || e["hook"] == "tool_call_end"))
+            .count();
+        let mut ids: Vec<&str> = trace.spans.iter().map(|s| s.id.as_str()).collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(trace.spans.len(), 1 + calls, "{run_id}: spans {:?}", trace.span_names());
+        assert_eq!(ids.len(), trace.spans.len(), "{run_id}: a span stored twice");
+    }
+}
+
+#[test]
+fn retry_after_on_503_and_429_is_honoured_and_nothing_is_lost() {
+    let mlflow = Mlflow::from_env();
+    let proxy = FaultProxy::start(&mlflow.uri);
+    proxy.add(Rule {
+        path_prefix: "/v1/traces".into(),
+        fault: Fault::Status { code: 503, retry_after: Some(2) },
+        times: Some(1),
+    });
+    proxy.add(Rule {
+        path_prefix: "/v1/traces".into(),
+        fault: Fault::Status { code: 429, retry_after: Some(1) },
+        times: Some(1),
+    });
+    let (run, events, experiment) = demo_through(&mlflow, &proxy, "", &[], &[]);
+    run.assert_success();
+    let stats = run.stats("mlflow");
+    assert_eq!((stats["exported"].as_u64(), stats["failed"].as_u64()), (Some(6), Some(0)), "{stats}");
+    assert_eq!(stats["extra"]["export_retries"], 2);
+    assert_landed_once(&mlflow, &experiment, &events);
+    let attempts: Vec<_> = proxy.seen().into_iter().filter(|s| s.path == "/v1/traces").collect();
+    assert_eq!(attempts.len(), 3);
+    let waits = [attempts[1].at - attempts[0].at, attempts[2].at - attempts[1].at];
+    assert!(waits[0] >= Duration::from_secs(2), "Retry-After: 2 after the 503, waited {:?}", waits[0]);
+    assert!(waits[1] >= Duration::from_secs(1), "Retry-After: 1 after the 429, waited {:?}", waits[1]);
+}
+
+#[test]
+fn a_request_that_timed_out_after_mlflow_took_it_is_not_stored_twice() {
+    let mlflow = Mlflow::from_env();
+    let proxy = FaultProxy::start(&mlflow.uri);
+    // MLflow stores the batch, but the answer comes after the plugin's 1 s timeout: it resends.
+    proxy.add(Rule {
+        path_prefix: "/v1/traces".into(),
+        fault: Fault::DelayResponse(Duration::from_millis(2500)),
+        times: Some(1),
+    });
+    let (run, events, experiment) = demo_through(&mlflow, &proxy, "requestTimeoutMs: 1000", &[], &[]);
+    run.assert_success();
+    let stats = run.stats("mlflow");
+    assert!(stats["extra"]["export_retries"].as_u64().unwrap() >= 1, "{stats}");
+    assert_eq!(
+        proxy.seen().iter().filter(|s| s.path == "/v1/traces").count(),
+        2,
+        "the same batch went to MLflow twice"
+    );
+    assert_landed_once(&mlflow, &experiment, &events);
+}
+
+#[test]
+fn connections_cut_before_an_answer_are_retried() {
+    let mlflow = Mlflow::from_env();
+    let proxy = FaultProxy::start(&mlflow.uri);
+    proxy.add(Rule { path_prefix: "/".into(), fault: Fault::Cut, times: Some(3) });
+    let (run, events, experiment) = demo_through(&mlflow, &proxy, "", &[], &[]);
+    run.assert_success();
+    assert_eq!(run.stats("mlflow")["exported"], 6);
+    assert_landed_once(&mlflow, &experiment, &events);
+}
+
+#[test]
+fn one_trace_mlflow_refuses_does_not_take_the_others_of_its_batch_with_it() {
+    let mlflow = Mlflow::from_env();
+    let proxy = FaultProxy::start(&mlflow.uri);
+    // The demo's failing tool returns "ENOENT": that trace is the bad one.
+    proxy.add(Rule {
+        path_prefix: "/v1/traces".into(),
+        fault: Fault::RejectBodyContaining("ENOENT".into()),
+        times: None,
+    });
+    let (run, events, experiment) = demo_through(&mlflow, &proxy, "", &[], &[]);
+    run.assert_success();
+    let stats = run.stats("mlflow");
+    assert_eq!((stats["exported"].as_u64(), stats["failed"].as_u64()), (Some(5), Some(1)), "{stats}");
+    let traces = mlflow.search(&experiment, "");
+    assert_eq!(traces.len(), 5);
+    let bad_run = events.iter().find(|e| e["hook"] == "tool_call_end" && e["event"]["outcome"] == "error").unwrap()
+        ["ctx"]["run_id"]
+        .as_str()
+        .unwrap();
+    assert!(mlflow.search(&experiment, &format!("tags.`openclaw.run_id` = '{bad_run}'")).is_empty());
+    let refused: Vec<&str> = run.stderr.lines().filter(|l| l.contains("MLflow refused trace")).collect();
+    assert_eq!(refused.len(), 1, "{}", run.stderr);
+    assert!(refused[0].contains("(400)") && refused[0].contains("bad trace (injected)"), "{}", refused[0]);
+}
+
+#[test]
+fn refused_credentials_are_named_once_and_the_token_appears_nowhere() {
+    let mlflow = Mlflow::from_env();
+    let proxy = FaultProxy::start(&mlflow.uri);
+    proxy.add(Rule { path_prefix: "/".into(), fault: Fault::Status { code: 401, retry_after: None }, times: None });
+    let token = "tok-SECRET-4242-do-not-log";
+    let (run, _, _) =
+        demo_through(&mlflow, &proxy, "", &[("MLFLOW_TRACKING_TOKEN", token)], &["--shutdown-ms", "3000"]);
+    assert!(!run.stderr.contains(token) && !run.stdout.contains(token), "the token leaked:\n{}", run.stderr);
+    let named: Vec<&str> = run.stderr.lines().filter(|l| l.contains("MLFLOW_TRACKING_TOKEN")).collect();
+    assert_eq!(named.len(), 1, "one clear error, not one per attempt:\n{}", run.stderr);
+    assert!(named[0].contains("error") && named[0].contains("401"), "{}", named[0]);
+    // It was sent, as a bearer token, on every request.
+    let seen = proxy.seen();
+    assert!(seen.len() >= 2, "it retried with backoff");
+    assert!(seen.iter().all(|s| s
+        .headers
+        .iter()
+        .any(|(k, v)| k.eq_ignore_ascii_case("authorization") && v == &format!("Bearer {token}"))));
+    assert_eq!(run.stats("mlflow")["failed"], 6);
+}
+
+#[test]
+fn an_experiment_deleted_mid_run_is_restored_and_nothing_is_lost() {
+    let mlflow = Mlflow::from_env();
+    let name = unique("deleted");
+    let config = mlflow_config(&mlflow, &name, "");
+    let plugins = plugins_dir(&[built(MLFLOW_PLUGIN)]);
+    let uri = mlflow.uri.clone();
+    let deleter = std::thread::spawn(move || {
+        let mlflow = Mlflow::from_uri(&uri);
+        // Wait for the plugin to create the experiment and send a first batch, then delete it.
+        for _ in 0..100 {
+            if let Some(id) = mlflow.experiment_id(&name) {
+                if !mlflow.search(&id, "").is_empty() {
+                    mlflow.delete_experiment(&id);
+                    return id;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("the experiment never got a trace");
+    });
+    let run = run_host(
+        &["bench", "--sessions", "4", "--messages", "15", "--threads", "2", "--rate", "20"],
+        &config,
+        &plugins,
+    );
+    run.assert_success();
+    let experiment = deleter.join().unwrap();
+    assert!(
+        run.stderr.contains(&format!("MLflow experiment {experiment} was deleted while in use; restored it")),
+        "the deletion was noticed:\n{}",
+        run.stderr
+    );
+    assert_eq!(mlflow.experiment(&experiment)["lifecycle_stage"], "active", "restored");
+    let stats = run.stats("mlflow");
+    assert_eq!((stats["exported"].as_u64(), stats["failed"].as_u64()), (Some(60), Some(0)), "{stats}\n{}", run.stderr);
+    assert_eq!(mlflow.search(&experiment, "").len(), 60, "every trace, in the restored experiment");
+}
