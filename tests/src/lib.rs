@@ -372,3 +372,67 @@ pub fn mlflow_config(mlflow: &Mlflow, experiment_name: &str, extra: &str) -> Str
         mlflow.uri
     )
 }
+
+/// An MLflow server of a test's own (the shared one must not be stopped under the other tests):
+/// started, stopped and started again on the same port and SQLite database.
+pub struct DedicatedMlflow {
+    pub uri: String,
+    port: u16,
+    dir: PathBuf,
+    child: Option<std::process::Child>,
+}
+
+impl DedicatedMlflow {
+    pub fn start() -> DedicatedMlflow {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let dir = scratch_dir("dedicated-mlflow");
+        let mut server = DedicatedMlflow { uri: format!("http://127.0.0.1:{port}"), port, dir, child: None };
+        server.start_again();
+        server
+    }
+
+    /// Starts the server (again) on the same port and database, and waits for /health.
+    pub fn start_again(&mut self) {
+        use std::os::unix::process::CommandExt;
+        let mlflow = workspace_root().join(".venv/bin/mlflow");
+        let log = std::fs::File::create(self.dir.join("server.log")).unwrap();
+        let child = Command::new(mlflow)
+            .args(["server", "--host", "127.0.0.1", "--port", &self.port.to_string(), "--workers", "1"])
+            .arg("--backend-store-uri")
+            .arg(format!("sqlite:///{}", self.dir.join("mlflow.db").display()))
+            .arg("--default-artifact-root")
+            .arg(self.dir.join("artifacts"))
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .process_group(0)
+            .spawn()
+            .expect("start mlflow from .venv (make venv)");
+        self.child = Some(child);
+        let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(180);
+        while std::time::Instant::now() < deadline {
+            if agent.get(format!("{}/health", self.uri)).call().is_ok_and(|r| r.status() == 200) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(250));
+        }
+        panic!(
+            "dedicated MLflow did not start: {}",
+            std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()
+        );
+    }
+
+    /// Stops the server and its workers (the whole process group).
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill").args(["-TERM", "--", &format!("-{}", child.id())]).status();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for DedicatedMlflow {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

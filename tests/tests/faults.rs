@@ -197,3 +197,108 @@ fn an_experiment_deleted_mid_run_is_restored_and_nothing_is_lost() {
     assert_eq!((stats["exported"].as_u64(), stats["failed"].as_u64()), (Some(60), Some(0)), "{stats}\n{}", run.stderr);
     assert_eq!(mlflow.search(&experiment, "").len(), 60, "every trace, in the restored experiment");
 }
+
+#[test]
+fn mlflow_stopped_mid_run_and_started_again_on_the_same_database_gets_every_trace_once() {
+    let mut server = DedicatedMlflow::start();
+    let mlflow = Mlflow::from_uri(&server.uri);
+    let name = unique("restart");
+    let config = mlflow_config(&mlflow, &name, "");
+    let plugins = plugins_dir(&[built(MLFLOW_PLUGIN)]);
+    // 200 messages over 10 s; the server goes away at 2 s and is back after its restart.
+    let host = std::thread::spawn(move || {
+        run_host(
+            &[
+                "bench",
+                "--sessions",
+                "8",
+                "--messages",
+                "25",
+                "--threads",
+                "2",
+                "--rate",
+                "20",
+                "--shutdown-ms",
+                "120000",
+            ],
+            &config,
+            &plugins,
+        )
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    server.stop();
+    let down_at = std::time::Instant::now();
+    std::thread::sleep(Duration::from_secs(4));
+    server.start_again();
+    let outage = down_at.elapsed();
+    let run = host.join().unwrap();
+    run.assert_success();
+    let stats = run.stats("mlflow");
+    assert_eq!(
+        (stats["exported"].as_u64(), stats["failed"].as_u64(), stats["dropped"].as_u64()),
+        (Some(200), Some(0), Some(0)),
+        "{stats}"
+    );
+    assert!(stats["extra"]["export_retries"].as_u64().unwrap() > 0, "the outage was noticed: {stats}");
+    let experiment = mlflow.experiment_id(&name).unwrap();
+    let traces = mlflow.search(&experiment, "");
+    assert_eq!(traces.len(), 200, "every message once after a {outage:?} outage");
+    let mut run_ids: Vec<String> = traces
+        .iter()
+        .map(|t| mlflow.trace(t["trace_id"].as_str().unwrap()).tag("openclaw.run_id").unwrap().to_string())
+        .collect();
+    run_ids.sort();
+    run_ids.dedup();
+    assert_eq!(run_ids.len(), 200, "no message twice");
+    eprintln!(
+        "MEASURED restart: MLflow down {:.1} s during 200 messages: {} traces, {} retries",
+        outage.as_secs_f64(),
+        traces.len(),
+        stats["extra"]["export_retries"]
+    );
+}
+
+#[test]
+fn an_outage_longer_than_the_buffer_drops_the_oldest_traces_counts_them_and_says_so_once() {
+    let mlflow = Mlflow::from_env();
+    let proxy = FaultProxy::start(&mlflow.uri);
+    proxy.add(Rule {
+        path_prefix: "/v1/traces".into(),
+        fault: Fault::Status { code: 503, retry_after: None },
+        times: None,
+    });
+    let name = unique("overflow");
+    let config = format!(
+        "{{ diagnostics: {{ mlflow: {{ enabled: true, trackingUri: \"{}\", experimentName: \"{name}\", flushIntervalMs: 200, maxBufferedTraces: 10 }} }} }}",
+        proxy.url
+    );
+    let events = scratch_dir("overflow").join("events.jsonl");
+    let plugins = plugins_dir(&[built(MLFLOW_PLUGIN)]);
+    let host = std::thread::spawn(move || {
+        // 50 messages over 2.5 s; the host lingers while the test ends the outage.
+        run_host(
+            &["bench", "--sessions", "5", "--messages", "10", "--threads", "1", "--rate", "20", "--linger-ms", "4000"],
+            &config,
+            &plugins,
+        )
+    });
+    std::thread::sleep(Duration::from_secs(4));
+    proxy.clear();
+    let run = host.join().unwrap();
+    let _ = events;
+    run.assert_success();
+    let stats = run.stats("mlflow");
+    assert_eq!(stats["exported"], 10, "the buffer's worth: {stats}");
+    assert_eq!(stats["extra"]["traces_dropped"], 40, "{stats}");
+    let experiment = mlflow.experiment_id(&name).unwrap();
+    let landed: Vec<String> = mlflow
+        .search(&experiment, "")
+        .iter()
+        .map(|t| mlflow.trace(t["trace_id"].as_str().unwrap()).tag("openclaw.run_id").unwrap().to_string())
+        .collect();
+    assert_eq!(landed.len(), 10);
+    // The bench's last round of messages is n = 8 and 9 (5 sessions each): the newest were kept.
+    assert!(landed.iter().all(|id| id.ends_with("-8") || id.ends_with("-9")), "{landed:?}");
+    let reports = run.stderr.lines().filter(|l| l.contains("buffers full: dropped")).count();
+    assert_eq!(reports, 1, "logged once per interval, not once per trace:\n{}", run.stderr);
+}
