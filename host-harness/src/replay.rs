@@ -117,7 +117,18 @@ pub fn translate(recording: &str) -> Result<Vec<HostEvent>, String> {
             out.push(HostEvent { ctx, hook: Hook::MessageStart { prompt, trigger: text(cx.get("trigger")) } });
             continue;
         }
-        let info = runs.get(&run_id).cloned();
+        // A recording may begin in the middle of a run: its later hooks still carry the context.
+        let info = runs.get(&run_id).cloned().or_else(|| {
+            (!run_id.is_empty() && !session_key.is_empty()).then(|| RunInfo {
+                session_key: session_key.clone(),
+                session_id: text(field("sessionId")),
+                agent_id: match text(field("agentId")) {
+                    a if a.is_empty() => agent_from_session_key(&session_key),
+                    a => a,
+                },
+                channel: String::new(),
+            })
+        });
         let hook_event = match (hook, info) {
             ("model_call_started", Some(info)) => Some((
                 run_ctx(&run_id, &info, ts),

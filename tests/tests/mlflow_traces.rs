@@ -2,7 +2,7 @@
 //! after a replay of a real OpenClaw recording, and how the settings change it.
 
 use openclaw_plugin_tests::*;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -345,39 +345,6 @@ fn the_real_openclaw_recording_replays_into_mlflow_with_its_tokens_and_costs() {
     assert_eq!(parent.tag("openclaw.subagent_sessions"), Some(child_key));
     let child = mlflow.trace(child[0]["trace_id"].as_str().unwrap());
     assert_eq!(child.tag("openclaw.parent_trace_id"), parent.info["trace_id"].as_str());
-}
-
-/// One agent run in OpenClaw's recording format (what `openclaw-host replay` reads).
-fn openclaw_run(run_id: &str, session_key: &str, t0: u64, prompt: &str, ends: bool) -> Vec<Value> {
-    let ctx =
-        json!({"runId": run_id, "agentId": "main", "sessionKey": session_key, "sessionId": format!("sid-{run_id}")});
-    let call = json!({"runId": run_id, "callId": format!("{run_id}:model:1"), "sessionKey": session_key, "provider": "openai", "model": "gpt-5-mini"});
-    let mut ended = call.clone();
-    ended["durationMs"] = json!(40);
-    ended["outcome"] = json!("completed");
-    let answer = json!({"role": "assistant", "content": [{"type": "text", "text": "Hello!"}],
-                        "usage": {"input": 10, "output": 5, "cacheRead": 0, "cacheWrite": 0, "totalTokens": 15}});
-    let mut lines = vec![
-        json!({"hook": "before_agent_reply", "ts": t0, "event": {"cleanedBody": prompt}, "ctx": ctx}),
-        json!({"hook": "model_call_started", "ts": t0 + 5, "event": call, "ctx": ctx}),
-        json!({"hook": "model_call_ended", "ts": t0 + 45, "event": ended, "ctx": ctx}),
-        json!({"hook": "before_message_write", "ts": t0 + 46, "event": {"message": answer}, "ctx": {"agentId": "main", "sessionKey": session_key}}),
-    ];
-    if ends {
-        lines.push(json!({"hook": "agent_end", "ts": t0 + 50, "event": {"success": true, "durationMs": 50, "messages": [answer]}, "ctx": ctx}));
-    }
-    lines
-}
-
-fn write_recording(runs: &[Vec<Value>]) -> std::path::PathBuf {
-    let path = scratch_dir("recording").join("hooks.jsonl");
-    let text: String = runs.iter().flatten().map(|l| l.to_string() + "\n").collect();
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64
 }
 
 fn replay(path: &Path, config: &str, extra_args: &[&str], env: &[(&str, &str)]) -> HostRun {

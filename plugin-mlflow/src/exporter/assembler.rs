@@ -365,11 +365,18 @@ impl Assembler {
         out.push(FinishedTrace { run, incomplete });
     }
 
+    /// Over capacity: sends the oldest 1% of the open runs (at least one) as incomplete. Evicting a
+    /// slice at a time keeps the cost amortised: one linear selection per `max_open / 100` new runs.
     fn finish_oldest(&mut self, out: &mut Vec<FinishedTrace>) {
-        if let Some(oldest) = self.open.iter().min_by_key(|(_, r)| r.last_seen).map(|(k, _)| k.clone()) {
-            let reason =
-                format!("more than {} messages open at once; the oldest was sent before it ended", self.max_open);
-            self.finish(&oldest, Some(reason), out);
+        let n = (self.max_open / 100).max(1).min(self.open.len());
+        let mut by_age: Vec<(Instant, &String)> = self.open.iter().map(|(k, r)| (r.last_seen, k)).collect();
+        if n < by_age.len() {
+            by_age.select_nth_unstable_by_key(n - 1, |(seen, _)| *seen);
+        }
+        let oldest: Vec<String> = by_age[..n].iter().map(|(_, k)| (*k).clone()).collect();
+        let reason = format!("more than {} messages open at once; the oldest was sent before it ended", self.max_open);
+        for run_id in oldest {
+            self.finish(&run_id, Some(reason.clone()), out);
         }
     }
 
@@ -532,12 +539,35 @@ mod tests {
         a.apply(start("r2", 11), &mut out);
         a.apply(start("r3", 12), &mut out);
         assert_eq!(out.len(), 1, "the oldest of three is sent when two are allowed");
+        assert_eq!(out[0].run.ctx.run_id, "r1");
         assert!(out[0].incomplete.as_deref().unwrap().contains("more than 2 messages open"));
         std::thread::sleep(Duration::from_millis(2));
         a.expire_idle(Instant::now(), &mut out);
         assert_eq!(out.len(), 3);
         assert_eq!(a.open_runs(), 0);
         assert!(out[1].incomplete.as_deref().unwrap().contains("did not end within"));
+    }
+
+    #[test]
+    fn a_million_distinct_sessions_keep_memory_bounded() {
+        let mut a = Assembler::new(Duration::from_secs(600), 1000);
+        let mut out = Vec::new();
+        let mut sent = 0;
+        for i in 0..1_000_000u32 {
+            let ctx = Ctx {
+                ts_ms: i as u64,
+                run_id: format!("r{i}"),
+                session_key: format!("agent:main:s{i}"),
+                ..Ctx::default()
+            };
+            a.apply(Event::MessageStart { ctx, prompt: None, trigger: String::new() }, &mut out);
+            sent += out.len();
+            out.clear(); // the exporter ships them
+        }
+        assert!(a.open_runs() <= 1000, "open runs bounded: {}", a.open_runs());
+        assert_eq!(sent + a.open_runs(), 1_000_000, "nothing silently lost: every run was sent or is open");
+        assert!(a.finished.len() <= REMEMBER_FINISHED && a.finished_set.len() <= REMEMBER_FINISHED);
+        assert!(a.subagent_parents.len() <= REMEMBER_SUBAGENTS);
     }
 
     #[test]
