@@ -58,6 +58,16 @@ pub struct Config {
     pub max_queue_bytes: usize,
     pub max_buffered_traces: usize,
     pub request_timeout: Duration,
+    pub tls: TlsSettings,
+}
+
+/// TLS to MLflow and the OTLP endpoint: rustls with the system's roots, plus an optional extra CA
+/// bundle; verification can be switched off (for a lab server only: loudly logged).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TlsSettings {
+    /// PEM file of extra CA certificates (read at `init`).
+    pub ca_bundle: Option<std::path::PathBuf>,
+    pub insecure_skip_verify: bool,
 }
 
 pub const KNOWN_KEYS: &[&str] = &[
@@ -81,6 +91,8 @@ pub const KNOWN_KEYS: &[&str] = &[
     "maxBufferedTraces",
     "requestTimeoutMs",
     "otlp",
+    "caBundle",
+    "insecureSkipVerify",
 ];
 
 pub const OTLP_KEYS: &[&str] = &[
@@ -431,6 +443,18 @@ impl Config {
             max_queue_bytes: integer(&map, "maxQueueBytes", 64 << 20, 1024, 1 << 40)? as usize,
             max_buffered_traces: integer(&map, "maxBufferedTraces", 10_000, 1, 10_000_000)? as usize,
             request_timeout: Duration::from_millis(integer(&map, "requestTimeoutMs", 10_000, 100, 600_000)?),
+            tls: TlsSettings {
+                ca_bundle: match string(&map, "caBundle")? {
+                    Some(path) if std::path::Path::new(&path).is_file() => Some(path.into()),
+                    Some(path) => {
+                        return Err(format!(
+                            "mlflow config `caBundle`: expected a readable PEM file of CA certificates, got {path:?}"
+                        ))
+                    }
+                    None => None,
+                },
+                insecure_skip_verify: boolean(&map, "insecureSkipVerify", false)?,
+            },
         })
     }
 }

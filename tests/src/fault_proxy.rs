@@ -48,14 +48,14 @@ pub struct FaultProxy {
     state: Arc<Mutex<State>>,
 }
 
-struct Request {
+pub(crate) struct Request {
     head: String,
-    path: String,
+    pub(crate) path: String,
     headers: Vec<(String, String)>,
     body: Vec<u8>,
 }
 
-fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
+pub(crate) fn read_request(reader: &mut impl BufRead) -> Option<Request> {
     let mut request_line = String::new();
     if reader.read_line(&mut request_line).ok()? == 0 {
         return None;
@@ -85,7 +85,7 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
 }
 
 /// Sends the request to the real server on a fresh connection and returns its whole answer.
-fn forward(upstream: &str, request: &Request) -> std::io::Result<Vec<u8>> {
+pub(crate) fn forward(upstream: &str, request: &Request) -> std::io::Result<Vec<u8>> {
     let mut server = TcpStream::connect(upstream)?;
     let mut out = Vec::new();
     out.extend_from_slice(request.head.as_bytes());

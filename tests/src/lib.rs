@@ -4,6 +4,7 @@
 
 pub mod fault_proxy;
 pub mod otlp_receiver;
+pub mod tls_proxy;
 
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};

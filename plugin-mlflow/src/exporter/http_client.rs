@@ -2,19 +2,63 @@
 //! exporter and the MLflow REST calls. Blocking is right here: it runs on the plugin's own
 //! threads, never on the host's, and needs no async runtime.
 
-use crate::config::Auth;
+use crate::config::{Auth, TlsSettings};
 use opentelemetry_http::{Bytes, HttpClient, HttpError};
 use std::sync::Mutex;
 use std::time::Duration;
+use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
 
-pub fn agent(timeout: Duration) -> ureq::Agent {
-    ureq::Agent::config_builder()
+/// Where Linux distributions keep the system's CA bundle (`SSL_CERT_FILE` first, as OpenSSL does).
+const SYSTEM_BUNDLES: [&str; 4] = [
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/pki/tls/certs/ca-bundle.crt",
+    "/etc/ssl/ca-bundle.pem",
+    "/etc/ssl/cert.pem",
+];
+
+fn certificates(pem: &[u8]) -> Vec<Certificate<'static>> {
+    ureq::tls::parse_pem(pem)
+        .filter_map(|item| match item {
+            Ok(PemItem::Certificate(c)) => Some(c),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The roots to trust: the system's bundle plus `caBundle`; Mozilla's bundled roots when the system
+/// has none. Decided once per agent, at `init`.
+fn roots(tls: &TlsSettings) -> Result<RootCerts, String> {
+    let system_file = std::env::var_os("SSL_CERT_FILE")
+        .map(std::path::PathBuf::from)
+        .into_iter()
+        .chain(SYSTEM_BUNDLES.iter().map(std::path::PathBuf::from))
+        .find(|p| p.is_file());
+    let mut certs = system_file.and_then(|p| std::fs::read(p).ok()).map(|pem| certificates(&pem)).unwrap_or_default();
+    if let Some(path) = &tls.ca_bundle {
+        let pem = std::fs::read(path).map_err(|e| format!("mlflow config `caBundle`: {}: {e}", path.display()))?;
+        let extra = certificates(&pem);
+        if extra.is_empty() {
+            return Err(format!(
+                "mlflow config `caBundle`: expected PEM CA certificates in {}, found none",
+                path.display()
+            ));
+        }
+        certs.extend(extra);
+    }
+    Ok(if certs.is_empty() { RootCerts::WebPki } else { RootCerts::new_with_certs(&certs) })
+}
+
+pub fn agent(timeout: Duration, tls: &TlsSettings) -> Result<ureq::Agent, String> {
+    let tls_config =
+        TlsConfig::builder().root_certs(roots(tls)?).disable_verification(tls.insecure_skip_verify).build();
+    Ok(ureq::Agent::config_builder()
+        .tls_config(tls_config)
         .timeout_global(Some(timeout))
         .timeout_connect(Some(timeout.min(Duration::from_secs(5))))
         .http_status_as_error(false)
         .user_agent(concat!("openclaw-mlflow/", env!("CARGO_PKG_VERSION")))
         .build()
-        .into()
+        .into())
 }
 
 /// The value of the `Authorization` header for `auth`, if any.

@@ -105,6 +105,13 @@ impl Exporter {
         stats: Arc<Counters>,
         log: Log,
     ) -> Result<Exporter, String> {
+        if config.tls.insecure_skip_verify {
+            log.warn(|| {
+                "MLflow plugin: insecureSkipVerify is true: TLS certificates are NOT verified; anyone on the path \
+                 can read and alter the telemetry and credentials. Use only for a lab server."
+                    .into()
+            });
+        }
         let toggles = MetricToggles {
             tokens: config.track_token_usage,
             costs: config.track_costs,
@@ -114,7 +121,7 @@ impl Exporter {
         let mut mlflow_outbox = None;
         if let Some(uri) = config.tracking_uri.clone() {
             let outbox = Arc::new(Outbox::new(config.max_buffered_traces));
-            let sender = sender::Sender::new(config.clone(), uri, outbox.clone(), stats.clone(), log);
+            let sender = sender::Sender::new(config.clone(), uri, outbox.clone(), stats.clone(), log)?;
             destinations.push(spawn_destination("mlflow", outbox.clone(), move || sender.run())?);
             mlflow_outbox = Some(outbox);
         }
@@ -128,6 +135,7 @@ impl Exporter {
                     config.batch_size,
                     config.flush_interval,
                     config.request_timeout,
+                    &config.tls,
                     outbox.clone(),
                     stats.clone(),
                     log,
@@ -136,7 +144,13 @@ impl Exporter {
                 otlp_outbox = Some((outbox, otlp.sample_rate));
             }
             if otlp.metrics {
-                otlp_metrics = Some(OtlpMetrics::start(&otlp, config.flush_interval, config.request_timeout, toggles)?);
+                otlp_metrics = Some(OtlpMetrics::start(
+                    &otlp,
+                    config.flush_interval,
+                    config.request_timeout,
+                    &config.tls,
+                    toggles,
+                )?);
                 log.info(|| format!("OTLP export of metrics to {}", otlp.metrics_endpoint));
             }
         }

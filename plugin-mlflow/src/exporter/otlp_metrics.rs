@@ -38,9 +38,10 @@ impl OtlpMetrics {
         config: &OtlpConfig,
         interval: Duration,
         request_timeout: Duration,
+        tls: &crate::config::TlsSettings,
         toggles: super::run_metrics::MetricToggles,
     ) -> Result<OtlpMetrics, String> {
-        let transport = Arc::new(OtlpTransport::new(super::http_client::agent(request_timeout)));
+        let transport = Arc::new(OtlpTransport::new(super::http_client::agent(request_timeout, tls)?));
         let headers: HashMap<String, String> = config.headers.iter().cloned().collect();
         let exporter = opentelemetry_otlp::MetricExporter::builder()
             .with_http()

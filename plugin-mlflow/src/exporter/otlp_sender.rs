@@ -48,11 +48,12 @@ impl OtlpSender {
         batch_size: usize,
         flush_interval: Duration,
         request_timeout: Duration,
+        tls: &crate::config::TlsSettings,
         outbox: Arc<Outbox>,
         stats: Arc<Counters>,
         log: Log,
     ) -> Result<OtlpSender, String> {
-        let transport = Arc::new(OtlpTransport::new(super::http_client::agent(request_timeout)));
+        let transport = Arc::new(OtlpTransport::new(super::http_client::agent(request_timeout, tls)?));
         let headers: HashMap<String, String> = config.headers.iter().cloned().collect();
         let mut exporter = opentelemetry_otlp::SpanExporter::builder()
             .with_http()

@@ -48,10 +48,16 @@ enum Verdict {
 }
 
 impl Sender {
-    pub fn new(config: Config, tracking_uri: String, outbox: Arc<Outbox>, stats: Arc<Counters>, log: Log) -> Sender {
-        let agent = super::http_client::agent(config.request_timeout);
+    pub fn new(
+        config: Config,
+        tracking_uri: String,
+        outbox: Arc<Outbox>,
+        stats: Arc<Counters>,
+        log: Log,
+    ) -> Result<Sender, String> {
+        let agent = super::http_client::agent(config.request_timeout, &config.tls)?;
         let auth = authorization(&config.auth);
-        Sender {
+        Ok(Sender {
             rest: MlflowRest::new(agent.clone(), &tracking_uri, auth),
             tracking_uri,
             transport: Arc::new(OtlpTransport::new(agent)),
@@ -67,7 +73,7 @@ impl Sender {
             problems: Throttle::new(REPEAT_LOG_EVERY),
             delivered_any: false,
             experiment_checked: Instant::now(),
-        }
+        })
     }
 
     /// Logs a persisting problem at most once per interval.
