@@ -93,6 +93,9 @@ pub const KNOWN_KEYS: &[&str] = &[
     "otlp",
     "caBundle",
     "insecureSkipVerify",
+    "trackingToken",
+    "trackingUsername",
+    "trackingPassword",
 ];
 
 pub const OTLP_KEYS: &[&str] = &[
@@ -376,20 +379,22 @@ impl Config {
             },
         };
 
-        let auth =
-            match (
-                env.var("MLFLOW_TRACKING_TOKEN"),
-                env.var("MLFLOW_TRACKING_USERNAME"),
-                env.var("MLFLOW_TRACKING_PASSWORD"),
-            ) {
-                (Some(token), _, _) => Auth::Bearer(token),
-                (None, Some(username), Some(password)) => Auth::Basic { username, password },
-                (None, Some(_), None) => return Err(
-                    "MLFLOW_TRACKING_USERNAME is set but MLFLOW_TRACKING_PASSWORD is not; expected both for basic auth"
-                        .into(),
-                ),
-                _ => Auth::None,
-            };
+        // Credentials: the file's, else the MLflow clients' variables. A token wins over a user.
+        let token = string(&map, "trackingToken")?.or_else(|| env.var("MLFLOW_TRACKING_TOKEN"));
+        let username = string(&map, "trackingUsername")?
+            .map(|u| ("trackingUsername", u))
+            .or_else(|| env.var("MLFLOW_TRACKING_USERNAME").map(|u| ("MLFLOW_TRACKING_USERNAME", u)));
+        let password = string(&map, "trackingPassword")?.or_else(|| env.var("MLFLOW_TRACKING_PASSWORD"));
+        let auth = match (token, username, password) {
+            (Some(token), _, _) => Auth::Bearer(token),
+            (None, Some((_, username)), Some(password)) => Auth::Basic { username, password },
+            (None, Some((source, _)), None) => {
+                return Err(format!(
+                    "{source} is set but no password is (trackingPassword or MLFLOW_TRACKING_PASSWORD); expected both for basic auth"
+                ))
+            }
+            _ => Auth::None,
+        };
 
         let redact_patterns = match map.get("redactPatterns") {
             None => Vec::new(),
@@ -590,6 +595,18 @@ mod tests {
         }
         let err = Config::parse("{}", &env(&[("MLFLOW_TRACKING_URI", "./mlruns")])).unwrap_err();
         assert!(err.starts_with("MLFLOW_TRACKING_URI: expected"), "{err}");
+    }
+
+    #[test]
+    fn credentials_come_from_the_file_else_the_environment() {
+        let e = env(&[("MLFLOW_TRACKING_TOKEN", "from-env")]);
+        let c = Config::parse(&format!(r#"{{{URI}, "trackingToken": "from-file"}}"#), &e).unwrap();
+        assert_eq!(c.auth, Auth::Bearer("from-file".into()));
+        let c = Config::parse(&format!(r#"{{{URI}, "trackingUsername": "u", "trackingPassword": "p"}}"#), &env(&[]))
+            .unwrap();
+        assert_eq!(c.auth, Auth::Basic { username: "u".into(), password: "p".into() });
+        let err = Config::parse(&format!(r#"{{{URI}, "trackingUsername": "u"}}"#), &env(&[])).unwrap_err();
+        assert!(err.starts_with("trackingUsername is set but no password is"), "{err}");
     }
 
     #[test]
