@@ -15,7 +15,7 @@ DEMO_PORT ?= 5000
 DEMO_DIR := .mlflow-demo
 DEMO_URI := http://127.0.0.1:$(DEMO_PORT)
 
-.PHONY: all build venv test demo demo-stop bench-hooks clean
+.PHONY: all build venv test demo demo-stop bench-hooks fuzz clean
 
 all: build
 
@@ -41,6 +41,15 @@ demo: venv build
 bench-hooks: venv
 	$(CARGO) build --release -p openclaw-plugin-mlflow -p openclaw-host-harness
 	scripts/with-mlflow.sh scripts/bench-hooks.sh
+
+# Fuzz the configuration parser and the event processing for FUZZ_SECONDS each (not in `make test`).
+# cargo-fuzz needs nightly features; RUSTC_BOOTSTRAP enables them on this stable toolchain, here only.
+FUZZ_SECONDS ?= 60
+fuzz:
+	command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+	cd fuzz && for target in config_parse event_stream; do \
+	  RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR=$(CURDIR)/fuzz/target $(CARGO) fuzz run $$target -- -max_total_time=$(FUZZ_SECONDS) || exit 1; \
+	done
 
 demo-stop:
 	@if [ -f $(DEMO_DIR)/server.pid ]; then kill -TERM -- -$$(cat $(DEMO_DIR)/server.pid) 2>/dev/null || true; rm -f $(DEMO_DIR)/server.pid; echo "MLflow demo server stopped"; fi
