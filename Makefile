@@ -15,7 +15,7 @@ DEMO_PORT ?= 5000
 DEMO_DIR := .mlflow-demo
 DEMO_URI := http://127.0.0.1:$(DEMO_PORT)
 
-.PHONY: all build venv test demo demo-stop bench-hooks fuzz clean
+.PHONY: all build venv test demo demo-stop bench-hooks bench fuzz clean
 
 all: build
 
@@ -41,6 +41,12 @@ demo: venv build
 bench-hooks: venv
 	$(CARGO) build --release -p openclaw-plugin-mlflow -p openclaw-host-harness
 	scripts/with-mlflow.sh scripts/bench-hooks.sh
+
+# Every benchmark side by side (hot path, the Python SDK peer, throughput vs the server's ceiling,
+# memory, scaling); writes BENCHMARKS.md. Takes about 10 minutes. Not part of `make test`.
+bench: venv
+	$(CARGO) build --release -p openclaw-plugin-mlflow -p openclaw-host-harness
+	$(VENV)/bin/python scripts/bench.py BENCHMARKS.md
 
 # Fuzz the configuration parser and the event processing for FUZZ_SECONDS each (not in `make test`).
 # cargo-fuzz needs nightly features; RUSTC_BOOTSTRAP enables them on this stable toolchain, here only.
