@@ -172,7 +172,7 @@ pub fn run(host: &Host, o: &Options) -> Result<(), String> {
         println!("{name:<18} {:>9} {p50:>9} {p99:>9} {p999:>9} {max:>9}", h.len());
         kinds.insert(
             name.to_string(),
-            serde_json::json!({"calls": h.len(), "p50_ns": p50, "p99_ns": p99, "p999_ns": p999, "max_ns": max}),
+            serde_json::json!({"calls": h.len(), "mean_ns": h.mean(), "p50_ns": p50, "p99_ns": p99, "p999_ns": p999, "max_ns": max}),
         );
     }
     let line = serde_json::json!({
