@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 
@@ -193,20 +194,20 @@ def memory(lines):
                              "--linger-ms", "90000", "--shutdown-ms", "120000", "--config", cfg, "--plugins-dir", PLUGINS],
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     samples, started, server = [], time.perf_counter(), None
-    os.set_blocking(proc.stdout.fileno(), False)
-    stdout = ""
+    out_lines = []
+    reader = threading.Thread(target=lambda: out_lines.extend(proc.stdout), daemon=True)
+    reader.start()
     while proc.poll() is None:
         kb = rss_kb(proc.pid)
         if kb:
             samples.append((time.perf_counter() - started, kb, server is not None))
-        chunk = proc.stdout.read()
-        stdout += chunk or ""
-        if server is None and "bench:" in stdout:
+        if server is None and any(l.startswith("bench:") for l in out_lines):
             outage_end = time.perf_counter() - started
             server = Server(1, port=port)
             back_at = time.perf_counter() - started
         time.sleep(0.5)
-    stdout += proc.stdout.read() or ""
+    reader.join()
+    stdout = "".join(out_lines)
     stats = next(json.loads(l[6:]) for l in stdout.splitlines() if l.startswith("STATS "))
     during = [kb for t, kb, up in samples if not up]
     after = [kb for t, kb, up in samples if up]
