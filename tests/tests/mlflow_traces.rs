@@ -506,3 +506,26 @@ fn with_mlflow_unreachable_init_returns_and_shutdown_keeps_its_budget() {
     // Generous: the point is that it does not wait for request timeouts and retries.
     assert!(elapsed < std::time::Duration::from_secs(8), "took {elapsed:?}");
 }
+
+#[test]
+fn a_host_built_against_interface_0_1_0_drives_the_current_plugin() {
+    let mlflow = Mlflow::from_env();
+    let name = unique("old-host");
+    let config =
+        serde_json::json!({"enabled": true, "trackingUri": mlflow.uri, "experimentName": name, "flushIntervalMs": 200});
+    let output = std::process::Command::new(built("old-host"))
+        .arg(built(MLFLOW_PLUGIN))
+        .arg(config.to_string())
+        .arg("old-host-run-1")
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(output.status.success(), "{stderr}");
+    assert!(stdout.contains("STATS accepted=4 dropped=0 exported=1 failed=0"), "{stdout}\n{stderr}");
+    let trace = trace_of_run(&mlflow, &mlflow.experiment_id(&name).unwrap(), "old-host-run-1");
+    assert_eq!(trace.info["request_preview"], "hello from an old host");
+    assert_eq!(trace.span_names(), vec!["message.process", "llm.openai.gpt-5-mini"]);
+    // Fields the old interface lacks (channel, trigger, a model call's reply) are simply absent.
+    assert_eq!(trace.tag("channel"), None);
+    assert!(trace.spans[1].attr("mlflow.spanOutputs").is_none());
+}

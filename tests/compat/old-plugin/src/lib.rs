@@ -108,5 +108,9 @@ extern "C" fn stats(s: &PluginState) -> PluginStats {
         KINDS.iter().zip(&c.calls).map(|(k, n)| Tuple2(RString::from(*k), n.load(Relaxed))).collect();
     extra.push(Tuple2(RString::from("bad_context"), c.bad_context.load(Relaxed)));
     extra.push(Tuple2(RString::from("prompt_bytes"), c.prompts_bytes.load(Relaxed)));
-    PluginStats { accepted: c.calls.iter().map(|n| n.load(Relaxed)).sum(), extra: RVec::from(extra), ..Default::default() }
+    PluginStats {
+        accepted: c.calls.iter().map(|n| n.load(Relaxed)).sum(),
+        extra: RVec::from(extra),
+        ..Default::default()
+    }
 }
