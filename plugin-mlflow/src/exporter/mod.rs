@@ -130,16 +130,7 @@ impl Exporter {
         if let Some(otlp) = config.otlp.clone() {
             if otlp.traces && config.track_traces {
                 let outbox = Arc::new(Outbox::new(config.max_buffered_traces));
-                let sender = otlp_sender::OtlpSender::new(
-                    otlp.clone(),
-                    config.batch_size,
-                    config.flush_interval,
-                    config.request_timeout,
-                    &config.tls,
-                    outbox.clone(),
-                    stats.clone(),
-                    log,
-                )?;
+                let sender = otlp_sender::OtlpSender::new(&config, otlp.clone(), outbox.clone(), stats.clone(), log)?;
                 destinations.push(spawn_destination("otlp", outbox.clone(), move || sender.run())?);
                 otlp_outbox = Some((outbox, otlp.sample_rate));
             }

@@ -43,16 +43,16 @@ pub struct OtlpSender {
 }
 
 impl OtlpSender {
+    /// `settings` gives the batching, timeout and TLS shared with the MLflow export.
     pub fn new(
+        settings: &crate::config::Config,
         config: OtlpConfig,
-        batch_size: usize,
-        flush_interval: Duration,
-        request_timeout: Duration,
-        tls: &crate::config::TlsSettings,
         outbox: Arc<Outbox>,
         stats: Arc<Counters>,
         log: Log,
     ) -> Result<OtlpSender, String> {
+        let (batch_size, flush_interval, request_timeout, tls) =
+            (settings.batch_size, settings.flush_interval, settings.request_timeout, &settings.tls);
         let transport = Arc::new(OtlpTransport::new(super::http_client::agent(request_timeout, tls)?));
         let headers: HashMap<String, String> = config.headers.iter().cloned().collect();
         let mut exporter = opentelemetry_otlp::SpanExporter::builder()
