@@ -233,6 +233,17 @@ impl Exporter {
     }
 }
 
+/// A host that drops the plugin without `shutdown` must not leave sender threads retrying forever:
+/// they are stopped and their buffers given up (after `shutdown` this changes nothing).
+impl Drop for Exporter {
+    fn drop(&mut self) {
+        for d in &self.destinations {
+            d.outbox.stop();
+            d.outbox.abandon();
+        }
+    }
+}
+
 /// "6 trace(s) and 14 metric value(s) for mlflow, 3 trace(s) for otlp"
 fn describe(left: &[(&'static str, Pending)]) -> Option<String> {
     if left.is_empty() {
