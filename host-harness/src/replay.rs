@@ -48,6 +48,15 @@ fn agent_from_session_key(key: &str) -> String {
     key.strip_prefix("agent:").and_then(|rest| rest.split(':').next()).unwrap_or("").to_string()
 }
 
+/// The agent id the hook gives, else the one its session key names.
+fn agent_or_from_key(agent_id: String, session_key: &str) -> String {
+    if agent_id.is_empty() {
+        agent_from_session_key(session_key)
+    } else {
+        agent_id
+    }
+}
+
 const RUN_START_HOOKS: [&str; 6] = [
     "before_agent_reply",
     "before_model_resolve",
@@ -98,10 +107,7 @@ pub fn translate(recording: &str) -> Result<Vec<HostEvent>, String> {
             continue;
         }
         if RUN_START_HOOKS.contains(&hook) && !run_id.is_empty() && !runs.contains_key(&run_id) {
-            let agent_id = match text(field("agentId")) {
-                a if a.is_empty() => agent_from_session_key(&session_key),
-                a => a,
-            };
+            let agent_id = agent_or_from_key(text(field("agentId")), &session_key);
             let channel = [text(cx.get("channel")), text(cx.get("messageProvider"))]
                 .into_iter()
                 .find(|c| !c.is_empty())
@@ -122,10 +128,7 @@ pub fn translate(recording: &str) -> Result<Vec<HostEvent>, String> {
             (!run_id.is_empty() && !session_key.is_empty()).then(|| RunInfo {
                 session_key: session_key.clone(),
                 session_id: text(field("sessionId")),
-                agent_id: match text(field("agentId")) {
-                    a if a.is_empty() => agent_from_session_key(&session_key),
-                    a => a,
-                },
+                agent_id: agent_or_from_key(text(field("agentId")), &session_key),
                 channel: String::new(),
             })
         });
@@ -211,14 +214,7 @@ pub fn translate(recording: &str) -> Result<Vec<HostEvent>, String> {
                 },
             )),
             ("subagent_spawned", _) => {
-                let parent_key = text(cx.get("requesterSessionKey"));
-                let mut ctx = session_ctx(
-                    &parent_key,
-                    session_ids.get(&parent_key).map_or("", |s| s),
-                    &agent_from_session_key(&parent_key),
-                    ts,
-                );
-                ctx.run_id = run_id.clone();
+                let ctx = requester_ctx(cx, &session_ids, &run_id, ts);
                 Some((
                     ctx,
                     Hook::SubagentSpawned {
@@ -230,14 +226,7 @@ pub fn translate(recording: &str) -> Result<Vec<HostEvent>, String> {
                 ))
             }
             ("subagent_ended", _) => {
-                let parent_key = text(cx.get("requesterSessionKey"));
-                let mut ctx = session_ctx(
-                    &parent_key,
-                    session_ids.get(&parent_key).map_or("", |s| s),
-                    &agent_from_session_key(&parent_key),
-                    ts,
-                );
-                ctx.run_id = run_id.clone();
+                let ctx = requester_ctx(cx, &session_ids, &run_id, ts);
                 let outcome = match text(ev.get("outcome")).as_str() {
                     "ok" | "completed" | "" => Outcome::COMPLETED,
                     "aborted" | "cancelled" | "killed" => Outcome::ABORTED,
@@ -273,7 +262,7 @@ fn run_ctx(run_id: &str, info: &RunInfo, ts_ms: u64) -> Ctx {
 }
 
 fn session_ctx(session_key: &str, session_id: &str, agent_id: &str, ts_ms: u64) -> Ctx {
-    let agent_id = if agent_id.is_empty() { agent_from_session_key(session_key) } else { agent_id.to_string() };
+    let agent_id = agent_or_from_key(agent_id.to_string(), session_key);
     Ctx {
         ts_ms,
         run_id: String::new(),
@@ -282,6 +271,14 @@ fn session_ctx(session_key: &str, session_id: &str, agent_id: &str, ts_ms: u64) 
         agent_id,
         channel: String::new(),
     }
+}
+
+/// Subagent hooks happen in the requester's session (`ctx.requesterSessionKey`) and name a run.
+fn requester_ctx(cx: &Value, session_ids: &HashMap<String, String>, run_id: &str, ts_ms: u64) -> Ctx {
+    let parent_key = text(cx.get("requesterSessionKey"));
+    let mut ctx = session_ctx(&parent_key, session_ids.get(&parent_key).map_or("", |s| s), "", ts_ms);
+    ctx.run_id = run_id.to_string();
+    ctx
 }
 
 /// The assistant message OpenClaw writes after a model call ends, in the same session, before the
