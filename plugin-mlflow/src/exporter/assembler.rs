@@ -106,6 +106,17 @@ pub struct FinishedTrace {
     pub incomplete: Option<String>,
 }
 
+impl FinishedTrace {
+    /// How the message ended, as the metrics name it: `completed`, `error` or `incomplete`.
+    pub fn outcome_label(&self) -> &'static str {
+        match (&self.incomplete, self.run.outcome) {
+            (Some(_), _) => "incomplete",
+            (None, Some(o)) if o.is_error() => "error",
+            _ => "completed",
+        }
+    }
+}
+
 /// What the assembler noticed that the exporter should count or log.
 #[derive(Default, Debug, PartialEq)]
 pub struct Notes {

@@ -4,7 +4,8 @@
 
 use crate::config::{Auth, TlsSettings};
 use opentelemetry_http::{Bytes, HttpClient, HttpError};
-use std::sync::Mutex;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
 
@@ -86,6 +87,28 @@ fn base64(input: &[u8]) -> String {
         }
     }
     out
+}
+
+/// The settings every OTLP exporter of the plugin shares: protobuf over our transport, and no
+/// retries inside the exporter (retries are the senders': they need the status code and must not
+/// hold up shutdown).
+pub fn otlp_http<B>(
+    builder: B,
+    transport: Arc<OtlpTransport>,
+    endpoint: String,
+    timeout: Duration,
+    headers: HashMap<String, String>,
+) -> B
+where
+    B: opentelemetry_otlp::WithExportConfig + opentelemetry_otlp::WithHttpConfig,
+{
+    builder
+        .with_shared_http_client(transport)
+        .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
+        .with_endpoint(endpoint)
+        .with_timeout(timeout)
+        .with_headers(headers)
+        .with_retry_policy(opentelemetry_otlp::RetryPolicy::disabled())
 }
 
 /// What the last OTLP response said beyond its status, for the retry policy (the OTLP exporter

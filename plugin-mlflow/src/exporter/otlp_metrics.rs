@@ -8,12 +8,11 @@
 //! never a session key or a run id.
 
 use super::assembler::{ChildKind, FinishedTrace};
-use super::http_client::OtlpTransport;
+use super::http_client::{otlp_http, OtlpTransport};
 use crate::config::OtlpConfig;
 use crate::genai;
 use opentelemetry::metrics::{Counter, Histogram, MeterProvider as _};
 use opentelemetry::KeyValue;
-use opentelemetry_otlp::{Protocol, RetryPolicy, WithExportConfig, WithHttpConfig};
 use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider, Temporality};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -43,14 +42,8 @@ impl OtlpMetrics {
     ) -> Result<OtlpMetrics, String> {
         let transport = Arc::new(OtlpTransport::new(super::http_client::agent(request_timeout, tls)?));
         let headers: HashMap<String, String> = config.headers.iter().cloned().collect();
-        let exporter = opentelemetry_otlp::MetricExporter::builder()
-            .with_http()
-            .with_shared_http_client(transport)
-            .with_protocol(Protocol::HttpBinary)
-            .with_endpoint(config.metrics_endpoint.clone())
-            .with_timeout(request_timeout)
-            .with_headers(headers)
-            .with_retry_policy(RetryPolicy::disabled())
+        let builder = opentelemetry_otlp::MetricExporter::builder().with_http();
+        let exporter = otlp_http(builder, transport, config.metrics_endpoint.clone(), request_timeout, headers)
             .with_temporality(Temporality::Cumulative)
             .build()
             .map_err(|e| format!("mlflow config `otlp`: the OTLP metric exporter could not be built: {e}"))?;
@@ -92,11 +85,7 @@ impl OtlpMetrics {
     /// Records one finished trace (its calls priced already).
     pub fn record(&self, trace: &FinishedTrace) {
         let run = &trace.run;
-        let outcome = match (&trace.incomplete, run.outcome) {
-            (Some(_), _) => "incomplete",
-            (None, Some(o)) if o.is_error() => "error",
-            _ => "completed",
-        };
+        let outcome = trace.outcome_label();
         let mut message_attrs = vec![KeyValue::new("openclaw.outcome", outcome)];
         if !run.ctx.channel.is_empty() {
             message_attrs.push(KeyValue::new("openclaw.channel", run.ctx.channel.clone()));

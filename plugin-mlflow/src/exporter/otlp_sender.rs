@@ -4,14 +4,13 @@
 //! retried with backoff while the buffer holds.
 
 use super::backoff::Backoff;
-use super::http_client::OtlpTransport;
+use super::http_client::{otlp_http, OtlpTransport};
 use super::mlflow_spans::ReadyTrace;
 use super::outbox::Outbox;
 use crate::config::OtlpConfig;
 use crate::log::{Log, Throttle};
 use crate::stats::Counters;
 use opentelemetry::trace::TraceId;
-use opentelemetry_otlp::{Protocol, RetryPolicy, WithExportConfig, WithHttpConfig};
 use opentelemetry_sdk::trace::SpanExporter as _;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -55,16 +54,11 @@ impl OtlpSender {
             (settings.batch_size, settings.flush_interval, settings.request_timeout, &settings.tls);
         let transport = Arc::new(OtlpTransport::new(super::http_client::agent(request_timeout, tls)?));
         let headers: HashMap<String, String> = config.headers.iter().cloned().collect();
-        let mut exporter = opentelemetry_otlp::SpanExporter::builder()
-            .with_http()
-            .with_shared_http_client(transport.clone())
-            .with_protocol(Protocol::HttpBinary)
-            .with_endpoint(config.traces_endpoint.clone())
-            .with_timeout(request_timeout)
-            .with_headers(headers)
-            .with_retry_policy(RetryPolicy::disabled())
-            .build()
-            .map_err(|e| format!("mlflow config `otlp`: the OTLP trace exporter could not be built: {e}"))?;
+        let builder = opentelemetry_otlp::SpanExporter::builder().with_http();
+        let mut exporter =
+            otlp_http(builder, transport.clone(), config.traces_endpoint.clone(), request_timeout, headers)
+                .build()
+                .map_err(|e| format!("mlflow config `otlp`: the OTLP trace exporter could not be built: {e}"))?;
         exporter.set_resource(&super::resource(&config.service_name));
         Ok(OtlpSender {
             config,

@@ -65,11 +65,7 @@ impl MetricsWindow {
     pub fn add(&mut self, trace: &FinishedTrace) {
         let run = &trace.run;
         self.traces += 1;
-        let outcome = match (&trace.incomplete, run.outcome) {
-            (Some(_), _) => "incomplete",
-            (None, Some(o)) if o.is_error() => "error",
-            _ => "completed",
-        };
+        let outcome = trace.outcome_label();
         self.add_to(format!("message.outcome.{outcome}"), 1.0);
         if self.toggles.latency {
             let end = run.end_ms.unwrap_or(run.last_event_ms);

@@ -3,14 +3,13 @@
 //! server slows nothing but this thread.
 
 use super::backoff::Backoff;
-use super::http_client::{authorization, OtlpTransport};
+use super::http_client::{authorization, otlp_http, OtlpTransport};
 use super::mlflow_rest::{MlflowRest, RestError};
 use super::mlflow_spans::ReadyTrace;
 use super::outbox::Outbox;
 use crate::config::Config;
 use crate::log::{Log, Throttle};
 use crate::stats::Counters;
-use opentelemetry_otlp::{Protocol, RetryPolicy, WithExportConfig, WithHttpConfig};
 use opentelemetry_sdk::trace::SpanExporter as _;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -158,15 +157,9 @@ impl Sender {
         if let Some(auth) = authorization(&self.config.auth) {
             headers.insert("authorization".into(), auth);
         }
-        let mut exporter = opentelemetry_otlp::SpanExporter::builder()
-            .with_http()
-            .with_shared_http_client(self.transport.clone())
-            .with_protocol(Protocol::HttpBinary)
-            .with_endpoint(format!("{}/v1/traces", self.tracking_uri))
-            .with_timeout(self.config.request_timeout)
-            .with_headers(headers)
-            // Retries are ours (below): they need the status code and must not block shutdown.
-            .with_retry_policy(RetryPolicy::disabled())
+        let builder = opentelemetry_otlp::SpanExporter::builder().with_http();
+        let endpoint = format!("{}/v1/traces", self.tracking_uri);
+        let mut exporter = otlp_http(builder, self.transport.clone(), endpoint, self.config.request_timeout, headers)
             .build()
             .map_err(|e| e.to_string())?;
         exporter.set_resource(&super::resource("openclaw-gateway"));
