@@ -2,7 +2,7 @@
 //! host side through the loaded library. Payloads are shaped like the real recording: prompts of a
 //! few KB, tool results of tens of KB.
 
-use crate::host_event::{Ctx, Hook, HostEvent, HOOK_KINDS};
+use openclaw_plugin_host::host_event::{Ctx, Hook, HostEvent, HOOK_KINDS};
 use crate::{Host, Options};
 use hdrhistogram::Histogram;
 use openclaw_plugin_api::{ModelCost, Outcome, TokenUsage};

@@ -33,42 +33,7 @@ pub fn load(path: &Path) -> Result<Value, String> {
     }
 }
 
-/// Where a plugin's settings were found, and whether the host should start it.
-#[derive(Debug, PartialEq)]
-pub enum PluginSettings {
-    /// `enabled` is true: start the plugin with this section (JSON text).
-    Enabled { key: String, section: Value },
-    /// Not started, and why (for the log).
-    Disabled(String),
-}
-
-/// The plugin's section: `plugins.entries.<id>.config` (where real OpenClaw keeps a plugin's
-/// settings), else `diagnostics.<id>` (the seed's own place for `diagnostics.mlflow`).
-/// `plugins.entries.<id>.enabled: false` turns the plugin off whatever its section says.
-pub fn plugin_settings(config: &Value, id: &str) -> PluginSettings {
-    let entry = config.pointer(&format!("/plugins/entries/{id}"));
-    if entry.and_then(|e| e.get("enabled")) == Some(&Value::Bool(false)) {
-        return PluginSettings::Disabled(format!("plugins.entries.{id}.enabled is false"));
-    }
-    let (key, section) = match entry.and_then(|e| e.get("config")) {
-        Some(section) => (format!("plugins.entries.{id}.config"), section),
-        None => match config.pointer(&format!("/diagnostics/{id}")) {
-            Some(section) => (format!("diagnostics.{id}"), section),
-            None => {
-                return PluginSettings::Disabled(format!(
-                    "no settings at plugins.entries.{id}.config or diagnostics.{id}"
-                ))
-            }
-        },
-    };
-    match section.get("enabled") {
-        Some(Value::Bool(true)) => PluginSettings::Enabled { key, section: section.clone() },
-        Some(other) if !other.is_boolean() => {
-            PluginSettings::Disabled(format!("{key}.enabled is {other}, expected true or false"))
-        }
-        _ => PluginSettings::Disabled(format!("{key}.enabled is not true")),
-    }
-}
+pub use openclaw_plugin_host::settings::{plugin_settings, PluginSettings};
 
 #[cfg(test)]
 mod tests {
@@ -86,33 +51,5 @@ mod tests {
         std::fs::write(&path, "{\n // a comment\n diagnostics: { mlflow: { enabled: true, }, },\n}\n").unwrap();
         let value = load(&path).unwrap();
         assert_eq!(value.pointer("/diagnostics/mlflow/enabled"), Some(&Value::Bool(true)));
-    }
-
-    #[test]
-    fn plugin_entries_config_wins_over_diagnostics() {
-        let cfg = parse(
-            r#"{plugins:{entries:{mlflow:{config:{enabled:true, experimentName:"a"}}}},
-                            diagnostics:{mlflow:{enabled:true, experimentName:"b"}}}"#,
-        );
-        match plugin_settings(&cfg, "mlflow") {
-            PluginSettings::Enabled { key, section } => {
-                assert_eq!(key, "plugins.entries.mlflow.config");
-                assert_eq!(section["experimentName"], "a");
-            }
-            other => panic!("{other:?}"),
-        }
-    }
-
-    #[test]
-    fn not_started_unless_enabled_is_true() {
-        let cfg = parse(r#"{diagnostics:{mlflow:{trackingUri:"http://x"}}}"#);
-        assert!(
-            matches!(plugin_settings(&cfg, "mlflow"), PluginSettings::Disabled(why) if why.contains("diagnostics.mlflow.enabled"))
-        );
-        let cfg = parse(r#"{diagnostics:{mlflow:{enabled:true}}, plugins:{entries:{mlflow:{enabled:false}}}}"#);
-        assert!(
-            matches!(plugin_settings(&cfg, "mlflow"), PluginSettings::Disabled(why) if why.contains("plugins.entries.mlflow.enabled"))
-        );
-        assert!(matches!(plugin_settings(&parse("{}"), "mlflow"), PluginSettings::Disabled(_)));
     }
 }

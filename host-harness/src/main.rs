@@ -4,13 +4,10 @@
 mod bench;
 mod config;
 mod demo;
-mod host_event;
 mod logger;
-mod plugins;
-mod replay;
 
 use openclaw_plugin_api::LogLevel;
-use plugins::LoadedPlugin;
+use openclaw_plugin_host::{host_event, LoadedPlugin};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -107,14 +104,14 @@ impl Host {
         let dir = config::plugins_dir(o.plugins_dir.as_deref());
         logger::host(LogLevel::Info, &format!("config {}; plugins from {}", config_path.display(), dir.display()));
         let mut host = Host { plugins: Vec::new(), start_failed: false };
-        for library in plugins::discover(&dir) {
+        for library in openclaw_plugin_host::discover(&dir, &logger::host) {
             match config::plugin_settings(&config, &library.id) {
                 config::PluginSettings::Disabled(why) => {
                     logger::host(LogLevel::Info, &format!("plugin {} not started: {why}", library.id))
                 }
                 config::PluginSettings::Enabled { key, section } => {
                     let id = library.id.clone();
-                    match library.start(&section.to_string()) {
+                    match library.start(&section.to_string(), logger::host_handle()) {
                         Ok(plugin) => {
                             let missing = plugin.missing_hooks();
                             if !missing.is_empty() {
@@ -208,7 +205,7 @@ fn main() -> ExitCode {
             let path = o.file.as_deref().expect("checked in parse_args");
             std::fs::read_to_string(path)
                 .map_err(|e| format!("{}: {e}", path.display()))
-                .and_then(|recording| replay::translate(&recording))
+                .and_then(|recording| openclaw_plugin_host::translate_recording(&recording))
                 .and_then(|events| drive(&host, &o, &format!("replay {}", path.display()), events))
         }
         "bench" => bench::run(&host, &o),

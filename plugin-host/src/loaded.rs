@@ -1,8 +1,8 @@
 //! Loading plugin libraries from a plugins directory, starting them with their configuration, and
-//! calling their hooks.
+//! calling their hooks. Every host (`openclaw-host`, the gateway's Node addon) goes through this,
+//! so a plugin gets the same checks and the same calls wherever it runs.
 
 use crate::host_event::{Ctx, Hook, HostEvent};
-use crate::logger;
 use openclaw_plugin_api::abi_stable::std_types::{ROption, RStr};
 use openclaw_plugin_api::*;
 use std::path::{Path, PathBuf};
@@ -24,16 +24,16 @@ pub struct PluginLibrary {
 }
 
 /// Every loadable plugin library in `dir` (files ending in the platform's library suffix), in
-/// name order. Libraries that are not plugins or fail the interface check are reported and
-/// skipped: one bad file must not keep the host from starting.
-pub fn discover(dir: &Path) -> Vec<PluginLibrary> {
+/// name order. Libraries that are not plugins or fail the interface check are reported through
+/// `log` and skipped: one bad file must not keep the host from starting.
+pub fn discover(dir: &Path, log: &dyn Fn(LogLevel, &str)) -> Vec<PluginLibrary> {
     let mut paths: Vec<PathBuf> = match std::fs::read_dir(dir) {
         Ok(entries) => entries
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| p.extension().is_some_and(|x| x == std::env::consts::DLL_EXTENSION))
             .collect(),
         Err(e) => {
-            logger::host(LogLevel::Warn, &format!("plugins directory {}: {e}; no plugins loaded", dir.display()));
+            log(LogLevel::Warn, &format!("plugins directory {}: {e}; no plugins loaded", dir.display()));
             return Vec::new();
         }
     };
@@ -44,10 +44,10 @@ pub fn discover(dir: &Path) -> Vec<PluginLibrary> {
             Ok(module) => {
                 let id = module.id()().to_string();
                 let version = module.version()().to_string();
-                logger::host(LogLevel::Info, &format!("loaded plugin {id} {version} from {}", path.display()));
+                log(LogLevel::Info, &format!("loaded plugin {id} {version} from {}", path.display()));
                 found.push(PluginLibrary { id, version, path, module });
             }
-            Err(e) => logger::host(
+            Err(e) => log(
                 LogLevel::Warn,
                 &format!(
                     "skipping {}: not a compatible OpenClaw plugin: {}",
@@ -85,9 +85,10 @@ fn summarise(error: &str) -> String {
 }
 
 impl PluginLibrary {
-    /// Calls the plugin's `init` with its configuration section (JSON text).
-    pub fn start(self, config_json: &str) -> Result<LoadedPlugin, String> {
-        match self.module.init()(RStr::from_str(config_json), logger::host_handle()) {
+    /// Calls the plugin's `init` with its configuration section (JSON text) and the host's handle
+    /// (its logger), which the plugin may use from any thread for as long as it runs.
+    pub fn start(self, config_json: &str, host: HostHandleRef) -> Result<LoadedPlugin, String> {
+        match self.module.init()(RStr::from_str(config_json), host) {
             openclaw_plugin_api::abi_stable::std_types::ROk(object) => {
                 Ok(LoadedPlugin { id: self.id, version: self.version, path: self.path, object })
             }

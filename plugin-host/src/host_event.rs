@@ -1,5 +1,5 @@
 //! One hook call as the host makes it, with owned data: what the demo, the replay and the bench
-//! produce and what [`crate::plugins::LoadedPlugin::dispatch`] turns into the interface's events.
+//! produce and what [`crate::loaded::LoadedPlugin::dispatch`] turns into the interface's events.
 
 use openclaw_plugin_api::{ModelCost, Outcome, TokenUsage};
 

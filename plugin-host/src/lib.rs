@@ -1,0 +1,33 @@
+//! The host's side of the OpenClaw plugin interface, shared by every host: `openclaw-host` (the
+//! harness) and the Node addon that hosts plugins inside the real gateway.
+//!
+//! - [`loaded`]: find plugin libraries in a directory, check them (`plugin-api`'s loader), start
+//!   them with their settings, call their hooks, treat hooks a plugin predates as absent;
+//! - [`settings`]: which section of `openclaw.json` configures which plugin;
+//! - [`host_event`]: one hook call with owned data, what a host hands [`loaded::LoadedPlugin::dispatch`];
+//! - [`openclaw`]: OpenClaw's own hooks translated into those events as they happen, used live by
+//!   the addon and over a whole recording by `openclaw-host replay` ([`translate_recording`]).
+
+pub mod host_event;
+pub mod loaded;
+pub mod openclaw;
+pub mod settings;
+
+pub use host_event::{Ctx, Hook, HostEvent, HOOK_KINDS};
+pub use loaded::{discover, LoadedPlugin, PluginLibrary};
+
+/// A whole `hooks.jsonl` recording through the live translator: the interface events, in order.
+/// A line that is not JSON is an error naming the line; hooks the interface has no use for are
+/// skipped.
+pub fn translate_recording(recording: &str) -> Result<Vec<HostEvent>, String> {
+    let mut translator = openclaw::Translator::default();
+    let mut out = Vec::new();
+    for (i, line) in recording.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let value: serde_json::Value = serde_json::from_str(line).map_err(|e| format!("line {}: {e}", i + 1))?;
+        if let Some((cx, hook)) = openclaw::recording::parse_line(&value) {
+            translator.push(cx, hook, &mut out);
+        }
+    }
+    translator.finish(&mut out);
+    Ok(out)
+}

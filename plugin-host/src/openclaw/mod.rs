@@ -1,0 +1,487 @@
+//! OpenClaw's hooks, translated into the interface's events as they happen.
+//!
+//! One [`Translator`] serves a whole gateway (or a whole replay): OpenClaw hooks go in one at a time
+//! ([`Translator::push`]), interface events come out, zero or more per hook. The gateway's Node addon
+//! and `openclaw-host replay` both go through it, so every replay test exercises the live mapping.
+//!
+//! The mapping:
+//! - a run starts at its first hook (`before_model_resolve`, `llm_input`, or any of
+//!   [`RUN_START_HOOKS`]), or earlier at the `message_received` of its session;
+//! - `model_call_started`/`model_call_ended` are the model-call hooks. OpenClaw puts no tokens on
+//!   them: a call's usage, cost and reply arrive just after, on the assistant message OpenClaw writes
+//!   (`before_message_write`, which names only the session) or on the trusted `model.call.completed`
+//!   diagnostic (by call id). The call's end is held until one of them arrives, and never longer than
+//!   the next hook of its run or [`Limits::reply_wait_ms`];
+//! - `before_tool_call`/`after_tool_call` are the tool-call hooks;
+//! - `agent_end` ends the run (its last assistant text is the answer);
+//! - `session_start`/`session_end` and `subagent_spawned`/`subagent_ended` map one to one, the
+//!   subagent hooks in the requester's session.
+//!
+//! State is bounded: per open run a few strings and at most one held call; a run is forgotten when it
+//! ends, when it has been silent for [`Limits::run_idle_ms`], or when more than
+//! [`Limits::max_open_runs`] are open (the least recently active go first). Runs of parallel sessions
+//! interleave freely.
+
+pub mod recording;
+
+use crate::host_event::{Ctx, Hook, HostEvent};
+use openclaw_plugin_api::{ModelCost, Outcome, TokenUsage};
+use std::collections::{HashMap, HashSet, VecDeque};
+
+/// OpenClaw hooks that may be a run's first, in the order OpenClaw emits them.
+pub const RUN_START_HOOKS: [&str; 6] =
+    ["before_agent_reply", "before_model_resolve", "agent_turn_prepare", "before_prompt_build", "before_agent_run", "llm_input"];
+
+/// Who and where, as OpenClaw's hook event and context give it; an empty string is "not given".
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct HookContext {
+    /// The gateway's clock when the hook ran, milliseconds since the Unix epoch.
+    pub ts_ms: u64,
+    pub run_id: String,
+    pub session_key: String,
+    pub session_id: String,
+    pub agent_id: String,
+    /// `channel`, else `messageProvider` (e.g. `webchat`).
+    pub channel: String,
+    /// `user`, `cron`, `heartbeat`, ...
+    pub trigger: String,
+}
+
+/// The OpenClaw hooks the translator understands, with the fields it needs (already picked out of
+/// OpenClaw's payload by the caller; content already cut to the plugin's budget where it is large).
+#[derive(Clone, Debug, PartialEq)]
+pub enum OpenClawHook {
+    /// `message_received`: a channel message arrived; its run starts a little later.
+    MessageReceived,
+    /// The first hook of a run ([`RUN_START_HOOKS`]): the user's prompt.
+    RunStarted { prompt: String },
+    ModelCallStarted { call_id: String, provider: String, model: String },
+    ModelCallEnded { call_id: String, provider: String, model: String, failed: bool, error: String, duration_ms: Option<u64> },
+    /// `before_message_write` of an assistant message: the reply to the model call that just ended
+    /// in this session (the hook names no run and no call).
+    AssistantMessage { usage: Option<TokenUsage>, cost: Option<ModelCost>, text: String, error: String },
+    /// The trusted `model.call.completed` diagnostic: a call's usage, by call id.
+    ModelCallUsage { call_id: String, usage: Option<TokenUsage>, cost: Option<ModelCost> },
+    ToolCallStarted { tool_call_id: String, tool_name: String, params: String },
+    ToolCallEnded { tool_call_id: String, tool_name: String, failed: bool, error: String, duration_ms: Option<u64>, result: String },
+    /// `agent_end`.
+    AgentEnded { success: bool, error: String, duration_ms: Option<u64>, response: String },
+    SessionStarted { resumed_from: String },
+    SessionEnded { reason: String, message_count: Option<u64>, duration_ms: Option<u64> },
+    /// In the requester's session (`requester_session_key`); `ctx.run_id` is the run OpenClaw names.
+    SubagentSpawned { requester_session_key: String, child_session_key: String, child_agent_id: String, label: String, model: String },
+    SubagentEnded { requester_session_key: String, child_session_key: String, outcome: Outcome, error: String },
+}
+
+/// Bounds on what the translator remembers.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    pub max_open_runs: usize,
+    /// A run with no hook for this long is forgotten (the plugin times the message out itself).
+    pub run_idle_ms: u64,
+    /// How long a model call's end waits for its reply before it goes out without usage.
+    pub reply_wait_ms: u64,
+    /// Sessions remembered for their message time, open run and id.
+    pub max_sessions: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_open_runs: 10_000, run_idle_ms: 60 * 60 * 1000, reply_wait_ms: 2_000, max_sessions: 100_000 }
+    }
+}
+
+/// What a run's first hook said, kept to fill hooks that carry less context.
+#[derive(Clone, Debug, Default)]
+struct RunInfo {
+    session_key: String,
+    session_id: String,
+    agent_id: String,
+    channel: String,
+}
+
+struct OpenRun {
+    info: RunInfo,
+    last_seen_ms: u64,
+    /// A model call that ended, waiting for its reply (usage, cost, text).
+    awaiting_reply: Option<HeldCall>,
+}
+
+struct HeldCall {
+    event: HostEvent,
+    deadline_ms: u64,
+}
+
+pub struct Translator {
+    limits: Limits,
+    runs: HashMap<String, OpenRun>,
+    /// The run currently open in each session (an assistant message names only its session).
+    open_run_of_session: HashMap<String, String>,
+    /// When a session's last channel message arrived, until its run starts.
+    received_at: HashMap<String, u64>,
+    session_ids: HashMap<String, String>,
+    /// Runs whose end went out, so that a repeated `agent_end` does not end it twice.
+    ended: HashSet<String>,
+    ended_order: VecDeque<String>,
+    /// Held calls by deadline (run ids; a stale entry is skipped when its run moved on).
+    deadlines: VecDeque<(u64, String)>,
+    now_ms: u64,
+    pushes_since_sweep: usize,
+}
+
+impl Default for Translator {
+    fn default() -> Self {
+        Translator::new(Limits::default())
+    }
+}
+
+impl Translator {
+    pub fn new(limits: Limits) -> Translator {
+        Translator {
+            limits,
+            runs: HashMap::new(),
+            open_run_of_session: HashMap::new(),
+            received_at: HashMap::new(),
+            session_ids: HashMap::new(),
+            ended: HashSet::new(),
+            ended_order: VecDeque::new(),
+            deadlines: VecDeque::new(),
+            now_ms: 0,
+            pushes_since_sweep: 0,
+        }
+    }
+
+    /// Runs currently open (for tests and stats).
+    pub fn open_runs(&self) -> usize {
+        self.runs.len()
+    }
+
+    /// Translates one hook, appending the interface events it yields to `out`.
+    pub fn push(&mut self, cx: HookContext, hook: OpenClawHook, out: &mut Vec<HostEvent>) {
+        self.now_ms = self.now_ms.max(cx.ts_ms);
+        self.release_overdue_replies(out);
+        if !cx.session_key.is_empty() && !cx.session_id.is_empty() {
+            bounded_insert(&mut self.session_ids, &cx.session_key, cx.session_id.clone(), self.limits.max_sessions);
+        }
+        match hook {
+            OpenClawHook::MessageReceived => {
+                if !cx.session_key.is_empty() {
+                    bounded_insert(&mut self.received_at, &cx.session_key, cx.ts_ms, self.limits.max_sessions);
+                }
+            }
+            OpenClawHook::RunStarted { prompt } => self.run_started(cx, prompt, out),
+            OpenClawHook::ModelCallStarted { call_id, provider, model } => {
+                if let Some(ctx) = self.run_ctx(&cx, out) {
+                    out.push(HostEvent { ctx, hook: Hook::ModelCallStart { call_id, provider, model } });
+                }
+            }
+            OpenClawHook::ModelCallEnded { call_id, provider, model, failed, error, duration_ms } => {
+                if let Some(ctx) = self.run_ctx(&cx, out) {
+                    let hook = Hook::ModelCallEnd {
+                        call_id,
+                        provider,
+                        model,
+                        outcome: if failed { Outcome::ERROR } else { Outcome::COMPLETED },
+                        error,
+                        duration_ms,
+                        usage: None,
+                        cost_usd: None,
+                        response: String::new(),
+                    };
+                    self.hold_for_reply(HostEvent { ctx, hook });
+                }
+            }
+            OpenClawHook::AssistantMessage { usage, cost, text, error } => {
+                let run_id = self.open_run_of_session.get(&cx.session_key).cloned();
+                if let Some(mut held) = run_id.and_then(|r| self.runs.get_mut(&r)).and_then(|r| r.awaiting_reply.take()) {
+                    fill_reply(&mut held.event.hook, usage, cost, Some(text), error);
+                    out.push(held.event);
+                }
+            }
+            OpenClawHook::ModelCallUsage { call_id, usage, cost } => {
+                let run = self.runs.get_mut(&cx.run_id);
+                if let Some(run) = run {
+                    let matches = matches!(&run.awaiting_reply, Some(HeldCall { event: HostEvent { hook: Hook::ModelCallEnd { call_id: held, .. }, .. }, .. }) if *held == call_id);
+                    if matches {
+                        let mut held = run.awaiting_reply.take().expect("checked just above");
+                        fill_reply(&mut held.event.hook, usage, cost, None, String::new());
+                        out.push(held.event);
+                    }
+                }
+            }
+            OpenClawHook::ToolCallStarted { tool_call_id, tool_name, params } => {
+                if let Some(ctx) = self.run_ctx(&cx, out) {
+                    out.push(HostEvent { ctx, hook: Hook::ToolCallStart { tool_call_id, tool_name, params } });
+                }
+            }
+            OpenClawHook::ToolCallEnded { tool_call_id, tool_name, failed, error, duration_ms, result } => {
+                if let Some(ctx) = self.run_ctx(&cx, out) {
+                    let outcome = if failed || !error.is_empty() { Outcome::ERROR } else { Outcome::COMPLETED };
+                    out.push(HostEvent {
+                        ctx,
+                        hook: Hook::ToolCallEnd { tool_call_id, tool_name, outcome, error, duration_ms, result },
+                    });
+                }
+            }
+            OpenClawHook::AgentEnded { success, error, duration_ms, response } => {
+                if self.ended.contains(&cx.run_id) {
+                    return;
+                }
+                if let Some(ctx) = self.run_ctx(&cx, out) {
+                    let outcome = if success { Outcome::COMPLETED } else { Outcome::ERROR };
+                    out.push(HostEvent { ctx, hook: Hook::MessageEnd { outcome, error, response, duration_ms } });
+                    self.forget_run(&cx.run_id);
+                }
+            }
+            OpenClawHook::SessionStarted { resumed_from } => {
+                out.push(HostEvent { ctx: session_ctx(&cx), hook: Hook::SessionStart { resumed_from } });
+            }
+            OpenClawHook::SessionEnded { reason, message_count, duration_ms } => {
+                out.push(HostEvent { ctx: session_ctx(&cx), hook: Hook::SessionEnd { reason, message_count, duration_ms } });
+            }
+            OpenClawHook::SubagentSpawned { requester_session_key, child_session_key, child_agent_id, label, model } => {
+                let ctx = self.requester_ctx(&cx, &requester_session_key);
+                out.push(HostEvent { ctx, hook: Hook::SubagentSpawned { child_session_key, child_agent_id, label, model } });
+            }
+            OpenClawHook::SubagentEnded { requester_session_key, child_session_key, outcome, error } => {
+                let ctx = self.requester_ctx(&cx, &requester_session_key);
+                out.push(HostEvent { ctx, hook: Hook::SubagentEnded { child_session_key, outcome, error } });
+            }
+        }
+        self.pushes_since_sweep += 1;
+        if self.pushes_since_sweep >= 1024 || self.runs.len() > self.limits.max_open_runs {
+            self.sweep(out);
+        }
+    }
+
+    /// Lets go of every held model call (at shutdown, or the end of a recording).
+    pub fn finish(&mut self, out: &mut Vec<HostEvent>) {
+        for run in self.runs.values_mut() {
+            if let Some(held) = run.awaiting_reply.take() {
+                out.push(held.event);
+            }
+        }
+        self.deadlines.clear();
+    }
+
+    fn run_started(&mut self, cx: HookContext, prompt: String, out: &mut Vec<HostEvent>) {
+        if cx.run_id.is_empty() {
+            return;
+        }
+        if let Some(run) = self.runs.get_mut(&cx.run_id) {
+            run.last_seen_ms = cx.ts_ms;
+            return; // a later start hook of a run already started
+        }
+        let started_ms = self.received_at.remove(&cx.session_key).filter(|&r| r <= cx.ts_ms).unwrap_or(cx.ts_ms);
+        let info = RunInfo {
+            session_key: cx.session_key.clone(),
+            session_id: cx.session_id.clone(),
+            agent_id: agent_or_from_key(&cx.agent_id, &cx.session_key),
+            channel: cx.channel.clone(),
+        };
+        let ctx = ctx_of(&cx.run_id, &info, started_ms);
+        self.open(cx.run_id.clone(), info, cx.ts_ms);
+        out.push(HostEvent { ctx, hook: Hook::MessageStart { prompt: strip_timestamp(prompt), trigger: cx.trigger } });
+    }
+
+    /// The interface context for a hook of a run, releasing the run's held call first (a later
+    /// hook of the run means its reply is not coming). A recording or a gateway may begin in the
+    /// middle of a run: the hook's own context then stands in for the run's first hook.
+    fn run_ctx(&mut self, cx: &HookContext, out: &mut Vec<HostEvent>) -> Option<Ctx> {
+        if cx.run_id.is_empty() {
+            return None;
+        }
+        if let Some(run) = self.runs.get_mut(&cx.run_id) {
+            run.last_seen_ms = cx.ts_ms;
+            if let Some(held) = run.awaiting_reply.take() {
+                out.push(held.event);
+            }
+            return Some(ctx_of(&cx.run_id, &run.info, cx.ts_ms));
+        }
+        if cx.session_key.is_empty() {
+            return None;
+        }
+        let info = RunInfo {
+            session_key: cx.session_key.clone(),
+            session_id: cx.session_id.clone(),
+            agent_id: agent_or_from_key(&cx.agent_id, &cx.session_key),
+            channel: cx.channel.clone(),
+        };
+        let ctx = ctx_of(&cx.run_id, &info, cx.ts_ms);
+        if !self.ended.contains(&cx.run_id) {
+            self.open(cx.run_id.clone(), info, cx.ts_ms);
+        }
+        Some(ctx)
+    }
+
+    fn open(&mut self, run_id: String, info: RunInfo, now_ms: u64) {
+        bounded_insert(&mut self.open_run_of_session, &info.session_key, run_id.clone(), self.limits.max_sessions);
+        self.runs.insert(run_id, OpenRun { info, last_seen_ms: now_ms, awaiting_reply: None });
+    }
+
+    fn hold_for_reply(&mut self, event: HostEvent) {
+        let run_id = event.ctx.run_id.clone();
+        let deadline_ms = event.ctx.ts_ms.saturating_add(self.limits.reply_wait_ms);
+        if let Some(run) = self.runs.get_mut(&run_id) {
+            run.awaiting_reply = Some(HeldCall { event, deadline_ms });
+            self.deadlines.push_back((deadline_ms, run_id));
+        }
+    }
+
+    fn release_overdue_replies(&mut self, out: &mut Vec<HostEvent>) {
+        while let Some((deadline, _)) = self.deadlines.front() {
+            if *deadline > self.now_ms {
+                break;
+            }
+            let (_, run_id) = self.deadlines.pop_front().expect("front exists");
+            if let Some(run) = self.runs.get_mut(&run_id) {
+                if run.awaiting_reply.as_ref().is_some_and(|h| h.deadline_ms <= self.now_ms) {
+                    out.push(run.awaiting_reply.take().expect("checked").event);
+                }
+            }
+        }
+    }
+
+    fn forget_run(&mut self, run_id: &str) {
+        if let Some(run) = self.runs.remove(run_id) {
+            if self.open_run_of_session.get(&run.info.session_key).is_some_and(|r| r == run_id) {
+                self.open_run_of_session.remove(&run.info.session_key);
+            }
+        }
+        if self.ended.insert(run_id.to_string()) {
+            self.ended_order.push_back(run_id.to_string());
+            while self.ended_order.len() > self.limits.max_open_runs {
+                if let Some(old) = self.ended_order.pop_front() {
+                    self.ended.remove(&old);
+                }
+            }
+        }
+    }
+
+    /// Forgets idle runs, and the least recently active ones beyond the bound (letting go of
+    /// their held calls). Amortised: runs every 1024 hooks or when over the bound.
+    fn sweep(&mut self, out: &mut Vec<HostEvent>) {
+        self.pushes_since_sweep = 0;
+        let idle_before = self.now_ms.saturating_sub(self.limits.run_idle_ms);
+        let mut stale: Vec<(u64, String)> = self
+            .runs
+            .iter()
+            .filter(|(_, r)| r.last_seen_ms < idle_before)
+            .map(|(id, r)| (r.last_seen_ms, id.clone()))
+            .collect();
+        if self.runs.len() - stale.len() > self.limits.max_open_runs {
+            // Down to 90% of the bound, oldest first, so that the next sweep is far away.
+            let mut by_age: Vec<(u64, String)> = self.runs.iter().map(|(id, r)| (r.last_seen_ms, id.clone())).collect();
+            by_age.sort_unstable();
+            let keep = self.limits.max_open_runs * 9 / 10;
+            stale = by_age[..by_age.len() - keep].to_vec();
+        }
+        for (_, run_id) in stale {
+            if let Some(held) = self.runs.get_mut(&run_id).and_then(|r| r.awaiting_reply.take()) {
+                out.push(held.event);
+            }
+            if let Some(run) = self.runs.remove(&run_id) {
+                if self.open_run_of_session.get(&run.info.session_key).is_some_and(|r| *r == run_id) {
+                    self.open_run_of_session.remove(&run.info.session_key);
+                }
+            }
+        }
+    }
+
+    /// Subagent hooks happen in the requester's session and name a run.
+    fn requester_ctx(&self, cx: &HookContext, requester_session_key: &str) -> Ctx {
+        let parent = if requester_session_key.is_empty() { &cx.session_key } else { requester_session_key };
+        let session_id = self.session_ids.get(parent).cloned().unwrap_or_default();
+        Ctx {
+            ts_ms: cx.ts_ms,
+            run_id: cx.run_id.clone(),
+            session_key: parent.to_string(),
+            session_id,
+            agent_id: agent_from_session_key(parent),
+            channel: String::new(),
+        }
+    }
+}
+
+/// Puts a reply's usage, cost, text and error on a held model call's end.
+fn fill_reply(hook: &mut Hook, usage: Option<TokenUsage>, cost: Option<ModelCost>, text: Option<String>, reply_error: String) {
+    if let Hook::ModelCallEnd { usage: u, cost_usd, response, error, .. } = hook {
+        *u = usage.or(*u);
+        *cost_usd = cost.or(*cost_usd);
+        if let Some(text) = text {
+            *response = text;
+        }
+        if error.is_empty() {
+            *error = reply_error;
+        }
+    }
+}
+
+fn ctx_of(run_id: &str, info: &RunInfo, ts_ms: u64) -> Ctx {
+    Ctx {
+        ts_ms,
+        run_id: run_id.to_string(),
+        session_key: info.session_key.clone(),
+        session_id: info.session_id.clone(),
+        agent_id: info.agent_id.clone(),
+        channel: info.channel.clone(),
+    }
+}
+
+fn session_ctx(cx: &HookContext) -> Ctx {
+    Ctx {
+        ts_ms: cx.ts_ms,
+        run_id: String::new(),
+        session_key: cx.session_key.clone(),
+        session_id: cx.session_id.clone(),
+        agent_id: agent_or_from_key(&cx.agent_id, &cx.session_key),
+        channel: String::new(),
+    }
+}
+
+/// `main` in `agent:main:webchat`.
+pub fn agent_from_session_key(key: &str) -> String {
+    key.strip_prefix("agent:").and_then(|rest| rest.split(':').next()).unwrap_or("").to_string()
+}
+
+fn agent_or_from_key(agent_id: &str, session_key: &str) -> String {
+    if agent_id.is_empty() {
+        agent_from_session_key(session_key)
+    } else {
+        agent_id.to_string()
+    }
+}
+
+/// `llm_input`'s prompt starts with the time OpenClaw shows the model (`[Wed 2026-11-25 17:31 UTC] `);
+/// the user did not type it.
+fn strip_timestamp(prompt: String) -> String {
+    let bytes = prompt.as_bytes();
+    let looks_stamped = bytes.len() > 20
+        && bytes[0] == b'['
+        && bytes[4] == b' '
+        && bytes[5..9].iter().all(u8::is_ascii_digit)
+        && bytes[9] == b'-';
+    match (looks_stamped, prompt.find("] ")) {
+        (true, Some(end)) if end < 48 => prompt[end + 2..].to_string(),
+        _ => prompt,
+    }
+}
+
+/// Inserts into a map that must stay under `cap` entries; at the cap, an arbitrary tenth goes
+/// (these maps only refine what the hooks already say, so losing an entry costs little).
+fn bounded_insert<V>(map: &mut HashMap<String, V>, key: &str, value: V, cap: usize) {
+    if let Some(slot) = map.get_mut(key) {
+        *slot = value;
+        return;
+    }
+    if map.len() >= cap {
+        let drop: Vec<String> = map.keys().take(cap / 10 + 1).cloned().collect();
+        for k in drop {
+            map.remove(&k);
+        }
+    }
+    map.insert(key.to_string(), value);
+}
+
+#[cfg(test)]
+mod tests;

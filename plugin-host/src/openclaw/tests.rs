@@ -1,0 +1,184 @@
+use super::*;
+use crate::translate_recording;
+
+const FIXTURE: &str = include_str!("../../../tests/fixtures/openclaw-2026.9.6/hooks.jsonl");
+
+fn count(events: &[HostEvent], f: fn(&Hook) -> bool) -> usize {
+    events.iter().filter(|e| f(&e.hook)).count()
+}
+
+#[test]
+fn the_recording_becomes_six_runs_with_eleven_model_calls_and_six_tools() {
+    let events = translate_recording(FIXTURE).unwrap();
+    assert_eq!(count(&events, |h| matches!(h, Hook::MessageStart { .. })), 6);
+    assert_eq!(count(&events, |h| matches!(h, Hook::MessageEnd { .. })), 6);
+    assert_eq!(count(&events, |h| matches!(h, Hook::ModelCallStart { .. })), 11);
+    assert_eq!(count(&events, |h| matches!(h, Hook::ModelCallEnd { .. })), 11);
+    assert_eq!(count(&events, |h| matches!(h, Hook::ToolCallEnd { .. })), 6);
+    assert_eq!(count(&events, |h| matches!(h, Hook::SubagentSpawned { .. })), 1);
+    assert_eq!(count(&events, |h| matches!(h, Hook::SessionEnd { .. })), 3);
+}
+
+#[test]
+fn model_calls_get_tokens_and_cost_from_the_assistant_message() {
+    let events = translate_recording(FIXTURE).unwrap();
+    let first = events.iter().find_map(|e| match &e.hook {
+        Hook::ModelCallEnd { usage, cost_usd, response, .. } => Some((*usage, *cost_usd, response.clone())),
+        _ => None,
+    });
+    let (usage, cost, _) = first.unwrap();
+    assert_eq!(usage, Some(TokenUsage { input: 200, output: 20, cache_read: 1000, cache_write: 0, total: 1220 }));
+    assert_eq!(cost.unwrap().total, 0.00034);
+    let every_call_priced = events.iter().all(|e| match &e.hook {
+        Hook::ModelCallEnd { usage, cost_usd, .. } => usage.is_some() && cost_usd.is_some(),
+        _ => true,
+    });
+    assert!(every_call_priced, "every recorded call has its reply");
+}
+
+#[test]
+fn every_run_event_carries_the_session_and_agent_of_its_run() {
+    for e in translate_recording(FIXTURE).unwrap() {
+        assert!(e.ctx.session_key.starts_with("agent:"), "{e:?}");
+        assert_eq!(e.ctx.agent_id, "main", "{e:?}");
+    }
+}
+
+#[test]
+fn the_translator_keeps_nothing_once_the_recording_is_done() {
+    let mut t = Translator::default();
+    let mut out = Vec::new();
+    for line in FIXTURE.lines() {
+        if let Some((cx, hook)) = recording::parse_line(&serde_json::from_str(line).unwrap()) {
+            t.push(cx, hook, &mut out);
+        }
+    }
+    assert_eq!(t.open_runs(), 0, "every recorded run ended");
+}
+
+fn cx(ts: u64, run: &str, session: &str) -> HookContext {
+    HookContext {
+        ts_ms: ts,
+        run_id: run.into(),
+        session_key: session.into(),
+        session_id: format!("id-{session}"),
+        agent_id: String::new(),
+        channel: String::new(),
+        trigger: "user".into(),
+    }
+}
+
+fn call_ended(id: &str) -> OpenClawHook {
+    OpenClawHook::ModelCallEnded {
+        call_id: id.into(),
+        provider: "p".into(),
+        model: "m".into(),
+        failed: false,
+        error: String::new(),
+        duration_ms: Some(5),
+    }
+}
+
+fn reply(input: u64) -> OpenClawHook {
+    OpenClawHook::AssistantMessage {
+        usage: Some(TokenUsage { input, output: 1, cache_read: 0, cache_write: 0, total: input + 1 }),
+        cost: None,
+        text: format!("reply {input}"),
+        error: String::new(),
+    }
+}
+
+fn usage_of(e: &HostEvent) -> Option<u64> {
+    match &e.hook {
+        Hook::ModelCallEnd { usage, .. } => usage.map(|u| u.input),
+        _ => None,
+    }
+}
+
+#[test]
+fn interleaved_sessions_each_get_their_own_replies() {
+    let mut t = Translator::default();
+    let mut out = Vec::new();
+    let start = || OpenClawHook::RunStarted { prompt: "hi".into() };
+    t.push(cx(1, "r1", "agent:a:main"), start(), &mut out);
+    t.push(cx(2, "r2", "agent:b:main"), start(), &mut out);
+    t.push(cx(3, "r1", "agent:a:main"), call_ended("r1:model:1"), &mut out);
+    t.push(cx(4, "r2", "agent:b:main"), call_ended("r2:model:1"), &mut out);
+    assert_eq!(out.len(), 2, "both call ends are held for their replies");
+    t.push(cx(5, "", "agent:b:main"), reply(20), &mut out);
+    t.push(cx(6, "", "agent:a:main"), reply(10), &mut out);
+    let ends: Vec<(&str, Option<u64>)> = out[2..].iter().map(|e| (e.ctx.run_id.as_str(), usage_of(e))).collect();
+    assert_eq!(ends, [("r2", Some(20)), ("r1", Some(10))]);
+    assert_eq!(out[2].ctx.agent_id, "b", "the agent comes from the session key when the hook has none");
+    assert_eq!(out[2].ctx.ts_ms, 4, "the call ends when OpenClaw said, not when the reply came");
+}
+
+#[test]
+fn a_call_whose_reply_never_comes_goes_out_at_the_runs_next_hook_or_its_deadline() {
+    let mut t = Translator::new(Limits { reply_wait_ms: 100, ..Limits::default() });
+    let mut out = Vec::new();
+    t.push(cx(1, "r1", "s1"), OpenClawHook::RunStarted { prompt: String::new() }, &mut out);
+    t.push(cx(2, "r1", "s1"), call_ended("c1"), &mut out);
+    let tool = OpenClawHook::ToolCallStarted { tool_call_id: "t".into(), tool_name: "read".into(), params: "{}".into() };
+    t.push(cx(3, "r1", "s1"), tool, &mut out);
+    assert!(matches!(out[1].hook, Hook::ModelCallEnd { usage: None, .. }), "{out:?}");
+    assert!(matches!(out[2].hook, Hook::ToolCallStart { .. }), "the held call went out before the tool");
+
+    t.push(cx(10, "r1", "s1"), call_ended("c2"), &mut out);
+    assert_eq!(out.len(), 3);
+    t.push(cx(500, "other", "s2"), OpenClawHook::RunStarted { prompt: String::new() }, &mut out);
+    assert!(matches!(&out[3].hook, Hook::ModelCallEnd { call_id, .. } if call_id == "c2"), "released by its deadline");
+}
+
+#[test]
+fn the_diagnostic_fills_a_call_by_its_id_and_a_late_duplicate_is_ignored() {
+    let mut t = Translator::default();
+    let mut out = Vec::new();
+    t.push(cx(1, "r1", "s1"), OpenClawHook::RunStarted { prompt: String::new() }, &mut out);
+    t.push(cx(2, "r1", "s1"), call_ended("c1"), &mut out);
+    let diag = |id: &str| OpenClawHook::ModelCallUsage {
+        call_id: id.into(),
+        usage: Some(TokenUsage { input: 7, output: 1, cache_read: 0, cache_write: 0, total: 8 }),
+        cost: None,
+    };
+    t.push(cx(3, "r1", "s1"), diag("another-call"), &mut out);
+    assert_eq!(out.len(), 1, "a diagnostic for another call does not release this one");
+    t.push(cx(4, "r1", "s1"), diag("c1"), &mut out);
+    assert_eq!(usage_of(&out[1]), Some(7));
+    t.push(cx(5, "", "s1"), reply(99), &mut out);
+    assert_eq!(out.len(), 2, "the assistant message after the diagnostic has nothing left to fill");
+}
+
+#[test]
+fn a_repeated_agent_end_ends_the_run_once_and_the_run_is_forgotten() {
+    let mut t = Translator::default();
+    let mut out = Vec::new();
+    let end = || OpenClawHook::AgentEnded { success: true, error: String::new(), duration_ms: None, response: String::new() };
+    t.push(cx(1, "r1", "s1"), OpenClawHook::RunStarted { prompt: String::new() }, &mut out);
+    t.push(cx(2, "r1", "s1"), end(), &mut out);
+    t.push(cx(3, "r1", "s1"), end(), &mut out);
+    assert_eq!(count(&out, |h| matches!(h, Hook::MessageEnd { .. })), 1);
+    assert_eq!(t.open_runs(), 0);
+}
+
+#[test]
+fn open_runs_stay_within_the_bound() {
+    let mut t = Translator::new(Limits { max_open_runs: 100, ..Limits::default() });
+    let mut out = Vec::new();
+    for i in 0..10_000u64 {
+        t.push(cx(i, &format!("r{i}"), &format!("s{i}")), OpenClawHook::RunStarted { prompt: String::new() }, &mut out);
+        assert!(t.open_runs() <= 100, "{} open after {i}", t.open_runs());
+    }
+    assert_eq!(count(&out, |h| matches!(h, Hook::MessageStart { .. })), 10_000, "every run still started");
+}
+
+#[test]
+fn the_channel_message_time_starts_the_run_and_the_models_timestamp_is_not_the_prompt() {
+    let mut t = Translator::default();
+    let mut out = Vec::new();
+    t.push(cx(100, "", "agent:main:webchat"), OpenClawHook::MessageReceived, &mut out);
+    let prompt = "[Wed 2026-11-25 17:31 UTC] Please read hello.txt".to_string();
+    t.push(cx(130, "r1", "agent:main:webchat"), OpenClawHook::RunStarted { prompt }, &mut out);
+    assert_eq!(out[0].ctx.ts_ms, 100);
+    assert!(matches!(&out[0].hook, Hook::MessageStart { prompt, .. } if prompt == "Please read hello.txt"));
+}
