@@ -119,6 +119,8 @@ function started() {
 function hookExit() {
   if (state.exitHooked) return;
   state.exitHooked = true;
+  // One listener more than the gateway's own: raise the limit by exactly that, not a warning.
+  process.setMaxListeners(process.getMaxListeners() + 1);
   process.once("exit", () => {
     if (state.phase !== "started") return;
     state.phase = "stopped";
@@ -239,12 +241,12 @@ function toolResultText(result) {
   return typeof result === "string" ? content(result) : boundedJson(result);
 }
 
-function lastAssistantText(messages) {
-  if (!Array.isArray(messages)) return "";
+function lastAssistant(messages) {
+  if (!Array.isArray(messages)) return undefined;
   for (let i = messages.length - 1; i >= 0; i--) {
-    if (messages[i]?.role === "assistant") return contentText(messages[i].content);
+    if (messages[i]?.role === "assistant") return messages[i];
   }
-  return "";
+  return undefined;
 }
 
 const NO_USAGE = [];
@@ -295,7 +297,8 @@ const HANDLERS = {
       str(e.provider),
       str(e.model),
       e.outcome === "error",
-      str(e.error ?? e.errorMessage ?? e.errorCategory),
+      // The error's text arrives on the assistant message just after (errorCategory is only "Error").
+      str(e.error ?? e.errorMessage),
       num(e.durationMs),
     ),
   before_message_write: (event, ctx) => {
@@ -335,18 +338,23 @@ const HANDLERS = {
       num(e.durationMs),
       toolResultText(e.result),
     ),
-  agent_end: (e, ctx) =>
+  agent_end: (e, ctx) => {
+    // A turn whose last model reply is an error failed (a 429, a 500...), though OpenClaw reports
+    // `success: true`; the reply carries the error's text.
+    const last = lastAssistant(e.messages);
+    const failedReply = last?.stopReason === "error";
     state.addon.agentEnded(
       Date.now(),
       str(e.runId ?? ctx?.runId),
       str(ctx?.sessionKey),
       str(ctx?.sessionId),
       str(ctx?.agentId),
-      e.success !== false,
-      content(str(e.error)),
+      e.success !== false && !failedReply,
+      content(str(e.error ?? (failedReply ? last.errorMessage : ""))),
       num(e.durationMs),
-      lastAssistantText(e.messages),
-    ),
+      last ? contentText(last.content) : "",
+    );
+  },
   session_start: (e, ctx) =>
     state.addon.sessionStarted(Date.now(), str(e.sessionKey ?? ctx?.sessionKey), str(e.sessionId ?? ctx?.sessionId), str(ctx?.agentId), str(e.resumedFrom)),
   session_end: (e, ctx) =>

@@ -39,10 +39,6 @@ pub use openclaw_plugin_host::settings::{plugin_settings, PluginSettings};
 mod tests {
     use super::*;
 
-    fn parse(text: &str) -> Value {
-        json5::from_str(text).unwrap()
-    }
-
     #[test]
     fn reads_json5_with_comments_and_trailing_commas() {
         let dir = std::env::temp_dir().join(format!("oc-host-cfg-{}", std::process::id()));

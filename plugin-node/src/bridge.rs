@@ -12,15 +12,39 @@ use openclaw_plugin_host::settings::{plugin_settings, PluginSettings};
 use openclaw_plugin_host::{discover, HostEvent, LoadedPlugin};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::sync::{Condvar, Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// How long the releaser stays awake after the last held event, so that a busy gateway does not
+/// pay a wake-up per model call; after that it sleeps until something is held again.
+const RELEASER_LINGER_MS: u64 = 10_000;
 
 pub struct Bridge {
     plugins: Vec<LoadedPlugin>,
-    /// The translator and a reused output buffer; only the gateway's JavaScript thread pushes, so
-    /// the lock is never contended on the hot path (shutdown takes it once).
-    state: Mutex<(Translator, Vec<HostEvent>)>,
+    /// Only the gateway's JavaScript thread pushes; the releaser takes the lock when something the
+    /// translator holds falls due (rarely contended).
+    state: Mutex<State>,
+    /// Wakes the releaser when the translator starts holding something while it sleeps.
+    releaser: Condvar,
     stopped: AtomicBool,
+}
+
+struct State {
+    translator: Translator,
+    /// Reused for each hook's events.
+    out: Vec<HostEvent>,
+    /// The releaser is awake (or lingering) and will see new deadlines by itself.
+    releaser_armed: bool,
+}
+
+impl State {
+    fn dispatch(&mut self, plugins: &[LoadedPlugin]) {
+        for event in self.out.drain(..) {
+            for plugin in plugins {
+                plugin.dispatch(&event);
+            }
+        }
+    }
 }
 
 static BRIDGE: OnceLock<Bridge> = OnceLock::new();
@@ -57,10 +81,54 @@ pub fn start(plugins_dir: &Path, config_json: &str, max_level: LogLevel, wake: l
     }
     let bridge = BRIDGE.get_or_init(|| Bridge {
         plugins,
-        state: Mutex::new((Translator::default(), Vec::with_capacity(8))),
+        state: Mutex::new(State { translator: Translator::default(), out: Vec::with_capacity(8), releaser_armed: false }),
+        releaser: Condvar::new(),
         stopped: AtomicBool::new(false),
     });
+    std::thread::Builder::new()
+        .name("openclaw-mlflow-releaser".into())
+        .spawn(|| release_when_due(BRIDGE.get().expect("set just above")))
+        .map_err(|e| format!("could not start the host's releaser thread: {e}"))?;
     Ok(summary(bridge))
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+fn lock(bridge: &Bridge) -> MutexGuard<'_, State> {
+    bridge.state.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The releaser thread: hands out what the translator holds (a model call waiting for its reply,
+/// a failed run waiting for a retry) when it falls due, even if no other hook comes. It sleeps
+/// while nothing is held, so an idle gateway stays idle.
+fn release_when_due(bridge: &'static Bridge) {
+    let mut state = lock(bridge);
+    let mut last_busy = now_ms();
+    while !bridge.stopped.load(Ordering::Acquire) {
+        let now = now_ms();
+        let State { translator, out, .. } = &mut *state;
+        translator.release_due(now, out);
+        state.dispatch(&bridge.plugins);
+        let wait = match state.translator.next_deadline() {
+            Some(deadline) => {
+                last_busy = now;
+                Some(deadline.saturating_sub(now).max(1))
+            }
+            None if now.saturating_sub(last_busy) < RELEASER_LINGER_MS => Some(RELEASER_LINGER_MS),
+            None => None,
+        };
+        state = match wait {
+            Some(ms) => bridge.releaser.wait_timeout(state, Duration::from_millis(ms)).unwrap_or_else(|e| e.into_inner()).0,
+            None => {
+                state.releaser_armed = false;
+                let state = bridge.releaser.wait(state).unwrap_or_else(|e| e.into_inner());
+                last_busy = now_ms();
+                state
+            }
+        };
+    }
 }
 
 fn summary(bridge: &Bridge) -> String {
@@ -79,13 +147,13 @@ pub fn push(cx: HookContext, hook: OpenClawHook) {
     if bridge.stopped.load(Ordering::Relaxed) {
         return;
     }
-    let mut state = bridge.state.lock().unwrap_or_else(|e| e.into_inner());
-    let (translator, out) = &mut *state;
+    let mut state = lock(bridge);
+    let State { translator, out, .. } = &mut *state;
     translator.push(cx, hook, out);
-    for event in out.drain(..) {
-        for plugin in &bridge.plugins {
-            plugin.dispatch(&event);
-        }
+    state.dispatch(&bridge.plugins);
+    if !state.releaser_armed && state.translator.next_deadline().is_some() {
+        state.releaser_armed = true;
+        bridge.releaser.notify_one();
     }
 }
 
@@ -98,15 +166,12 @@ pub fn shutdown(budget_ms: u64) -> String {
         return String::new();
     }
     {
-        let mut state = bridge.state.lock().unwrap_or_else(|e| e.into_inner());
-        let (translator, out) = &mut *state;
+        let mut state = lock(bridge);
+        let State { translator, out, .. } = &mut *state;
         translator.finish(out);
-        for event in out.drain(..) {
-            for plugin in &bridge.plugins {
-                plugin.dispatch(&event);
-            }
-        }
+        state.dispatch(&bridge.plugins);
     }
+    bridge.releaser.notify_all();
     let deadline = Instant::now() + Duration::from_millis(budget_ms);
     let left = || deadline.saturating_duration_since(Instant::now()).as_millis() as u64;
     let mut problems = Vec::new();

@@ -3,6 +3,7 @@
 //! (`scripts/with-mlflow.sh` exports its URL as `MLFLOW_TEST_URI`).
 
 pub mod fault_proxy;
+pub mod openclaw;
 pub mod otlp_receiver;
 pub mod tls_proxy;
 

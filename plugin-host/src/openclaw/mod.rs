@@ -13,7 +13,10 @@
 //!   diagnostic (by call id). The call's end is held until one of them arrives, and never longer than
 //!   the next hook of its run or [`Limits::reply_wait_ms`];
 //! - `before_tool_call`/`after_tool_call` are the tool-call hooks;
-//! - `agent_end` ends the run (its last assistant text is the answer);
+//! - `agent_end` ends the run (its last assistant text is the answer). OpenClaw retries a failed
+//!   model call inside the same run, each attempt ending with its own `agent_end`; so a failed end
+//!   is held for [`Limits::end_grace_ms`], and a later hook of the run (the next attempt) replaces
+//!   it. A successful end goes out at once;
 //! - `session_start`/`session_end` and `subagent_spawned`/`subagent_ended` map one to one, the
 //!   subagent hooks in the requester's session.
 //!
@@ -81,13 +84,21 @@ pub struct Limits {
     pub run_idle_ms: u64,
     /// How long a model call's end waits for its reply before it goes out without usage.
     pub reply_wait_ms: u64,
+    /// How long a failed run's end waits for OpenClaw to retry the run before it goes out.
+    pub end_grace_ms: u64,
     /// Sessions remembered for their message time, open run and id.
     pub max_sessions: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_open_runs: 10_000, run_idle_ms: 60 * 60 * 1000, reply_wait_ms: 2_000, max_sessions: 100_000 }
+        Limits {
+            max_open_runs: 10_000,
+            run_idle_ms: 60 * 60 * 1000,
+            reply_wait_ms: 2_000,
+            end_grace_ms: 5_000,
+            max_sessions: 100_000,
+        }
     }
 }
 
@@ -105,6 +116,8 @@ struct OpenRun {
     last_seen_ms: u64,
     /// A model call that ended, waiting for its reply (usage, cost, text).
     awaiting_reply: Option<HeldCall>,
+    /// The run's end, waiting to see whether OpenClaw retries the run.
+    held_end: Option<HeldCall>,
 }
 
 struct HeldCall {
@@ -123,7 +136,7 @@ pub struct Translator {
     /// Runs whose end went out, so that a repeated `agent_end` does not end it twice.
     ended: HashSet<String>,
     ended_order: VecDeque<String>,
-    /// Held calls by deadline (run ids; a stale entry is skipped when its run moved on).
+    /// Held calls and ends by deadline (run ids; a stale entry is skipped when its run moved on).
     deadlines: VecDeque<(u64, String)>,
     now_ms: u64,
     pushes_since_sweep: usize,
@@ -158,8 +171,7 @@ impl Translator {
 
     /// Translates one hook, appending the interface events it yields to `out`.
     pub fn push(&mut self, cx: HookContext, hook: OpenClawHook, out: &mut Vec<HostEvent>) {
-        self.now_ms = self.now_ms.max(cx.ts_ms);
-        self.release_overdue_replies(out);
+        self.release_due(cx.ts_ms, out);
         if !cx.session_key.is_empty() && !cx.session_id.is_empty() {
             bounded_insert(&mut self.session_ids, &cx.session_key, cx.session_id.clone(), self.limits.max_sessions);
         }
@@ -229,8 +241,18 @@ impl Translator {
                 }
                 if let Some(ctx) = self.run_ctx(&cx, out) {
                     let outcome = if success { Outcome::COMPLETED } else { Outcome::ERROR };
-                    out.push(HostEvent { ctx, hook: Hook::MessageEnd { outcome, error, response, duration_ms } });
-                    self.forget_run(&cx.run_id);
+                    let end = HostEvent { ctx, hook: Hook::MessageEnd { outcome, error, response, duration_ms } };
+                    let deadline_ms = cx.ts_ms.saturating_add(self.limits.end_grace_ms);
+                    match self.runs.get_mut(&cx.run_id).filter(|_| !success) {
+                        Some(run) => {
+                            run.held_end = Some(HeldCall { event: end, deadline_ms });
+                            self.deadlines.push_back((deadline_ms, cx.run_id.clone()));
+                        }
+                        None => {
+                            out.push(end);
+                            self.forget_run(&cx.run_id);
+                        }
+                    }
                 }
             }
             OpenClawHook::SessionStarted { resumed_from } => {
@@ -256,12 +278,46 @@ impl Translator {
 
     /// Lets go of every held model call (at shutdown, or the end of a recording).
     pub fn finish(&mut self, out: &mut Vec<HostEvent>) {
-        for run in self.runs.values_mut() {
+        let mut ended = Vec::new();
+        for (run_id, run) in self.runs.iter_mut() {
             if let Some(held) = run.awaiting_reply.take() {
                 out.push(held.event);
             }
+            if let Some(end) = run.held_end.take() {
+                out.push(end.event);
+                ended.push(run_id.clone());
+            }
+        }
+        for run_id in ended {
+            self.forget_run(&run_id);
         }
         self.deadlines.clear();
+    }
+
+    /// The earliest moment something held is due (milliseconds since the epoch), if anything is.
+    pub fn next_deadline(&self) -> Option<u64> {
+        self.deadlines.front().map(|(deadline, _)| *deadline)
+    }
+
+    /// Lets go of every held call and end due at `now_ms` (the gateway's clock: hooks carry it, and
+    /// a host with nothing else to do calls this when [`Translator::next_deadline`] passes).
+    pub fn release_due(&mut self, now_ms: u64, out: &mut Vec<HostEvent>) {
+        self.now_ms = self.now_ms.max(now_ms);
+        while let Some((deadline, _)) = self.deadlines.front() {
+            if *deadline > self.now_ms {
+                break;
+            }
+            let (_, run_id) = self.deadlines.pop_front().expect("front exists");
+            let now = self.now_ms;
+            let Some(run) = self.runs.get_mut(&run_id) else { continue };
+            if run.awaiting_reply.as_ref().is_some_and(|h| h.deadline_ms <= now) {
+                out.push(run.awaiting_reply.take().expect("checked").event);
+            }
+            if run.held_end.as_ref().is_some_and(|h| h.deadline_ms <= now) {
+                out.push(run.held_end.take().expect("checked").event);
+                self.forget_run(&run_id);
+            }
+        }
     }
 
     fn run_started(&mut self, cx: HookContext, prompt: String, out: &mut Vec<HostEvent>) {
@@ -270,6 +326,7 @@ impl Translator {
         }
         if let Some(run) = self.runs.get_mut(&cx.run_id) {
             run.last_seen_ms = cx.ts_ms;
+            run.held_end = None; // OpenClaw is retrying the run: its end is still to come
             return; // a later start hook of a run already started
         }
         let started_ms = self.received_at.remove(&cx.session_key).filter(|&r| r <= cx.ts_ms).unwrap_or(cx.ts_ms);
@@ -293,6 +350,7 @@ impl Translator {
         }
         if let Some(run) = self.runs.get_mut(&cx.run_id) {
             run.last_seen_ms = cx.ts_ms;
+            run.held_end = None; // a retry of the run: its end is still to come
             if let Some(held) = run.awaiting_reply.take() {
                 out.push(held.event);
             }
@@ -316,7 +374,7 @@ impl Translator {
 
     fn open(&mut self, run_id: String, info: RunInfo, now_ms: u64) {
         bounded_insert(&mut self.open_run_of_session, &info.session_key, run_id.clone(), self.limits.max_sessions);
-        self.runs.insert(run_id, OpenRun { info, last_seen_ms: now_ms, awaiting_reply: None });
+        self.runs.insert(run_id, OpenRun { info, last_seen_ms: now_ms, awaiting_reply: None, held_end: None });
     }
 
     fn hold_for_reply(&mut self, event: HostEvent) {
@@ -325,20 +383,6 @@ impl Translator {
         if let Some(run) = self.runs.get_mut(&run_id) {
             run.awaiting_reply = Some(HeldCall { event, deadline_ms });
             self.deadlines.push_back((deadline_ms, run_id));
-        }
-    }
-
-    fn release_overdue_replies(&mut self, out: &mut Vec<HostEvent>) {
-        while let Some((deadline, _)) = self.deadlines.front() {
-            if *deadline > self.now_ms {
-                break;
-            }
-            let (_, run_id) = self.deadlines.pop_front().expect("front exists");
-            if let Some(run) = self.runs.get_mut(&run_id) {
-                if run.awaiting_reply.as_ref().is_some_and(|h| h.deadline_ms <= self.now_ms) {
-                    out.push(run.awaiting_reply.take().expect("checked").event);
-                }
-            }
         }
     }
 
@@ -377,8 +421,9 @@ impl Translator {
             stale = by_age[..by_age.len() - keep].to_vec();
         }
         for (_, run_id) in stale {
-            if let Some(held) = self.runs.get_mut(&run_id).and_then(|r| r.awaiting_reply.take()) {
-                out.push(held.event);
+            if let Some(run) = self.runs.get_mut(&run_id) {
+                out.extend(run.awaiting_reply.take().map(|h| h.event));
+                out.extend(run.held_end.take().map(|h| h.event));
             }
             if let Some(run) = self.runs.remove(&run_id) {
                 if self.open_run_of_session.get(&run.info.session_key).is_some_and(|r| *r == run_id) {

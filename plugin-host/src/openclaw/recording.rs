@@ -75,17 +75,23 @@ pub fn parse_line(line: &Value) -> Option<(HookContext, OpenClawHook)> {
             duration_ms: ev.get("durationMs").and_then(Value::as_u64),
             result: text(ev.get("result")),
         },
-        "agent_end" => OpenClawHook::AgentEnded {
-            success: ev.get("success").and_then(Value::as_bool).unwrap_or(true),
-            error: text(ev.get("error")),
-            duration_ms: ev.get("durationMs").and_then(Value::as_u64),
-            response: ev
+        "agent_end" => {
+            // A turn whose last model reply is an error failed, though OpenClaw says `success`.
+            let last = ev
                 .get("messages")
                 .and_then(Value::as_array)
-                .and_then(|m| m.iter().rev().find(|m| m.get("role").and_then(Value::as_str) == Some("assistant")))
-                .map(|m| content_text(m.get("content")))
-                .unwrap_or_default(),
-        },
+                .and_then(|m| m.iter().rev().find(|m| m.get("role").and_then(Value::as_str) == Some("assistant")));
+            let failed_reply = last.is_some_and(|m| m.get("stopReason").and_then(Value::as_str) == Some("error"));
+            OpenClawHook::AgentEnded {
+                success: ev.get("success").and_then(Value::as_bool).unwrap_or(true) && !failed_reply,
+                error: first_non_empty([
+                    text(ev.get("error")),
+                    if failed_reply { text(last.and_then(|m| m.get("errorMessage"))) } else { String::new() },
+                ]),
+                duration_ms: ev.get("durationMs").and_then(Value::as_u64),
+                response: last.map(|m| content_text(m.get("content"))).unwrap_or_default(),
+            }
+        }
         "session_start" => OpenClawHook::SessionStarted { resumed_from: text(ev.get("resumedFrom")) },
         "session_end" => OpenClawHook::SessionEnded {
             reason: text(ev.get("reason")),

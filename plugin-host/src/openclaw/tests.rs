@@ -128,6 +128,10 @@ fn a_call_whose_reply_never_comes_goes_out_at_the_runs_next_hook_or_its_deadline
     assert_eq!(out.len(), 3);
     t.push(cx(500, "other", "s2"), OpenClawHook::RunStarted { prompt: String::new() }, &mut out);
     assert!(matches!(&out[3].hook, Hook::ModelCallEnd { call_id, .. } if call_id == "c2"), "released by its deadline");
+    t.push(cx(520, "r1", "s1"), call_ended("c3"), &mut out);
+    assert_eq!(t.next_deadline(), Some(620));
+    t.release_due(620, &mut out);
+    assert!(matches!(&out.last().unwrap().hook, Hook::ModelCallEnd { call_id, .. } if call_id == "c3"), "released by the clock alone");
 }
 
 #[test]
@@ -149,16 +153,57 @@ fn the_diagnostic_fills_a_call_by_its_id_and_a_late_duplicate_is_ignored() {
     assert_eq!(out.len(), 2, "the assistant message after the diagnostic has nothing left to fill");
 }
 
+fn agent_end(success: bool) -> OpenClawHook {
+    OpenClawHook::AgentEnded { success, error: String::new(), duration_ms: None, response: String::new() }
+}
+
 #[test]
-fn a_repeated_agent_end_ends_the_run_once_and_the_run_is_forgotten() {
+fn a_failed_runs_end_waits_for_a_retry_and_goes_out_once_when_none_comes() {
+    let mut t = Translator::new(Limits { end_grace_ms: 100, ..Limits::default() });
+    let mut out = Vec::new();
+    t.push(cx(1, "r1", "s1"), OpenClawHook::RunStarted { prompt: String::new() }, &mut out);
+    t.push(cx(2, "r1", "s1"), agent_end(false), &mut out);
+    t.push(cx(3, "r1", "s1"), agent_end(false), &mut out);
+    assert_eq!(count(&out, |h| matches!(h, Hook::MessageEnd { .. })), 0, "held for a retry");
+    assert_eq!(t.next_deadline(), Some(102));
+    t.release_due(102, &mut out);
+    assert_eq!(count(&out, |h| matches!(h, Hook::MessageEnd { .. })), 0, "the second end replaced the first");
+    t.release_due(103, &mut out);
+    assert_eq!(count(&out, |h| matches!(h, Hook::MessageEnd { .. })), 1);
+    t.push(cx(200, "r1", "s1"), agent_end(true), &mut out);
+    assert_eq!(count(&out, |h| matches!(h, Hook::MessageEnd { .. })), 1, "a repeated end after it went out is dropped");
+    assert_eq!(t.open_runs(), 0);
+    assert_eq!(t.next_deadline(), None, "nothing held: nothing to wake up for");
+}
+
+#[test]
+fn a_successful_end_goes_out_at_once() {
     let mut t = Translator::default();
     let mut out = Vec::new();
-    let end = || OpenClawHook::AgentEnded { success: true, error: String::new(), duration_ms: None, response: String::new() };
     t.push(cx(1, "r1", "s1"), OpenClawHook::RunStarted { prompt: String::new() }, &mut out);
-    t.push(cx(2, "r1", "s1"), end(), &mut out);
-    t.push(cx(3, "r1", "s1"), end(), &mut out);
-    assert_eq!(count(&out, |h| matches!(h, Hook::MessageEnd { .. })), 1);
-    assert_eq!(t.open_runs(), 0);
+    t.push(cx(2, "r1", "s1"), agent_end(true), &mut out);
+    assert!(matches!(out.last().unwrap().hook, Hook::MessageEnd { outcome: Outcome::COMPLETED, .. }));
+    assert_eq!((t.open_runs(), t.next_deadline()), (0, None));
+}
+
+#[test]
+fn a_retried_run_is_one_trace_ending_with_its_last_attempt() {
+    let mut t = Translator::default();
+    let mut out = Vec::new();
+    t.push(cx(1, "r1", "s1"), OpenClawHook::RunStarted { prompt: String::new() }, &mut out);
+    for (attempt, ts) in [(1u64, 10u64), (2, 800), (3, 3000)] {
+        // OpenClaw's own gaps between attempts: 0.8 s and 2.2 s.
+        let started = OpenClawHook::ModelCallStarted { call_id: format!("r1:model:{attempt}"), provider: "p".into(), model: "m".into() };
+        t.push(cx(ts, "r1", "s1"), started, &mut out);
+        t.push(cx(ts + 5, "r1", "s1"), call_ended(&format!("r1:model:{attempt}")), &mut out);
+        t.push(cx(ts + 6, "", "s1"), reply(0), &mut out);
+        t.push(cx(ts + 7, "r1", "s1"), agent_end(attempt == 3), &mut out);
+    }
+    let ends: Vec<&Hook> = out.iter().map(|e| &e.hook).filter(|h| matches!(h, Hook::MessageEnd { .. })).collect();
+    assert_eq!(ends.len(), 1);
+    assert!(matches!(ends[0], Hook::MessageEnd { outcome: Outcome::COMPLETED, .. }), "the last attempt decides");
+    assert_eq!(count(&out, |h| matches!(h, Hook::ModelCallEnd { .. })), 3, "every attempt's call is in the trace");
+    assert!(matches!(out.last().unwrap().hook, Hook::MessageEnd { .. }), "the end comes after every call");
 }
 
 #[test]

@@ -1,0 +1,195 @@
+//! The package in the real OpenClaw gateway (openclaw@2026.9.6 on Node 24), installed with
+//! `openclaw plugins install` as an operator would, answering through the project's mock model, and
+//! read back from the real MLflow server: what a user of the plugin would check.
+//!
+//! Each test starts its own OpenClaw installation; they run one at a time (a gateway takes most of
+//! this machine's two cores while it starts).
+
+use openclaw_plugin_tests::openclaw::{mlflow_lines, OpenClaw};
+use openclaw_plugin_tests::{unique, Mlflow, Trace};
+use serde_json::{json, Value};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+static ONE_GATEWAY_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn installed_with(mlflow: &Mlflow, experiment: &str, extra: Value) -> OpenClaw {
+    let oc = OpenClaw::new();
+    oc.install_package();
+    let mut config = json!({"trackingUri": mlflow.uri, "experimentName": experiment, "flushIntervalMs": 500});
+    config.as_object_mut().unwrap().extend(extra.as_object().cloned().unwrap_or_default());
+    oc.set("/plugins/entries/mlflow/hooks", json!({"allowConversationAccess": true}));
+    oc.set("/plugins/entries/mlflow/config", config);
+    oc
+}
+
+/// The experiment's traces once `expected` have landed (MLflow assembles spans as they come).
+fn traces_when(mlflow: &Mlflow, experiment: &str, expected: usize) -> (String, Vec<Value>) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(id) = mlflow.experiment_id(experiment) {
+            let traces = mlflow.search(&id, "");
+            if traces.len() >= expected || Instant::now() > deadline {
+                return (id, traces);
+            }
+        } else {
+            assert!(Instant::now() < deadline, "experiment {experiment} was never created");
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+fn in_session<'a>(traces: &'a [Value], session: &str) -> Vec<&'a Value> {
+    traces.iter().filter(|t| t["trace_metadata"]["mlflow.trace.session"] == session).collect()
+}
+
+fn the_one_in(mlflow: &Mlflow, traces: &[Value], session: &str) -> Trace {
+    let found = in_session(traces, session);
+    assert_eq!(found.len(), 1, "one trace in {session}: {found:#?}");
+    mlflow.trace(found[0]["trace_id"].as_str().unwrap())
+}
+
+#[test]
+fn every_turn_of_the_real_gateway_lands_in_mlflow_once_with_what_a_user_looks_for() {
+    let _one = ONE_GATEWAY_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let mlflow = Mlflow::from_env();
+    let experiment = unique("real-gateway");
+    let oc = installed_with(&mlflow, &experiment, json!({}));
+    oc.run(&["config", "validate"], &[], Duration::from_secs(60)).assert_success("openclaw config validate");
+
+    // A one-shot local turn: the plugin starts in that process and flushes at its exit.
+    let local = oc.local_turn("agent:main:local", "Please read hello.txt (local turn)");
+    local.assert_success("openclaw agent --local");
+    assert!(local.output.contains("PAPAYA"), "{}", local.output);
+
+    // The gateway, and turns through it.
+    let mut gateway = oc.start_gateway();
+    oc.gateway_turn(&gateway, "agent:main:gw-tools", "Please read hello.txt (gateway turn)").assert_success("tool turn");
+    oc.gateway_turn(&gateway, "agent:main:gw-fail", "FAIL_MODEL (gateway turn)");
+    oc.gateway_turn(&gateway, "agent:main:gw-badtool", "FAILING_TOOL (gateway turn)").assert_success("failing tool");
+    oc.webchat_send(&gateway, "agent:main:webchat", "Please read hello.txt (webchat)", &unique("wc")).assert_success("chat.send");
+    oc.gateway_turn(&gateway, "agent:main:gw-sub", "SPAWN_SUBAGENT (gateway turn)").assert_success("subagent turn");
+    let at_once: Vec<_> = (1..=2)
+        .map(|i| oc.spawn_gateway_turn(&gateway, &format!("agent:main:parallel-{i}"), "Please read hello.txt (at once)"))
+        .collect();
+    for mut turn in at_once {
+        assert!(turn.wait().unwrap().success(), "a turn sent at the same time as another failed");
+    }
+    // The webchat turn runs on after chat.send answered; give the subagent's announce time too.
+    std::thread::sleep(Duration::from_secs(3));
+    let status = gateway.terminate(Duration::from_secs(30));
+    let log = gateway.output();
+    assert!(status.success() || status.code() == Some(0) || status.code().is_none(), "gateway exit {status}:\n{log}");
+
+    // One trace per turn, nothing lost at shutdown.
+    let (experiment_id, traces) = traces_when(&mlflow, &experiment, 10);
+    let sessions: Vec<&str> = traces.iter().filter_map(|t| t["trace_metadata"]["mlflow.trace.session"].as_str()).collect();
+    for session in ["agent:main:local", "agent:main:gw-tools", "agent:main:gw-fail", "agent:main:gw-badtool", "agent:main:webchat", "agent:main:parallel-1", "agent:main:parallel-2"] {
+        assert_eq!(in_session(&traces, session).len(), 1, "{session}: {sessions:?}");
+    }
+
+    // A turn with tool calls: previews, session, user, model and tool spans with tokens and cost.
+    let tools = the_one_in(&mlflow, &traces, "agent:main:gw-tools");
+    assert_eq!(tools.info["state"], "OK");
+    assert!(tools.info["request_preview"].as_str().unwrap().contains("Please read hello.txt (gateway turn)"));
+    assert!(tools.info["response_preview"].as_str().unwrap().contains("PAPAYA"), "{:#}", tools.info);
+    assert_eq!(tools.metadata("mlflow.trace.user"), Some("main"));
+    let names = tools.span_names();
+    assert_eq!(names.iter().filter(|n| *n == "llm.mock.mock-model").count(), 2, "{names:?}");
+    assert_eq!(names.iter().filter(|n| *n == "tool.read").count(), 1, "{names:?}");
+    let call = tools.spans.iter().find(|s| s.name == "llm.mock.mock-model").unwrap();
+    let usage = call.attr("mlflow.chat.tokenUsage").expect("usage on the model span");
+    assert_eq!((usage["input_tokens"].as_u64(), usage["cache_read_input_tokens"].as_u64()), (Some(200), Some(1000)), "{usage}");
+    let cost = call.attr("mlflow.llm.cost").expect("cost on the model span");
+    assert!(cost["total_cost"].as_f64().unwrap() > 0.0, "{cost}");
+    assert_eq!(tools.tag("model"), Some("mock/mock-model"));
+
+    // A turn whose model call fails (500, then 429 on every retry): Error, with the error's text.
+    let failed = the_one_in(&mlflow, &traces, "agent:main:gw-fail");
+    assert_eq!(failed.info["state"], "ERROR", "{:#}", failed.info);
+    assert!(failed.root().status_message.contains("429"), "root: {:?}", failed.root().status_message);
+    let call_errors: Vec<&str> = failed.spans.iter().filter(|s| s.status_code == "STATUS_CODE_ERROR" && s.name.starts_with("llm.")).map(|s| s.status_message.as_str()).collect();
+    assert!(call_errors.iter().any(|m| m.contains("500 mock: internal error")), "{call_errors:?}");
+    assert!(call_errors.iter().any(|m| m.contains("429")), "every attempt is in the one trace: {call_errors:?}");
+
+    // A failing tool: its span failed, the turn did not.
+    let bad_tool = the_one_in(&mlflow, &traces, "agent:main:gw-badtool");
+    assert_eq!(bad_tool.info["state"], "OK");
+    let tool = bad_tool.spans.iter().find(|s| s.name == "tool.read").expect("the tool span");
+    assert_eq!(tool.status_code, "STATUS_CODE_ERROR", "{tool:?}");
+
+    // The webchat turn has its channel; the subagent's trace is linked to its parent's.
+    let webchat = the_one_in(&mlflow, &traces, "agent:main:webchat");
+    assert!(webchat.info["request_preview"].as_str().unwrap().contains("(webchat)"));
+    assert_eq!(webchat.tag("channel"), Some("webchat"), "{:#}", webchat.info["tags"]);
+    let spawner = in_session(&traces, "agent:main:gw-sub");
+    assert!(spawner.iter().any(|t| t["request_preview"].as_str().unwrap_or("").contains("SPAWN_SUBAGENT")), "{spawner:#?}");
+    let child = traces
+        .iter()
+        .find(|t| t["trace_metadata"]["mlflow.trace.session"].as_str().is_some_and(|s| s.starts_with("agent:main:subagent:")))
+        .expect("the subagent's own trace");
+    let child = mlflow.trace(child["trace_id"].as_str().unwrap());
+    assert_eq!(child.tag("openclaw.parent_session"), Some("agent:main:gw-sub"), "{:#}", child.info["tags"]);
+
+    // Two runs (the one-shot process and the gateway), each FINISHED, their metrics equal to
+    // their traces.
+    let runs = mlflow.runs(&experiment_id);
+    assert_eq!(runs.len(), 2, "one MLflow run per gateway process: {runs:#?}");
+    for run in &runs {
+        let run_id = run["info"]["run_id"].as_str().unwrap();
+        assert_eq!(run["info"]["status"], "FINISHED", "{run:#}");
+        let linked = mlflow.search(&experiment_id, &format!("trace.run_id = '{run_id}'")).len();
+        let outcomes: f64 = ["completed", "error", "incomplete"]
+            .iter()
+            .map(|o| mlflow.metric_sum(run_id, &format!("message.outcome.{o}")))
+            .sum();
+        assert_eq!(outcomes as usize, linked, "run {run_id}: messages counted vs traces linked");
+    }
+
+    // The gateway's log, as `grep -i mlflow` shows it.
+    let lines = mlflow_lines(&log);
+    for expected in ["MLflow tracing SDK initialized", "MLflow run", "MLflow plugin stopped"] {
+        assert!(lines.iter().any(|l| l.contains(expected)), "no {expected:?} in the gateway's log:\n{}", lines.join("\n"));
+    }
+    let stopped = lines.iter().find(|l| l.contains("MLflow plugin stopped")).unwrap();
+    assert!(stopped.contains(" 0 failed"), "{stopped}");
+}
+
+#[test]
+fn openclaw_config_validate_names_a_mistyped_setting_and_a_bad_value() {
+    let _one = ONE_GATEWAY_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let mlflow = Mlflow::from_env();
+    let oc = installed_with(&mlflow, &unique("validate"), json!({"batchsize": 5}));
+    let ran = oc.run(&["config", "validate"], &[], Duration::from_secs(60));
+    assert!(!ran.status.success(), "a mistyped key was accepted:\n{}", ran.output);
+    assert!(ran.output.contains("batchsize"), "the message names the key:\n{}", ran.output);
+
+    oc.set("/plugins/entries/mlflow/config", json!({"trackingUri": mlflow.uri, "batchSize": 0}));
+    let ran = oc.run(&["config", "validate"], &[], Duration::from_secs(60));
+    assert!(!ran.status.success(), "batchSize 0 was accepted:\n{}", ran.output);
+    assert!(ran.output.contains("batchSize"), "the message names the key:\n{}", ran.output);
+}
+
+#[test]
+fn without_conversation_access_one_log_line_says_what_to_set() {
+    let _one = ONE_GATEWAY_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let mlflow = Mlflow::from_env();
+    let oc = installed_with(&mlflow, &unique("no-access"), json!({}));
+    oc.set("/plugins/entries/mlflow/hooks", json!({}));
+    let ran = oc.local_turn("agent:main:main", "Please read hello.txt");
+    ran.assert_success("openclaw agent --local");
+    let ours: Vec<&str> = ran.output.lines().filter(|l| l.contains("MLflow: plugins.entries.mlflow.hooks.allowConversationAccess")).collect();
+    assert_eq!(ours.len(), 1, "exactly one line:\n{}", ran.output);
+    assert!(ours[0].contains("set plugins.entries.mlflow.hooks.allowConversationAccess: true"), "{}", ours[0]);
+}
+
+#[test]
+fn with_mlflow_unreachable_the_gateway_answers_as_it_does_without_the_plugin() {
+    let _one = ONE_GATEWAY_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let mlflow = Mlflow::from_uri(&format!("http://127.0.0.1:{}", openclaw_plugin_tests::openclaw::free_port()));
+    let oc = installed_with(&mlflow, "unreachable", json!({}));
+    let with = oc.local_turn("agent:main:main", "Please read hello.txt (MLflow down)");
+    with.assert_success("openclaw agent --local with MLflow unreachable");
+    assert!(with.output.contains("The file says: Hello from the test workspace"), "{}", with.output);
+    assert!(mlflow_lines(&with.output).iter().any(|l| l.contains("not sent") || l.contains("unreachable") || l.contains("failed")), "the log says what was not sent:\n{}", with.output);
+}
