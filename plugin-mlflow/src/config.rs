@@ -495,6 +495,26 @@ fn parse_price(model: &str, v: &Value) -> Result<ModelPrice, String> {
 
 #[cfg(test)]
 mod tests {
+    /// The gateway validates `plugins.entries.mlflow.config` against the package's manifest before
+    /// the plugin runs: its schema must know exactly the keys this parser knows.
+    #[test]
+    fn the_packages_config_schema_knows_exactly_these_keys() {
+        let manifest: Value = serde_json::from_str(include_str!("../../package/openclaw.plugin.json")).unwrap();
+        let keys = |at: &str| -> Vec<String> {
+            let mut k: Vec<String> = manifest.pointer(at).unwrap().as_object().unwrap().keys().cloned().collect();
+            k.sort();
+            k
+        };
+        let sorted = |known: &[&str]| -> Vec<String> {
+            let mut k: Vec<String> = known.iter().map(|s| s.to_string()).collect();
+            k.sort();
+            k
+        };
+        assert_eq!(keys("/configSchema/properties"), sorted(KNOWN_KEYS));
+        assert_eq!(keys("/configSchema/properties/otlp/properties"), sorted(OTLP_KEYS));
+        assert_eq!(manifest["configSchema"]["additionalProperties"], false);
+    }
+
     use super::*;
     use std::collections::HashMap;
 

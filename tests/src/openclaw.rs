@@ -28,10 +28,12 @@ pub struct MockModel {
 }
 
 impl MockModel {
+    // The child is killed and waited for in `Drop`.
+    #[allow(clippy::zombie_processes)]
     pub fn start() -> MockModel {
         let dir = scratch_dir("mock-model");
         let port_file = dir.join("port");
-        let child = Command::new("python3")
+        let mut child = Command::new("python3")
             .arg(workspace_root().join("tests/mock-model/mock_model.py"))
             .arg(&port_file)
             .stdout(Stdio::null())
@@ -42,7 +44,11 @@ impl MockModel {
             if let Some(port) = std::fs::read_to_string(&port_file).ok().and_then(|p| p.trim().parse().ok()) {
                 return MockModel { child, port };
             }
-            assert!(Instant::now() < deadline, "the mock model did not start");
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("the mock model did not start");
+            }
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -81,7 +87,7 @@ pub struct OpenClaw {
 impl OpenClaw {
     /// A fresh state directory with a workspace holding hello.txt and a configuration whose only
     /// model is the mock.
-    pub fn new() -> OpenClaw {
+    pub fn fresh() -> OpenClaw {
         let node = required("OPENCLAW_TEST_NODE");
         let bin = required("OPENCLAW_TEST_BIN");
         let mock = MockModel::start();

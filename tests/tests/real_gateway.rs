@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 static ONE_GATEWAY_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 fn installed_with(mlflow: &Mlflow, experiment: &str, extra: Value) -> OpenClaw {
-    let oc = OpenClaw::new();
+    let oc = OpenClaw::fresh();
     oc.install_package();
     let mut config = json!({"trackingUri": mlflow.uri, "experimentName": experiment, "flushIntervalMs": 500});
     config.as_object_mut().unwrap().extend(extra.as_object().cloned().unwrap_or_default());
