@@ -95,7 +95,7 @@ struct Payload {
 }
 
 pub fn run(host: &Host, o: &Options) -> Result<(), String> {
-    if host.plugins.is_empty() {
+    if host.plugins.plugins.is_empty() {
         return Err("bench: no plugin started; check the configuration".into());
     }
     let payload = Payload {

@@ -33,7 +33,6 @@ pub fn load(path: &Path) -> Result<Value, String> {
     }
 }
 
-pub use openclaw_plugin_host::settings::{plugin_settings, PluginSettings};
 
 #[cfg(test)]
 mod tests {

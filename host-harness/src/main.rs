@@ -7,7 +7,7 @@ mod demo;
 mod logger;
 
 use openclaw_plugin_api::LogLevel;
-use openclaw_plugin_host::{host_event, LoadedPlugin};
+use openclaw_plugin_host::{host_event, PluginSet};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -91,10 +91,9 @@ fn parse_args(args: Vec<String>) -> Result<Options, String> {
     Ok(o)
 }
 
-/// The started plugins, and whether any enabled plugin failed to start.
+/// The started plugins.
 pub struct Host {
-    pub plugins: Vec<LoadedPlugin>,
-    pub start_failed: bool,
+    pub plugins: PluginSet,
 }
 
 impl Host {
@@ -103,65 +102,21 @@ impl Host {
         let config = config::load(&config_path)?;
         let dir = config::plugins_dir(o.plugins_dir.as_deref());
         logger::host(LogLevel::Info, &format!("config {}; plugins from {}", config_path.display(), dir.display()));
-        let mut host = Host { plugins: Vec::new(), start_failed: false };
-        for library in openclaw_plugin_host::discover(&dir, &logger::host) {
-            match config::plugin_settings(&config, &library.id) {
-                config::PluginSettings::Disabled(why) => {
-                    logger::host(LogLevel::Info, &format!("plugin {} not started: {why}", library.id))
-                }
-                config::PluginSettings::Enabled { key, section } => {
-                    let id = library.id.clone();
-                    match library.start(&section.to_string(), logger::host_handle()) {
-                        Ok(plugin) => {
-                            let missing = plugin.missing_hooks();
-                            if !missing.is_empty() {
-                                logger::host(
-                                    LogLevel::Info,
-                                    &format!("plugin {id} predates hooks {}; they are skipped", missing.join(", ")),
-                                );
-                            }
-                            logger::host(LogLevel::Info, &format!("plugin {id} started with {key}"));
-                            host.plugins.push(plugin);
-                        }
-                        Err(e) => {
-                            logger::host(LogLevel::Error, &format!("plugin {id} failed to start: {e}"));
-                            host.start_failed = true;
-                        }
-                    }
-                }
-            }
-        }
-        Ok(host)
+        Ok(Host { plugins: PluginSet::start(&dir, &config, logger::host_handle(), &logger::host) })
     }
 
     pub fn dispatch(&self, event: &host_event::HostEvent) {
-        for plugin in &self.plugins {
-            plugin.dispatch(event);
-        }
+        self.plugins.dispatch(event);
     }
 
-    /// Flush, then shut down, within `budget_ms` in all (flush gets at most half, so that
-    /// shutdown always has time to take in the last events); print each plugin's stats as a JSON
-    /// line on stdout (`STATS {...}`), which scripts and tests read.
+    /// Flush and shut down within `budget_ms` in all; print each plugin's stats as a JSON line on
+    /// stdout (`STATS {...}`), which scripts and tests read.
     fn stop(&self, budget_ms: u64) {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_millis(budget_ms);
-        let left = || deadline.saturating_duration_since(std::time::Instant::now()).as_millis() as u64;
-        for plugin in &self.plugins {
-            if let Err(e) = plugin.flush(left() / 2) {
-                logger::host(LogLevel::Warn, &format!("plugin {} flush: {e}", plugin.id));
-            }
-            if let Err(e) = plugin.shutdown(left()) {
+        for (plugin, result) in self.plugins.stop(budget_ms, &logger::host) {
+            if let Err(e) = result {
                 logger::host(LogLevel::Warn, &format!("plugin {} shutdown: {e}", plugin.id));
             }
-            let st = plugin.stats();
-            let extra: serde_json::Map<String, serde_json::Value> =
-                st.extra.iter().map(|t| (t.0.to_string(), t.1.into())).collect();
-            let line = serde_json::json!({
-                "plugin": plugin.id, "version": plugin.version, "path": plugin.path,
-                "accepted": st.accepted, "dropped": st.dropped, "exported": st.exported, "failed": st.failed,
-                "extra": extra,
-            });
-            println!("STATS {line}");
+            println!("STATS {}", openclaw_plugin_host::plugin_set::stats_json(plugin));
         }
     }
 }
@@ -221,7 +176,7 @@ fn main() -> ExitCode {
             logger::host(LogLevel::Error, &e);
             ExitCode::from(1)
         }
-        Ok(()) if host.start_failed => ExitCode::from(1),
+        Ok(()) if host.plugins.start_failed => ExitCode::from(1),
         Ok(()) => ExitCode::SUCCESS,
     }
 }

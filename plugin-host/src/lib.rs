@@ -3,6 +3,7 @@
 //!
 //! - [`loaded`]: find plugin libraries in a directory, check them (`plugin-api`'s loader), start
 //!   them with their settings, call their hooks, treat hooks a plugin predates as absent;
+//! - [`plugin_set`]: the plugins one host runs, started, driven and stopped the same way everywhere;
 //! - [`settings`]: which section of `openclaw.json` configures which plugin;
 //! - [`host_event`]: one hook call with owned data, what a host hands [`loaded::LoadedPlugin::dispatch`];
 //! - [`openclaw`]: OpenClaw's own hooks translated into those events as they happen, used live by
@@ -11,10 +12,12 @@
 pub mod host_event;
 pub mod loaded;
 pub mod openclaw;
+pub mod plugin_set;
 pub mod settings;
 
 pub use host_event::{Ctx, Hook, HostEvent, HOOK_KINDS};
 pub use loaded::{discover, LoadedPlugin, PluginLibrary};
+pub use plugin_set::PluginSet;
 
 /// A whole `hooks.jsonl` recording through the live translator: the interface events, in order.
 /// A line that is not JSON is an error naming the line; hooks the interface has no use for are

@@ -8,19 +8,19 @@
 use crate::log_sink;
 use openclaw_plugin_api::LogLevel;
 use openclaw_plugin_host::openclaw::{HookContext, OpenClawHook, Translator};
-use openclaw_plugin_host::settings::{plugin_settings, PluginSettings};
-use openclaw_plugin_host::{discover, HostEvent, LoadedPlugin};
+use openclaw_plugin_host::plugin_set::stats_json;
+use openclaw_plugin_host::{HostEvent, PluginSet};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, OnceLock};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// How long the releaser stays awake after the last held event, so that a busy gateway does not
 /// pay a wake-up per model call; after that it sleeps until something is held again.
 const RELEASER_LINGER_MS: u64 = 10_000;
 
 pub struct Bridge {
-    plugins: Vec<LoadedPlugin>,
+    plugins: PluginSet,
     /// Only the gateway's JavaScript thread pushes; the releaser takes the lock when something the
     /// translator holds falls due (rarely contended).
     state: Mutex<State>,
@@ -38,11 +38,9 @@ struct State {
 }
 
 impl State {
-    fn dispatch(&mut self, plugins: &[LoadedPlugin]) {
+    fn dispatch(&mut self, plugins: &PluginSet) {
         for event in self.out.drain(..) {
-            for plugin in plugins {
-                plugin.dispatch(&event);
-            }
+            plugins.dispatch(&event);
         }
     }
 }
@@ -55,30 +53,11 @@ static BRIDGE: OnceLock<Bridge> = OnceLock::new();
 pub fn start(plugins_dir: &Path, config_json: &str, max_level: LogLevel, wake: log_sink::Wake) -> Result<String, String> {
     let host = log_sink::host_handle(max_level, wake);
     if let Some(bridge) = BRIDGE.get() {
-        return Ok(summary(bridge));
+        return Ok(bridge.plugins.summary());
     }
     let config: serde_json::Value =
         serde_json::from_str(config_json).map_err(|e| format!("the gateway's configuration is not JSON: {e}"))?;
-    let mut plugins = Vec::new();
-    for library in discover(plugins_dir, &|level, line| host.write(level, line)) {
-        match plugin_settings(&config, &library.id) {
-            PluginSettings::Disabled(why) => host.write(LogLevel::Info, &format!("plugin {} not started: {why}", library.id)),
-            PluginSettings::Enabled { key, section } => {
-                let id = library.id.clone();
-                match library.start(&section.to_string(), host) {
-                    Ok(plugin) => {
-                        let missing = plugin.missing_hooks();
-                        if !missing.is_empty() {
-                            host.write(LogLevel::Info, &format!("plugin {id} predates hooks {}; they are skipped", missing.join(", ")));
-                        }
-                        host.write(LogLevel::Info, &format!("plugin {id} {} started with {key}", plugin.version));
-                        plugins.push(plugin);
-                    }
-                    Err(e) => host.write(LogLevel::Error, &format!("plugin {id} failed to start: {e}")),
-                }
-            }
-        }
-    }
+    let plugins = PluginSet::start(plugins_dir, &config, host, &|level, line| host.write(level, line));
     let bridge = BRIDGE.get_or_init(|| Bridge {
         plugins,
         state: Mutex::new(State { translator: Translator::default(), out: Vec::with_capacity(8), releaser_armed: false }),
@@ -89,7 +68,7 @@ pub fn start(plugins_dir: &Path, config_json: &str, max_level: LogLevel, wake: l
         .name("openclaw-mlflow-releaser".into())
         .spawn(|| release_when_due(BRIDGE.get().expect("set just above")))
         .map_err(|e| format!("could not start the host's releaser thread: {e}"))?;
-    Ok(summary(bridge))
+    Ok(bridge.plugins.summary())
 }
 
 fn now_ms() -> u64 {
@@ -131,15 +110,6 @@ fn release_when_due(bridge: &'static Bridge) {
     }
 }
 
-fn summary(bridge: &Bridge) -> String {
-    let names: Vec<String> = bridge.plugins.iter().map(|p| format!("{} {}", p.id, p.version)).collect();
-    if names.is_empty() {
-        "no plugin started".to_string()
-    } else {
-        names.join(", ")
-    }
-}
-
 /// The hot path: translate one hook and hand its events to every plugin (each copies and queues).
 #[inline]
 pub fn push(cx: HookContext, hook: OpenClawHook) {
@@ -172,37 +142,19 @@ pub fn shutdown(budget_ms: u64) -> String {
         state.dispatch(&bridge.plugins);
     }
     bridge.releaser.notify_all();
-    let deadline = Instant::now() + Duration::from_millis(budget_ms);
-    let left = || deadline.saturating_duration_since(Instant::now()).as_millis() as u64;
-    let mut problems = Vec::new();
-    for plugin in &bridge.plugins {
-        // Flush gets at most half, so that shutdown always has time to take in the last events.
-        if let Err(e) = plugin.flush(left() / 2) {
-            log_sink::log(LogLevel::Warn, &format!("plugin {} flush: {e}", plugin.id));
-        }
-        if let Err(e) = plugin.shutdown(left()) {
-            problems.push(format!("{}: {e}", plugin.id));
-        }
-    }
-    problems.join("; ")
+    let left: Vec<String> = bridge
+        .plugins
+        .stop(budget_ms, &log_sink::log)
+        .into_iter()
+        .filter_map(|(plugin, result)| result.err().map(|e| format!("{}: {e}", plugin.id)))
+        .collect();
+    left.join("; ")
 }
 
 /// Each plugin's counters, as JSON (`{"mlflow": {"accepted": .., ...}}`).
 pub fn stats() -> String {
     let Some(bridge) = BRIDGE.get() else { return "{}".to_string() };
-    let all: serde_json::Map<String, serde_json::Value> = bridge
-        .plugins
-        .iter()
-        .map(|p| {
-            let st = p.stats();
-            let extra: serde_json::Map<String, serde_json::Value> =
-                st.extra.iter().map(|t| (t.0.to_string(), t.1.into())).collect();
-            let value = serde_json::json!({
-                "version": p.version, "accepted": st.accepted, "dropped": st.dropped,
-                "exported": st.exported, "failed": st.failed, "extra": extra,
-            });
-            (p.id.clone(), value)
-        })
-        .collect();
+    let all: serde_json::Map<String, serde_json::Value> =
+        bridge.plugins.plugins.iter().map(|p| (p.id.clone(), stats_json(p))).collect();
     serde_json::Value::Object(all).to_string()
 }
