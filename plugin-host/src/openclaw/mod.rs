@@ -111,6 +111,17 @@ struct RunInfo {
     channel: String,
 }
 
+impl RunInfo {
+    fn of(cx: &HookContext) -> RunInfo {
+        RunInfo {
+            session_key: cx.session_key.clone(),
+            session_id: cx.session_id.clone(),
+            agent_id: agent_or_from_key(&cx.agent_id, &cx.session_key),
+            channel: cx.channel.clone(),
+        }
+    }
+}
+
 struct OpenRun {
     info: RunInfo,
     last_seen_ms: u64,
@@ -330,12 +341,7 @@ impl Translator {
             return; // a later start hook of a run already started
         }
         let started_ms = self.received_at.remove(&cx.session_key).filter(|&r| r <= cx.ts_ms).unwrap_or(cx.ts_ms);
-        let info = RunInfo {
-            session_key: cx.session_key.clone(),
-            session_id: cx.session_id.clone(),
-            agent_id: agent_or_from_key(&cx.agent_id, &cx.session_key),
-            channel: cx.channel.clone(),
-        };
+        let info = RunInfo::of(&cx);
         let ctx = ctx_of(&cx.run_id, &info, started_ms);
         self.open(cx.run_id.clone(), info, cx.ts_ms);
         out.push(HostEvent { ctx, hook: Hook::MessageStart { prompt: strip_timestamp(prompt), trigger: cx.trigger } });
@@ -359,12 +365,7 @@ impl Translator {
         if cx.session_key.is_empty() {
             return None;
         }
-        let info = RunInfo {
-            session_key: cx.session_key.clone(),
-            session_id: cx.session_id.clone(),
-            agent_id: agent_or_from_key(&cx.agent_id, &cx.session_key),
-            channel: cx.channel.clone(),
-        };
+        let info = RunInfo::of(cx);
         let ctx = ctx_of(&cx.run_id, &info, cx.ts_ms);
         if !self.ended.contains(&cx.run_id) {
             self.open(cx.run_id.clone(), info, cx.ts_ms);
@@ -386,12 +387,18 @@ impl Translator {
         }
     }
 
-    fn forget_run(&mut self, run_id: &str) {
+    /// Drops a run's state, and its session's pointer to it.
+    fn close_run(&mut self, run_id: &str) {
         if let Some(run) = self.runs.remove(run_id) {
             if self.open_run_of_session.get(&run.info.session_key).is_some_and(|r| r == run_id) {
                 self.open_run_of_session.remove(&run.info.session_key);
             }
         }
+    }
+
+    /// Closes a run whose end went out, remembering it so that a repeated end is dropped.
+    fn forget_run(&mut self, run_id: &str) {
+        self.close_run(run_id);
         if self.ended.insert(run_id.to_string()) {
             self.ended_order.push_back(run_id.to_string());
             while self.ended_order.len() > self.limits.max_open_runs {
@@ -425,11 +432,7 @@ impl Translator {
                 out.extend(run.awaiting_reply.take().map(|h| h.event));
                 out.extend(run.held_end.take().map(|h| h.event));
             }
-            if let Some(run) = self.runs.remove(&run_id) {
-                if self.open_run_of_session.get(&run.info.session_key).is_some_and(|r| *r == run_id) {
-                    self.open_run_of_session.remove(&run.info.session_key);
-                }
-            }
+            self.close_run(&run_id);
         }
     }
 
