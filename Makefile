@@ -27,7 +27,7 @@ DEMO_PORT ?= 5000
 DEMO_DIR := .mlflow-demo
 DEMO_URI := http://127.0.0.1:$(DEMO_PORT)
 
-.PHONY: all build venv gateway package test demo demo-stop bench-hooks bench fuzz clean
+.PHONY: all build venv gateway package peer test demo demo-stop bench-hooks bench-gateway bench fuzz clean
 
 all: build
 
@@ -50,6 +50,15 @@ $(OPENCLAW): $(NODE24)
 # Node 24 and the real OpenClaw gateway, for the tests and benchmarks in the gateway.
 gateway: $(OPENCLAW)
 
+# The benchmarks' peer (bench/otel-js-peer, OpenTelemetry's JS SDK) with its npm dependencies.
+PEER := $(CACHE)/otel-js-peer
+$(PEER)/node_modules: $(wildcard bench/otel-js-peer/*) $(NODE24)
+	rm -rf $(PEER) && mkdir -p $(PEER)
+	cp bench/otel-js-peer/{index.js,package.json,package-lock.json,openclaw.plugin.json} $(PEER)/
+	cd $(PEER) && PATH="$(dir $(NODE24)):$$PATH" npm ci --no-audit --no-fund --loglevel=error --cache $(CACHE)/npm
+
+peer: $(PEER)/node_modules
+
 # dist/openclaw-mlflow/ and dist/openclaw-mlflow-<version>.tgz: what `openclaw plugins install` takes.
 package:
 	CARGO=$(CARGO) scripts/package.sh
@@ -71,10 +80,16 @@ bench-hooks: venv
 	scripts/with-mlflow.sh scripts/bench-hooks.sh
 
 # Every benchmark side by side (hot path, the Python SDK peer, throughput vs the server's ceiling,
-# memory, scaling); writes BENCHMARKS.md. Takes about 10 minutes. Not part of `make test`.
-bench: venv
+# memory, scaling, the package in the real gateway beside a JS SDK peer); writes BENCHMARKS.md.
+# Takes about 25 minutes. Not part of `make test`.
+bench: venv gateway package peer
 	$(CARGO) build --release -p openclaw-plugin-mlflow -p openclaw-host-harness
 	$(VENV)/bin/python scripts/bench.py BENCHMARKS.md
+
+# Section 6 of BENCHMARKS.md alone (the package in the real gateway beside the JS SDK peer), to BENCH_OUT.
+BENCH_OUT ?= /dev/stdout
+bench-gateway: venv gateway package peer
+	$(VENV)/bin/python scripts/bench_gateway.py $(BENCH_OUT)
 
 # Fuzz the configuration parser and the event processing for FUZZ_SECONDS each (not in `make test`).
 # cargo-fuzz needs nightly features; RUSTC_BOOTSTRAP enables them on this stable toolchain, here only.

@@ -7,83 +7,25 @@
    raw ingestion ceiling for the same traces (`bench_ceiling.py`), with 1 and 2 server workers.
 4. Memory: a host at 2,000 messages/s for 60 s with MLflow down, then MLflow back.
 5. Scaling: 1 to 10,000 concurrent sessions.
+6. Inside the real OpenClaw gateway, beside a JavaScript OpenTelemetry SDK peer (`bench_gateway.py`).
 """
 import json
 import os
 import platform
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+import bench_gateway
+from benchlib import ROOT, WORK, Server, api, count_traces
+
 TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
 HOST = os.path.join(TARGET, "release", "openclaw-host")
 PLUGIN = os.path.join(TARGET, "release", "libopenclaw_mlflow.so")
 PY = os.path.join(ROOT, ".venv", "bin", "python")
-MLFLOW = os.path.join(ROOT, ".venv", "bin", "mlflow")
-WORK = tempfile.mkdtemp(prefix="openclaw-bench-")
 PLUGINS = os.path.join(WORK, "plugins")
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def healthy(uri):
-    try:
-        return urllib.request.urlopen(uri + "/health", timeout=2).status == 200
-    except Exception:
-        return False
-
-
-class Server:
-    def __init__(self, workers, port=None, db=None):
-        self.workers = workers
-        self.port = port or free_port()
-        self.uri = f"http://127.0.0.1:{self.port}"
-        self.db = db or os.path.join(tempfile.mkdtemp(dir=WORK), "mlflow.db")
-        log = open(self.db + ".log", "w")
-        self.proc = subprocess.Popen([MLFLOW, "server", "--backend-store-uri", f"sqlite:///{self.db}", "--host", "127.0.0.1",
-                                      "--port", str(self.port), "--workers", str(workers),
-                                      "--default-artifact-root", os.path.join(os.path.dirname(self.db), "artifacts")],
-                                     stdout=log, stderr=log, start_new_session=True)
-        deadline = time.time() + 240
-        while not healthy(self.uri):
-            if time.time() > deadline or self.proc.poll() is not None:
-                raise SystemExit(f"MLflow did not start: {open(self.db + '.log').read()[-2000:]}")
-            time.sleep(0.5)
-
-    def stop(self):
-        os.killpg(self.proc.pid, signal.SIGTERM)
-        self.proc.wait()
-
-
-def api(uri, path, body=None):
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(uri + path, data=data, headers={"Content-Type": "application/json"})
-    return json.load(urllib.request.urlopen(req, timeout=60))
-
-
-def count_traces(uri, experiment_id):
-    n, token = 0, None
-    while True:
-        body = {"locations": [{"type": "MLFLOW_EXPERIMENT", "mlflow_experiment": {"experiment_id": experiment_id}}], "max_results": 500}
-        if token:
-            body["page_token"] = token
-        page = api(uri, "/api/3.0/mlflow/traces/search", body)
-        n += len(page.get("traces", []))
-        token = page.get("next_page_token")
-        if not token:
-            return n
 
 
 def config(uri, experiment, extra=""):
@@ -300,7 +242,7 @@ def scaling(server, lines):
 
 def main():
     out_path = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "BENCHMARKS.md")
-    only = sys.argv[2] if len(sys.argv) > 2 else None  # a quick look at one section: hot, throughput, memory
+    only = sys.argv[2] if len(sys.argv) > 2 else None  # a quick look at one section: hot, throughput, memory, gateway
     os.makedirs(PLUGINS)
     subprocess.run(["cp", PLUGIN, PLUGINS], check=True)
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
@@ -320,6 +262,12 @@ def main():
         throughput(lines)
     if only in (None, "memory"):
         memory(lines)
+    if only in (None, "gateway"):
+        server = Server(1)
+        try:
+            bench_gateway.section(server, lines)
+        finally:
+            server.stop()
     with open(out_path, "w") as f:
         f.write("\n".join(lines) + "\n")
     print("\n".join(lines))

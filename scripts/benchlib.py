@@ -1,0 +1,69 @@
+"""What the benchmark scripts share: a real MLflow server of their own, and reading it back."""
+import json
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MLFLOW = os.path.join(ROOT, ".venv", "bin", "mlflow")
+WORK = tempfile.mkdtemp(prefix="openclaw-bench-")
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def healthy(uri):
+    try:
+        return urllib.request.urlopen(uri + "/health", timeout=2).status == 200
+    except Exception:
+        return False
+
+
+class Server:
+    def __init__(self, workers, port=None, db=None):
+        self.workers = workers
+        self.port = port or free_port()
+        self.uri = f"http://127.0.0.1:{self.port}"
+        self.db = db or os.path.join(tempfile.mkdtemp(dir=WORK), "mlflow.db")
+        log = open(self.db + ".log", "w")
+        self.proc = subprocess.Popen([MLFLOW, "server", "--backend-store-uri", f"sqlite:///{self.db}", "--host", "127.0.0.1",
+                                      "--port", str(self.port), "--workers", str(workers),
+                                      "--default-artifact-root", os.path.join(os.path.dirname(self.db), "artifacts")],
+                                     stdout=log, stderr=log, start_new_session=True)
+        deadline = time.time() + 240
+        while not healthy(self.uri):
+            if time.time() > deadline or self.proc.poll() is not None:
+                raise SystemExit(f"MLflow did not start: {open(self.db + '.log').read()[-2000:]}")
+            time.sleep(0.5)
+
+    def stop(self):
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        self.proc.wait()
+
+
+def api(uri, path, body=None):
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(uri + path, data=data, headers={"Content-Type": "application/json"})
+    return json.load(urllib.request.urlopen(req, timeout=60))
+
+
+def count_traces(uri, experiment_id):
+    n, token = 0, None
+    while True:
+        body = {"locations": [{"type": "MLFLOW_EXPERIMENT", "mlflow_experiment": {"experiment_id": experiment_id}}], "max_results": 500}
+        if token:
+            body["page_token"] = token
+        page = api(uri, "/api/3.0/mlflow/traces/search", body)
+        n += len(page.get("traces", []))
+        token = page.get("next_page_token")
+        if not token:
+            return n
