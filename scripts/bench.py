@@ -19,7 +19,7 @@ import threading
 import time
 
 import bench_gateway
-from benchlib import ROOT, WORK, Server, api, count_traces
+from benchlib import ROOT, WORK, Server, api, count_traces, free_port
 
 TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
 HOST = os.path.join(TARGET, "release", "openclaw-host")
