@@ -24,6 +24,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
 
 from benchlib import ROOT, WORK, Server, api, count_traces, free_port
 
@@ -60,10 +61,17 @@ def plugin_config(which, uri, server, name):
 
 
 def wait_for_traces(server, name, n, timeout=600):
-    exp = api(server.uri, f"/api/2.0/mlflow/experiments/get-by-name?experiment_name={name}")["experiment"]["experiment_id"]
+    """Traces in the experiment `name` once there are n (or the timeout passed); the plugin may not
+    have created the experiment yet."""
     deadline = time.time() + timeout
-    landed = 0
+    landed, exp = 0, None
     while time.time() < deadline:
+        if exp is None:
+            try:
+                exp = api(server.uri, f"/api/2.0/mlflow/experiments/get-by-name?experiment_name={name}")["experiment"]["experiment_id"]
+            except urllib.error.HTTPError:
+                time.sleep(0.25)
+                continue
         landed = count_traces(server.uri, exp)
         if landed >= n:
             return landed
