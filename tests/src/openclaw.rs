@@ -94,7 +94,8 @@ impl OpenClaw {
         let state_dir = scratch_dir("openclaw-state");
         let workspace = state_dir.join("workspace");
         std::fs::create_dir_all(&workspace).unwrap();
-        std::fs::write(workspace.join("hello.txt"), "Hello from the test workspace. The secret word is PAPAYA.\n").unwrap();
+        std::fs::write(workspace.join("hello.txt"), "Hello from the test workspace. The secret word is PAPAYA.\n")
+            .unwrap();
         let config_path = state_dir.join("openclaw.json");
         let config = json!({
             "models": {"mode": "merge", "providers": {"mock": {
@@ -140,17 +141,38 @@ impl OpenClaw {
         let mut child = cmd.spawn().expect("run openclaw");
         let status = wait(&mut child, timeout).unwrap_or_else(|| {
             let _ = child.kill();
-            panic!("openclaw {args:?} did not end within {timeout:?}:\n{}", std::fs::read_to_string(&log).unwrap_or_default())
+            panic!(
+                "openclaw {args:?} did not end within {timeout:?}:\n{}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            )
         });
         Ran { status, output: std::fs::read_to_string(&log).unwrap_or_default() }
     }
 
-    /// `openclaw plugins install <dist/openclaw-mlflow>` (built by `make package`).
-    pub fn install_package(&self) {
-        let package = workspace_root().join("dist/openclaw-mlflow");
-        assert!(package.join("openclaw.plugin.json").exists(), "{} is missing: run `make package`", package.display());
-        let package = package.to_string_lossy().to_string();
-        self.run(&["plugins", "install", &package, "--force", "--accept-capabilities"], &[], Duration::from_secs(120))
+    /// `openclaw plugins install` of what `make package` built: the folder `dist/openclaw-mlflow`, or
+    /// the packed `dist/openclaw-mlflow-<version>.tgz` as `npm-pack:<file>`.
+    pub fn install_package(&self, form: Package) {
+        let dist = workspace_root().join("dist");
+        let folder = dist.join("openclaw-mlflow");
+        assert!(folder.join("openclaw.plugin.json").exists(), "{} is missing: run `make package`", folder.display());
+        let spec = match form {
+            Package::Folder => folder.to_string_lossy().to_string(),
+            Package::Packed => {
+                // make package leaves exactly one, named after the package's version.
+                let tgz = std::fs::read_dir(&dist)
+                    .unwrap()
+                    .filter_map(|e| e.ok().map(|e| e.path()))
+                    .find(|p| {
+                        p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("openclaw-mlflow-"))
+                            && p.extension().is_some_and(|x| x == "tgz")
+                    })
+                    .unwrap_or_else(|| {
+                        panic!("no openclaw-mlflow-<version>.tgz in {}: run `make package`", dist.display())
+                    });
+                format!("npm-pack:{}", tgz.display())
+            }
+        };
+        self.run(&["plugins", "install", &spec, "--force", "--accept-capabilities"], &[], Duration::from_secs(120))
             .assert_success("openclaw plugins install");
     }
 
@@ -220,6 +242,13 @@ impl OpenClaw {
     }
 }
 
+/// The two forms `make package` builds, both installable with `openclaw plugins install`.
+#[derive(Clone, Copy)]
+pub enum Package {
+    Folder,
+    Packed,
+}
+
 pub struct Gateway {
     child: Child,
     pub port: u16,
@@ -234,7 +263,8 @@ impl Gateway {
     /// SIGTERM, as a service manager stops it; waits for the exit.
     pub fn terminate(&mut self, timeout: Duration) -> ExitStatus {
         let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
-        wait(&mut self.child, timeout).unwrap_or_else(|| panic!("the gateway did not exit within {timeout:?} of SIGTERM:\n{}", self.output()))
+        wait(&mut self.child, timeout)
+            .unwrap_or_else(|| panic!("the gateway did not exit within {timeout:?} of SIGTERM:\n{}", self.output()))
     }
 }
 

@@ -5,7 +5,7 @@
 //! Each test starts its own OpenClaw installation; they run one at a time (a gateway takes most of
 //! this machine's two cores while it starts).
 
-use openclaw_plugin_tests::openclaw::{mlflow_lines, OpenClaw};
+use openclaw_plugin_tests::openclaw::{mlflow_lines, OpenClaw, Package};
 use openclaw_plugin_tests::{unique, Mlflow, Trace};
 use serde_json::{json, Value};
 use std::sync::Mutex;
@@ -14,8 +14,12 @@ use std::time::{Duration, Instant};
 static ONE_GATEWAY_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 fn installed_with(mlflow: &Mlflow, experiment: &str, extra: Value) -> OpenClaw {
+    installed_as(Package::Folder, mlflow, experiment, extra)
+}
+
+fn installed_as(form: Package, mlflow: &Mlflow, experiment: &str, extra: Value) -> OpenClaw {
     let oc = OpenClaw::fresh();
-    oc.install_package();
+    oc.install_package(form);
     let mut config = json!({"trackingUri": mlflow.uri, "experimentName": experiment, "flushIntervalMs": 500});
     config.as_object_mut().unwrap().extend(extra.as_object().cloned().unwrap_or_default());
     oc.set("/plugins/entries/mlflow/hooks", json!({"allowConversationAccess": true}));
@@ -64,13 +68,17 @@ fn every_turn_of_the_real_gateway_lands_in_mlflow_once_with_what_a_user_looks_fo
 
     // The gateway, and turns through it.
     let mut gateway = oc.start_gateway();
-    oc.gateway_turn(&gateway, "agent:main:gw-tools", "Please read hello.txt (gateway turn)").assert_success("tool turn");
+    oc.gateway_turn(&gateway, "agent:main:gw-tools", "Please read hello.txt (gateway turn)")
+        .assert_success("tool turn");
     oc.gateway_turn(&gateway, "agent:main:gw-fail", "FAIL_MODEL (gateway turn)");
     oc.gateway_turn(&gateway, "agent:main:gw-badtool", "FAILING_TOOL (gateway turn)").assert_success("failing tool");
-    oc.webchat_send(&gateway, "agent:main:webchat", "Please read hello.txt (webchat)", &unique("wc")).assert_success("chat.send");
+    oc.webchat_send(&gateway, "agent:main:webchat", "Please read hello.txt (webchat)", &unique("wc"))
+        .assert_success("chat.send");
     oc.gateway_turn(&gateway, "agent:main:gw-sub", "SPAWN_SUBAGENT (gateway turn)").assert_success("subagent turn");
     let at_once: Vec<_> = (1..=2)
-        .map(|i| oc.spawn_gateway_turn(&gateway, &format!("agent:main:parallel-{i}"), "Please read hello.txt (at once)"))
+        .map(|i| {
+            oc.spawn_gateway_turn(&gateway, &format!("agent:main:parallel-{i}"), "Please read hello.txt (at once)")
+        })
         .collect();
     for mut turn in at_once {
         assert!(turn.wait().unwrap().success(), "a turn sent at the same time as another failed");
@@ -83,8 +91,17 @@ fn every_turn_of_the_real_gateway_lands_in_mlflow_once_with_what_a_user_looks_fo
 
     // One trace per turn, nothing lost at shutdown.
     let (experiment_id, traces) = traces_when(&mlflow, &experiment, 10);
-    let sessions: Vec<&str> = traces.iter().filter_map(|t| t["trace_metadata"]["mlflow.trace.session"].as_str()).collect();
-    for session in ["agent:main:local", "agent:main:gw-tools", "agent:main:gw-fail", "agent:main:gw-badtool", "agent:main:webchat", "agent:main:parallel-1", "agent:main:parallel-2"] {
+    let sessions: Vec<&str> =
+        traces.iter().filter_map(|t| t["trace_metadata"]["mlflow.trace.session"].as_str()).collect();
+    for session in [
+        "agent:main:local",
+        "agent:main:gw-tools",
+        "agent:main:gw-fail",
+        "agent:main:gw-badtool",
+        "agent:main:webchat",
+        "agent:main:parallel-1",
+        "agent:main:parallel-2",
+    ] {
         assert_eq!(in_session(&traces, session).len(), 1, "{session}: {sessions:?}");
     }
 
@@ -99,7 +116,11 @@ fn every_turn_of_the_real_gateway_lands_in_mlflow_once_with_what_a_user_looks_fo
     assert_eq!(names.iter().filter(|n| *n == "tool.read").count(), 1, "{names:?}");
     let call = tools.spans.iter().find(|s| s.name == "llm.mock.mock-model").unwrap();
     let usage = call.attr("mlflow.chat.tokenUsage").expect("usage on the model span");
-    assert_eq!((usage["input_tokens"].as_u64(), usage["cache_read_input_tokens"].as_u64()), (Some(200), Some(1000)), "{usage}");
+    assert_eq!(
+        (usage["input_tokens"].as_u64(), usage["cache_read_input_tokens"].as_u64()),
+        (Some(200), Some(1000)),
+        "{usage}"
+    );
     let cost = call.attr("mlflow.llm.cost").expect("cost on the model span");
     assert!(cost["total_cost"].as_f64().unwrap() > 0.0, "{cost}");
     assert_eq!(tools.tag("model"), Some("mock/mock-model"));
@@ -108,7 +129,12 @@ fn every_turn_of_the_real_gateway_lands_in_mlflow_once_with_what_a_user_looks_fo
     let failed = the_one_in(&mlflow, &traces, "agent:main:gw-fail");
     assert_eq!(failed.info["state"], "ERROR", "{:#}", failed.info);
     assert!(failed.root().status_message.contains("429"), "root: {:?}", failed.root().status_message);
-    let call_errors: Vec<&str> = failed.spans.iter().filter(|s| s.status_code == "STATUS_CODE_ERROR" && s.name.starts_with("llm.")).map(|s| s.status_message.as_str()).collect();
+    let call_errors: Vec<&str> = failed
+        .spans
+        .iter()
+        .filter(|s| s.status_code == "STATUS_CODE_ERROR" && s.name.starts_with("llm."))
+        .map(|s| s.status_message.as_str())
+        .collect();
     assert!(call_errors.iter().any(|m| m.contains("500 mock: internal error")), "{call_errors:?}");
     assert!(call_errors.iter().any(|m| m.contains("429")), "every attempt is in the one trace: {call_errors:?}");
 
@@ -123,10 +149,15 @@ fn every_turn_of_the_real_gateway_lands_in_mlflow_once_with_what_a_user_looks_fo
     assert!(webchat.info["request_preview"].as_str().unwrap().contains("(webchat)"));
     assert_eq!(webchat.tag("channel"), Some("webchat"), "{:#}", webchat.info["tags"]);
     let spawner = in_session(&traces, "agent:main:gw-sub");
-    assert!(spawner.iter().any(|t| t["request_preview"].as_str().unwrap_or("").contains("SPAWN_SUBAGENT")), "{spawner:#?}");
+    assert!(
+        spawner.iter().any(|t| t["request_preview"].as_str().unwrap_or("").contains("SPAWN_SUBAGENT")),
+        "{spawner:#?}"
+    );
     let child = traces
         .iter()
-        .find(|t| t["trace_metadata"]["mlflow.trace.session"].as_str().is_some_and(|s| s.starts_with("agent:main:subagent:")))
+        .find(|t| {
+            t["trace_metadata"]["mlflow.trace.session"].as_str().is_some_and(|s| s.starts_with("agent:main:subagent:"))
+        })
         .expect("the subagent's own trace");
     let child = mlflow.trace(child["trace_id"].as_str().unwrap());
     assert_eq!(child.tag("openclaw.parent_session"), Some("agent:main:gw-sub"), "{:#}", child.info["tags"]);
@@ -149,7 +180,11 @@ fn every_turn_of_the_real_gateway_lands_in_mlflow_once_with_what_a_user_looks_fo
     // The gateway's log, as `grep -i mlflow` shows it.
     let lines = mlflow_lines(&log);
     for expected in ["MLflow tracing SDK initialized", "MLflow run", "MLflow plugin stopped"] {
-        assert!(lines.iter().any(|l| l.contains(expected)), "no {expected:?} in the gateway's log:\n{}", lines.join("\n"));
+        assert!(
+            lines.iter().any(|l| l.contains(expected)),
+            "no {expected:?} in the gateway's log:\n{}",
+            lines.join("\n")
+        );
     }
     let stopped = lines.iter().find(|l| l.contains("MLflow plugin stopped")).unwrap();
     assert!(stopped.contains(" 0 failed"), "{stopped}");
@@ -178,7 +213,11 @@ fn without_conversation_access_one_log_line_says_what_to_set() {
     oc.set("/plugins/entries/mlflow/hooks", json!({}));
     let ran = oc.local_turn("agent:main:main", "Please read hello.txt");
     ran.assert_success("openclaw agent --local");
-    let ours: Vec<&str> = ran.output.lines().filter(|l| l.contains("MLflow: plugins.entries.mlflow.hooks.allowConversationAccess")).collect();
+    let ours: Vec<&str> = ran
+        .output
+        .lines()
+        .filter(|l| l.contains("MLflow: plugins.entries.mlflow.hooks.allowConversationAccess"))
+        .collect();
     assert_eq!(ours.len(), 1, "exactly one line:\n{}", ran.output);
     assert!(ours[0].contains("set plugins.entries.mlflow.hooks.allowConversationAccess: true"), "{}", ours[0]);
 }
@@ -187,9 +226,23 @@ fn without_conversation_access_one_log_line_says_what_to_set() {
 fn with_mlflow_unreachable_the_gateway_answers_as_it_does_without_the_plugin() {
     let _one = ONE_GATEWAY_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let mlflow = Mlflow::from_uri(&format!("http://127.0.0.1:{}", openclaw_plugin_tests::openclaw::free_port()));
-    let oc = installed_with(&mlflow, "unreachable", json!({}));
+    // Installed from the packed tarball (the other tests install the folder): the native plugin's
+    // own log lines below prove its libraries load from where npm-pack puts them.
+    let oc = installed_as(Package::Packed, &mlflow, "unreachable", json!({}));
     let with = oc.local_turn("agent:main:main", "Please read hello.txt (MLflow down)");
     with.assert_success("openclaw agent --local with MLflow unreachable");
     assert!(with.output.contains("The file says: Hello from the test workspace"), "{}", with.output);
-    assert!(mlflow_lines(&with.output).iter().any(|l| l.contains("not sent") || l.contains("unreachable") || l.contains("failed")), "the log says what was not sent:\n{}", with.output);
+    let started = mlflow_lines(&with.output).into_iter().find(|l| l.contains("MLflow host started in the gateway"));
+    assert!(
+        started.is_some_and(|l| l.contains("mlflow 0.1.0")),
+        "the native host started the plugin:\n{}",
+        with.output
+    );
+    assert!(
+        mlflow_lines(&with.output)
+            .iter()
+            .any(|l| l.contains("not sent") || l.contains("unreachable") || l.contains("failed")),
+        "the log says what was not sent:\n{}",
+        with.output
+    );
 }
