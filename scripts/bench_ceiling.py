@@ -12,10 +12,10 @@ import json
 import os
 import sys
 import threading
-import time
 import urllib.parse
 import urllib.request
 
+from benchlib import timed_threads
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 
@@ -67,13 +67,7 @@ def main():
             if response.status != 200:
                 failures.append(response.status)
 
-    started = time.perf_counter()
-    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    elapsed = time.perf_counter() - started
+    elapsed = timed_threads(worker, concurrency)
     print(json.dumps({"traces": n, "concurrency": concurrency, "requests": len(bodies), "failures": len(failures),
                       "seconds": elapsed, "traces_per_s": n / elapsed, "bytes_per_request": sum(map(len, bodies)) // len(bodies)}))
 

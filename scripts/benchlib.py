@@ -5,6 +5,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 import urllib.request
 
@@ -67,3 +68,14 @@ def count_traces(uri, experiment_id):
         token = page.get("next_page_token")
         if not token:
             return n
+
+
+def timed_threads(worker, count):
+    """Runs `worker` on `count` threads at once until each returns; the wall seconds that took."""
+    started = time.perf_counter()
+    threads = [threading.Thread(target=worker) for _ in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return time.perf_counter() - started
