@@ -118,16 +118,19 @@ def per_hook(server, lines):
               "| plugin | MLflow | hook | payload | p50 | p99 | max |", "|---|---|---|---|---|---|---|"]
     results = {}
     noop = harness(noop_package(), {}, HOOK_TURNS, HOOK_WARMUP)
-    for hook, h in noop["steady"]["per_hook"].items():
-        lines.append(f"| no-op handlers (the harness alone) | - | {hook} | {h['payload_bytes']:,} B | {h['p50_us']:.1f} | {h['p99_us']:.1f} | {h['max_us']:.0f} |")
+
+    def rows(plugin, state, run):
+        for hook, h in run["steady"]["per_hook"].items():
+            lines.append(f"| {plugin} | {state} | {hook} | {h['payload_bytes']:,} B | {h['p50_us']:.1f} | {h['p99_us']:.1f} | {h['max_us']:.0f} |")
+
+    rows("no-op handlers (the harness alone)", "-", noop)
     for which, package in (("ours", OURS), ("peer", PEER)):
         for state in ("healthy", "down"):
             uri = server.uri if state == "healthy" else DOWN
             cfg = plugin_config(which, uri, server, f"hooks-{which}-{state}")
             r = harness(package, cfg, HOOK_TURNS, HOOK_WARMUP)
             results[(which, state)] = r
-            for hook, h in r["steady"]["per_hook"].items():
-                lines.append(f"| {which} | {state} | {hook} | {h['payload_bytes']:,} B | {h['p50_us']:.1f} | {h['p99_us']:.1f} | {h['max_us']:.0f} |")
+            rows(which, state, r)
     lines += ["", "| plugin | MLflow | handler time per turn (mean x calls) | worst p99 | first turns: time per turn | first turns: worst p99 |",
               "|---|---|---|---|---|---|"]
     for (which, state), r in results.items():
