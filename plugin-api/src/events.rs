@@ -43,7 +43,11 @@ impl Outcome {
     }
 }
 
-/// Token counts of one model call, as the provider reported them.
+/// Token counts of one model call, in OpenClaw's convention: `input` WITHOUT cache reads and writes
+/// (Anthropic's API counts so, and OpenClaw reports every provider so). A host that passes an
+/// OpenAI-style count (`input` = the whole prompt, cached tokens included) also gives
+/// `total` = input + output, by which a plugin can tell. Plugins that write MLflow or OpenTelemetry
+/// usage convert to their convention (input includes the cache).
 #[repr(C)]
 #[derive(StableAbi, Copy, Clone, Debug, Default, PartialEq, Eq)]
 pub struct TokenUsage {

@@ -643,13 +643,8 @@ mod tests {
             &env(&[]),
         )
         .unwrap();
-        let usage = openclaw_plugin_api::TokenUsage {
-            input: 1_000_000,
-            output: 0,
-            cache_read: 1_000_000,
-            cache_write: 0,
-            total: 2_000_000,
-        };
+        // A million fresh input tokens and a million cache reads.
+        let usage = crate::tokens::Tokens { input: 2_000_000, output: 0, cache_read: 1_000_000, cache_write: 0 };
         assert!((c.prices.cost("mock-model", &usage).unwrap().total - 1.1).abs() < 1e-9);
     }
 }

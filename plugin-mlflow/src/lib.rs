@@ -4,6 +4,7 @@
 //!   queue it (`intake`), never waiting on anything;
 //! - `config`: the settings and their validation;
 //! - `exporter`: the background threads that build traces and send them;
+//! - `tokens`: one model call's usage in MLflow's convention, whatever the host reported;
 //! - `pricing`, `redact`: cost for calls the host did not price, secrets out of captured content.
 
 pub mod config;
@@ -15,6 +16,7 @@ mod log;
 pub mod pricing;
 pub mod redact;
 mod stats;
+pub mod tokens;
 
 use abi_stable::{
     export_root_module,

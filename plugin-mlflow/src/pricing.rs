@@ -4,7 +4,8 @@
 //! prompts up to 200k tokens). The configuration's `pricing` extends or overrides them per model.
 //! A model with no known price gets no cost: an invented one would be worse than none.
 
-use openclaw_plugin_api::{ModelCost, TokenUsage};
+use crate::tokens::Tokens;
+use openclaw_plugin_api::ModelCost;
 use std::collections::HashMap;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -77,11 +78,12 @@ impl PriceTable {
             .map(|(_, price)| price)
     }
 
-    /// The cost of `usage` on `model`, or `None` when the model has no known price.
-    pub fn cost(&self, model: &str, usage: &TokenUsage) -> Option<ModelCost> {
+    /// The cost of `usage` on `model`, or `None` when the model has no known price. Each portion
+    /// of the prompt at its own rate: fresh input, cache reads, cache writes.
+    pub fn cost(&self, model: &str, usage: &Tokens) -> Option<ModelCost> {
         let price = self.price(model)?;
         let per = |tokens: u64, usd_per_million: f64| tokens as f64 * usd_per_million / 1e6;
-        let input = per(usage.input, price.input);
+        let input = per(usage.fresh_input(), price.input);
         let output = per(usage.output, price.output);
         let cache_read = per(usage.cache_read, price.cache_read.unwrap_or(price.input));
         let cache_write = per(usage.cache_write, price.cache_write.unwrap_or(price.input));
@@ -98,8 +100,9 @@ fn normalise(model: &str) -> String {
 mod tests {
     use super::*;
 
-    fn usage(input: u64, output: u64, cache_read: u64, cache_write: u64) -> TokenUsage {
-        TokenUsage { input, output, cache_read, cache_write, total: input + output + cache_read + cache_write }
+    /// `fresh` input beside the cache counts, as OpenClaw reports them.
+    fn usage(fresh: u64, output: u64, cache_read: u64, cache_write: u64) -> Tokens {
+        Tokens { input: fresh + cache_read + cache_write, output, cache_read, cache_write }
     }
 
     #[test]

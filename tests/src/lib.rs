@@ -188,6 +188,13 @@ impl Mlflow {
         }
     }
 
+    /// The one trace of OpenClaw run `run_id` (its `openclaw.run_id` tag).
+    pub fn trace_of_run(&self, experiment_id: &str, run_id: &str) -> Trace {
+        let found = self.search(experiment_id, &format!("tags.`openclaw.run_id` = '{run_id}'"));
+        assert_eq!(found.len(), 1, "one trace for run {run_id}, found {}", found.len());
+        self.trace(found[0]["trace_id"].as_str().unwrap())
+    }
+
     /// Traces of the experiment matching `filter` (MLflow's search syntax; "" for all).
     pub fn search(&self, experiment_id: &str, filter: &str) -> Vec<Value> {
         let mut traces = Vec::new();
@@ -443,14 +450,28 @@ impl Drop for DedicatedMlflow {
 
 /// One agent run in OpenClaw's recording format (what `openclaw-host replay` reads).
 pub fn openclaw_run(run_id: &str, session_key: &str, t0: u64, prompt: &str, ends: bool) -> Vec<Value> {
+    let usage = json!({"input": 10, "output": 5, "cacheRead": 0, "cacheWrite": 0, "totalTokens": 15});
+    openclaw_model_run(run_id, session_key, t0, prompt, ends, ("openai", "gpt-5-mini"), usage)
+}
+
+/// One agent run with one call to `provider/model` whose assistant message carries `usage`
+/// (OpenClaw's `message.usage` object, as the host would report it).
+pub fn openclaw_model_run(
+    run_id: &str,
+    session_key: &str,
+    t0: u64,
+    prompt: &str,
+    ends: bool,
+    (provider, model): (&str, &str),
+    usage: Value,
+) -> Vec<Value> {
     let ctx =
         json!({"runId": run_id, "agentId": "main", "sessionKey": session_key, "sessionId": format!("sid-{run_id}")});
-    let call = json!({"runId": run_id, "callId": format!("{run_id}:model:1"), "sessionKey": session_key, "provider": "openai", "model": "gpt-5-mini"});
+    let call = json!({"runId": run_id, "callId": format!("{run_id}:model:1"), "sessionKey": session_key, "provider": provider, "model": model});
     let mut ended = call.clone();
     ended["durationMs"] = json!(40);
     ended["outcome"] = json!("completed");
-    let answer = json!({"role": "assistant", "content": [{"type": "text", "text": "Hello!"}],
-                        "usage": {"input": 10, "output": 5, "cacheRead": 0, "cacheWrite": 0, "totalTokens": 15}});
+    let answer = json!({"role": "assistant", "content": [{"type": "text", "text": "Hello!"}], "usage": usage});
     let mut lines = vec![
         json!({"hook": "before_agent_reply", "ts": t0, "event": {"cleanedBody": prompt}, "ctx": ctx}),
         json!({"hook": "model_call_started", "ts": t0 + 5, "event": call, "ctx": ctx}),

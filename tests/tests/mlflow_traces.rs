@@ -35,12 +35,6 @@ fn approx(a: f64, b: f64) -> bool {
     (a - b).abs() <= 1e-9 + 1e-6 * b.abs()
 }
 
-fn trace_of_run(mlflow: &Mlflow, experiment: &str, run_id: &str) -> Trace {
-    let found = mlflow.search(experiment, &format!("tags.`openclaw.run_id` = '{run_id}'"));
-    assert_eq!(found.len(), 1, "one trace for run {run_id}, found {}", found.len());
-    mlflow.trace(found[0]["trace_id"].as_str().unwrap())
-}
-
 /// (name, type, start ms, end ms, failed) of the model and tool calls, from the hooks.
 fn expected_children(events: &[Value]) -> Vec<(String, String, u64, u64, bool)> {
     let mut starts: BTreeMap<String, u64> = BTreeMap::new();
@@ -85,7 +79,7 @@ fn assert_preview(preview: &str, text: &str, what: &str) {
 
 /// Everything a user checks on the trace of one run, against the hook calls that made it.
 fn check_trace(mlflow: &Mlflow, experiment: &str, run_id: &str, events: &[Value]) -> Trace {
-    let trace = trace_of_run(mlflow, experiment, run_id);
+    let trace = mlflow.trace_of_run(experiment, run_id);
     let start = first(events, "message_start");
     let end = first(events, "message_end");
     let ctx = &start["ctx"];
@@ -137,7 +131,8 @@ fn check_trace(mlflow: &Mlflow, experiment: &str, run_id: &str, events: &[Value]
         .collect();
     assert_eq!(actual, expected_children(events), "spans of {run_id}");
 
-    // Tokens: the trace's totals are the sums over its model calls.
+    // Tokens: the trace's totals are the sums over its model calls, in MLflow's convention (the
+    // host reports OpenClaw's: input without the cache; MLflow's input holds cache reads and writes).
     let usages: Vec<&Value> = events
         .iter()
         .filter(|e| e["hook"] == "model_call_end")
@@ -145,11 +140,13 @@ fn check_trace(mlflow: &Mlflow, experiment: &str, run_id: &str, events: &[Value]
         .filter(|u| !u.is_null())
         .collect();
     let sum = |k: &str| usages.iter().map(|u| u[k].as_u64().unwrap()).sum::<u64>();
+    let prompt = sum("input") + sum("cache_read") + sum("cache_write");
     match trace.metadata_json("mlflow.trace.tokenUsage") {
         Some(t) => {
-            assert_eq!(t["input_tokens"], sum("input"), "input tokens of {run_id}");
+            assert_eq!(t["input_tokens"], prompt, "input tokens of {run_id}");
             assert_eq!(t["output_tokens"], sum("output"), "output tokens of {run_id}");
-            assert_eq!(t["total_tokens"], sum("total"), "total tokens of {run_id}");
+            assert_eq!(t["total_tokens"], prompt + sum("output"), "total tokens of {run_id}");
+            assert_eq!(sum("total"), prompt + sum("output"), "the host's own total of {run_id}");
             assert_eq!(t["cache_read_input_tokens"], sum("cache_read"), "cache reads of {run_id}");
             assert_eq!(t["cache_creation_input_tokens"], sum("cache_write"), "cache writes of {run_id}");
         }
@@ -259,9 +256,10 @@ fn the_demo_lands_in_mlflow_as_one_complete_trace_per_message() {
     // $0.025/M cached input, $2/M output.
     let gpt = traces.values().flat_map(|t| t.spans.iter()).find(|s| s.name == "llm.openai.gpt-5-mini").unwrap();
     let usage = gpt.attr("mlflow.chat.tokenUsage").unwrap();
-    let expected = usage["input_tokens"].as_f64().unwrap() * 0.25e-6
-        + usage["cache_read_input_tokens"].as_f64().unwrap() * 0.025e-6
-        + usage["output_tokens"].as_f64().unwrap() * 2.0e-6;
+    let cache_read = usage["cache_read_input_tokens"].as_f64().unwrap();
+    let fresh =
+        usage["input_tokens"].as_f64().unwrap() - cache_read - usage["cache_creation_input_tokens"].as_f64().unwrap();
+    let expected = fresh * 0.25e-6 + cache_read * 0.025e-6 + usage["output_tokens"].as_f64().unwrap() * 2.0e-6;
     assert!(approx(gpt.attr("mlflow.llm.cost").unwrap()["total_cost"].as_f64().unwrap(), expected));
 
     // The log lines the seed documents, as `grep -i mlflow` shows them.
@@ -309,7 +307,9 @@ fn the_real_openclaw_recording_replays_into_mlflow_with_its_tokens_and_costs() {
             .expect("llm_output");
         let usage = trace.metadata_json("mlflow.trace.tokenUsage").unwrap();
         assert_eq!(usage["total_tokens"], output["event"]["usage"]["total"], "{run_id}");
-        assert_eq!(usage["input_tokens"], output["event"]["usage"]["input"], "{run_id}");
+        let reported = &output["event"]["usage"];
+        let prompt = ["input", "cacheRead", "cacheWrite"].iter().map(|k| reported[k].as_u64().unwrap()).sum::<u64>();
+        assert_eq!(usage["input_tokens"], prompt, "{run_id}: OpenClaw's input + cache reads + cache writes");
         let cost = trace.metadata_json("mlflow.trace.cost").unwrap();
         assert!(
             approx(cost["total_cost"].as_f64().unwrap(), output["event"]["usage"]["cost"]["total"].as_f64().unwrap()),
@@ -341,7 +341,7 @@ fn the_real_openclaw_recording_replays_into_mlflow_with_its_tokens_and_costs() {
                 && spawned_at <= ms(first(r, "message_end"))
         })
         .expect("the requester's run under way at the spawn");
-    let parent = trace_of_run(&mlflow, &experiment, parent_run);
+    let parent = mlflow.trace_of_run(&experiment, parent_run);
     assert_eq!(parent.tag("openclaw.subagent_sessions"), Some(child_key));
     let child = mlflow.trace(child[0]["trace_id"].as_str().unwrap());
     assert_eq!(child.tag("openclaw.parent_trace_id"), parent.info["trace_id"].as_str());
@@ -368,12 +368,12 @@ fn a_session_key_over_mlflows_limit_is_shortened_and_the_batch_lands_whole() {
     assert_eq!(run.stats("mlflow")["exported"], 2);
     assert_eq!(run.stats("mlflow")["failed"], 0);
     let experiment = mlflow.experiment_id(&name).unwrap();
-    let long = trace_of_run(&mlflow, &experiment, "long-1");
+    let long = mlflow.trace_of_run(&experiment, "long-1");
     let session = long.metadata("mlflow.trace.session").unwrap();
     assert_eq!(session.chars().count(), 250);
     assert!(long_key.starts_with(&session[..200]));
     assert_eq!(mlflow.search(&experiment, &format!("metadata.`mlflow.trace.session` = '{session}'")).len(), 1);
-    assert_eq!(trace_of_run(&mlflow, &experiment, "short-1").metadata("mlflow.trace.session"), Some("agent:main:main"));
+    assert_eq!(mlflow.trace_of_run(&experiment, "short-1").metadata("mlflow.trace.session"), Some("agent:main:main"));
 }
 
 #[test]
@@ -478,7 +478,7 @@ fn a_message_that_never_ends_is_sent_marked_incomplete_after_the_timeout() {
     run.assert_success();
     assert_eq!(run.stats("mlflow")["extra"]["traces_incomplete"], 1);
     let experiment = mlflow.experiment_id(&name).unwrap();
-    let trace = trace_of_run(&mlflow, &experiment, "never-ends");
+    let trace = mlflow.trace_of_run(&experiment, "never-ends");
     assert_eq!(trace.info["state"], "ERROR");
     assert_eq!(trace.tag("openclaw.incomplete"), Some("true"));
     assert!(trace.root().status_message.contains("did not end within 1 s"), "{}", trace.root().status_message);
@@ -522,7 +522,7 @@ fn a_host_built_against_interface_0_1_0_drives_the_current_plugin() {
     let (stdout, stderr) = (String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
     assert!(output.status.success(), "{stderr}");
     assert!(stdout.contains("STATS accepted=4 dropped=0 exported=1 failed=0"), "{stdout}\n{stderr}");
-    let trace = trace_of_run(&mlflow, &mlflow.experiment_id(&name).unwrap(), "old-host-run-1");
+    let trace = mlflow.trace_of_run(&mlflow.experiment_id(&name).unwrap(), "old-host-run-1");
     assert_eq!(trace.info["request_preview"], "hello from an old host");
     assert_eq!(trace.span_names(), vec!["message.process", "llm.openai.gpt-5-mini"]);
     // Fields the old interface lacks (channel, trigger, a model call's reply) are simply absent.

@@ -8,7 +8,8 @@
 //! and dropped, since that trace has been sent.
 
 use crate::event::{Ctx, Event};
-use openclaw_plugin_api::{ModelCost, Outcome, TokenUsage};
+use crate::tokens::Tokens;
+use openclaw_plugin_api::{ModelCost, Outcome};
 use opentelemetry::trace::{SpanId, TraceId};
 use opentelemetry_sdk::trace::{IdGenerator, RandomIdGenerator};
 use std::collections::{HashMap, VecDeque};
@@ -19,7 +20,8 @@ pub enum ChildKind {
     Model {
         provider: String,
         model: String,
-        usage: Option<TokenUsage>,
+        /// In MLflow's convention, normalized once from the host's report.
+        usage: Option<Tokens>,
         cost: Option<ModelCost>,
         /// "host" or "price_table", set by `price_calls`.
         cost_source: Option<&'static str>,
@@ -214,7 +216,7 @@ impl Assembler {
                     ChildKind::Model { provider, model, usage: None, cost: None, cost_source: None, response: None };
                 let child = self.close_child(&ctx, &call_id, ts, duration_ms, outcome, error, fresh);
                 if let ChildKind::Model { usage: u, cost: c, response: r, .. } = &mut child.kind {
-                    *u = usage;
+                    *u = usage.as_ref().map(Tokens::from_host);
                     *c = cost_usd;
                     *r = response;
                 }

@@ -225,7 +225,7 @@ impl Builder<'_> {
                         a.push(KeyValue::new(key, n as i64));
                     }
                     let usage_json = json!({
-                        "input_tokens": u.input, "output_tokens": u.output, "total_tokens": u.total,
+                        "input_tokens": u.input, "output_tokens": u.output, "total_tokens": u.total(),
                         "cache_read_input_tokens": u.cache_read, "cache_creation_input_tokens": u.cache_write,
                     });
                     a.push(KeyValue::new("mlflow.chat.tokenUsage", usage_json.to_string()));

@@ -85,7 +85,7 @@ impl MetricsWindow {
                 for (key, n) in [
                     ("tokens.input", u.input),
                     ("tokens.output", u.output),
-                    ("tokens.total", u.total),
+                    ("tokens.total", u.total()),
                     ("tokens.cache_read", u.cache_read),
                     ("tokens.cache_write", u.cache_write),
                 ] {
