@@ -214,14 +214,18 @@ pub struct SubagentEnded<'a> {
 
 /// Lends `value` to `f` as its prefix-type reference (what the hooks take), without leaking it.
 ///
-/// The reference must not outlive the call, which is exactly the hooks' contract.
-pub fn lend<T, R>(value: T, f: impl FnOnce(T::PrefixRef) -> R) -> R
+/// # Safety
+/// The reference points into this call's stack frame and is not tied to it by a lifetime (prefix
+/// references are plain pointers), so the compiler cannot stop it escaping: `f` must not keep it,
+/// or anything read through it as a borrow, past its own return, and must not return it. Passing
+/// it to a hook is fine: not keeping it is the hooks' documented contract.
+pub unsafe fn lend<T, R>(value: T, f: impl FnOnce(T::PrefixRef) -> R) -> R
 where
     T: PrefixTypeTrait,
 {
     let with_metadata = WithMetadata::new(value);
-    // SAFETY: `with_metadata` lives on this stack frame for the whole call of `f`, and `f` cannot
-    // keep the reference past the call except by breaking the hooks' documented contract.
+    // SAFETY: `with_metadata` lives on this stack frame for the whole call of `f`; the caller
+    // promises the reference does not outlive it.
     let prefix = unsafe { PrefixRef::from_raw(&with_metadata) };
     f(<T::PrefixRef as PrefixRefTrait>::from_prefix_ref(prefix))
 }

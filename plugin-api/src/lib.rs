@@ -2,7 +2,8 @@
 //!
 //! Three parts, as in `abi_stable`'s interface/implementation/user examples:
 //! - this crate, the interface, shared by both sides;
-//! - a plugin library (a `cdylib`) that exports a [`PluginMod`] with `#[export_root_module]`;
+//! - a plugin library (a `cdylib`) that implements [`Plugin`] and exports it with
+//!   [`export_plugin!`] ([`sdk`] writes the `extern "C"` side);
 //! - a host that loads the library ([`load_plugin_library`]) and calls the hooks.
 //!
 //! Evolution: every table and event is a prefix type. Appending a hook or a field is compatible in
@@ -13,10 +14,12 @@ pub mod events;
 mod guard;
 pub mod host;
 pub mod plugin;
+pub mod sdk;
 
 pub use events::*;
 pub use guard::contain_panic;
 pub use host::{HostHandle, HostHandleRef, LogLevel};
+pub use sdk::Plugin;
 pub use plugin::{PluginHooks, PluginHooksRef, PluginMod, PluginModRef, PluginObject, PluginState, PluginStats};
 
 pub use abi_stable;

@@ -3,6 +3,7 @@
 //! so a plugin gets the same checks and the same calls wherever it runs.
 
 use crate::host_event::{Ctx, Hook, HostEvent};
+use openclaw_plugin_api::abi_stable::prefix_type::PrefixTypeTrait;
 use openclaw_plugin_api::abi_stable::std_types::{ROption, RStr};
 use openclaw_plugin_api::*;
 use std::path::{Path, PathBuf};
@@ -113,15 +114,20 @@ impl LoadedPlugin {
     /// Calls the hook for `event`. A hook this plugin's interface version lacks is skipped;
     /// returns whether the plugin had the hook.
     pub fn dispatch(&self, event: &HostEvent) -> bool {
+        // SAFETY (`lend`): the closure returns only a bool; the context is passed to one hook call.
+        unsafe { lend(context(&event.ctx), |ctx| self.dispatch_in(ctx, &event.hook)) }
+    }
+
+    fn dispatch_in(&self, ctx: EventContextRef<'_>, hook: &Hook) -> bool {
         let hooks = self.object.hooks;
         let state = &*self.object.state;
-        lend(context(&event.ctx), |ctx| match &event.hook {
-            Hook::MessageStart { prompt, trigger } => {
-                lend(MessageStart { prompt: s(prompt), trigger: s(trigger) }, |e| {
-                    hooks.on_message_start()(state, ctx, e)
-                });
-                true
-            }
+        match hook {
+            Hook::MessageStart { prompt, trigger } => give(
+                Some(hooks.on_message_start()),
+                state,
+                ctx,
+                MessageStart { prompt: s(prompt), trigger: s(trigger) },
+            ),
             Hook::MessageEnd { outcome, error, response, duration_ms } => {
                 let e = MessageEnd {
                     outcome: *outcome,
@@ -129,13 +135,11 @@ impl LoadedPlugin {
                     response: s(response),
                     duration_ms: ropt(*duration_ms),
                 };
-                lend(e, |e| hooks.on_message_end()(state, ctx, e));
-                true
+                give(Some(hooks.on_message_end()), state, ctx, e)
             }
             Hook::ModelCallStart { call_id, provider, model } => {
                 let e = ModelCallStart { call_id: s(call_id), provider: s(provider), model: s(model) };
-                lend(e, |e| hooks.on_model_call_start()(state, ctx, e));
-                true
+                give(Some(hooks.on_model_call_start()), state, ctx, e)
             }
             Hook::ModelCallEnd { call_id, provider, model, outcome, error, duration_ms, usage, cost_usd, response } => {
                 let e = ModelCallEnd {
@@ -149,13 +153,11 @@ impl LoadedPlugin {
                     cost_usd: ropt(*cost_usd),
                     response: s(response),
                 };
-                lend(e, |e| hooks.on_model_call_end()(state, ctx, e));
-                true
+                give(Some(hooks.on_model_call_end()), state, ctx, e)
             }
             Hook::ToolCallStart { tool_call_id, tool_name, params } => {
                 let e = ToolCallStart { tool_call_id: s(tool_call_id), tool_name: s(tool_name), params: s(params) };
-                lend(e, |e| hooks.on_tool_call_start()(state, ctx, e));
-                true
+                give(Some(hooks.on_tool_call_start()), state, ctx, e)
             }
             Hook::ToolCallEnd { tool_call_id, tool_name, outcome, error, duration_ms, result } => {
                 let e = ToolCallEnd {
@@ -166,59 +168,34 @@ impl LoadedPlugin {
                     duration_ms: ropt(*duration_ms),
                     result: s(result),
                 };
-                lend(e, |e| hooks.on_tool_call_end()(state, ctx, e));
-                true
+                give(Some(hooks.on_tool_call_end()), state, ctx, e)
             }
-            Hook::SessionStart { resumed_from } => match hooks.on_session_start() {
-                Some(hook) => lend(SessionStart { resumed_from: s(resumed_from) }, |e| {
-                    hook(state, ctx, e);
-                    true
-                }),
-                None => false,
-            },
-            Hook::SessionEnd { reason, message_count, duration_ms } => match hooks.on_session_end() {
-                Some(hook) => {
-                    let e = SessionEnd {
-                        reason: s(reason),
-                        message_count: ropt(*message_count),
-                        duration_ms: ropt(*duration_ms),
-                    };
-                    lend(e, |e| {
-                        hook(state, ctx, e);
-                        true
-                    })
-                }
-                None => false,
-            },
+            // Appended in 0.1.1: absent (None) in a 0.1.0 plugin.
+            Hook::SessionStart { resumed_from } => {
+                give(hooks.on_session_start(), state, ctx, SessionStart { resumed_from: s(resumed_from) })
+            }
+            Hook::SessionEnd { reason, message_count, duration_ms } => {
+                let e = SessionEnd {
+                    reason: s(reason),
+                    message_count: ropt(*message_count),
+                    duration_ms: ropt(*duration_ms),
+                };
+                give(hooks.on_session_end(), state, ctx, e)
+            }
             Hook::SubagentSpawned { child_session_key, child_agent_id, label, model } => {
-                match hooks.on_subagent_spawned() {
-                    Some(hook) => {
-                        let e = SubagentSpawned {
-                            child_session_key: s(child_session_key),
-                            child_agent_id: s(child_agent_id),
-                            label: s(label),
-                            model: s(model),
-                        };
-                        lend(e, |e| {
-                            hook(state, ctx, e);
-                            true
-                        })
-                    }
-                    None => false,
-                }
+                let e = SubagentSpawned {
+                    child_session_key: s(child_session_key),
+                    child_agent_id: s(child_agent_id),
+                    label: s(label),
+                    model: s(model),
+                };
+                give(hooks.on_subagent_spawned(), state, ctx, e)
             }
-            Hook::SubagentEnded { child_session_key, outcome, error } => match hooks.on_subagent_ended() {
-                Some(hook) => {
-                    let e =
-                        SubagentEnded { child_session_key: s(child_session_key), outcome: *outcome, error: s(error) };
-                    lend(e, |e| {
-                        hook(state, ctx, e);
-                        true
-                    })
-                }
-                None => false,
-            },
-        })
+            Hook::SubagentEnded { child_session_key, outcome, error } => {
+                let e = SubagentEnded { child_session_key: s(child_session_key), outcome: *outcome, error: s(error) };
+                give(hooks.on_subagent_ended(), state, ctx, e)
+            }
+        }
     }
 
     pub fn flush(&self, timeout_ms: u64) -> Result<(), String> {
@@ -246,6 +223,20 @@ impl LoadedPlugin {
         .filter_map(|(name, missing)| missing.then_some(name))
         .collect()
     }
+}
+
+/// Calls `hook` (when the plugin has it) with `event` lent for the call; whether it was called.
+/// The hooks of 0.1.0 are always there (`Some`); later ones read as `None` from an older plugin.
+fn give<T: PrefixTypeTrait>(
+    hook: Option<extern "C" fn(&PluginState, EventContextRef<'_>, T::PrefixRef)>,
+    state: &PluginState,
+    ctx: EventContextRef<'_>,
+    event: T,
+) -> bool {
+    let Some(hook) = hook else { return false };
+    // SAFETY (`lend`): the hook returns nothing, so the reference cannot come back out of it.
+    unsafe { lend(event, |e| hook(state, ctx, e)) };
+    true
 }
 
 fn context(ctx: &Ctx) -> EventContext<'_> {

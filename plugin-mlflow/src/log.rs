@@ -7,18 +7,9 @@ pub struct Log {
     host: HostHandleRef,
 }
 
-// SAFETY: the host handle is an immutable table of a log level and a function pointer, and the
-// interface requires the host's `log` to be callable from any thread.
-unsafe impl Send for Log {}
-unsafe impl Sync for Log {}
-
 impl Log {
     pub fn new(host: HostHandleRef) -> Log {
         Log { host }
-    }
-
-    pub fn host(&self) -> HostHandleRef {
-        self.host
     }
 
     pub fn enabled(&self, level: LogLevel) -> bool {
