@@ -27,7 +27,7 @@ DEMO_PORT ?= 5000
 DEMO_DIR := .mlflow-demo
 DEMO_URI := http://127.0.0.1:$(DEMO_PORT)
 
-.PHONY: all build venv gateway package peer test demo demo-stop bench-hooks bench-gateway bench fuzz clean
+.PHONY: all build venv gateway package peer test demo demo-stop bench-hooks bench-gateway bench-idle bench fuzz clean
 
 all: build
 
@@ -90,6 +90,11 @@ bench: venv gateway package peer
 BENCH_OUT ?= /dev/stdout
 bench-gateway: venv gateway package peer
 	$(VENV)/bin/python scripts/bench_gateway.py $(BENCH_OUT)
+
+# Section 7 alone (an idle host with the plugin: wake-ups per second and CPU), to BENCH_OUT.
+bench-idle: venv
+	$(CARGO) build --release -p openclaw-plugin-mlflow -p openclaw-host-harness
+	$(VENV)/bin/python scripts/bench_idle.py $(BENCH_OUT)
 
 # Fuzz the configuration parser and the event processing for FUZZ_SECONDS each (not in `make test`).
 # cargo-fuzz needs nightly features; RUSTC_BOOTSTRAP enables them on this stable toolchain, here only.

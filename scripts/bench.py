@@ -8,6 +8,7 @@
 4. Memory: a host at 2,000 messages/s for 60 s with MLflow down, then MLflow back.
 5. Scaling: 1 to 10,000 concurrent sessions.
 6. Inside the real OpenClaw gateway, beside a JavaScript OpenTelemetry SDK peer (`bench_gateway.py`).
+7. An idle host: wake-ups per second and CPU of a host with the plugin and no traffic (`bench_idle.py`).
 """
 import json
 import os
@@ -19,6 +20,7 @@ import threading
 import time
 
 import bench_gateway
+import bench_idle
 from benchlib import ROOT, WORK, Server, api, count_traces, free_port
 
 TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
@@ -242,7 +244,7 @@ def scaling(server, lines):
 
 def main():
     out_path = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "BENCHMARKS.md")
-    only = sys.argv[2] if len(sys.argv) > 2 else None  # a quick look at one section: hot, throughput, memory, gateway
+    only = sys.argv[2] if len(sys.argv) > 2 else None  # one section: hot, throughput, memory, gateway, idle
     os.makedirs(PLUGINS)
     subprocess.run(["cp", PLUGIN, PLUGINS], check=True)
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
@@ -266,6 +268,12 @@ def main():
         server = Server(1)
         try:
             bench_gateway.section(server, lines)
+        finally:
+            server.stop()
+    if only in (None, "idle"):
+        server = Server(1)
+        try:
+            bench_idle.section(server, lines)
         finally:
             server.stop()
     with open(out_path, "w") as f:

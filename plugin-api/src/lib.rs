@@ -19,8 +19,8 @@ pub mod sdk;
 pub use events::*;
 pub use guard::contain_panic;
 pub use host::{HostHandle, HostHandleRef, LogLevel};
-pub use sdk::Plugin;
 pub use plugin::{PluginHooks, PluginHooksRef, PluginMod, PluginModRef, PluginObject, PluginState, PluginStats};
+pub use sdk::Plugin;
 
 pub use abi_stable;
 

@@ -2,15 +2,22 @@
 //! module owns the plumbing (the `extern "C"` shims, panic containment, and the type erasure of
 //! the plugin's state), in one audited place. A plugin written this way contains no `unsafe`.
 //!
-//! ```ignore
-//! struct Counter { seen: AtomicU64 }
+//! ```
+//! use openclaw_plugin_api::*;
+//! use std::sync::atomic::{AtomicU64, Ordering};
+//!
+//! struct Counter {
+//!     seen: AtomicU64,
+//! }
 //!
 //! impl Plugin for Counter {
 //!     const ID: &'static str = "counter";
-//!     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+//!     const VERSION: &'static str = "0.1.0";
+//!
 //!     fn init(_config_json: &str, _host: HostHandleRef) -> Result<Self, String> {
 //!         Ok(Counter { seen: AtomicU64::new(0) })
 //!     }
+//!
 //!     fn on_message_start(&self, _ctx: EventContextRef<'_>, _ev: MessageStartRef<'_>) {
 //!         self.seen.fetch_add(1, Ordering::Relaxed);
 //!     }

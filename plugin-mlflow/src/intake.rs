@@ -1,7 +1,9 @@
 //! The hot path: what runs on the host's thread inside a hook. It copies the event (cutting content
-//! to its budget) and offers it to a bounded queue without waiting; what to copy (content or not,
-//! how much) was decided once at `init`.
+//! to its budget) and offers it to a bounded queue without waiting, then rings the exporter's
+//! doorbell (a load and a branch unless the exporter sleeps); what to copy (content or not, how
+//! much) was decided once at `init`.
 
+use crate::doorbell::{Doorbell, RingOnDrop};
 use crate::event::{Ctx, Event};
 use crate::stats::Counters;
 use crossbeam_channel::{Sender, TrySendError};
@@ -19,6 +21,8 @@ pub struct Intake {
     max_queue_bytes: usize,
     closed: AtomicBool,
     stats: Arc<Counters>,
+    /// Wakes the exporter's assembler if it sleeps. Last, so that it rings after `tx` is dropped.
+    doorbell: RingOnDrop,
 }
 
 pub const TRUNCATION_MARKER: &str = "…[truncated by openclaw-mlflow: ";
@@ -30,6 +34,7 @@ impl Intake {
         tx: Sender<Event>,
         max_queue_bytes: usize,
         stats: Arc<Counters>,
+        doorbell: Arc<Doorbell>,
     ) -> Intake {
         Intake {
             capture_content,
@@ -39,6 +44,7 @@ impl Intake {
             max_queue_bytes,
             closed: AtomicBool::new(false),
             stats,
+            doorbell: RingOnDrop(doorbell),
         }
     }
 
@@ -66,7 +72,10 @@ impl Intake {
             return;
         }
         match self.tx.try_send(event) {
-            Ok(()) => Counters::add(&self.stats.events_accepted, 1),
+            Ok(()) => {
+                Counters::add(&self.stats.events_accepted, 1);
+                self.doorbell.0.ring();
+            }
             Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
                 self.queued_bytes.fetch_sub(bytes, Relaxed);
                 Counters::add(&self.stats.events_dropped, 1);

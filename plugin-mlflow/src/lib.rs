@@ -8,6 +8,7 @@
 //! - `pricing`, `redact`: cost for calls the host did not price, secrets out of captured content.
 
 pub mod config;
+mod doorbell;
 pub mod event;
 pub mod exporter;
 pub mod genai;
@@ -76,8 +77,15 @@ impl Plugin for MlflowPlugin {
         }
         let stats = Arc::new(Counters::default());
         let (tx, rx) = crossbeam_channel::bounded(config.queue_capacity);
-        let intake =
-            Intake::new(config.capture_content, config.max_content_bytes, tx, config.max_queue_bytes, stats.clone());
+        let doorbell = Arc::new(doorbell::Doorbell::default());
+        let intake = Intake::new(
+            config.capture_content,
+            config.max_content_bytes,
+            tx,
+            config.max_queue_bytes,
+            stats.clone(),
+            doorbell.clone(),
+        );
         if !config.track_traces {
             log.info(|| "MLflow: trackTraces is false; only the run's metrics are sent".into());
         }
@@ -92,7 +100,7 @@ impl Plugin for MlflowPlugin {
                 config.capture_content
             )
         });
-        let exporter = Exporter::start(config, rx, intake.queued_bytes.clone(), stats.clone(), log)?;
+        let exporter = Exporter::start(config, rx, doorbell, intake.queued_bytes.clone(), stats.clone(), log)?;
         Ok(MlflowPlugin { log, intake, stats, exporter: Mutex::new(Some(exporter)) })
     }
 

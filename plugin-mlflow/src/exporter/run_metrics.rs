@@ -98,6 +98,11 @@ impl MetricsWindow {
         }
     }
 
+    /// True while the window has seen no trace (closing it would log nothing).
+    pub fn is_empty(&self) -> bool {
+        self.traces == 0
+    }
+
     /// Ends the window at `now_ms`: its points, or none when it saw no trace.
     pub fn close(&mut self, now_ms: u64) -> Vec<MetricPoint> {
         if self.traces == 0 {
