@@ -2,10 +2,10 @@
 //! host side through the loaded library. Payloads are shaped like the real recording: prompts of a
 //! few KB, tool results of tens of KB.
 
-use openclaw_plugin_host::host_event::{Ctx, Hook, HostEvent, HOOK_KINDS};
-use crate::{Host, Options};
+use crate::{BenchOptions, Host};
 use hdrhistogram::Histogram;
 use openclaw_plugin_api::{ModelCost, Outcome, TokenUsage};
+use openclaw_plugin_host::host_event::{Ctx, Hook, HostEvent, HOOK_KINDS};
 use std::time::Instant;
 
 const PROMPT_BYTES: usize = 3 * 1024;
@@ -94,7 +94,8 @@ struct Payload {
     response: String,
 }
 
-pub fn run(host: &Host, o: &Options) -> Result<(), String> {
+pub fn run(host: &Host, o: &BenchOptions) -> Result<(), String> {
+    let threads = usize::from(o.threads);
     if host.plugins.plugins.is_empty() {
         return Err("bench: no plugin started; check the configuration".into());
     }
@@ -106,17 +107,17 @@ pub fn run(host: &Host, o: &Options) -> Result<(), String> {
     let base_ts = crate::demo::now_ms();
     let started = Instant::now();
     let per_thread: Vec<(Vec<Histogram<u64>>, u64)> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..o.threads)
+        let handles: Vec<_> = (0..threads)
             .map(|t| {
                 let payload = &payload;
                 scope.spawn(move || {
                     let mut hists: Vec<Histogram<u64>> =
                         HOOK_KINDS.iter().map(|_| Histogram::new_with_bounds(1, 60_000_000_000, 3).unwrap()).collect();
                     let mut calls = 0u64;
-                    let sessions: Vec<usize> = (t..o.sessions).step_by(o.threads).collect();
+                    let sessions: Vec<usize> = (t..o.sessions).step_by(threads).collect();
                     // --rate: messages per second over all threads; each thread keeps its share.
                     let interval =
-                        (o.rate > 0).then(|| std::time::Duration::from_secs_f64(o.threads as f64 / o.rate as f64));
+                        (o.rate > 0).then(|| std::time::Duration::from_secs_f64(threads as f64 / o.rate as f64));
                     let mut sent = 0u32;
                     for n in 0..o.messages {
                         for &session in &sessions {

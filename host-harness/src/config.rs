@@ -33,7 +33,6 @@ pub fn load(path: &Path) -> Result<Value, String> {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,8 +2,8 @@
 //! Several sessions and agents, messages with one or more model calls and tools between them (one
 //! tool fails), one failed message, and one subagent with its own session.
 
-use openclaw_plugin_host::host_event::{Ctx, Hook, HostEvent};
 use openclaw_plugin_api::{ModelCost, Outcome, TokenUsage};
+use openclaw_plugin_host::host_event::{Ctx, Hook, HostEvent};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 pub fn now_ms() -> u64 {

@@ -6,89 +6,68 @@ mod config;
 mod demo;
 mod logger;
 
+use clap::{Args, Parser, Subcommand};
 use openclaw_plugin_api::LogLevel;
 use openclaw_plugin_host::{host_event, PluginSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: openclaw-host <command> [options]
-
-commands:
-  demo                 a built-in scenario: several sessions and agents, tools, a failure, a subagent
-  replay FILE          drive the plugins from a JSONL recording (OpenClaw hooks.jsonl format)
-  bench                concurrent sessions on several threads; hook latency per kind and events/s
-  check                load and start the plugins, report what they provide, stop them
-
-options:
-  --config PATH        openclaw.json (default: $OPENCLAW_CONFIG_PATH, else ~/.openclaw/openclaw.json)
-  --plugins-dir DIR    where plugin libraries are (default: ~/.openclaw/plugins)
-  --shutdown-ms N      budget for flush + shutdown at exit (default 5000, OpenClaw's gateway_stop budget)
-  --verbose            show debug lines (or OPENCLAW_LOG_LEVEL=debug)
-  --events-out FILE    demo, replay: also write every hook call made, as JSON lines (for checks)
-  --linger-ms N        keep running N ms after the last hook call before stopping, like a gateway
-  bench: --sessions N (default 100) --messages M per session (default 20) --threads T (default 4)
-         --rate R messages per second in all (default 0: as fast as the threads go)
-";
-
+/// Loads OpenClaw plugins from a plugins directory the way the gateway does, and drives them.
+#[derive(Parser)]
+#[command(name = "openclaw-host", version)]
 pub struct Options {
-    pub command: String,
-    pub file: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+    /// openclaw.json [default: $OPENCLAW_CONFIG_PATH, else ~/.openclaw/openclaw.json]
+    #[arg(long, global = true, value_name = "PATH")]
     pub config: Option<PathBuf>,
+    /// Where plugin libraries are [default: ~/.openclaw/plugins]
+    #[arg(long, global = true, value_name = "DIR")]
     pub plugins_dir: Option<PathBuf>,
+    /// Budget for flush + shutdown at exit (OpenClaw's gateway_stop budget)
+    #[arg(long, global = true, value_name = "MS", default_value_t = 5000)]
     pub shutdown_ms: u64,
+    /// Show debug lines (or OPENCLAW_LOG_LEVEL=debug)
+    #[arg(long, global = true)]
     pub verbose: bool,
-    pub sessions: usize,
-    pub messages: usize,
-    pub threads: usize,
-    pub rate: u64,
-    pub events_out: Option<PathBuf>,
+    /// Keep running this long after the last hook call before stopping, like a gateway
+    #[arg(long, global = true, value_name = "MS", default_value_t = 0)]
     pub linger_ms: u64,
 }
 
-fn parse_args(args: Vec<String>) -> Result<Options, String> {
-    let mut it = args.into_iter();
-    let command = it.next().ok_or("missing command")?;
-    let mut o = Options {
-        command,
-        file: None,
-        config: None,
-        plugins_dir: None,
-        shutdown_ms: 5000,
-        verbose: false,
-        sessions: 100,
-        messages: 20,
-        threads: 4,
-        rate: 0,
-        events_out: None,
-        linger_ms: 0,
-    };
-    fn number(flag: &str, v: Option<String>) -> Result<u64, String> {
-        let v = v.ok_or(format!("{flag} needs a value"))?;
-        v.parse().map_err(|_| format!("{flag} {v}: expected a non-negative integer"))
-    }
-    while let Some(arg) = it.next() {
-        match arg.as_str() {
-            "--config" => o.config = Some(it.next().ok_or("--config needs a path")?.into()),
-            "--plugins-dir" => o.plugins_dir = Some(it.next().ok_or("--plugins-dir needs a path")?.into()),
-            "--shutdown-ms" => o.shutdown_ms = number(&arg, it.next())?,
-            "--sessions" => o.sessions = number(&arg, it.next())? as usize,
-            "--messages" => o.messages = number(&arg, it.next())? as usize,
-            "--threads" => o.threads = number(&arg, it.next())?.max(1) as usize,
-            "--rate" => o.rate = number(&arg, it.next())?,
-            "--verbose" => o.verbose = true,
-            "--events-out" => o.events_out = Some(it.next().ok_or("--events-out needs a path")?.into()),
-            "--linger-ms" => o.linger_ms = number(&arg, it.next())?,
-            "-h" | "--help" => return Err(String::new()),
-            other if !other.starts_with('-') && o.file.is_none() && o.command == "replay" => {
-                o.file = Some(other.into())
-            }
-            other => return Err(format!("unknown argument {other}")),
-        }
-    }
-    if o.command == "replay" && o.file.is_none() {
-        return Err("replay needs a FILE".into());
-    }
-    Ok(o)
+#[derive(Subcommand)]
+pub enum Command {
+    /// A built-in scenario: several sessions and agents, tools, a failure, a subagent
+    Demo {
+        /// Also write every hook call made, as JSON lines (for checks)
+        #[arg(long, value_name = "FILE")]
+        events_out: Option<PathBuf>,
+    },
+    /// Drive the plugins from a JSONL recording (OpenClaw hooks.jsonl format)
+    Replay {
+        file: PathBuf,
+        /// Also write every hook call made, as JSON lines (for checks)
+        #[arg(long, value_name = "FILE")]
+        events_out: Option<PathBuf>,
+    },
+    /// Concurrent sessions on several threads; hook latency per kind and events/s
+    Bench(BenchOptions),
+    /// Load and start the plugins, report what they provide, stop them
+    Check,
+}
+
+#[derive(Args)]
+pub struct BenchOptions {
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    pub sessions: usize,
+    /// Messages per session
+    #[arg(long, value_name = "M", default_value_t = 20)]
+    pub messages: usize,
+    #[arg(long, value_name = "T", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..))]
+    pub threads: u16,
+    /// Messages per second in all (0: as fast as the threads go)
+    #[arg(long, value_name = "R", default_value_t = 0)]
+    pub rate: u64,
 }
 
 /// The started plugins.
@@ -121,9 +100,9 @@ impl Host {
     }
 }
 
-/// Dispatches `events` in order, after writing them to `--events-out` if asked.
-fn drive(host: &Host, o: &Options, what: &str, events: Vec<host_event::HostEvent>) -> Result<(), String> {
-    if let Some(path) = &o.events_out {
+/// Dispatches `events` in order, after writing them to `events_out` if asked.
+fn drive(host: &Host, events_out: Option<&Path>, what: &str, events: Vec<host_event::HostEvent>) -> Result<(), String> {
+    if let Some(path) = events_out {
         let lines: String = events.iter().map(|e| e.to_json().to_string() + "\n").collect();
         std::fs::write(path, lines).map_err(|e| format!("{}: {e}", path.display()))?;
     }
@@ -133,16 +112,7 @@ fn drive(host: &Host, o: &Options, what: &str, events: Vec<host_event::HostEvent
 }
 
 fn main() -> ExitCode {
-    let o = match parse_args(std::env::args().skip(1).collect()) {
-        Ok(o) => o,
-        Err(e) => {
-            if !e.is_empty() {
-                eprintln!("openclaw-host: {e}");
-            }
-            eprint!("{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
+    let o = Options::parse();
     if let Err(e) = logger::init(o.verbose) {
         eprintln!("openclaw-host: {e}");
         return ExitCode::from(2);
@@ -154,18 +124,14 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let result = match o.command.as_str() {
-        "demo" => drive(&host, &o, "demo", demo::scenario(demo::now_ms())),
-        "replay" => {
-            let path = o.file.as_deref().expect("checked in parse_args");
-            std::fs::read_to_string(path)
-                .map_err(|e| format!("{}: {e}", path.display()))
-                .and_then(|recording| openclaw_plugin_host::translate_recording(&recording))
-                .and_then(|events| drive(&host, &o, &format!("replay {}", path.display()), events))
-        }
-        "bench" => bench::run(&host, &o),
-        "check" => Ok(()),
-        other => Err(format!("unknown command {other}")),
+    let result = match &o.command {
+        Command::Demo { events_out } => drive(&host, events_out.as_deref(), "demo", demo::scenario(demo::now_ms())),
+        Command::Replay { file, events_out } => std::fs::read_to_string(file)
+            .map_err(|e| format!("{}: {e}", file.display()))
+            .and_then(|recording| openclaw_plugin_host::translate_recording(&recording))
+            .and_then(|events| drive(&host, events_out.as_deref(), &format!("replay {}", file.display()), events)),
+        Command::Bench(bench) => bench::run(&host, bench),
+        Command::Check => Ok(()),
     };
     if o.linger_ms > 0 {
         std::thread::sleep(std::time::Duration::from_millis(o.linger_ms));
