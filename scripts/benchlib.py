@@ -79,3 +79,15 @@ def timed_threads(worker, count):
     for t in threads:
         t.join()
     return time.perf_counter() - started
+
+
+def section_lines(section):
+    """Runs one BENCHMARKS.md section (`section(server, lines)`) beside a fresh one-worker server;
+    its lines."""
+    lines = []
+    server = Server(1)
+    try:
+        section(server, lines)
+    finally:
+        server.stop()
+    return lines
