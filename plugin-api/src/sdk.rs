@@ -178,18 +178,27 @@ macro_rules! event_shims {
     )*};
 }
 
-event_shims! {
-    on_message_start: MessageStartRef,
-    on_message_end: MessageEndRef,
-    on_model_call_start: ModelCallStartRef,
-    on_model_call_end: ModelCallEndRef,
-    on_tool_call_start: ToolCallStartRef,
-    on_tool_call_end: ToolCallEndRef,
-    on_session_start: SessionStartRef,
-    on_session_end: SessionEndRef,
-    on_subagent_spawned: SubagentSpawnedRef,
-    on_subagent_ended: SubagentEndedRef,
+/// Calls `$callback! { on_message_start: MessageStartRef, ... }` with every event hook and its event
+/// type, for code written once per hook (the shims here; a plugin that treats every event alike).
+#[macro_export]
+macro_rules! for_each_event_hook {
+    ($callback:ident) => {
+        $callback! {
+            on_message_start: MessageStartRef,
+            on_message_end: MessageEndRef,
+            on_model_call_start: ModelCallStartRef,
+            on_model_call_end: ModelCallEndRef,
+            on_tool_call_start: ToolCallStartRef,
+            on_tool_call_end: ToolCallEndRef,
+            on_session_start: SessionStartRef,
+            on_session_end: SessionEndRef,
+            on_subagent_spawned: SubagentSpawnedRef,
+            on_subagent_ended: SubagentEndedRef,
+        }
+    };
 }
+
+for_each_event_hook!(event_shims);
 
 extern "C" fn flush<P: Plugin>(state: &PluginState, timeout_ms: u64) -> RResult<(), RString> {
     let fallback = RErr(RString::from("flush panicked or was given another plugin's state"));

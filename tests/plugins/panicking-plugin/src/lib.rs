@@ -34,18 +34,7 @@ impl Plugin for Panicking {
         Ok(Panicking { calls: AtomicU64::new(0) })
     }
 
-    panicking_hooks! {
-        on_message_start: MessageStartRef,
-        on_message_end: MessageEndRef,
-        on_model_call_start: ModelCallStartRef,
-        on_model_call_end: ModelCallEndRef,
-        on_tool_call_start: ToolCallStartRef,
-        on_tool_call_end: ToolCallEndRef,
-        on_session_start: SessionStartRef,
-        on_session_end: SessionEndRef,
-        on_subagent_spawned: SubagentSpawnedRef,
-        on_subagent_ended: SubagentEndedRef,
-    }
+    for_each_event_hook!(panicking_hooks);
 
     fn stats(&self) -> PluginStats {
         let calls = self.calls.load(Ordering::Relaxed);
