@@ -27,7 +27,7 @@ fn options() -> &'static SpanOptions {
 
 fuzz_target!(|data: &[u8]| {
     let opts = options();
-    let mut assembler = Assembler::new(Duration::from_secs(60), 8);
+    let mut assembler = Assembler::new(Duration::from_secs(60), 8, openclaw_mlflow::pricing::PriceTable::builtin());
     let mut out = Vec::new();
     for chunk in data.chunks(12) {
         let [kind, run, id, ts_hi, ts_lo, outcome, rest @ ..] = chunk else { break };

@@ -1,27 +1,24 @@
 //! The hot path: what runs on the host's thread inside a hook. It copies the event (cutting content
-//! to its budget) and offers it to a bounded queue without waiting, then rings the exporter's
-//! doorbell (a load and a branch unless the exporter sleeps); what to copy (content or not, how
-//! much) was decided once at `init`.
+//! to its budget) and offers it to the bounded queue (`event_queue`) without waiting, then rings
+//! the exporter's doorbell (a load and a branch unless the exporter sleeps); what to copy (content
+//! or not, how much) was decided once at `init`.
 
 use crate::doorbell::{Doorbell, RingOnDrop};
 use crate::event::{Ctx, Event};
+use crate::event_queue::EventQueue;
 use crate::stats::Counters;
-use crossbeam_channel::{Sender, TrySendError};
 use openclaw_plugin_api::abi_stable::std_types::RStr;
 use openclaw_plugin_api::EventContextRef;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::Arc;
 
 pub struct Intake {
     capture_content: bool,
     max_content_bytes: usize,
-    tx: Sender<Event>,
-    /// Content bytes sitting in the queue; the exporter subtracts what it takes out.
-    pub queued_bytes: Arc<AtomicUsize>,
-    max_queue_bytes: usize,
+    queue: EventQueue,
     closed: AtomicBool,
     stats: Arc<Counters>,
-    /// Wakes the exporter's assembler if it sleeps. Last, so that it rings after `tx` is dropped.
+    /// Wakes the exporter's assembler if it sleeps. Last, so that it rings after `queue` is dropped.
     doorbell: RingOnDrop,
 }
 
@@ -31,17 +28,14 @@ impl Intake {
     pub fn new(
         capture_content: bool,
         max_content_bytes: usize,
-        tx: Sender<Event>,
-        max_queue_bytes: usize,
+        queue: EventQueue,
         stats: Arc<Counters>,
         doorbell: Arc<Doorbell>,
     ) -> Intake {
         Intake {
             capture_content,
             max_content_bytes,
-            tx,
-            queued_bytes: Arc::new(AtomicUsize::new(0)),
-            max_queue_bytes,
+            queue,
             closed: AtomicBool::new(false),
             stats,
             doorbell: RingOnDrop(doorbell),
@@ -65,21 +59,11 @@ impl Intake {
 
     /// Offers `event` to the queue; never blocks.
     pub fn offer(&self, event: Event) {
-        let bytes = event.content_bytes();
-        if self.queued_bytes.fetch_add(bytes, Relaxed) + bytes > self.max_queue_bytes {
-            self.queued_bytes.fetch_sub(bytes, Relaxed);
+        if self.queue.offer(event) {
+            Counters::add(&self.stats.events_accepted, 1);
+            self.doorbell.0.ring();
+        } else {
             Counters::add(&self.stats.events_dropped, 1);
-            return;
-        }
-        match self.tx.try_send(event) {
-            Ok(()) => {
-                Counters::add(&self.stats.events_accepted, 1);
-                self.doorbell.0.ring();
-            }
-            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
-                self.queued_bytes.fetch_sub(bytes, Relaxed);
-                Counters::add(&self.stats.events_dropped, 1);
-            }
         }
     }
 

@@ -10,6 +10,7 @@
 pub mod config;
 mod doorbell;
 pub mod event;
+mod event_queue;
 pub mod exporter;
 pub mod genai;
 mod intake;
@@ -76,16 +77,9 @@ impl Plugin for MlflowPlugin {
             return Err("mlflow config `enabled`: expected true to start the plugin".into());
         }
         let stats = Arc::new(Counters::default());
-        let (tx, rx) = crossbeam_channel::bounded(config.queue_capacity);
+        let (queue, queued) = event_queue::event_queue(config.queue_capacity, config.max_queue_bytes);
         let doorbell = Arc::new(doorbell::Doorbell::default());
-        let intake = Intake::new(
-            config.capture_content,
-            config.max_content_bytes,
-            tx,
-            config.max_queue_bytes,
-            stats.clone(),
-            doorbell.clone(),
-        );
+        let intake = Intake::new(config.capture_content, config.max_content_bytes, queue, stats.clone(), doorbell.clone());
         if !config.track_traces {
             log.info(|| "MLflow: trackTraces is false; only the run's metrics are sent".into());
         }
@@ -100,7 +94,7 @@ impl Plugin for MlflowPlugin {
                 config.capture_content
             )
         });
-        let exporter = Exporter::start(config, rx, doorbell, intake.queued_bytes.clone(), stats.clone(), log)?;
+        let exporter = Exporter::start(config, queued, doorbell, stats.clone(), log)?;
         Ok(MlflowPlugin { log, intake, stats, exporter: Mutex::new(Some(exporter)) })
     }
 

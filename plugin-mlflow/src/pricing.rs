@@ -58,6 +58,21 @@ pub struct PriceTable {
 }
 
 impl PriceTable {
+    /// A closing model call's cost and who gave it: the host's figure where it gave one
+    /// ("host"), else the table's when the model has a known price ("price_table"), else none.
+    pub fn price_call(
+        &self,
+        model: &str,
+        usage: Option<&Tokens>,
+        host_cost: Option<ModelCost>,
+    ) -> (Option<ModelCost>, Option<&'static str>) {
+        match (host_cost, usage.and_then(|u| self.cost(model, u))) {
+            (Some(cost), _) => (Some(cost), Some("host")),
+            (None, Some(priced)) => (Some(priced), Some("price_table")),
+            (None, None) => (None, None),
+        }
+    }
+
     pub fn builtin() -> PriceTable {
         PriceTable { prices: BUILTIN.iter().map(|(m, p)| (m.to_string(), *p)).collect() }
     }

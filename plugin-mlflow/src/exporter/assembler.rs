@@ -8,11 +8,13 @@
 //! and dropped, since that trace has been sent.
 
 use crate::event::{Ctx, Event};
+use crate::pricing::PriceTable;
 use crate::tokens::Tokens;
 use openclaw_plugin_api::{ModelCost, Outcome};
 use opentelemetry::trace::{SpanId, TraceId};
 use opentelemetry_sdk::trace::{IdGenerator, RandomIdGenerator};
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 #[derive(Debug)]
@@ -23,7 +25,7 @@ pub enum ChildKind {
         /// In MLflow's convention, normalized once from the host's report.
         usage: Option<Tokens>,
         cost: Option<ModelCost>,
-        /// "host" or "price_table", set by `price_calls`.
+        /// "host" or "price_table": who gave the cost (see `PriceTable::price_call`).
         cost_source: Option<&'static str>,
         response: Option<String>,
     },
@@ -86,21 +88,6 @@ impl RunTrace {
     }
 }
 
-/// Gives every model call its cost: the host's figure where it gave one, else the price table's
-/// when the model has a known price, else none.
-pub fn price_calls(run: &mut RunTrace, prices: &crate::pricing::PriceTable) {
-    for child in &mut run.children {
-        if let ChildKind::Model { model, usage, cost, cost_source, .. } = &mut child.kind {
-            if cost.is_some() {
-                *cost_source = Some("host");
-            } else if let Some(priced) = usage.as_ref().and_then(|u| prices.cost(model, u)) {
-                *cost = Some(priced);
-                *cost_source = Some("price_table");
-            }
-        }
-    }
-}
-
 /// A trace ready to be sent, and why it is incomplete if it is.
 #[derive(Debug)]
 pub struct FinishedTrace {
@@ -136,6 +123,9 @@ pub struct Assembler {
     subagent_order: VecDeque<String>,
     max_open: usize,
     idle_timeout: Duration,
+    /// Prices a model call when it closes; shared so that a closing call can borrow it beside
+    /// its run.
+    prices: Arc<PriceTable>,
     pub notes: Notes,
 }
 
@@ -143,7 +133,7 @@ const REMEMBER_FINISHED: usize = 10_000;
 const REMEMBER_SUBAGENTS: usize = 10_000;
 
 impl Assembler {
-    pub fn new(idle_timeout: Duration, max_open: usize) -> Assembler {
+    pub fn new(idle_timeout: Duration, max_open: usize, prices: PriceTable) -> Assembler {
         Assembler {
             ids: RandomIdGenerator::default(),
             open: HashMap::new(),
@@ -153,6 +143,7 @@ impl Assembler {
             subagent_order: VecDeque::new(),
             max_open,
             idle_timeout,
+            prices: Arc::new(prices),
             notes: Notes::default(),
         }
     }
@@ -214,10 +205,11 @@ impl Assembler {
             } => {
                 let fresh =
                     ChildKind::Model { provider, model, usage: None, cost: None, cost_source: None, response: None };
+                let prices = Arc::clone(&self.prices);
                 let child = self.close_child(&ctx, &call_id, ts, duration_ms, outcome, error, fresh);
-                if let ChildKind::Model { usage: u, cost: c, response: r, .. } = &mut child.kind {
+                if let ChildKind::Model { model, usage: u, cost: c, cost_source, response: r, .. } = &mut child.kind {
                     *u = usage.as_ref().map(Tokens::from_host);
-                    *c = cost_usd;
+                    (*c, *cost_source) = prices.price_call(model, u.as_ref(), cost_usd);
                     *r = response;
                 }
             }
@@ -476,7 +468,7 @@ mod tests {
     }
 
     fn assembler() -> Assembler {
-        Assembler::new(Duration::from_secs(60), 1000)
+        Assembler::new(Duration::from_secs(60), 1000, PriceTable::builtin())
     }
 
     #[test]
@@ -546,7 +538,7 @@ mod tests {
 
     #[test]
     fn idle_runs_expire_as_incomplete_and_open_runs_are_bounded() {
-        let mut a = Assembler::new(Duration::from_millis(0), 2);
+        let mut a = Assembler::new(Duration::from_millis(0), 2, PriceTable::builtin());
         let mut out = Vec::new();
         a.apply(start("r1", 10), &mut out);
         a.apply(start("r2", 11), &mut out);
@@ -563,7 +555,7 @@ mod tests {
 
     #[test]
     fn a_million_distinct_sessions_keep_memory_bounded() {
-        let mut a = Assembler::new(Duration::from_secs(600), 1000);
+        let mut a = Assembler::new(Duration::from_secs(600), 1000, PriceTable::builtin());
         let mut out = Vec::new();
         let mut sent = 0;
         for i in 0..1_000_000u32 {

@@ -29,7 +29,6 @@ pub struct ReadyTrace {
     pub spans: Vec<SpanData>,
     /// Content had secrets replaced.
     pub redacted: bool,
-    pub incomplete: bool,
 }
 
 impl ReadyTrace {
@@ -39,7 +38,6 @@ impl ReadyTrace {
             trace_id: self.trace_id,
             spans: self.spans.clone(),
             redacted: self.redacted,
-            incomplete: self.incomplete,
         }
     }
 
@@ -294,7 +292,6 @@ pub fn build(finished: &FinishedTrace, opts: &SpanOptions) -> ReadyTrace {
         trace_id: finished.run.trace_id,
         spans,
         redacted: b.redacted,
-        incomplete: finished.incomplete.is_some(),
     }
 }
 

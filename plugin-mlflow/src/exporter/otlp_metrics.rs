@@ -8,14 +8,13 @@
 //! never a session key or a run id.
 
 use super::assembler::{ChildKind, FinishedTrace};
-use super::http_client::{otlp_http, OtlpTransport};
+use super::transport::otlp_http;
 use crate::config::OtlpConfig;
 use crate::genai;
 use opentelemetry::metrics::{Counter, Histogram, MeterProvider as _};
 use opentelemetry::KeyValue;
 use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider, Temporality};
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 pub const METRIC_TOKENS: &str = "openclaw.tokens";
@@ -40,10 +39,10 @@ impl OtlpMetrics {
         tls: &crate::config::TlsSettings,
         toggles: super::run_metrics::MetricToggles,
     ) -> Result<OtlpMetrics, String> {
-        let transport = Arc::new(OtlpTransport::new(super::http_client::agent(request_timeout, tls)?));
+        let agent = super::transport::agent(request_timeout, tls)?;
         let headers: HashMap<String, String> = config.headers.iter().cloned().collect();
         let builder = opentelemetry_otlp::MetricExporter::builder().with_http();
-        let exporter = otlp_http(builder, transport, config.metrics_endpoint.clone(), request_timeout, headers)
+        let exporter = otlp_http(builder, agent, config.metrics_endpoint.clone(), request_timeout, headers)
             .with_temporality(Temporality::Cumulative)
             .build()
             .map_err(|e| format!("mlflow config `otlp`: the OTLP metric exporter could not be built: {e}"))?;

@@ -1,213 +1,106 @@
-//! The bounded buffer of finished traces between the assembler thread and the sender thread.
-//! When MLflow is away longer than the buffer holds, the oldest traces are dropped (and counted):
-//! recent traces are the ones an operator looks for.
+//! A bounded queue of items waiting for one destination, generic over the item (finished traces,
+//! metric points). Items taken for a request stay counted as in flight until the request settles
+//! them; what it did not settle goes back to the front, in order. When the destination is away
+//! longer than the queue holds, the oldest items are dropped: recent ones are what an operator
+//! looks for. No locking here: `Mailbox` owns the lock and the waiting.
 
-use super::mlflow_spans::ReadyTrace;
-use super::run_metrics::MetricPoint;
 use std::collections::VecDeque;
-use std::sync::{Condvar, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
 
-/// Metric points waiting beyond this are dropped oldest first (a long outage).
-const MAX_METRIC_POINTS: usize = 100_000;
-
-struct State {
-    queue: VecDeque<ReadyTrace>,
-    metrics: VecDeque<MetricPoint>,
+pub struct Outbox<T> {
+    queue: VecDeque<T>,
+    /// Taken for a request and not yet settled.
     in_flight: usize,
-    flush_requested: bool,
-    stopping: bool,
-}
-
-/// What was not delivered.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Pending {
-    pub traces: usize,
-    pub metric_values: usize,
-}
-
-impl Pending {
-    pub fn is_empty(&self) -> bool {
-        self.traces + self.metric_values == 0
-    }
-
-    pub fn describe(&self) -> String {
-        match (self.traces, self.metric_values) {
-            (t, 0) => format!("{t} trace(s)"),
-            (0, m) => format!("{m} metric value(s)"),
-            (t, m) => format!("{t} trace(s) and {m} metric value(s)"),
-        }
-    }
-}
-
-pub struct Outbox {
-    state: Mutex<State>,
-    changed: Condvar,
     capacity: usize,
 }
 
-impl Outbox {
-    pub fn new(capacity: usize) -> Outbox {
-        Outbox {
-            state: Mutex::new(State {
-                queue: VecDeque::new(),
-                metrics: VecDeque::new(),
-                in_flight: 0,
-                flush_requested: false,
-                stopping: false,
-            }),
-            changed: Condvar::new(),
-            capacity,
+impl<T> Outbox<T> {
+    pub fn new(capacity: usize) -> Outbox<T> {
+        Outbox { queue: VecDeque::new(), in_flight: 0, capacity }
+    }
+
+    /// Adds items at the back; returns how many of the oldest were dropped to make room.
+    pub fn push(&mut self, items: impl IntoIterator<Item = T>) -> u64 {
+        self.queue.extend(items);
+        self.trim()
+    }
+
+    /// Takes up to `max` items from the front; they are in flight until `settle`.
+    pub fn take(&mut self, max: usize) -> Vec<T> {
+        let n = self.queue.len().min(max);
+        self.in_flight += n;
+        self.queue.drain(..n).collect()
+    }
+
+    /// Ends a request for `items` (as taken): the first `settled` are done with (delivered, or
+    /// refused for good), the rest go back to the front in order. Returns how many of the oldest
+    /// were dropped because newer items filled the queue meanwhile.
+    pub fn settle(&mut self, mut items: Vec<T>, settled: usize) -> u64 {
+        self.in_flight = self.in_flight.saturating_sub(items.len());
+        let unsettled = items.split_off(settled.min(items.len()));
+        for item in unsettled.into_iter().rev() {
+            self.queue.push_front(item);
         }
+        self.trim()
     }
 
-    fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    fn trim(&mut self) -> u64 {
+        let excess = self.queue.len().saturating_sub(self.capacity);
+        self.queue.drain(..excess);
+        excess as u64
     }
 
-    /// Adds traces; returns how many old ones were dropped to make room.
-    pub fn push(&self, traces: impl IntoIterator<Item = ReadyTrace>) -> u64 {
-        let mut s = self.lock();
-        let mut dropped = 0;
-        for trace in traces {
-            if s.queue.len() >= self.capacity {
-                s.queue.pop_front();
-                dropped += 1;
-            }
-            s.queue.push_back(trace);
-        }
-        self.changed.notify_all();
-        dropped
+    /// Waiting to be taken.
+    pub fn waiting(&self) -> usize {
+        self.queue.len()
     }
 
-    /// Traces and metric points not yet delivered.
-    pub fn len(&self) -> usize {
-        let s = self.lock();
-        s.queue.len() + s.in_flight + s.metrics.len()
+    /// Not yet delivered: waiting or in flight.
+    pub fn pending(&self) -> usize {
+        self.queue.len() + self.in_flight
     }
 
-    pub fn push_metrics(&self, points: Vec<MetricPoint>) -> u64 {
-        let mut s = self.lock();
-        s.metrics.extend(points);
-        let mut dropped = 0;
-        while s.metrics.len() > MAX_METRIC_POINTS {
-            s.metrics.pop_front();
-            dropped += 1;
-        }
-        self.changed.notify_all();
-        dropped
-    }
-
-    /// Takes up to `max` metric points (they count as in flight until `done` or `put_back_metrics`).
-    pub fn take_metrics(&self, max: usize) -> Vec<MetricPoint> {
-        let mut s = self.lock();
-        let n = s.metrics.len().min(max);
-        let taken: Vec<MetricPoint> = s.metrics.drain(..n).collect();
-        s.in_flight += taken.len();
-        taken
-    }
-
-    pub fn put_back_metrics(&self, points: Vec<MetricPoint>) {
-        let mut s = self.lock();
-        s.in_flight = s.in_flight.saturating_sub(points.len());
-        for p in points.into_iter().rev() {
-            s.metrics.push_front(p);
-        }
-        self.changed.notify_all();
-    }
-
-    /// Waits until a full batch is there, or `until`, or a flush or stop is asked for; then takes
-    /// up to `max` traces (possibly none) and marks them in flight.
-    pub fn take_batch(&self, max: usize, until: Instant) -> Vec<ReadyTrace> {
-        let mut s = self.lock();
-        loop {
-            let now = Instant::now();
-            if s.queue.len() >= max || s.flush_requested || s.stopping || now >= until {
-                break;
-            }
-            s = self.changed.wait_timeout(s, until - now).unwrap_or_else(|e| e.into_inner()).0;
-        }
-        let n = s.queue.len().min(max);
-        let batch: Vec<ReadyTrace> = s.queue.drain(..n).collect();
-        s.in_flight = batch.len();
-        if s.queue.is_empty() {
-            s.flush_requested = false;
-        }
-        batch
-    }
-
-    /// The batch in flight was delivered or given up on.
-    pub fn done(&self) {
-        let mut s = self.lock();
-        s.in_flight = 0;
-        self.changed.notify_all();
-    }
-
-    /// The batch could not be sent now: put it back, in order, ahead of newer traces. Traces
-    /// beyond capacity (newer ones arrived meanwhile) drop from the oldest end.
-    pub fn put_back(&self, batch: Vec<ReadyTrace>) -> u64 {
-        let mut s = self.lock();
-        s.in_flight = 0;
-        for trace in batch.into_iter().rev() {
-            s.queue.push_front(trace);
-        }
-        let mut dropped = 0;
-        while s.queue.len() > self.capacity {
-            s.queue.pop_front();
-            dropped += 1;
-        }
-        self.changed.notify_all();
-        dropped
-    }
-
-    pub fn request_flush(&self) {
-        self.lock().flush_requested = true;
-        self.changed.notify_all();
-    }
-
-    pub fn stop(&self) {
-        self.lock().stopping = true;
-        self.changed.notify_all();
-    }
-
-    pub fn stopping(&self) -> bool {
-        self.lock().stopping
-    }
-
-    /// Sleeps for `d` unless a stop is asked for first; returns false when stopping.
-    pub fn pause(&self, d: Duration) -> bool {
-        let until = Instant::now() + d;
-        let mut s = self.lock();
-        while !s.stopping {
-            let now = Instant::now();
-            if now >= until {
-                return true;
-            }
-            s = self.changed.wait_timeout(s, until - now).unwrap_or_else(|e| e.into_inner()).0;
-        }
-        false
-    }
-
-    /// Waits until nothing is queued or in flight, at most until `deadline`; returns what is left.
-    pub fn wait_empty(&self, deadline: Instant) -> Pending {
-        let mut s = self.lock();
-        loop {
-            let now = Instant::now();
-            if s.queue.len() + s.in_flight + s.metrics.len() == 0 || now >= deadline {
-                // In-flight items are traces or metric points, whichever the sender holds.
-                let in_flight_traces = if s.metrics.is_empty() { s.in_flight } else { 0 };
-                return Pending { traces: s.queue.len() + in_flight_traces, metric_values: s.metrics.len() };
-            }
-            s = self.changed.wait_timeout(s, deadline - now).unwrap_or_else(|e| e.into_inner()).0;
-        }
-    }
-
-    /// Empties the queue (at the end of shutdown), returning how many traces were left unsent.
-    pub fn abandon(&self) -> usize {
-        let mut s = self.lock();
-        let n = s.queue.len();
-        s.queue.clear();
-        s.metrics.clear();
+    /// Gives up on everything waiting; returns how many items that was.
+    pub fn clear(&mut self) -> usize {
+        let n = self.queue.len();
+        self.queue.clear();
         n
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unsettled_items_go_back_in_order_ahead_of_newer_ones() {
+        let mut o = Outbox::new(10);
+        o.push([1, 2, 3, 4]);
+        let taken = o.take(3);
+        assert_eq!(taken, vec![1, 2, 3]);
+        assert_eq!((o.waiting(), o.pending()), (1, 4));
+        o.push([5]);
+        assert_eq!(o.settle(taken, 1), 0);
+        assert_eq!(o.take(10), vec![2, 3, 4, 5]);
+    }
+
+    #[test]
+    fn a_full_queue_drops_its_oldest_items_and_says_how_many() {
+        let mut o = Outbox::new(3);
+        assert_eq!(o.push([1, 2, 3, 4, 5]), 2);
+        let taken = o.take(2);
+        o.push([6, 7]);
+        // 5, 6, 7 wait; 3 and 4 come back in front of them, and as the oldest they go.
+        assert_eq!(o.settle(taken, 0), 2);
+        assert_eq!(o.take(10), vec![5, 6, 7]);
+        assert_eq!(o.pending(), 3);
+    }
+
+    #[test]
+    fn settling_everything_leaves_nothing_pending() {
+        let mut o = Outbox::new(5);
+        o.push(["a", "b"]);
+        let taken = o.take(5);
+        assert_eq!(o.settle(taken, 2), 0);
+        assert_eq!(o.pending(), 0);
     }
 }

@@ -1,11 +1,15 @@
-//! The HTTP transport: one blocking `ureq` agent (rustls, connection reuse) shared by the OTLP
-//! exporter and the MLflow REST calls. Blocking is right here: it runs on the plugin's own
-//! threads, never on the host's, and needs no async runtime.
+//! The HTTP transport: blocking `ureq` agents (rustls, connection reuse) for the trace requests,
+//! the MLflow REST calls and the SDK's metric exporter. Blocking is right here: it runs on the
+//! plugin's own threads, never on the host's, and needs no async runtime.
 
+use super::mlflow_spans::ReadyTrace;
 use crate::config::{Auth, TlsSettings};
 use opentelemetry_http::{Bytes, HttpClient, HttpError};
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
+use opentelemetry_proto::transform::trace::tonic::group_spans_by_resource_and_scope;
+use prost::Message as _;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
 
@@ -89,12 +93,11 @@ fn base64(input: &[u8]) -> String {
     out
 }
 
-/// The settings every OTLP exporter of the plugin shares: protobuf over our transport, and no
-/// retries inside the exporter (retries are the senders': they need the status code and must not
-/// hold up shutdown).
+/// The settings of the SDK's OTLP metric exporter: protobuf over our transport, and no retries
+/// inside the exporter (a failed export is retried by the next period's cumulative values).
 pub fn otlp_http<B>(
     builder: B,
-    transport: Arc<OtlpTransport>,
+    agent: ureq::Agent,
     endpoint: String,
     timeout: Duration,
     headers: HashMap<String, String>,
@@ -103,7 +106,7 @@ where
     B: opentelemetry_otlp::WithExportConfig + opentelemetry_otlp::WithHttpConfig,
 {
     builder
-        .with_shared_http_client(transport)
+        .with_http_client(SdkHttpClient(agent))
         .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
         .with_endpoint(endpoint)
         .with_timeout(timeout)
@@ -111,63 +114,95 @@ where
         .with_retry_policy(opentelemetry_otlp::RetryPolicy::disabled())
 }
 
-/// What the last OTLP response said beyond its status, for the retry policy (the OTLP exporter
-/// reports failures as text only).
-#[derive(Clone, Debug, Default)]
-pub struct LastResponse {
+/// `opentelemetry_http::HttpClient` over the shared agent, for the SDK's metric exporter.
+#[derive(Debug)]
+struct SdkHttpClient(ureq::Agent);
+
+#[async_trait::async_trait]
+impl HttpClient for SdkHttpClient {
+    async fn send_bytes(&self, request: http::Request<Bytes>) -> Result<http::Response<Bytes>, HttpError> {
+        let (parts, body) = request.into_parts();
+        let response = self.0.run(http::Request::from_parts(parts, body.to_vec()))?;
+        let (parts, body) = response.into_parts();
+        let bytes = body.into_with_config().limit(4 << 20).read_to_vec().unwrap_or_default();
+        Ok(http::Response::from_parts(parts, Bytes::from(bytes)))
+    }
+}
+
+/// What a destination answered to one request: what the retry policy decides on.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Reply {
+    /// The HTTP status; 0 when there was no answer (connection refused, timeout, DNS, TLS).
     pub status: u16,
+    /// The server's `Retry-After`, in seconds.
     pub retry_after: Option<Duration>,
+    /// The start of the body of a failed request, or the transport's error.
     pub body: String,
 }
 
-/// `opentelemetry_http::HttpClient` over the shared agent.
-#[derive(Debug)]
-pub struct OtlpTransport {
-    agent: ureq::Agent,
-    pub last: Mutex<LastResponse>,
+impl Reply {
+    /// "unreachable (connection refused)" or "answered 503".
+    pub fn summary(&self) -> String {
+        match self.status {
+            0 => format!("unreachable ({})", self.body),
+            status => format!("answered {status}"),
+        }
+    }
 }
 
-impl OtlpTransport {
-    pub fn new(agent: ureq::Agent) -> OtlpTransport {
-        OtlpTransport { agent, last: Mutex::new(LastResponse::default()) }
+/// An OTLP/HTTP traces endpoint: spans encoded as protobuf (with the OpenTelemetry crates' own
+/// conversion) and posted over the shared agent, the reply read directly.
+pub struct TraceEndpoint {
+    agent: ureq::Agent,
+    url: String,
+    headers: Vec<(String, String)>,
+    resource: ResourceAttributesWithSchema,
+}
+
+impl TraceEndpoint {
+    pub fn new(agent: ureq::Agent, url: String, resource: &opentelemetry_sdk::Resource) -> TraceEndpoint {
+        TraceEndpoint { agent, url, headers: Vec::new(), resource: resource.into() }
     }
 
-    pub fn take_last(&self) -> LastResponse {
-        std::mem::take(&mut *self.last.lock().unwrap_or_else(|e| e.into_inner()))
+    /// Headers sent with every request (replacing any earlier ones of the same name).
+    pub fn set_header(&mut self, name: &str, value: String) {
+        self.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+        self.headers.push((name.to_string(), value));
+    }
+
+    /// Posts the spans of `traces` in one request.
+    pub fn post(&self, traces: &[ReadyTrace]) -> Reply {
+        let spans = traces.iter().flat_map(|t| t.spans.iter().cloned()).collect();
+        let body = ExportTraceServiceRequest { resource_spans: group_spans_by_resource_and_scope(spans, &self.resource) }
+            .encode_to_vec();
+        let mut request = http::Request::post(&self.url).header(http::header::CONTENT_TYPE, "application/x-protobuf");
+        for (name, value) in &self.headers {
+            request = request.header(name, value);
+        }
+        let request = match request.body(body) {
+            Ok(r) => r,
+            Err(e) => return Reply { body: format!("invalid request: {e}"), ..Reply::default() },
+        };
+        match self.agent.run(request) {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                let retry_after = retry_after(response.headers().get(http::header::RETRY_AFTER));
+                let body = if response.status().is_success() {
+                    String::new()
+                } else {
+                    let text = response.into_body().into_with_config().limit(1 << 20).read_to_vec().unwrap_or_default();
+                    String::from_utf8_lossy(&text).chars().take(500).collect()
+                };
+                Reply { status, retry_after, body }
+            }
+            Err(e) => Reply { body: e.to_string(), ..Reply::default() },
+        }
     }
 }
 
 fn retry_after(value: Option<&http::HeaderValue>) -> Option<Duration> {
     let secs: u64 = value?.to_str().ok()?.trim().parse().ok()?;
     Some(Duration::from_secs(secs.min(3600)))
-}
-
-#[async_trait::async_trait]
-impl HttpClient for OtlpTransport {
-    async fn send_bytes(&self, request: http::Request<Bytes>) -> Result<http::Response<Bytes>, HttpError> {
-        let (parts, body) = request.into_parts();
-        let request = http::Request::from_parts(parts, body.to_vec());
-        let result = self.agent.run(request);
-        let mut last = LastResponse::default();
-        let outcome = match result {
-            Ok(response) => {
-                let (parts, body) = response.into_parts();
-                let bytes = body.into_with_config().limit(4 << 20).read_to_vec().unwrap_or_default();
-                last.status = parts.status.as_u16();
-                last.retry_after = retry_after(parts.headers.get(http::header::RETRY_AFTER));
-                if !parts.status.is_success() {
-                    last.body = String::from_utf8_lossy(&bytes).chars().take(500).collect();
-                }
-                Ok(http::Response::from_parts(parts, Bytes::from(bytes)))
-            }
-            Err(e) => {
-                last.body = e.to_string();
-                Err(Box::new(e) as HttpError)
-            }
-        };
-        *self.last.lock().unwrap_or_else(|e| e.into_inner()) = last;
-        outcome
-    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,168 @@
+//! The one delivery loop, run by one thread per destination (MLflow, a generic OTLP endpoint):
+//! take a batch from the destination's mailbox when it is full or the flush window ends, send it,
+//! settle what the destination settled, and back off when it asks for a retry. What a reply means
+//! is the destination's business (`Destination`); when to send, retry and stop is decided here only.
+
+use super::backoff::Backoff;
+use super::mailbox::Mailbox;
+use super::mlflow_spans::ReadyTrace;
+use super::run_metrics::MetricPoint;
+use crate::stats::Counters;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// What to do with the items of a request that it did not settle.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Verdict {
+    /// Everything was settled (delivered, or refused for good and counted).
+    Settled,
+    /// Put them back and try again after a pause (the server's `Retry-After`, if any, else backoff).
+    Retry(Option<Duration>),
+    /// The destination lost its session (MLflow: the experiment or run is gone): put them back,
+    /// prepare again, resend.
+    Reconnect,
+}
+
+/// The result of sending one batch: how many items from the front are settled, and the verdict on
+/// the rest (with `Settled`, all of them are).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Outcome {
+    pub settled: usize,
+    pub verdict: Verdict,
+}
+
+impl Outcome {
+    pub fn all(n: usize) -> Outcome {
+        Outcome { settled: n, verdict: Verdict::Settled }
+    }
+
+    pub fn none(verdict: Verdict) -> Outcome {
+        Outcome { settled: 0, verdict }
+    }
+}
+
+/// A backend the loop delivers to. Implementations speak the backend's protocol and classify its
+/// replies; they never wait, retry or touch the mailbox themselves.
+pub trait Destination: Send + 'static {
+    /// Gets ready to send (MLflow: the experiment resolved, the run created). `false`: not yet;
+    /// the loop backs off and asks again.
+    fn prepare(&mut self) -> bool {
+        true
+    }
+
+    /// Forgets what `prepare` set up, after a `Reconnect` verdict.
+    fn disconnect(&mut self) {}
+
+    /// Called before each batch is sent: periodic checks (MLflow: is the experiment still there?).
+    fn before_batch(&mut self) {}
+
+    /// Sends one request's worth of traces. `buffered`: traces not yet delivered, for messages.
+    fn send_traces(&mut self, batch: &[ReadyTrace], buffered: usize) -> Outcome;
+
+    /// Sends metric points (only MLflow's run holds any).
+    fn send_metrics(&mut self, points: &[MetricPoint]) -> Outcome {
+        Outcome::all(points.len())
+    }
+
+    /// Metric points per request.
+    fn metrics_per_request(&self) -> usize {
+        1000
+    }
+
+    /// Stopping with everything delivered (MLflow: end the run).
+    fn finish(&mut self) {}
+}
+
+pub struct DeliveryLoop<D: Destination> {
+    pub destination: D,
+    pub mailbox: Arc<Mailbox>,
+    pub stats: Arc<Counters>,
+    pub batch_size: usize,
+    pub flush_interval: Duration,
+}
+
+impl<D: Destination> DeliveryLoop<D> {
+    /// The thread's body: runs until the mailbox is stopped and empty (or given up on by shutdown,
+    /// which does not wait for this thread past its deadline).
+    pub fn run(mut self) {
+        let mut backoff = Backoff::new(Duration::from_millis(250), Duration::from_secs(30));
+        let mut next_flush = Instant::now() + self.flush_interval;
+        let mut retrying = false;
+        let mut prepared = false;
+        loop {
+            if self.mailbox.stopping() && self.mailbox.pending() == 0 {
+                self.destination.finish();
+                return;
+            }
+            if !prepared {
+                prepared = self.destination.prepare();
+                if prepared {
+                    backoff.reset();
+                } else {
+                    let wait = backoff.next(None);
+                    if !self.mailbox.pause(wait) {
+                        if self.mailbox.pending() == 0 {
+                            return;
+                        }
+                        // Stopping with items left: keep trying until shutdown gives up on us.
+                        std::thread::sleep(wait.min(Duration::from_millis(200)));
+                    }
+                    continue;
+                }
+            }
+            let until = if retrying { Instant::now() } else { next_flush };
+            let batch = self.mailbox.lease_traces(self.batch_size, until);
+            if Instant::now() >= next_flush {
+                next_flush = Instant::now() + self.flush_interval;
+            }
+            let mut verdict = Verdict::Settled;
+            if !batch.is_empty() {
+                self.destination.before_batch();
+                let buffered = self.mailbox.traces_pending();
+                let outcome = self.destination.send_traces(batch.items(), buffered);
+                batch.settle(outcome.settled);
+                verdict = outcome.verdict;
+            } else {
+                drop(batch);
+            }
+            if verdict == Verdict::Settled {
+                verdict = self.send_metrics();
+            }
+            match verdict {
+                Verdict::Settled => {
+                    backoff.reset();
+                    retrying = false;
+                }
+                Verdict::Retry(asked) => {
+                    Counters::add(&self.stats.export_retries, 1);
+                    retrying = true;
+                    let wait = backoff.next(asked);
+                    if !self.mailbox.pause(wait) {
+                        std::thread::sleep(wait.min(Duration::from_millis(200)));
+                    }
+                }
+                Verdict::Reconnect => {
+                    self.destination.disconnect();
+                    prepared = false;
+                    retrying = true;
+                }
+            }
+        }
+    }
+
+    /// Sends the metric points waiting, a request at a time, until none wait or one is not settled.
+    fn send_metrics(&mut self) -> Verdict {
+        let per_request = self.destination.metrics_per_request();
+        loop {
+            let points = self.mailbox.lease_metrics(per_request);
+            if points.is_empty() {
+                return Verdict::Settled;
+            }
+            let outcome = self.destination.send_metrics(points.items());
+            points.settle(outcome.settled);
+            if outcome.verdict != Verdict::Settled {
+                return outcome.verdict;
+            }
+        }
+    }
+}

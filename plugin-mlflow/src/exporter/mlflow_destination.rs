@@ -1,0 +1,367 @@
+//! MLflow as a destination: resolves the experiment and creates the run that holds this gateway's
+//! metrics (`prepare`), sends traces to MLflow's OTLP endpoint and metric values to the run, and
+//! says what each reply means (`classify`). The delivery loop (`delivery`) does the rest.
+
+use super::delivery::{Destination, Outcome, Verdict};
+use super::mlflow_rest::{MlflowRest, RestError};
+use super::mlflow_spans::ReadyTrace;
+use super::run_metrics::MetricPoint;
+use super::transport::{authorization, TraceEndpoint};
+use crate::config::ExperimentRef;
+use crate::log::{Log, Throttle};
+use crate::stats::Counters;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How often a persisting problem is logged again (once per interval, not once per attempt).
+const REPEAT_LOG_EVERY: Duration = Duration::from_secs(60);
+/// MLflow's limit on metric values per `log-batch` request.
+const MAX_METRICS_PER_REQUEST: usize = 1000;
+
+/// What MLflow's OTLP endpoint's status code means for a batch of traces.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum TraceReply {
+    Accepted,
+    /// The request was refused as a whole: one bad trace refuses all of them.
+    Refused,
+    /// The experiment named in the request does not exist (any more).
+    ExperimentGone,
+    /// The credentials are missing or wrong.
+    Unauthorized,
+    /// No answer, or a server-side or transient failure: worth retrying.
+    Unavailable,
+}
+
+pub fn classify(status: u16) -> TraceReply {
+    match status {
+        200..=299 => TraceReply::Accepted,
+        400 | 413 | 422 => TraceReply::Refused,
+        404 => TraceReply::ExperimentGone,
+        401 | 403 => TraceReply::Unauthorized,
+        _ => TraceReply::Unavailable,
+    }
+}
+
+/// How far the connection to MLflow has got.
+enum Session {
+    /// Nothing resolved yet, or forgotten after the experiment or run went away.
+    Unresolved,
+    /// The experiment is known; the run is not created yet.
+    Experiment { experiment_id: String },
+    /// Ready: traces go to the experiment, linked to the run, which holds the metrics.
+    Ready { experiment_id: String, run_id: String },
+}
+
+pub struct MlflowDestination {
+    experiment: ExperimentRef,
+    tracking_uri: String,
+    authorization: Option<String>,
+    flush_interval: Duration,
+    batch_size: usize,
+    stats: Arc<Counters>,
+    log: Log,
+    rest: MlflowRest,
+    traces: TraceEndpoint,
+    session: Session,
+    /// Names the run: when this plugin started.
+    started_ms: u64,
+    problems: Throttle,
+    delivered_any: bool,
+    /// When the experiment was last checked for deletion (see `MlflowRest::ensure_active`).
+    experiment_checked: Instant,
+}
+
+impl MlflowDestination {
+    pub fn new(
+        settings: &crate::config::Config,
+        tracking_uri: String,
+        stats: Arc<Counters>,
+        log: Log,
+    ) -> Result<MlflowDestination, String> {
+        let agent = super::transport::agent(settings.request_timeout, &settings.tls)?;
+        let authorization = authorization(&settings.auth);
+        let resource = super::resource("openclaw-gateway");
+        Ok(MlflowDestination {
+            rest: MlflowRest::new(agent.clone(), &tracking_uri, authorization.clone()),
+            traces: TraceEndpoint::new(agent, format!("{tracking_uri}/v1/traces"), &resource),
+            experiment: settings.experiment.clone(),
+            tracking_uri,
+            authorization,
+            flush_interval: settings.flush_interval,
+            batch_size: settings.batch_size,
+            stats,
+            log,
+            session: Session::Unresolved,
+            started_ms: super::now_ms(),
+            problems: Throttle::new(REPEAT_LOG_EVERY),
+            delivered_any: false,
+            experiment_checked: Instant::now(),
+        })
+    }
+
+    /// Logs a persisting problem at most once per interval.
+    fn problem(&mut self, line: impl FnOnce() -> String) {
+        if self.problems.due() {
+            self.log.warn(line);
+        }
+    }
+
+    /// Logs a REST failure once per interval: credentials at error level, the rest as warnings.
+    fn report(&mut self, e: &RestError, line: impl FnOnce(&RestError) -> String) {
+        if !self.problems.due() {
+            return;
+        }
+        if matches!(e, RestError::Unauthorized(_)) {
+            self.log.error(|| line(e));
+        } else {
+            self.log.warn(|| line(e));
+        }
+    }
+
+    /// The next step of the session: the experiment, then the run.
+    fn advance(&mut self) -> Result<Session, ()> {
+        match std::mem::replace(&mut self.session, Session::Unresolved) {
+            Session::Unresolved => match self.rest.resolve_experiment(&self.experiment) {
+                Ok(experiment_id) => {
+                    self.log.info(|| format!("MLFlow experiment ID: {experiment_id}"));
+                    Ok(Session::Experiment { experiment_id })
+                }
+                Err(e) => {
+                    let experiment = self.experiment.clone();
+                    self.report(&e, move |e| {
+                        format!("MLflow experiment {experiment:?} not resolved yet ({e}); traces are buffered and retried")
+                    });
+                    Err(())
+                }
+            },
+            Session::Experiment { experiment_id } => {
+                let host = host_name();
+                let name = format!("openclaw-gateway@{host} {}", iso8601(self.started_ms));
+                let tags = [
+                    ("openclaw.plugin_version", env!("CARGO_PKG_VERSION").to_string()),
+                    ("host.name", host),
+                    ("mlflow.source.name", "openclaw-mlflow".to_string()),
+                ];
+                match self.rest.create_run(&experiment_id, &name, self.started_ms, &tags) {
+                    Ok(run_id) => {
+                        self.log.info(|| format!("MLflow run {run_id} ({name}) holds this gateway's metrics"));
+                        Ok(Session::Ready { experiment_id, run_id })
+                    }
+                    Err(e) => {
+                        self.session = Session::Experiment { experiment_id };
+                        self.report(&e, |e| format!("MLflow run not created yet ({e}); retrying"));
+                        Err(())
+                    }
+                }
+            }
+            ready @ Session::Ready { .. } => Ok(ready),
+        }
+    }
+
+    /// At most once per flush interval, before sending: restores the experiment if it was deleted
+    /// under us (MLflow would go on storing traces in the deleted experiment).
+    fn check_experiment(&mut self) {
+        self.experiment_checked = Instant::now();
+        let Session::Ready { experiment_id, .. } = &self.session else { return };
+        let id = experiment_id.clone();
+        match self.rest.ensure_active(&id) {
+            Ok(true) => self.log.warn(|| format!("MLflow experiment {id} was deleted while in use; restored it")),
+            Ok(false) => {}
+            Err(RestError::Refused(404, _)) => {
+                // Gone for good: resolve by name again (which creates it) before the next batch.
+                self.log.warn(|| format!("MLflow experiment {id} no longer exists; resolving the experiment again"));
+                self.disconnect();
+            }
+            Err(e) => self.report(&e, |e| format!("MLflow experiment {id} could not be checked ({e})")),
+        }
+    }
+
+    fn delivered(&mut self, batch: &[ReadyTrace]) {
+        let n = batch.len() as u64;
+        Counters::add(&self.stats.traces_exported, n);
+        if !self.delivered_any {
+            self.delivered_any = true;
+            self.log.info(|| format!("MLflow export working: first {n} trace(s) delivered"));
+        }
+        if self.log.enabled(openclaw_plugin_api::LogLevel::Debug) {
+            for trace in batch {
+                self.log.debug(|| format!("Flushed trace {} to MLflow", trace.mlflow_id()));
+            }
+        }
+        self.problems.reset();
+    }
+}
+
+impl Destination for MlflowDestination {
+    fn prepare(&mut self) -> bool {
+        loop {
+            match self.advance() {
+                Ok(Session::Ready { experiment_id, run_id }) => {
+                    self.traces.set_header("x-mlflow-experiment-id", experiment_id.clone());
+                    self.traces.set_header("x-mlflow-run-id", run_id.clone());
+                    if let Some(auth) = &self.authorization {
+                        self.traces.set_header("authorization", auth.clone());
+                    }
+                    self.session = Session::Ready { experiment_id, run_id };
+                    self.problems.reset();
+                    self.log.info(|| {
+                        format!("MLflow tracing SDK initialized (OTLP/HTTP to {}/v1/traces)", self.tracking_uri)
+                    });
+                    return true;
+                }
+                Ok(step) => self.session = step,
+                Err(()) => return false,
+            }
+        }
+    }
+
+    fn disconnect(&mut self) {
+        self.session = Session::Unresolved;
+    }
+
+    fn before_batch(&mut self) {
+        if self.experiment_checked.elapsed() >= self.flush_interval {
+            self.check_experiment();
+        }
+    }
+
+    /// Sends `batch` in one request. A request MLflow refuses as a whole (400: one bad trace
+    /// rejects all) is split in halves until the bad traces stand alone; those are counted as
+    /// failed and logged with MLflow's reason, the rest are delivered.
+    fn send_traces(&mut self, batch: &[ReadyTrace], buffered: usize) -> Outcome {
+        if !matches!(self.session, Session::Ready { .. }) {
+            return Outcome::none(Verdict::Reconnect);
+        }
+        let reply = self.traces.post(batch);
+        match classify(reply.status) {
+            TraceReply::Accepted => {
+                self.delivered(batch);
+                Outcome::all(batch.len())
+            }
+            TraceReply::Refused if batch.len() > 1 => {
+                let (a, b) = batch.split_at(batch.len() / 2);
+                match self.send_traces(a, buffered) {
+                    Outcome { verdict: Verdict::Settled, .. } => {
+                        let rest = self.send_traces(b, buffered);
+                        Outcome { settled: a.len() + rest.settled, verdict: rest.verdict }
+                    }
+                    stopped => stopped,
+                }
+            }
+            TraceReply::Refused => {
+                Counters::add(&self.stats.traces_failed, 1);
+                let id = batch[0].mlflow_id();
+                self.log.warn(|| {
+                    format!(
+                        "MLflow refused trace {id} ({}): {}; it is dropped, the others are kept",
+                        reply.status, reply.body
+                    )
+                });
+                Outcome::all(1)
+            }
+            TraceReply::ExperimentGone => {
+                self.problem(|| format!("MLflow answered 404 for the experiment: {}; resolving it again", reply.body));
+                Outcome::none(Verdict::Reconnect)
+            }
+            TraceReply::Unauthorized => {
+                if self.problems.due() {
+                    self.log.error(|| {
+                        format!(
+                            "MLflow answered {} to the trace export: check MLFLOW_TRACKING_TOKEN or \
+                             MLFLOW_TRACKING_USERNAME/MLFLOW_TRACKING_PASSWORD; traces are buffered",
+                            reply.status
+                        )
+                    });
+                }
+                Outcome::none(Verdict::Retry(Some(Duration::from_secs(30))))
+            }
+            TraceReply::Unavailable => {
+                let what = reply.summary();
+                self.problem(|| format!("MLflow {what}; {buffered} trace(s) buffered, retrying with backoff"));
+                Outcome::none(Verdict::Retry(reply.retry_after))
+            }
+        }
+    }
+
+    /// Logs metric values to the run, one `log-batch` request per call.
+    fn send_metrics(&mut self, points: &[MetricPoint]) -> Outcome {
+        let Session::Ready { run_id, .. } = &self.session else { return Outcome::none(Verdict::Reconnect) };
+        let run_id = run_id.clone();
+        match self.rest.log_metrics(&run_id, points) {
+            Ok(()) => Outcome::all(points.len()),
+            Err(RestError::Refused(404, m)) => {
+                self.problem(|| format!("MLflow run {run_id} is gone ({m}); creating it again"));
+                Outcome::none(Verdict::Reconnect)
+            }
+            Err(RestError::Refused(400, m)) => {
+                self.log.warn(|| format!("MLflow refused {} metric value(s): {m}; they are dropped", points.len()));
+                Outcome::all(points.len())
+            }
+            Err(e) => {
+                self.report(&e, |e| format!("MLflow metrics not logged ({e}); retrying"));
+                Outcome::none(Verdict::Retry(None))
+            }
+        }
+    }
+
+    fn metrics_per_request(&self) -> usize {
+        self.batch_size.min(MAX_METRICS_PER_REQUEST)
+    }
+
+    /// Marks the run FINISHED (at shutdown, once everything is sent).
+    fn finish(&mut self) {
+        if let Session::Ready { run_id, .. } = std::mem::replace(&mut self.session, Session::Unresolved) {
+            match self.rest.end_run(&run_id, super::now_ms()) {
+                Ok(()) => self.log.info(|| format!("MLflow run {run_id} ended (FINISHED)")),
+                Err(e) => self.log.warn(|| format!("MLflow run {run_id} could not be ended: {e}")),
+            }
+        }
+    }
+}
+
+pub(super) fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "unknown-host".into())
+}
+
+/// `2026-11-25T17:37:46Z` (UTC) from milliseconds since the epoch.
+fn iso8601(ms: u64) -> String {
+    const FORMAT: &[time::format_description::BorrowedFormatItem<'_>] =
+        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .and_then(|t| t.format(FORMAT).ok())
+        .unwrap_or_else(|| format!("{ms}ms"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_status_code_has_one_meaning() {
+        for (status, reply) in [
+            (200, TraceReply::Accepted),
+            (204, TraceReply::Accepted),
+            (400, TraceReply::Refused),
+            (413, TraceReply::Refused),
+            (422, TraceReply::Refused),
+            (404, TraceReply::ExperimentGone),
+            (401, TraceReply::Unauthorized),
+            (403, TraceReply::Unauthorized),
+            (0, TraceReply::Unavailable),
+            (408, TraceReply::Unavailable),
+            (429, TraceReply::Unavailable),
+            (500, TraceReply::Unavailable),
+            (503, TraceReply::Unavailable),
+        ] {
+            assert_eq!(classify(status), reply, "status {status}");
+        }
+    }
+
+    #[test]
+    fn run_names_carry_the_start_time_in_utc() {
+        assert_eq!(iso8601(1_764_092_266_000), "2025-11-25T17:37:46Z");
+    }
+}

@@ -1,0 +1,113 @@
+//! A generic OTLP endpoint as a destination: the same traces, sampled (`sampling`), to any
+//! OTLP/HTTP backend (an OpenTelemetry Collector, Jaeger, Tempo, Honeycomb, or MLflow's own
+//! endpoint). Plain policy (`classify`): a refused request (4xx other than 408/429) is dropped and
+//! counted, anything else is retried with backoff while the buffer holds.
+
+use super::delivery::{Destination, Outcome, Verdict};
+use super::mlflow_spans::ReadyTrace;
+use super::transport::TraceEndpoint;
+use crate::config::OtlpConfig;
+use crate::log::{Log, Throttle};
+use crate::stats::Counters;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What an OTLP endpoint's status code means for a batch (the OTLP/HTTP specification's rules).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum OtlpReply {
+    Accepted,
+    /// Refused for good: retrying the same data cannot succeed.
+    Refused,
+    /// No answer, throttled (429), timed out (408) or a server-side failure: retry.
+    Unavailable,
+}
+
+pub fn classify(status: u16) -> OtlpReply {
+    match status {
+        200..=299 => OtlpReply::Accepted,
+        408 | 429 => OtlpReply::Unavailable,
+        400..=499 => OtlpReply::Refused,
+        _ => OtlpReply::Unavailable,
+    }
+}
+
+pub struct OtlpDestination {
+    stats: Arc<Counters>,
+    log: Log,
+    traces: TraceEndpoint,
+    problems: Throttle,
+}
+
+impl OtlpDestination {
+    /// `settings` gives the timeout and TLS shared with the MLflow export.
+    pub fn new(
+        settings: &crate::config::Config,
+        config: &OtlpConfig,
+        stats: Arc<Counters>,
+        log: Log,
+    ) -> Result<OtlpDestination, String> {
+        let agent = super::transport::agent(settings.request_timeout, &settings.tls)?;
+        let mut traces =
+            TraceEndpoint::new(agent, config.traces_endpoint.clone(), &super::resource(&config.service_name));
+        for (name, value) in &config.headers {
+            traces.set_header(name, value.clone());
+        }
+        log.info(|| {
+            format!("OTLP export of traces to {} (sample rate {})", config.traces_endpoint, config.sample_rate)
+        });
+        Ok(OtlpDestination { stats, log, traces, problems: Throttle::new(Duration::from_secs(60)) })
+    }
+}
+
+impl Destination for OtlpDestination {
+    fn send_traces(&mut self, batch: &[ReadyTrace], buffered: usize) -> Outcome {
+        let reply = self.traces.post(batch);
+        let n = batch.len();
+        match classify(reply.status) {
+            OtlpReply::Accepted => {
+                Counters::add(&self.stats.otlp_traces_exported, n as u64);
+                self.problems.reset();
+                Outcome::all(n)
+            }
+            OtlpReply::Refused => {
+                Counters::add(&self.stats.otlp_traces_failed, n as u64);
+                self.log.warn(|| {
+                    format!("OTLP endpoint refused {n} trace(s) ({}): {}; they are dropped", reply.status, reply.body)
+                });
+                Outcome::all(n)
+            }
+            OtlpReply::Unavailable => {
+                if self.problems.due() {
+                    let what = reply.summary();
+                    self.log
+                        .warn(|| format!("OTLP endpoint {what}; {buffered} trace(s) buffered, retrying with backoff"));
+                }
+                Outcome::none(Verdict::Retry(reply.retry_after))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_are_final_except_timeouts_and_throttling() {
+        for (status, reply) in [
+            (200, OtlpReply::Accepted),
+            (202, OtlpReply::Accepted),
+            (400, OtlpReply::Refused),
+            (401, OtlpReply::Refused),
+            (404, OtlpReply::Refused),
+            (413, OtlpReply::Refused),
+            (408, OtlpReply::Unavailable),
+            (429, OtlpReply::Unavailable),
+            (0, OtlpReply::Unavailable),
+            (500, OtlpReply::Unavailable),
+            (503, OtlpReply::Unavailable),
+        ] {
+            assert_eq!(classify(status), reply, "status {status}");
+        }
+    }
+}
