@@ -77,21 +77,27 @@ impl Plugin for MlflowPlugin {
             return Err("mlflow config `enabled`: expected true to start the plugin".into());
         }
         let stats = Arc::new(Counters::default());
-        let (queue, queued) = event_queue::event_queue(config.queue_capacity, config.max_queue_bytes);
+        let (queue, queued) = event_queue::event_queue(config.limits.queue_capacity, config.limits.max_queue_bytes);
         let doorbell = Arc::new(doorbell::Doorbell::default());
-        let intake = Intake::new(config.capture_content, config.max_content_bytes, queue, stats.clone(), doorbell.clone());
-        if !config.track_traces {
+        let intake = Intake::new(
+            config.capture.content,
+            config.capture.max_content_bytes,
+            queue,
+            stats.clone(),
+            doorbell.clone(),
+        );
+        if !config.signals.traces {
             log.info(|| "MLflow: trackTraces is false; only the run's metrics are sent".into());
         }
         log.info(|| {
             format!(
                 "MLflow plugin {} starting: trackingUri={} experiment={:?} batchSize={} flushIntervalMs={} captureContent={}",
                 env!("CARGO_PKG_VERSION"),
-                config.tracking_uri.as_deref().unwrap_or("(none: OTLP export only)"),
-                config.experiment,
-                config.batch_size,
-                config.flush_interval.as_millis(),
-                config.capture_content
+                config.destination.tracking_uri.as_deref().unwrap_or("(none: OTLP export only)"),
+                config.destination.experiment,
+                config.batching.batch_size,
+                config.batching.flush_interval.as_millis(),
+                config.capture.content
             )
         });
         let exporter = Exporter::start(config, queued, doorbell, stats.clone(), log)?;

@@ -7,10 +7,10 @@
 use super::assembler::{Assembler, FinishedTrace};
 use super::mailbox::Mailbox;
 use super::mlflow_spans::{self, ReadyTrace, SpanOptions};
+use super::now_ms;
 use super::otlp_metrics::OtlpMetrics;
 use super::run_metrics::MetricsWindow;
 use super::sampling::sampled;
-use super::now_ms;
 use crate::doorbell::Doorbell;
 use crate::event_queue::QueuedEvents;
 use crate::log::{Log, Throttle};
@@ -225,7 +225,8 @@ impl AssemblerThread {
                 to_mlflow.push(ready);
             }
         }
-        for (mailbox, traces) in [(self.mlflow.as_ref(), to_mlflow), (self.otlp.as_ref().map(|o| &o.mailbox), to_otlp)] {
+        for (mailbox, traces) in [(self.mlflow.as_ref(), to_mlflow), (self.otlp.as_ref().map(|o| &o.mailbox), to_otlp)]
+        {
             if let (Some(mailbox), false) = (mailbox, traces.is_empty()) {
                 mailbox.push_traces(traces);
             }

@@ -7,7 +7,7 @@ use super::mlflow_rest::{MlflowRest, RestError};
 use super::mlflow_spans::ReadyTrace;
 use super::run_metrics::MetricPoint;
 use super::transport::{authorization, TraceEndpoint};
-use crate::config::ExperimentRef;
+use crate::config::{self, ExperimentRef};
 use crate::log::{Log, Throttle};
 use crate::stats::Counters;
 use std::sync::Arc;
@@ -73,7 +73,8 @@ pub struct MlflowDestination {
 
 impl MlflowDestination {
     pub fn new(
-        settings: &crate::config::Config,
+        settings: &config::Destination,
+        batching: config::Batching,
         tracking_uri: String,
         stats: Arc<Counters>,
         log: Log,
@@ -87,8 +88,8 @@ impl MlflowDestination {
             experiment: settings.experiment.clone(),
             tracking_uri,
             authorization,
-            flush_interval: settings.flush_interval,
-            batch_size: settings.batch_size,
+            flush_interval: batching.flush_interval,
+            batch_size: batching.batch_size,
             stats,
             log,
             session: Session::Unresolved,
@@ -121,19 +122,21 @@ impl MlflowDestination {
     /// The next step of the session: the experiment, then the run.
     fn advance(&mut self) -> Result<Session, ()> {
         match std::mem::replace(&mut self.session, Session::Unresolved) {
-            Session::Unresolved => match self.rest.resolve_experiment(&self.experiment) {
-                Ok(experiment_id) => {
-                    self.log.info(|| format!("MLFlow experiment ID: {experiment_id}"));
-                    Ok(Session::Experiment { experiment_id })
-                }
-                Err(e) => {
-                    let experiment = self.experiment.clone();
-                    self.report(&e, move |e| {
+            Session::Unresolved => {
+                match self.rest.resolve_experiment(&self.experiment) {
+                    Ok(experiment_id) => {
+                        self.log.info(|| format!("MLFlow experiment ID: {experiment_id}"));
+                        Ok(Session::Experiment { experiment_id })
+                    }
+                    Err(e) => {
+                        let experiment = self.experiment.clone();
+                        self.report(&e, move |e| {
                         format!("MLflow experiment {experiment:?} not resolved yet ({e}); traces are buffered and retried")
                     });
-                    Err(())
+                        Err(())
+                    }
                 }
-            },
+            }
             Session::Experiment { experiment_id } => {
                 let host = host_name();
                 let name = format!("openclaw-gateway@{host} {}", iso8601(self.started_ms));

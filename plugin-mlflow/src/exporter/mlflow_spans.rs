@@ -34,11 +34,7 @@ pub struct ReadyTrace {
 impl ReadyTrace {
     /// The same trace for a second destination (span data is copied; the id stays).
     pub fn clone_for_another_destination(&self) -> ReadyTrace {
-        ReadyTrace {
-            trace_id: self.trace_id,
-            spans: self.spans.clone(),
-            redacted: self.redacted,
-        }
+        ReadyTrace { trace_id: self.trace_id, spans: self.spans.clone(), redacted: self.redacted }
     }
 
     /// The id MLflow shows: `tr-` + the 32-hex OpenTelemetry trace id.
@@ -288,11 +284,7 @@ pub fn build(finished: &FinishedTrace, opts: &SpanOptions) -> ReadyTrace {
     for child in &finished.run.children {
         spans.push(b.child(&finished.run, child));
     }
-    ReadyTrace {
-        trace_id: finished.run.trace_id,
-        spans,
-        redacted: b.redacted,
-    }
+    ReadyTrace { trace_id: finished.run.trace_id, spans, redacted: b.redacted }
 }
 
 #[cfg(test)]

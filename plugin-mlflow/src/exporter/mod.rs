@@ -78,13 +78,13 @@ fn spawn_delivery<D: Destination>(
     destination: D,
     stats: &Arc<Counters>,
 ) -> Result<DeliveryThread, String> {
-    let mailbox = Arc::new(Mailbox::new(config.max_buffered_traces, stats.clone()));
+    let mailbox = Arc::new(Mailbox::new(config.limits.max_buffered_traces, stats.clone()));
     let delivery = DeliveryLoop {
         destination,
         mailbox: mailbox.clone(),
         stats: stats.clone(),
-        batch_size: config.batch_size,
-        flush_interval: config.flush_interval,
+        batch_size: config.batching.batch_size,
+        flush_interval: config.batching.flush_interval,
     };
     let (done_tx, done) = crossbeam_channel::bounded::<()>(0);
     std::thread::Builder::new()
@@ -115,31 +115,28 @@ impl Exporter {
         stats: Arc<Counters>,
         log: Log,
     ) -> Result<Exporter, String> {
-        if config.tls.insecure_skip_verify {
+        let (to, signals) = (&config.destination, &config.signals);
+        if to.tls.insecure_skip_verify {
             log.warn(|| {
                 "MLflow plugin: insecureSkipVerify is true: TLS certificates are NOT verified; anyone on the path \
                  can read and alter the telemetry and credentials. Use only for a lab server."
                     .into()
             });
         }
-        let toggles = MetricToggles {
-            tokens: config.track_token_usage,
-            costs: config.track_costs,
-            latency: config.track_latency,
-        };
+        let toggles = MetricToggles { tokens: signals.token_usage, costs: signals.costs, latency: signals.latency };
         let mut deliveries = Vec::new();
         let mut mlflow = None;
-        if let Some(uri) = config.tracking_uri.clone() {
-            let destination = mlflow_destination::MlflowDestination::new(&config, uri, stats.clone(), log)?;
+        if let Some(uri) = to.tracking_uri.clone() {
+            let destination = mlflow_destination::MlflowDestination::new(to, config.batching, uri, stats.clone(), log)?;
             let thread = spawn_delivery("mlflow", &config, destination, &stats)?;
             mlflow = Some(thread.mailbox.clone());
             deliveries.push(thread);
         }
         let mut otlp = None;
         let mut otlp_metrics = None;
-        if let Some(otlp_config) = &config.otlp {
-            if otlp_config.traces && config.track_traces {
-                let destination = otlp_destination::OtlpDestination::new(&config, otlp_config, stats.clone(), log)?;
+        if let Some(otlp_config) = &to.otlp {
+            if otlp_config.traces && signals.traces {
+                let destination = otlp_destination::OtlpDestination::new(to, otlp_config, stats.clone(), log)?;
                 let thread = spawn_delivery("otlp", &config, destination, &stats)?;
                 otlp = Some(SampledMailbox { mailbox: thread.mailbox.clone(), sample_rate: otlp_config.sample_rate });
                 deliveries.push(thread);
@@ -147,9 +144,9 @@ impl Exporter {
             if otlp_config.metrics {
                 otlp_metrics = Some(OtlpMetrics::start(
                     otlp_config,
-                    config.flush_interval,
-                    config.request_timeout,
-                    &config.tls,
+                    config.batching.flush_interval,
+                    to.request_timeout,
+                    &to.tls,
                     toggles,
                 )?);
                 log.info(|| format!("OTLP export of metrics to {}", otlp_config.metrics_endpoint));
@@ -157,22 +154,22 @@ impl Exporter {
         }
         let (control, control_rx) = crossbeam_channel::unbounded();
         let assembler = AssemblerThread {
-            assembler: Assembler::new(config.message_timeout, MAX_OPEN_RUNS, config.prices.clone()),
+            assembler: Assembler::new(config.limits.message_timeout, MAX_OPEN_RUNS, signals.prices.clone()),
             events,
             control: control_rx,
             doorbell: doorbell.clone(),
             stats: stats.clone(),
             log,
             span_options: SpanOptions {
-                track_token_usage: config.track_token_usage,
-                track_costs: config.track_costs,
-                track_latency: config.track_latency,
-                redactor: Redactor::new(&config.redact_patterns),
+                track_token_usage: signals.token_usage,
+                track_costs: signals.costs,
+                track_latency: signals.latency,
+                redactor: Redactor::new(&config.capture.redact_patterns),
                 scope: InstrumentationScope::builder("openclaw-mlflow").with_version(env!("CARGO_PKG_VERSION")).build(),
             },
-            track_traces: config.track_traces,
+            track_traces: signals.traces,
             window: MetricsWindow::new(toggles),
-            window_length: config.flush_interval,
+            window_length: config.batching.flush_interval,
             mlflow,
             otlp,
             otlp_metrics,

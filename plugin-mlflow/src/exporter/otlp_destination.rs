@@ -41,7 +41,7 @@ pub struct OtlpDestination {
 impl OtlpDestination {
     /// `settings` gives the timeout and TLS shared with the MLflow export.
     pub fn new(
-        settings: &crate::config::Config,
+        settings: &crate::config::Destination,
         config: &OtlpConfig,
         stats: Arc<Counters>,
         log: Log,

@@ -173,8 +173,9 @@ impl TraceEndpoint {
     /// Posts the spans of `traces` in one request.
     pub fn post(&self, traces: &[ReadyTrace]) -> Reply {
         let spans = traces.iter().flat_map(|t| t.spans.iter().cloned()).collect();
-        let body = ExportTraceServiceRequest { resource_spans: group_spans_by_resource_and_scope(spans, &self.resource) }
-            .encode_to_vec();
+        let body =
+            ExportTraceServiceRequest { resource_spans: group_spans_by_resource_and_scope(spans, &self.resource) }
+                .encode_to_vec();
         let mut request = http::Request::post(&self.url).header(http::header::CONTENT_TYPE, "application/x-protobuf");
         for (name, value) in &self.headers {
             request = request.header(name, value);

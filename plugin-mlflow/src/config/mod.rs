@@ -1,0 +1,547 @@
+//! The plugin's settings: the `diagnostics.mlflow` section (or `plugins.entries.mlflow.config`),
+//! read in three layers, once at `init`:
+//!
+//! 1. `file`: the section as written; serde refuses unknown keys;
+//! 2. `env`: MLflow's and OpenTelemetry's environment variables fill what the file leaves unset;
+//! 3. `validate`: each value checked; every error names the key (or variable) and what it expects.
+//!
+//! Precedence, per setting: the file, else the environment, else the default. The experiment is one
+//! setting: when the file names an experiment (`experimentId` or `experimentName`) the environment's
+//! `MLFLOW_EXPERIMENT_*` are not consulted; otherwise `MLFLOW_EXPERIMENT_ID`, else
+//! `MLFLOW_EXPERIMENT_NAME`, else "openclaw-default". An ID always wins over a name.
+
+mod env;
+mod file;
+mod validate;
+
+pub use env::{Env, ProcessEnv};
+
+use crate::pricing::{ModelPrice, PriceTable};
+use env::{file_or_env, from_env, otel_headers, otel_sample_rate};
+use file::{FileOtlp, FileSettings};
+use serde_json::Value;
+use std::time::Duration;
+use validate::{count, flag, http_url, millis, sourced_text, text, Given, Source};
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum ExperimentRef {
+    Id(String),
+    Name(String),
+}
+
+#[derive(Clone, PartialEq)]
+pub enum Auth {
+    None,
+    Bearer(String),
+    Basic { username: String, password: String },
+}
+
+// Never print credentials, not even in a debug dump of the configuration.
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Auth::None => "None",
+            Auth::Bearer(_) => "Bearer(<redacted>)",
+            Auth::Basic { .. } => "Basic(<redacted>)",
+        })
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub enabled: bool,
+    pub destination: Destination,
+    pub signals: Signals,
+    pub capture: Capture,
+    pub batching: Batching,
+    pub limits: Limits,
+}
+
+/// Where the telemetry goes and how to reach it.
+#[derive(Clone, Debug)]
+pub struct Destination {
+    /// Without a trailing slash; `None` when only the `otlp` export is configured.
+    pub tracking_uri: Option<String>,
+    pub experiment: ExperimentRef,
+    pub auth: Auth,
+    /// The generic OpenTelemetry export, when the `otlp` section is there.
+    pub otlp: Option<OtlpConfig>,
+    pub tls: TlsSettings,
+    pub request_timeout: Duration,
+}
+
+/// What is sent: traces, and which metric families (the run's and OTLP's), priced how.
+#[derive(Clone, Debug)]
+pub struct Signals {
+    pub traces: bool,
+    pub token_usage: bool,
+    pub costs: bool,
+    pub latency: bool,
+    pub prices: PriceTable,
+}
+
+/// What of a conversation's content is copied into the spans.
+#[derive(Clone, Debug)]
+pub struct Capture {
+    pub content: bool,
+    pub max_content_bytes: usize,
+    pub redact_patterns: Vec<String>,
+}
+
+/// When a delivery thread sends.
+#[derive(Clone, Copy, Debug)]
+pub struct Batching {
+    pub batch_size: usize,
+    pub flush_interval: Duration,
+}
+
+/// Bounds on time and memory.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    pub message_timeout: Duration,
+    pub queue_capacity: usize,
+    pub max_queue_bytes: usize,
+    pub max_buffered_traces: usize,
+}
+
+/// TLS to MLflow and the OTLP endpoint: rustls with the system's roots, plus an optional extra CA
+/// bundle; verification can be switched off (for a lab server only: loudly logged).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TlsSettings {
+    /// PEM file of extra CA certificates (read at `init`).
+    pub ca_bundle: Option<std::path::PathBuf>,
+    pub insecure_skip_verify: bool,
+}
+
+/// The `otlp` section: the same telemetry to any OTLP/HTTP backend.
+#[derive(Clone, PartialEq)]
+pub struct OtlpConfig {
+    /// Full URL of the traces endpoint (`{endpoint}/v1/traces` unless given per signal).
+    pub traces_endpoint: String,
+    pub metrics_endpoint: String,
+    pub headers: Vec<(String, String)>,
+    pub traces: bool,
+    pub metrics: bool,
+    pub service_name: String,
+    /// Fraction of messages whose whole trace is kept (root-based).
+    pub sample_rate: f64,
+}
+
+// Header values are often credentials: never printed.
+impl std::fmt::Debug for OtlpConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OtlpConfig")
+            .field("traces_endpoint", &self.traces_endpoint)
+            .field("metrics_endpoint", &self.metrics_endpoint)
+            .field("headers", &self.headers.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>())
+            .field("traces", &self.traces)
+            .field("metrics", &self.metrics)
+            .field("service_name", &self.service_name)
+            .field("sample_rate", &self.sample_rate)
+            .finish()
+    }
+}
+
+const PROTOCOL: &str = "http/protobuf";
+const MLFLOW_URL: &str = "the MLflow server's http:// or https:// URL (e.g. http://127.0.0.1:5000)";
+const OTLP_URL: &str = "an http:// or https:// URL";
+
+impl Config {
+    /// Parses the section's JSON text. Every error names the key and what it expects.
+    pub fn parse(json: &str, env: &dyn Env) -> Result<Config, String> {
+        let file = FileSettings::parse(json)?;
+        let otlp = file.otlp.map(|o| parse_otlp(FileOtlp::parse(o)?, env)).transpose()?;
+        let tracking_uri =
+            match sourced_text(file_or_env(file.tracking_uri, "trackingUri", env, "MLFLOW_TRACKING_URI"))? {
+                Some((uri, source)) => Some(http_url(&uri, source, MLFLOW_URL)?),
+                None if otlp.is_some() => None,
+                None => {
+                    return Err("mlflow config `trackingUri`: not set; expected the MLflow server's http(s) URL \
+                            here or in MLFLOW_TRACKING_URI (or an `otlp` section to export elsewhere only)"
+                        .into())
+                }
+            };
+        let experiment = experiment(file.experiment_id, file.experiment_name, env)?;
+        let auth = auth(file.tracking_token, file.tracking_username, file.tracking_password, env)?;
+        let destination = Destination {
+            tracking_uri,
+            experiment,
+            auth,
+            otlp,
+            tls: TlsSettings {
+                ca_bundle: match text(Given::file(file.ca_bundle, "caBundle"))? {
+                    Some(path) if std::path::Path::new(&path).is_file() => Some(path.into()),
+                    Some(path) => {
+                        return Err(format!(
+                            "mlflow config `caBundle`: expected a readable PEM file of CA certificates, got {path:?}"
+                        ))
+                    }
+                    None => None,
+                },
+                insecure_skip_verify: flag(Given::file(file.insecure_skip_verify, "insecureSkipVerify"), false)?,
+            },
+            request_timeout: millis(Given::file(file.request_timeout_ms, "requestTimeoutMs"), 10_000, 100, 600_000)?,
+        };
+        let signals = Signals {
+            traces: flag(Given::file(file.track_traces, "trackTraces"), true)?,
+            token_usage: flag(Given::file(file.track_token_usage, "trackTokenUsage"), true)?,
+            costs: flag(Given::file(file.track_costs, "trackCosts"), true)?,
+            latency: flag(Given::file(file.track_latency, "trackLatency"), true)?,
+            prices: prices(Given::file(file.pricing, "pricing"))?,
+        };
+        let capture = Capture {
+            content: flag(Given::file(file.capture_content, "captureContent"), true)?,
+            max_content_bytes: count(Given::file(file.max_content_bytes, "maxContentBytes"), 8192, 0, 10_000_000)?,
+            redact_patterns: redact_patterns(Given::file(file.redact_patterns, "redactPatterns"))?,
+        };
+        let batching = Batching {
+            batch_size: count(Given::file(file.batch_size, "batchSize"), 100, 1, 10_000)?,
+            flush_interval: millis(Given::file(file.flush_interval_ms, "flushIntervalMs"), 5000, 10, 3_600_000)?,
+        };
+        let limits = Limits {
+            message_timeout: millis(
+                Given::file(file.message_timeout_ms, "messageTimeoutMs"),
+                600_000,
+                1000,
+                86_400_000,
+            )?,
+            queue_capacity: count(Given::file(file.queue_capacity, "queueCapacity"), 20_000, 1, 10_000_000)?,
+            max_queue_bytes: count(Given::file(file.max_queue_bytes, "maxQueueBytes"), 64 << 20, 1024, 1 << 40)?,
+            max_buffered_traces: count(
+                Given::file(file.max_buffered_traces, "maxBufferedTraces"),
+                10_000,
+                1,
+                10_000_000,
+            )?,
+        };
+        Ok(Config {
+            enabled: flag(Given::file(file.enabled, "enabled"), false)?,
+            destination,
+            signals,
+            capture,
+            batching,
+            limits,
+        })
+    }
+}
+
+/// The file's experiment (an ID wins over a name), else the environment's, else the default.
+fn experiment(file_id: Option<Value>, file_name: Option<Value>, env: &dyn Env) -> Result<ExperimentRef, String> {
+    let file_id = match Given::file(file_id, "experimentId") {
+        Some(Given { value: Value::Number(n), .. }) => Some(n.to_string()),
+        other => text(other)?,
+    };
+    Ok(match (file_id, text(Given::file(file_name, "experimentName"))?) {
+        (Some(id), _) => ExperimentRef::Id(validate::experiment_id(&id, Source::File("experimentId"))?),
+        (None, Some(name)) => ExperimentRef::Name(name),
+        (None, None) => {
+            match (text(from_env(env, "MLFLOW_EXPERIMENT_ID"))?, text(from_env(env, "MLFLOW_EXPERIMENT_NAME"))?) {
+                (Some(id), _) => ExperimentRef::Id(validate::experiment_id(&id, Source::Env("MLFLOW_EXPERIMENT_ID"))?),
+                (None, Some(name)) => ExperimentRef::Name(name),
+                (None, None) => ExperimentRef::Name("openclaw-default".into()),
+            }
+        }
+    })
+}
+
+/// Credentials: the file's, else the MLflow clients' variables. A token wins over a user.
+fn auth(token: Option<Value>, username: Option<Value>, password: Option<Value>, env: &dyn Env) -> Result<Auth, String> {
+    let token = text(file_or_env(token, "trackingToken", env, "MLFLOW_TRACKING_TOKEN"))?;
+    let username = sourced_text(file_or_env(username, "trackingUsername", env, "MLFLOW_TRACKING_USERNAME"))?;
+    let password = text(file_or_env(password, "trackingPassword", env, "MLFLOW_TRACKING_PASSWORD"))?;
+    Ok(match (token, username, password) {
+        (Some(token), _, _) => Auth::Bearer(token),
+        (None, Some((username, _)), Some(password)) => Auth::Basic { username, password },
+        (None, Some((_, source)), None) => {
+            let name = match source {
+                Source::File(key) | Source::Env(key) => key,
+            };
+            return Err(format!(
+                "{name} is set but no password is (trackingPassword or MLFLOW_TRACKING_PASSWORD); expected both for basic auth"
+            ));
+        }
+        _ => Auth::None,
+    })
+}
+
+fn redact_patterns(given: Option<Given>) -> Result<Vec<String>, String> {
+    const EXPECTED: &str = "an array of regular-expression strings";
+    let Some(given) = given else { return Ok(Vec::new()) };
+    let Value::Array(items) = &given.value else { return Err(given.refuse(EXPECTED)) };
+    items
+        .iter()
+        .map(|p| match p {
+            Value::String(s) => regex::Regex::new(s)
+                .map(|_| s.clone())
+                .map_err(|e| format!("{}: {s:?} is not a valid regular expression: {e}", given.source)),
+            other => Err(Given { value: other.clone(), source: given.source }.refuse(EXPECTED)),
+        })
+        .collect()
+}
+
+/// The built-in prices, extended or overridden by the file's `pricing`.
+fn prices(given: Option<Given>) -> Result<PriceTable, String> {
+    let mut prices = PriceTable::builtin();
+    let Some(given) = given else { return Ok(prices) };
+    let Value::Object(models) = &given.value else {
+        return Err(
+            given.refuse("an object of model name to {input, output, cacheRead, cacheWrite} in USD per million tokens")
+        );
+    };
+    for (model, price) in models {
+        prices.set(model, parse_price(model, price)?);
+    }
+    Ok(prices)
+}
+
+fn parse_price(model: &str, v: &Value) -> Result<ModelPrice, String> {
+    let key = format!("pricing.{model}");
+    let refuse =
+        |key: &str, expected: &str, got: &Value| format!("mlflow config `{key}`: expected {expected}, got {got}");
+    let obj = v
+        .as_object()
+        .ok_or_else(|| refuse(&key, "an object {input, output, cacheRead, cacheWrite} in USD per million tokens", v))?;
+    let mut price = ModelPrice::default();
+    for (field, value) in obj {
+        let n = value.as_f64().filter(|n| *n >= 0.0 && n.is_finite()).ok_or_else(|| {
+            refuse(&format!("{key}.{field}"), "a non-negative number of USD per million tokens", value)
+        })?;
+        match field.as_str() {
+            "input" => price.input = n,
+            "output" => price.output = n,
+            "cacheRead" => price.cache_read = Some(n),
+            "cacheWrite" => price.cache_write = Some(n),
+            _ => {
+                return Err(format!(
+                    "mlflow config `{key}`: unknown key `{field}`; expected input, output, cacheRead, cacheWrite"
+                ))
+            }
+        }
+    }
+    if !obj.contains_key("input") || !obj.contains_key("output") {
+        return Err(format!("mlflow config `{key}`: expected at least `input` and `output` (USD per million tokens)"));
+    }
+    Ok(price)
+}
+
+fn parse_otlp(file: FileOtlp, env: &dyn Env) -> Result<OtlpConfig, String> {
+    // Only OTLP/HTTP with protobuf is spoken; anything else is refused rather than sending nothing.
+    let protocols = [
+        sourced_text(Given::file(file.protocol, "otlp.protocol"))?,
+        sourced_text(from_env(env, "OTEL_EXPORTER_OTLP_PROTOCOL"))?,
+        sourced_text(from_env(env, "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"))?,
+        sourced_text(from_env(env, "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL"))?,
+    ];
+    for (protocol, source) in protocols.into_iter().flatten() {
+        if protocol != PROTOCOL {
+            return Err(format!(
+                "{source}: expected \"{PROTOCOL}\" (the only OTLP protocol this plugin speaks), got {protocol:?}"
+            ));
+        }
+    }
+    let base = sourced_text(file_or_env(file.endpoint, "otlp.endpoint", env, "OTEL_EXPORTER_OTLP_ENDPOINT"))?
+        .map(|(e, source)| http_url(&e, source, OTLP_URL))
+        .transpose()?;
+    let signal = |given: Option<Value>, key: &'static str, var: &'static str, path: &str| -> Result<String, String> {
+        match sourced_text(file_or_env(given, key, env, var))? {
+            Some((e, source)) => http_url(&e, source, OTLP_URL),
+            None => base.as_ref().map(|b| format!("{b}{path}")).ok_or_else(|| {
+                format!("mlflow config `otlp.endpoint`: not set; expected the OTLP/HTTP base URL (e.g. http://127.0.0.1:4318) here or in OTEL_EXPORTER_OTLP_ENDPOINT, or `{key}`")
+            }),
+        }
+    };
+    let traces = flag(Given::file(file.traces, "otlp.traces"), true)?;
+    let metrics = flag(Given::file(file.metrics, "otlp.metrics"), true)?;
+    let headers = match Given::file(file.headers, "otlp.headers") {
+        Some(Given { value: Value::Object(h), .. }) => h
+            .into_iter()
+            .map(|(k, v)| match v {
+                Value::String(s) => Ok((k, s)),
+                other => Err(format!("mlflow config `otlp.headers.{k}`: expected a string, got {other}")),
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+        Some(other) => return Err(other.refuse("an object of header name to value")),
+        None => env.var("OTEL_EXPORTER_OTLP_HEADERS").map(|h| otel_headers(&h)).transpose()?.unwrap_or_default(),
+    };
+    let sample_rate = match Given::file(file.sample_rate, "otlp.sampleRate") {
+        Some(g) => {
+            g.value.as_f64().filter(|r| (0.0..=1.0).contains(r)).ok_or_else(|| g.refuse("a number from 0 to 1"))?
+        }
+        None => otel_sample_rate(env)?.unwrap_or(1.0),
+    };
+    Ok(OtlpConfig {
+        traces_endpoint: if traces {
+            signal(file.traces_endpoint, "otlp.tracesEndpoint", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "/v1/traces")?
+        } else {
+            String::new()
+        },
+        metrics_endpoint: if metrics {
+            signal(file.metrics_endpoint, "otlp.metricsEndpoint", "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "/v1/metrics")?
+        } else {
+            String::new()
+        },
+        headers,
+        traces,
+        metrics,
+        service_name: text(file_or_env(file.service_name, "otlp.serviceName", env, "OTEL_SERVICE_NAME"))?
+            .unwrap_or_else(|| "openclaw-gateway".into()),
+        sample_rate,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    /// The gateway validates `plugins.entries.mlflow.config` against the package's manifest before
+    /// the plugin runs: its schema must know exactly the keys this parser knows.
+    #[test]
+    fn the_packages_config_schema_knows_exactly_these_keys() {
+        let manifest: Value = serde_json::from_str(include_str!("../../../package/openclaw.plugin.json")).unwrap();
+        let keys = |at: &str| -> Vec<String> {
+            let mut k: Vec<String> = manifest.pointer(at).unwrap().as_object().unwrap().keys().cloned().collect();
+            k.sort();
+            k
+        };
+        let known_keys = file::tests::known_keys(|v| FileSettings::parse(&v.to_string()).map(|_| ()));
+        let known_otlp_keys = file::tests::known_keys(|v| FileOtlp::parse(v).map(|_| ()));
+        assert_eq!(keys("/configSchema/properties"), known_keys);
+        assert_eq!(keys("/configSchema/properties/otlp/properties"), known_otlp_keys);
+        assert_eq!(manifest["configSchema"]["additionalProperties"], false);
+    }
+
+    use super::*;
+    use std::collections::HashMap;
+
+    struct FakeEnv(HashMap<&'static str, &'static str>);
+
+    impl Env for FakeEnv {
+        fn var(&self, name: &str) -> Option<String> {
+            self.0.get(name).map(|v| v.to_string())
+        }
+    }
+
+    fn env(vars: &[(&'static str, &'static str)]) -> FakeEnv {
+        FakeEnv(vars.iter().copied().collect())
+    }
+
+    const URI: &str = r#""trackingUri": "http://127.0.0.1:5000""#;
+
+    #[test]
+    fn defaults_are_the_documented_ones() {
+        let c = Config::parse(&format!("{{{URI}}}"), &env(&[])).unwrap();
+        assert!(!c.enabled);
+        assert_eq!(c.destination.experiment, ExperimentRef::Name("openclaw-default".into()));
+        let s = &c.signals;
+        assert!(s.token_usage && s.costs && s.latency && s.traces && c.capture.content);
+        assert_eq!(c.batching.batch_size, 100);
+        assert_eq!(c.batching.flush_interval, Duration::from_millis(5000));
+        assert_eq!(c.destination.auth, Auth::None);
+    }
+
+    #[test]
+    fn the_environment_fills_unset_settings() {
+        let e = env(&[
+            ("MLFLOW_TRACKING_URI", "https://mlflow.example.com/"),
+            ("MLFLOW_EXPERIMENT_NAME", "from-env"),
+            ("MLFLOW_TRACKING_TOKEN", "tok"),
+        ]);
+        let c = Config::parse("{}", &e).unwrap();
+        assert_eq!(c.destination.tracking_uri.as_deref(), Some("https://mlflow.example.com"));
+        assert_eq!(c.destination.experiment, ExperimentRef::Name("from-env".into()));
+        assert_eq!(c.destination.auth, Auth::Bearer("tok".into()));
+        let e =
+            env(&[("MLFLOW_TRACKING_URI", "http://x"), ("MLFLOW_EXPERIMENT_ID", "7"), ("MLFLOW_EXPERIMENT_NAME", "n")]);
+        assert_eq!(
+            Config::parse("{}", &e).unwrap().destination.experiment,
+            ExperimentRef::Id("7".into()),
+            "an ID wins over a name"
+        );
+        let e = env(&[
+            ("MLFLOW_TRACKING_URI", "http://x"),
+            ("MLFLOW_TRACKING_USERNAME", "u"),
+            ("MLFLOW_TRACKING_PASSWORD", "p"),
+        ]);
+        assert_eq!(
+            Config::parse("{}", &e).unwrap().destination.auth,
+            Auth::Basic { username: "u".into(), password: "p".into() }
+        );
+    }
+
+    #[test]
+    fn the_file_wins_over_the_environment() {
+        let e = env(&[("MLFLOW_TRACKING_URI", "http://env:1"), ("MLFLOW_EXPERIMENT_ID", "9")]);
+        let c = Config::parse(r#"{"trackingUri": "http://file:2", "experimentName": "file"}"#, &e).unwrap();
+        assert_eq!(c.destination.tracking_uri.as_deref(), Some("http://file:2"));
+        assert_eq!(c.destination.experiment, ExperimentRef::Name("file".into()));
+        let c = Config::parse(r#"{"experimentId": 12, "experimentName": "ignored"}"#, &e).unwrap();
+        assert_eq!(c.destination.experiment, ExperimentRef::Id("12".into()));
+    }
+
+    #[test]
+    fn every_invalid_value_names_its_key_and_what_it_expects() {
+        let cases = [
+            (r#"{"trackingUri": "ftp://x"}"#, "`trackingUri`: expected the MLflow server's http:// or https:// URL"),
+            (r#"{"trackingUri": "databricks"}"#, "`trackingUri`: expected the MLflow server's http:// or https:// URL"),
+            ("{}", "`trackingUri`: not set"),
+            (&format!(r#"{{{URI}, "batchSize": 0}}"#), "`batchSize`: expected an integer from 1 to 10000, got 0"),
+            (&format!(r#"{{{URI}, "batchSize": 2.5}}"#), "`batchSize`: expected an integer from 1 to 10000, got 2.5"),
+            (
+                &format!(r#"{{{URI}, "flushIntervalMs": -1}}"#),
+                "`flushIntervalMs`: expected an integer from 10 to 3600000, got -1",
+            ),
+            (&format!(r#"{{{URI}, "enabled": "true"}}"#), "`enabled`: expected true or false, got \"true\""),
+            (&format!(r#"{{{URI}, "experimentName": ""}}"#), "`experimentName`: expected a non-empty string"),
+            (&format!(r#"{{{URI}, "experimentId": "a b"}}"#), "`experimentId`: expected an experiment ID"),
+            (&format!(r#"{{{URI}, "trackCost": true}}"#), "unknown key `trackCost`"),
+            (
+                &format!(r#"{{{URI}, "redactPatterns": ["("]}}"#),
+                "`redactPatterns`: \"(\" is not a valid regular expression",
+            ),
+            (
+                &format!(r#"{{{URI}, "pricing": {{"m": {{"input": 1}}}}}}"#),
+                "`pricing.m`: expected at least `input` and `output`",
+            ),
+            (
+                &format!(r#"{{{URI}, "pricing": {{"m": {{"input": 1, "output": -2}}}}}}"#),
+                "`pricing.m.output`: expected a non-negative number",
+            ),
+            ("[1]", "expected an object of settings"),
+        ];
+        for (json, expected) in cases {
+            let err = Config::parse(json, &env(&[])).unwrap_err();
+            assert!(err.contains(expected), "{json}: {err}");
+        }
+        let err = Config::parse("{}", &env(&[("MLFLOW_TRACKING_URI", "./mlruns")])).unwrap_err();
+        assert!(err.starts_with("MLFLOW_TRACKING_URI: expected"), "{err}");
+    }
+
+    #[test]
+    fn credentials_come_from_the_file_else_the_environment() {
+        let e = env(&[("MLFLOW_TRACKING_TOKEN", "from-env")]);
+        let c = Config::parse(&format!(r#"{{{URI}, "trackingToken": "from-file"}}"#), &e).unwrap();
+        assert_eq!(c.destination.auth, Auth::Bearer("from-file".into()));
+        let c = Config::parse(&format!(r#"{{{URI}, "trackingUsername": "u", "trackingPassword": "p"}}"#), &env(&[]))
+            .unwrap();
+        assert_eq!(c.destination.auth, Auth::Basic { username: "u".into(), password: "p".into() });
+        let err = Config::parse(&format!(r#"{{{URI}, "trackingUsername": "u"}}"#), &env(&[])).unwrap_err();
+        assert!(err.starts_with("trackingUsername is set but no password is"), "{err}");
+    }
+
+    #[test]
+    fn credentials_never_show_in_a_debug_dump() {
+        let c = Config::parse("{}", &env(&[("MLFLOW_TRACKING_URI", "http://x"), ("MLFLOW_TRACKING_TOKEN", "s3cr3t")]))
+            .unwrap();
+        assert!(!format!("{c:?}").contains("s3cr3t"));
+    }
+
+    #[test]
+    fn configured_prices_extend_the_table() {
+        let c = Config::parse(
+            &format!(r#"{{{URI}, "pricing": {{"mock-model": {{"input": 1, "output": 2, "cacheRead": 0.1}}}}}}"#),
+            &env(&[]),
+        )
+        .unwrap();
+        // A million fresh input tokens and a million cache reads.
+        let usage = crate::tokens::Tokens { input: 2_000_000, output: 0, cache_read: 1_000_000, cache_write: 0 };
+        assert!((c.signals.prices.cost("mock-model", &usage).unwrap().total - 1.1).abs() < 1e-9);
+    }
+}
