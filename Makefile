@@ -27,7 +27,7 @@ DEMO_PORT ?= 5000
 DEMO_DIR := .mlflow-demo
 DEMO_URI := http://127.0.0.1:$(DEMO_PORT)
 
-.PHONY: all build venv gateway package peer test demo demo-stop bench-hooks bench-gateway bench-idle bench fuzz clean
+.PHONY: all build venv gateway package peer test demo demo-stop bench-hooks bench-gateway bench-idle bench-freshness bench fuzz clean
 
 all: build
 
@@ -95,6 +95,12 @@ bench-gateway: venv gateway package peer
 bench-idle: venv
 	$(CARGO) build --release -p openclaw-plugin-mlflow -p openclaw-host-harness
 	$(VENV)/bin/python scripts/bench_idle.py $(BENCH_OUT)
+
+# Section 8 alone (freshness: a message's end to its trace in MLflow's search), to BENCH_OUT.
+# FRESHNESS_BEFORE=<an earlier build's libopenclaw_mlflow.so> measures that build beside this one.
+bench-freshness: venv
+	$(CARGO) build --release -p openclaw-plugin-mlflow -p openclaw-host-harness
+	$(VENV)/bin/python scripts/bench_freshness.py $(BENCH_OUT) $(if $(FRESHNESS_BEFORE),$(FRESHNESS_BEFORE) before) $(CARGO_TARGET_DIR)/release/libopenclaw_mlflow.so "this build"
 
 # Fuzz the configuration parser and the event processing for FUZZ_SECONDS each (not in `make test`).
 # cargo-fuzz needs nightly features; RUSTC_BOOTSTRAP enables them on this stable toolchain, here only.

@@ -9,6 +9,9 @@
 5. Scaling: 1 to 10,000 concurrent sessions.
 6. Inside the real OpenClaw gateway, beside a JavaScript OpenTelemetry SDK peer (`bench_gateway.py`).
 7. An idle host: wake-ups per second and CPU of a host with the plugin and no traffic (`bench_idle.py`).
+8. Freshness: from a message's end to its trace in MLflow's search, at 1 to 1,000 messages/s, and the
+   end-to-end rate at full load, with the default settings (`bench_freshness.py`). With
+   FRESHNESS_BEFORE=<an earlier build's libopenclaw_mlflow.so>, that build is measured beside this one.
 """
 import json
 import os
@@ -19,6 +22,7 @@ import tempfile
 import threading
 import time
 
+import bench_freshness
 import bench_gateway
 import bench_idle
 from benchlib import ROOT, WORK, Server, api, count_traces, free_port
@@ -244,7 +248,7 @@ def scaling(server, lines):
 
 def main():
     out_path = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "BENCHMARKS.md")
-    only = sys.argv[2] if len(sys.argv) > 2 else None  # one section: hot, throughput, memory, gateway, idle
+    only = sys.argv[2] if len(sys.argv) > 2 else None  # one section: hot, throughput, memory, gateway, idle, freshness
     os.makedirs(PLUGINS)
     subprocess.run(["cp", PLUGIN, PLUGINS], check=True)
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
@@ -274,6 +278,14 @@ def main():
         server = Server(1)
         try:
             bench_idle.section(server, lines)
+        finally:
+            server.stop()
+    if only in (None, "freshness"):
+        before = os.environ.get("FRESHNESS_BEFORE")
+        builds = ([(before, "before")] if before else []) + [(PLUGIN, "this build")]
+        server = Server(1)
+        try:
+            bench_freshness.section(server, lines, builds)
         finally:
             server.stop()
     with open(out_path, "w") as f:

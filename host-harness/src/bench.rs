@@ -11,6 +11,8 @@ use std::time::Instant;
 const PROMPT_BYTES: usize = 3 * 1024;
 const TOOL_RESULT_BYTES: usize = 24 * 1024;
 const RESPONSE_BYTES: usize = 1024;
+/// A message's length: its `message_end` is stamped this long after its start.
+const MESSAGE_MS: u64 = 1850;
 
 fn filler(n: usize, seed: &str) -> String {
     let base = format!("{seed} The quick brown fox jumps over the lazy dog; 0123456789. ");
@@ -77,12 +79,12 @@ fn message(session: usize, n: usize, ts: u64, payload: &Payload) -> Vec<HostEven
         HostEvent { ctx: at(945), hook: model_start(2) },
         HostEvent { ctx: at(1845), hook: model_end(2, &payload.response) },
         HostEvent {
-            ctx: at(1850),
+            ctx: at(MESSAGE_MS),
             hook: Hook::MessageEnd {
                 outcome: Outcome::COMPLETED,
                 error: String::new(),
                 response: payload.response.clone(),
-                duration_ms: Some(1850),
+                duration_ms: Some(MESSAGE_MS),
             },
         },
     ]
@@ -128,7 +130,12 @@ pub fn run(host: &Host, o: &BenchOptions) -> Result<(), String> {
                                 }
                                 sent += 1;
                             }
-                            for event in message(session, n, base_ts + n as u64 * 2000, payload) {
+                            let ts = if o.live {
+                                crate::demo::now_ms().saturating_sub(MESSAGE_MS)
+                            } else {
+                                base_ts + n as u64 * 2000
+                            };
+                            for event in message(session, n, ts, payload) {
                                 let t0 = Instant::now();
                                 host.dispatch(&event);
                                 let ns = t0.elapsed().as_nanos() as u64;

@@ -68,6 +68,10 @@ pub struct BenchOptions {
     /// Messages per second in all (0: as fast as the threads go)
     #[arg(long, value_name = "R", default_value_t = 0)]
     pub rate: u64,
+    /// Stamp each message so that it ends when its `message_end` is called (wall-clock times, for
+    /// measuring how soon a trace is searchable); by default messages are laid out 2 s apart
+    #[arg(long)]
+    pub live: bool,
 }
 
 /// The started plugins.

@@ -529,3 +529,32 @@ fn a_host_built_against_interface_0_1_0_drives_the_current_plugin() {
     assert_eq!(trace.tag("channel"), None);
     assert!(trace.spans[1].attr("mlflow.spanOutputs").is_none());
 }
+
+/// A finished message is sent at once rather than held for the flush window: with a one-minute
+/// window, the demo's six messages are searchable while the host is still running, before any
+/// flush or shutdown would have sent them.
+#[test]
+fn finished_messages_are_searchable_while_the_host_runs_not_after_the_flush_window() {
+    let mlflow = Mlflow::from_env();
+    let name = unique("eager");
+    let config = format!(
+        "{{ diagnostics: {{ mlflow: {{ enabled: true, trackingUri: \"{}\", experimentName: \"{name}\", flushIntervalMs: 60000 }} }} }}",
+        mlflow.uri
+    );
+    let plugins = plugins_dir(&[built(MLFLOW_PLUGIN)]);
+    let host = std::thread::spawn(move || run_host(&["demo", "--linger-ms", "20000"], &config, &plugins));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let mut searchable = 0;
+    while std::time::Instant::now() < deadline && !host.is_finished() {
+        if let Some(experiment) = mlflow.experiment_id(&name) {
+            searchable = mlflow.search(&experiment, "").len();
+            if searchable == 6 {
+                break;
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert!(!host.is_finished(), "the host stopped (and flushed) before the traces were searchable");
+    assert_eq!(searchable, 6, "the demo's six messages, searchable while the host lingers");
+    host.join().unwrap().assert_success();
+}

@@ -1,7 +1,12 @@
 //! The one delivery loop, run by one thread per destination (MLflow, a generic OTLP endpoint):
-//! take a batch from the destination's mailbox when it is full or the flush window ends, send it,
-//! settle what the destination settled, and back off when it asks for a retry. What a reply means
-//! is the destination's business (`Destination`); when to send, retry and stop is decided here only.
+//! take what waits in the destination's mailbox (up to `batchSize`), send it, settle what the
+//! destination settled, and back off when it asks for a retry. What a reply means is the
+//! destination's business (`Destination`); when to send, retry and stop is decided here only.
+//!
+//! Eager when idle, batched under load: with no request in flight a finished trace goes at once;
+//! while one is in flight, the traces finished meanwhile gather and go together in the next
+//! request. A quiet gateway's traces are searchable within a round trip, and a busy one still sends
+//! full batches, with no timer on either path.
 
 use super::backoff::Backoff;
 use super::mailbox::Mailbox;
@@ -9,7 +14,7 @@ use super::mlflow_spans::ReadyTrace;
 use super::run_metrics::MetricPoint;
 use crate::stats::Counters;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// What to do with the items of a request that it did not settle.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -78,7 +83,6 @@ pub struct DeliveryLoop<D: Destination> {
     pub mailbox: Arc<Mailbox>,
     pub stats: Arc<Counters>,
     pub batch_size: usize,
-    pub flush_interval: Duration,
 }
 
 impl<D: Destination> DeliveryLoop<D> {
@@ -86,7 +90,6 @@ impl<D: Destination> DeliveryLoop<D> {
     /// which does not wait for this thread past its deadline).
     pub fn run(mut self) {
         let mut backoff = Backoff::new(Duration::from_millis(250), Duration::from_secs(30));
-        let mut next_flush = Instant::now() + self.flush_interval;
         let mut retrying = false;
         let mut prepared = false;
         loop {
@@ -110,11 +113,13 @@ impl<D: Destination> DeliveryLoop<D> {
                     continue;
                 }
             }
-            let until = if retrying { Instant::now() } else { next_flush };
-            let batch = self.mailbox.lease_traces(self.batch_size, until);
-            if Instant::now() >= next_flush {
-                next_flush = Instant::now() + self.flush_interval;
+            if !retrying {
+                self.mailbox.wait_for_work();
+                if self.mailbox.stopping() && self.mailbox.pending() == 0 {
+                    continue;
+                }
             }
+            let batch = self.mailbox.lease_traces(self.batch_size);
             let mut verdict = Verdict::Settled;
             if !batch.is_empty() {
                 self.destination.before_batch();

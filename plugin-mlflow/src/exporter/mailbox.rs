@@ -1,7 +1,7 @@
 //! What one destination's delivery thread shares with the rest of the exporter: its outboxes
-//! (finished traces; the MLflow run's metric points) and the requests made of it (flush, stop),
-//! under one lock with one condition variable, so that the thread can wait for "a full batch, a
-//! flush, a stop or a deadline" and the exporter for "nothing left".
+//! (finished traces; the MLflow run's metric points) and the request to stop, under one lock with
+//! one condition variable, so that the thread can sleep until "something to send, or stop" and the
+//! exporter until "nothing left".
 
 use super::mlflow_spans::ReadyTrace;
 use super::outbox::Outbox;
@@ -17,7 +17,6 @@ const MAX_METRIC_POINTS: usize = 100_000;
 struct Boxes {
     traces: Outbox<ReadyTrace>,
     metrics: Outbox<MetricPoint>,
-    flush_requested: bool,
     stopping: bool,
 }
 
@@ -114,7 +113,6 @@ impl Mailbox {
             boxes: Mutex::new(Boxes {
                 traces: Outbox::new(max_traces),
                 metrics: Outbox::new(MAX_METRIC_POINTS),
-                flush_requested: false,
                 stopping: false,
             }),
             changed: Condvar::new(),
@@ -146,12 +144,6 @@ impl Mailbox {
     }
 
     // --- the exporter's side ---
-
-    /// Asks the delivery thread to send what waits now rather than at the window's end.
-    pub fn request_flush(&self) {
-        self.lock().flush_requested = true;
-        self.changed.notify_all();
-    }
 
     pub fn stop(&self) {
         self.lock().stopping = true;
@@ -193,17 +185,18 @@ impl Mailbox {
         self.lock().traces.pending()
     }
 
-    /// Waits until `max` traces wait, or `until`, or a flush or stop is asked for; then leases up
-    /// to `max` traces (possibly none).
-    pub fn lease_traces(&self, max: usize, until: Instant) -> Lease<'_, ReadyTrace> {
+    /// Sleeps until a trace or metric point waits, or a stop is asked for. No clock: an idle
+    /// destination's thread sleeps until there is work.
+    pub fn wait_for_work(&self) {
         let mut boxes = self.lock();
-        while boxes.traces.waiting() < max && !boxes.flush_requested && !boxes.stopping && Instant::now() < until {
-            boxes = self.wait_until(boxes, until);
+        while boxes.traces.waiting() == 0 && boxes.metrics.waiting() == 0 && !boxes.stopping {
+            boxes = self.changed.wait(boxes).unwrap_or_else(|e| e.into_inner());
         }
-        let items = boxes.traces.take(max);
-        if boxes.traces.waiting() == 0 {
-            boxes.flush_requested = false;
-        }
+    }
+
+    /// Leases up to `max` of the traces waiting (possibly none), without waiting.
+    pub fn lease_traces(&self, max: usize) -> Lease<'_, ReadyTrace> {
+        let items = self.lock().traces.take(max);
         Lease { mailbox: self, items, outbox: traces, dropped: traces_dropped }
     }
 

@@ -84,7 +84,6 @@ fn spawn_delivery<D: Destination>(
         mailbox: mailbox.clone(),
         stats: stats.clone(),
         batch_size: config.batching.batch_size,
-        flush_interval: config.batching.flush_interval,
     };
     let (done_tx, done) = crossbeam_channel::bounded::<()>(0);
     std::thread::Builder::new()
@@ -187,10 +186,10 @@ impl Exporter {
         Ok(Exporter { control, deliveries, stats, assembler_done, doorbell: RingOnDrop(doorbell) })
     }
 
-    /// Asks every destination to send now and waits for all of them until `deadline`; what is
-    /// left, per destination.
+    /// Waits until every destination has delivered what it holds, at most until `deadline`; what
+    /// is left, per destination. (Delivery threads never hold items back, so there is nothing to
+    /// ask of them.)
     fn send_all(&self, deadline: Instant) -> Vec<(&'static str, Pending)> {
-        self.deliveries.iter().for_each(|d| d.mailbox.request_flush());
         self.deliveries
             .iter()
             .map(|d| (d.name, d.mailbox.wait_empty(deadline)))
