@@ -25,11 +25,8 @@ import time
 import bench_freshness
 import bench_gateway
 import bench_idle
-from benchlib import ROOT, WORK, Server, api, count_traces, free_port
+from benchlib import HOST, PLUGIN, ROOT, WORK, Server, api, count_traces, free_port, section_lines, tagged_json
 
-TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
-HOST = os.path.join(TARGET, "release", "openclaw-host")
-PLUGIN = os.path.join(TARGET, "release", "libopenclaw_mlflow.so")
 PY = os.path.join(ROOT, ".venv", "bin", "python")
 PLUGINS = os.path.join(WORK, "plugins")
 
@@ -43,9 +40,7 @@ def config(uri, experiment, extra=""):
 
 def host(args, cfg):
     out = subprocess.run([HOST, *args, "--config", cfg, "--plugins-dir", PLUGINS], capture_output=True, text=True, check=True)
-    bench = next(json.loads(l[6:]) for l in out.stdout.splitlines() if l.startswith("BENCH "))
-    stats = next(json.loads(l[6:]) for l in out.stdout.splitlines() if l.startswith("STATS "))
-    return bench, stats
+    return tagged_json(out.stdout, "BENCH"), tagged_json(out.stdout, "STATS")
 
 
 def per_span_ns(bench, stat="mean_ns"):
@@ -209,7 +204,7 @@ def memory(lines):
         time.sleep(0.5)
     reader.join()
     stdout = "".join(out_lines)
-    stats = next(json.loads(l[6:]) for l in stdout.splitlines() if l.startswith("STATS "))
+    stats = tagged_json(stdout, "STATS")
     during = [kb for t, kb, up in samples if not up]
     after = [kb for t, kb, up in samples if up]
     exp = api(server.uri, "/api/2.0/mlflow/experiments/get-by-name?experiment_name=memory")["experiment"]["experiment_id"]
@@ -269,25 +264,13 @@ def main():
     if only in (None, "memory"):
         memory(lines)
     if only in (None, "gateway"):
-        server = Server(1)
-        try:
-            bench_gateway.section(server, lines)
-        finally:
-            server.stop()
+        lines += section_lines(bench_gateway.section)
     if only in (None, "idle"):
-        server = Server(1)
-        try:
-            bench_idle.section(server, lines)
-        finally:
-            server.stop()
+        lines += section_lines(bench_idle.section)
     if only in (None, "freshness"):
         before = os.environ.get("FRESHNESS_BEFORE")
         builds = ([(before, "before")] if before else []) + [(PLUGIN, "this build")]
-        server = Server(1)
-        try:
-            bench_freshness.section(server, lines, builds)
-        finally:
-            server.stop()
+        lines += section_lines(lambda server, out: bench_freshness.section(server, out, builds))
     with open(out_path, "w") as f:
         f.write("\n".join(lines) + "\n")
     print("\n".join(lines))

@@ -11,7 +11,6 @@ rate. Same machine, same clock.
     .venv/bin/python scripts/bench_freshness.py [OUT] [PLUGIN_SO LABEL]...
       (MLflow started here; release build needed; with no PLUGIN_SO the release build's plugin)
 """
-import json
 import os
 import shutil
 import subprocess
@@ -20,11 +19,7 @@ import threading
 import time
 from datetime import datetime
 
-from benchlib import ROOT, WORK, Server, api, count_traces
-
-TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
-HOST = os.path.join(TARGET, "release", "openclaw-host")
-PLUGIN = os.path.join(TARGET, "release", "libopenclaw_mlflow.so")
+from benchlib import HOST, PLUGIN, WORK, api, count_traces, section_lines, tagged_json
 POLL_S = 0.05
 # (messages per second, messages in all)
 RATES = [(1, 20), (10, 100), (100, 1000), (1000, 3000)]
@@ -97,7 +92,7 @@ def host(cfg, plugins_dir, rate, count):
     out = subprocess.run([HOST, "bench", "--live", "--sessions", str(sessions), "--messages", str(count // sessions),
                           "--threads", "1" if rate else "2", "--rate", str(rate), "--shutdown-ms", "600000",
                           "--config", cfg, "--plugins-dir", plugins_dir], capture_output=True, text=True, check=True)
-    return next(json.loads(l[6:]) for l in out.stdout.splitlines() if l.startswith("STATS "))
+    return tagged_json(out.stdout, "STATS")
 
 
 def freshness(server, plugins_dir, label, rate, count):
@@ -180,12 +175,7 @@ def main():
     out = sys.argv[1] if len(sys.argv) > 1 else "/dev/stdout"
     args = sys.argv[2:]
     builds = [(args[i], args[i + 1]) for i in range(0, len(args), 2)] or [(PLUGIN, "this build")]
-    lines = []
-    server = Server(1)
-    try:
-        section(server, lines, builds)
-    finally:
-        server.stop()
+    lines = section_lines(lambda server, out_lines: section(server, out_lines, builds))
     with open(out, "w") as f:
         f.write("\n".join(lines) + "\n")
 

@@ -13,11 +13,7 @@ import subprocess
 import sys
 import time
 
-from benchlib import ROOT, WORK, section_lines
-
-TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
-HOST = os.path.join(TARGET, "release", "openclaw-host")
-PLUGIN = os.path.join(TARGET, "release", "libopenclaw_mlflow.so")
+from benchlib import HOST, PLUGIN, WORK, section_lines
 SETTLE_S = 5
 WINDOW_S = 30
 

@@ -12,6 +12,10 @@ import urllib.request
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MLFLOW = os.path.join(ROOT, ".venv", "bin", "mlflow")
 WORK = tempfile.mkdtemp(prefix="openclaw-bench-")
+# The release build every benchmark measures.
+TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
+HOST = os.path.join(TARGET, "release", "openclaw-host")
+PLUGIN = os.path.join(TARGET, "release", "libopenclaw_mlflow.so")
 
 
 def free_port():
@@ -79,6 +83,12 @@ def timed_threads(worker, count):
     for t in threads:
         t.join()
     return time.perf_counter() - started
+
+
+def tagged_json(stdout, tag):
+    """The JSON of `openclaw-host`'s first `TAG {...}` line (`BENCH`, `STATS`)."""
+    prefix = tag + " "
+    return next(json.loads(l[len(prefix):]) for l in stdout.splitlines() if l.startswith(prefix))
 
 
 def section_lines(section):
