@@ -200,16 +200,23 @@ macro_rules! for_each_event_hook {
 
 for_each_event_hook!(event_shims);
 
+/// `flush` and `shutdown`: a call with a time budget whose error crosses the boundary as text.
+fn timed<P: Plugin>(
+    state: &PluginState,
+    what: &str,
+    timeout_ms: u64,
+    f: impl FnOnce(&P, Duration) -> Result<(), String>,
+) -> RResult<(), RString> {
+    let fallback = RErr(RString::from(format!("{what} panicked or was given another plugin's state")));
+    call::<P, _>(state, what, fallback, |p| f(p, Duration::from_millis(timeout_ms)).map_err(RString::from).into())
+}
+
 extern "C" fn flush<P: Plugin>(state: &PluginState, timeout_ms: u64) -> RResult<(), RString> {
-    let fallback = RErr(RString::from("flush panicked or was given another plugin's state"));
-    call::<P, _>(state, "flush", fallback, |p| p.flush(Duration::from_millis(timeout_ms)).map_err(RString::from).into())
+    timed::<P>(state, "flush", timeout_ms, P::flush)
 }
 
 extern "C" fn shutdown<P: Plugin>(state: &PluginState, timeout_ms: u64) -> RResult<(), RString> {
-    let fallback = RErr(RString::from("shutdown panicked or was given another plugin's state"));
-    call::<P, _>(state, "shutdown", fallback, |p| {
-        p.shutdown(Duration::from_millis(timeout_ms)).map_err(RString::from).into()
-    })
+    timed::<P>(state, "shutdown", timeout_ms, P::shutdown)
 }
 
 extern "C" fn stats<P: Plugin>(state: &PluginState) -> PluginStats {

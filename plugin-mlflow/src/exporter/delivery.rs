@@ -119,20 +119,10 @@ impl<D: Destination> DeliveryLoop<D> {
                     continue;
                 }
             }
-            let batch = self.mailbox.lease_traces(self.batch_size);
-            let mut verdict = Verdict::Settled;
-            if !batch.is_empty() {
-                self.destination.before_batch();
-                let buffered = self.mailbox.traces_pending();
-                let outcome = self.destination.send_traces(batch.items(), buffered);
-                batch.settle(outcome.settled);
-                verdict = outcome.verdict;
-            } else {
-                drop(batch);
-            }
-            if verdict == Verdict::Settled {
-                verdict = self.send_metrics();
-            }
+            let verdict = match self.send_traces() {
+                Verdict::Settled => self.send_metrics(),
+                stopped => stopped,
+            };
             match verdict {
                 Verdict::Settled => {
                     backoff.reset();
@@ -153,6 +143,18 @@ impl<D: Destination> DeliveryLoop<D> {
                 }
             }
         }
+    }
+
+    /// Sends up to `batchSize` of the traces waiting in one request (none: nothing to do).
+    fn send_traces(&mut self) -> Verdict {
+        let batch = self.mailbox.lease_traces(self.batch_size);
+        if batch.is_empty() {
+            return Verdict::Settled;
+        }
+        self.destination.before_batch();
+        let outcome = self.destination.send_traces(batch.items(), self.mailbox.traces_pending());
+        batch.settle(outcome.settled);
+        outcome.verdict
     }
 
     /// Sends the metric points waiting, a request at a time, until none wait or one is not settled.

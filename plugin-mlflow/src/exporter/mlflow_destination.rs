@@ -55,7 +55,6 @@ enum Session {
 pub struct MlflowDestination {
     experiment: ExperimentRef,
     tracking_uri: String,
-    authorization: Option<String>,
     flush_interval: Duration,
     batch_size: usize,
     stats: Arc<Counters>,
@@ -82,12 +81,15 @@ impl MlflowDestination {
         let agent = super::transport::agent(settings.request_timeout, &settings.tls)?;
         let authorization = authorization(&settings.auth);
         let resource = super::resource("openclaw-gateway");
+        let mut traces = TraceEndpoint::new(agent.clone(), format!("{tracking_uri}/v1/traces"), &resource);
+        if let Some(auth) = &authorization {
+            traces.set_header("authorization", auth.clone());
+        }
         Ok(MlflowDestination {
-            rest: MlflowRest::new(agent.clone(), &tracking_uri, authorization.clone()),
-            traces: TraceEndpoint::new(agent, format!("{tracking_uri}/v1/traces"), &resource),
+            rest: MlflowRest::new(agent, &tracking_uri, authorization),
+            traces,
             experiment: settings.experiment.clone(),
             tracking_uri,
-            authorization,
             flush_interval: batching.flush_interval,
             batch_size: batching.batch_size,
             stats,
@@ -202,9 +204,6 @@ impl Destination for MlflowDestination {
                 Ok(Session::Ready { experiment_id, run_id }) => {
                     self.traces.set_header("x-mlflow-experiment-id", experiment_id.clone());
                     self.traces.set_header("x-mlflow-run-id", run_id.clone());
-                    if let Some(auth) = &self.authorization {
-                        self.traces.set_header("authorization", auth.clone());
-                    }
                     self.session = Session::Ready { experiment_id, run_id };
                     self.problems.reset();
                     self.log.info(|| {
