@@ -29,6 +29,12 @@ pub struct Counters {
     pub otlp_traces_exported: AtomicU64,
     pub otlp_traces_failed: AtomicU64,
     pub otlp_traces_sampled_out: AtomicU64,
+    /// Spooled records an earlier process left, taken over at start.
+    pub spool_recovered: AtomicU64,
+    /// Spooled records that could not be read back (damaged, or a file gone), skipped.
+    pub spool_unreadable: AtomicU64,
+    /// Appends the disk refused (full, failing); those items waited in memory instead.
+    pub spool_write_errors: AtomicU64,
 }
 
 impl Counters {
@@ -46,6 +52,9 @@ impl Counters {
             ("otlp_traces_exported", &self.otlp_traces_exported),
             ("otlp_traces_failed", &self.otlp_traces_failed),
             ("otlp_traces_sampled_out", &self.otlp_traces_sampled_out),
+            ("spool_recovered", &self.spool_recovered),
+            ("spool_unreadable", &self.spool_unreadable),
+            ("spool_write_errors", &self.spool_write_errors),
         ];
         PluginStats {
             accepted: self.events_accepted.load(Relaxed),

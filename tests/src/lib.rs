@@ -111,6 +111,8 @@ pub fn run_host_with_env(args: &[&str], config: &str, plugins: &Path, env: &[(&s
     ] {
         cmd.env_remove(var);
     }
+    // Each run has a state directory (and so a spool) of its own unless the test shares one.
+    cmd.env("OPENCLAW_STATE_DIR", dir.join("state"));
     cmd.envs(env.iter().copied());
     let Output { status, stdout, stderr } = cmd.output().expect("run openclaw-host");
     HostRun { status, stdout: String::from_utf8_lossy(&stdout).into(), stderr: String::from_utf8_lossy(&stderr).into() }

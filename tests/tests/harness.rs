@@ -136,6 +136,7 @@ fn hooks_do_not_block_when_the_exporter_is_stalled_and_the_queue_is_full() {
         .arg(&config)
         .arg("--plugins-dir")
         .arg(&plugins)
+        .env("OPENCLAW_STATE_DIR", dir.join("state"))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

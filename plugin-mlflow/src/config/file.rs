@@ -40,6 +40,10 @@ pub struct FileSettings {
     pub queue_capacity: Option<Value>,
     pub max_queue_bytes: Option<Value>,
     pub max_buffered_traces: Option<Value>,
+    // durability
+    pub spool: Option<Value>,
+    pub spool_dir: Option<Value>,
+    pub max_spool_bytes: Option<Value>,
 }
 
 /// The `otlp` section as written.

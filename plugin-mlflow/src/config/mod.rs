@@ -55,6 +55,7 @@ pub struct Config {
     pub capture: Capture,
     pub batching: Batching,
     pub limits: Limits,
+    pub durability: Durability,
 }
 
 /// Where the telemetry goes and how to reach it.
@@ -102,6 +103,14 @@ pub struct Limits {
     pub queue_capacity: usize,
     pub max_queue_bytes: usize,
     pub max_buffered_traces: usize,
+}
+
+/// Where what waits for a destination is kept (see `exporter::spool`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Durability {
+    /// `None`: memory only (`spool: false`, or no state directory to put it in).
+    pub spool_dir: Option<std::path::PathBuf>,
+    pub max_spool_bytes: u64,
 }
 
 /// TLS to MLflow and the OTLP endpoint: rustls with the system's roots, plus an optional extra CA
@@ -214,6 +223,18 @@ impl Config {
                 10_000_000,
             )?,
         };
+        let durability = Durability {
+            spool_dir: match flag(Given::file(file.spool, "spool"), true)? {
+                false => None,
+                true => text(Given::file(file.spool_dir, "spoolDir"))?.map(Into::into).or_else(|| default_spool_dir(env)),
+            },
+            max_spool_bytes: validate::whole(
+                Given::file(file.max_spool_bytes, "maxSpoolBytes"),
+                1 << 30,
+                64 << 10,
+                1 << 40,
+            )?,
+        };
         Ok(Config {
             enabled: flag(Given::file(file.enabled, "enabled"), false)?,
             destination,
@@ -221,8 +242,18 @@ impl Config {
             capture,
             batching,
             limits,
+            durability,
         })
     }
+}
+
+/// `mlflow/spool` in the gateway's state directory: `$OPENCLAW_STATE_DIR`, else `~/.openclaw`.
+fn default_spool_dir(env: &dyn Env) -> Option<std::path::PathBuf> {
+    let state = match env.var("OPENCLAW_STATE_DIR").filter(|d| !d.is_empty()) {
+        Some(dir) => std::path::PathBuf::from(dir),
+        None => std::path::PathBuf::from(env.var("HOME").filter(|d| !d.is_empty())?).join(".openclaw"),
+    };
+    Some(state.join("mlflow").join("spool"))
 }
 
 /// The file's experiment (an ID wins over a name), else the environment's, else the default.
@@ -435,6 +466,19 @@ mod tests {
         assert_eq!(c.batching.batch_size, 100);
         assert_eq!(c.batching.flush_interval, Duration::from_millis(5000));
         assert_eq!(c.destination.auth, Auth::None);
+        assert_eq!(c.durability, Durability { spool_dir: None, max_spool_bytes: 1 << 30 }, "no state directory");
+    }
+
+    #[test]
+    fn the_spool_lives_in_the_gateways_state_directory_unless_told_otherwise() {
+        let dir = |json: &str, vars: &[(&'static str, &'static str)]| {
+            Config::parse(&format!("{{{URI}{json}}}"), &env(vars)).unwrap().durability.spool_dir
+        };
+        let home = [("HOME", "/home/op")];
+        assert_eq!(dir("", &home), Some("/home/op/.openclaw/mlflow/spool".into()));
+        assert_eq!(dir("", &[("HOME", "/home/op"), ("OPENCLAW_STATE_DIR", "/srv/claw")]), Some("/srv/claw/mlflow/spool".into()));
+        assert_eq!(dir(r#", "spoolDir": "/var/spool/oc""#, &home), Some("/var/spool/oc".into()));
+        assert_eq!(dir(r#", "spool": false, "spoolDir": "/var/spool/oc""#, &home), None);
     }
 
     #[test]
@@ -505,6 +549,12 @@ mod tests {
                 "`pricing.m.output`: expected a non-negative number",
             ),
             ("[1]", "expected an object of settings"),
+            (&format!(r#"{{{URI}, "spool": "yes"}}"#), "`spool`: expected true or false"),
+            (&format!(r#"{{{URI}, "spoolDir": 3}}"#), "`spoolDir`: expected a non-empty string"),
+            (
+                &format!(r#"{{{URI}, "maxSpoolBytes": 1000}}"#),
+                "`maxSpoolBytes`: expected an integer from 65536 to 1099511627776, got 1000",
+            ),
         ];
         for (json, expected) in cases {
             let err = Config::parse(json, &env(&[])).unwrap_err();

@@ -203,7 +203,7 @@ impl AssemblerThread {
         if finished.is_empty() {
             return;
         }
-        let mut to_mlflow = Vec::with_capacity(finished.len());
+        let mut ready = Vec::with_capacity(finished.len());
         let mut to_otlp = Vec::new();
         for f in finished.drain(..) {
             self.window.add(&f);
@@ -213,23 +213,21 @@ impl AssemblerThread {
             if !self.track_traces {
                 continue;
             }
-            let ready = self.build_spans(f);
+            let trace = self.build_spans(f);
             if let Some(otlp) = &self.otlp {
-                if sampled(ready.trace_id, otlp.sample_rate) {
-                    to_otlp.push(ready.clone_for_another_destination());
+                if sampled(trace.trace_id, otlp.sample_rate) {
+                    to_otlp.push(ready.len());
                 } else {
                     Counters::add(&self.stats.otlp_traces_sampled_out, 1);
                 }
             }
-            if self.mlflow.is_some() {
-                to_mlflow.push(ready);
-            }
+            ready.push(trace);
         }
-        for (mailbox, traces) in [(self.mlflow.as_ref(), to_mlflow), (self.otlp.as_ref().map(|o| &o.mailbox), to_otlp)]
-        {
-            if let (Some(mailbox), false) = (mailbox, traces.is_empty()) {
-                mailbox.push_traces(traces);
-            }
+        if let (Some(mailbox), false) = (&self.mlflow, ready.is_empty()) {
+            mailbox.push_traces(&ready);
+        }
+        if let (Some(otlp), false) = (&self.otlp, to_otlp.is_empty()) {
+            otlp.mailbox.push_traces(to_otlp.iter().map(|&i| &ready[i]));
         }
     }
 

@@ -10,7 +10,7 @@
 
 use super::backoff::Backoff;
 use super::mailbox::Mailbox;
-use super::mlflow_spans::ReadyTrace;
+use super::wire::EncodedTrace;
 use super::run_metrics::MetricPoint;
 use crate::stats::Counters;
 use std::sync::Arc;
@@ -62,7 +62,7 @@ pub trait Destination: Send + 'static {
     fn before_batch(&mut self) {}
 
     /// Sends one request's worth of traces. `buffered`: traces not yet delivered, for messages.
-    fn send_traces(&mut self, batch: &[ReadyTrace], buffered: usize) -> Outcome;
+    fn send_traces(&mut self, batch: &[EncodedTrace], buffered: usize) -> Outcome;
 
     /// Sends metric points (only MLflow's run holds any).
     fn send_metrics(&mut self, points: &[MetricPoint]) -> Outcome {

@@ -1,12 +1,18 @@
 //! What one destination's delivery thread shares with the rest of the exporter: its outboxes
-//! (finished traces; the MLflow run's metric points) and the request to stop, under one lock with
-//! one condition variable, so that the thread can sleep until "something to send, or stop" and the
-//! exporter until "nothing left".
+//! (finished traces, encoded for its wire; the MLflow run's metric points) and the request to
+//! stop, under one lock with one condition variable, so that the thread can sleep until "something
+//! to send, or stop" and the exporter until "nothing left". With the spool, the outboxes' disk work
+//! happens here too, always on an exporter thread: appends on the assembler's, reads,
+//! acknowledgements and the periodic sync on the delivery thread's.
 
 use super::mlflow_spans::ReadyTrace;
-use super::outbox::Outbox;
+use super::outbox::{Cleared, Outbox};
 use super::run_metrics::MetricPoint;
+use super::spool::Spool;
+use super::wire::{EncodedTrace, Record, TraceEncoder};
+use crate::log::{Log, Throttle};
 use crate::stats::Counters;
+use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -15,9 +21,16 @@ use std::time::{Duration, Instant};
 const MAX_METRIC_POINTS: usize = 100_000;
 
 struct Boxes {
-    traces: Outbox<ReadyTrace>,
+    traces: Outbox<EncodedTrace>,
     metrics: Outbox<MetricPoint>,
     stopping: bool,
+    disk_problems: Throttle,
+}
+
+/// Where a destination's outboxes are spooled: a stream directory and size limit for each.
+pub struct SpoolPlan {
+    pub traces: (PathBuf, u64),
+    pub metrics: Option<(PathBuf, u64)>,
 }
 
 /// What was not delivered.
@@ -44,21 +57,27 @@ impl std::fmt::Display for Pending {
 }
 
 pub struct Mailbox {
+    /// Names the destination in log lines.
+    name: &'static str,
     boxes: Mutex<Boxes>,
     changed: Condvar,
     stats: Arc<Counters>,
+    encoder: TraceEncoder,
+    log: Log,
+    /// Memory's share of a spooled outbox: this many items from its front.
+    window: usize,
 }
 
 /// Items taken for one request. `settle` says how many were done with; whatever is not settled
 /// (including everything, if the lease is dropped) goes back to the front of its outbox.
-pub struct Lease<'a, T> {
+pub struct Lease<'a, T: Record> {
     mailbox: &'a Mailbox,
     items: Vec<T>,
     outbox: fn(&mut Boxes) -> &mut Outbox<T>,
     dropped: fn(&Counters) -> &AtomicU64,
 }
 
-impl<T> Lease<'_, T> {
+impl<T: Record> Lease<'_, T> {
     pub fn items(&self) -> &[T] {
         &self.items
     }
@@ -76,13 +95,14 @@ impl<T> Lease<'_, T> {
         let items = std::mem::take(&mut self.items);
         let mut boxes = self.mailbox.lock();
         let dropped = (self.outbox)(&mut boxes).settle(items, settled);
+        self.mailbox.note_disk(&mut boxes);
         drop(boxes);
         Counters::add((self.dropped)(&self.mailbox.stats), dropped);
         self.mailbox.changed.notify_all();
     }
 }
 
-impl<T> Drop for Lease<'_, T> {
+impl<T: Record> Drop for Lease<'_, T> {
     fn drop(&mut self) {
         if !self.items.is_empty() {
             self.give_back(0);
@@ -90,7 +110,7 @@ impl<T> Drop for Lease<'_, T> {
     }
 }
 
-fn traces(b: &mut Boxes) -> &mut Outbox<ReadyTrace> {
+fn traces(b: &mut Boxes) -> &mut Outbox<EncodedTrace> {
     &mut b.traces
 }
 
@@ -107,17 +127,119 @@ fn metric_values_dropped(c: &Counters) -> &AtomicU64 {
 }
 
 impl Mailbox {
-    /// `max_traces`: `maxBufferedTraces`; beyond it the oldest are dropped and counted.
-    pub fn new(max_traces: usize, stats: Arc<Counters>) -> Mailbox {
+    /// `max_traces`: `maxBufferedTraces`; beyond it the oldest are dropped and counted (in
+    /// memory; the spool has its own limit). `window`: what memory holds of a spooled outbox.
+    pub fn new(
+        name: &'static str,
+        max_traces: usize,
+        window: usize,
+        encoder: TraceEncoder,
+        stats: Arc<Counters>,
+        log: Log,
+    ) -> Mailbox {
         Mailbox {
+            name,
             boxes: Mutex::new(Boxes {
                 traces: Outbox::new(max_traces),
                 metrics: Outbox::new(MAX_METRIC_POINTS),
                 stopping: false,
+                disk_problems: Throttle::new(Duration::from_secs(60)),
             }),
             changed: Condvar::new(),
             stats,
+            encoder,
+            log,
+            window,
         }
+    }
+
+    /// Opens the spool for each outbox (on the delivery thread, before it sends: a large spool
+    /// left by an earlier process is scanned here) and moves what waits in memory into it. A
+    /// directory that cannot be used leaves that outbox in memory, with one log line.
+    pub fn open_spool(&self, plan: &SpoolPlan) {
+        let name = self.name;
+        let open = |(dir, max): &(PathBuf, u64), what: &str| -> Option<Spool> {
+            match Spool::open(dir, *max) {
+                Ok((spool, recovered)) => {
+                    Counters::add(&self.stats.spool_recovered, recovered.records);
+                    Counters::add(&self.stats.spool_unreadable, recovered.damaged);
+                    self.log.info(|| {
+                        format!(
+                            "MLflow plugin: {name} {what} spooled in {} (up to {} MiB); {} left by an earlier process",
+                            spool.dir().display(),
+                            max >> 20,
+                            recovered.records
+                        )
+                    });
+                    if recovered.damaged > 0 {
+                        self.log.warn(|| {
+                            format!("MLflow plugin: skipped {} damaged record(s) in the {name} {what} spool", recovered.damaged)
+                        });
+                    }
+                    if !recovered.unreadable.is_empty() {
+                        let files: Vec<String> = recovered.unreadable.iter().map(|p| p.display().to_string()).collect();
+                        self.log.warn(|| {
+                            format!(
+                                "MLflow plugin: left spool file(s) it cannot read (written by a newer version, or damaged): {}",
+                                files.join(", ")
+                            )
+                        });
+                    }
+                    Some(spool)
+                }
+                Err(e) => {
+                    self.log.warn(|| {
+                        format!(
+                            "MLflow plugin: spool directory {} is unusable ({e}); {name} {what} wait in memory only",
+                            dir.display()
+                        )
+                    });
+                    None
+                }
+            }
+        };
+        let traces = open(&plan.traces, "traces");
+        let metrics = plan.metrics.as_ref().and_then(|m| open(m, "metric values"));
+        let mut boxes = self.lock();
+        let mut dropped = (0, 0);
+        if let Some(spool) = traces {
+            dropped.0 = boxes.traces.attach_spool(spool, self.window);
+        }
+        if let Some(spool) = metrics {
+            dropped.1 = boxes.metrics.attach_spool(spool, self.window);
+        }
+        drop(boxes);
+        Counters::add(&self.stats.traces_dropped, dropped.0);
+        Counters::add(&self.stats.metric_values_dropped, dropped.1);
+        self.changed.notify_all();
+    }
+
+    /// Counts what the outboxes found unreadable and logs a disk error (once a minute).
+    fn note_disk(&self, boxes: &mut Boxes) {
+        let (unreadable_traces, trace_error) = boxes.traces.take_notes();
+        let (unreadable_points, metric_error) = boxes.metrics.take_notes();
+        Counters::add(&self.stats.spool_unreadable, unreadable_traces + unreadable_points);
+        if let Some(e) = trace_error.or(metric_error) {
+            Counters::add(&self.stats.spool_write_errors, 1);
+            if boxes.disk_problems.due() {
+                let name = self.name;
+                self.log.warn(|| {
+                    format!("MLflow plugin: the {name} spool could not be written ({e}); what waits is kept in memory meanwhile")
+                });
+            }
+        }
+    }
+
+    /// Forces spooled appends to disk when due; the next time one will be.
+    fn sync_if_due(boxes: &mut Boxes) -> Option<Instant> {
+        let now = Instant::now();
+        if boxes.traces.sync_due().is_some_and(|t| t <= now) {
+            boxes.traces.sync();
+        }
+        if boxes.metrics.sync_due().is_some_and(|t| t <= now) {
+            boxes.metrics.sync();
+        }
+        boxes.traces.sync_due().into_iter().chain(boxes.metrics.sync_due()).min()
     }
 
     fn lock(&self) -> MutexGuard<'_, Boxes> {
@@ -131,15 +253,27 @@ impl Mailbox {
 
     // --- the assembler's side ---
 
-    pub fn push_traces(&self, items: Vec<ReadyTrace>) {
-        let dropped = self.lock().traces.push(items);
-        Counters::add(&self.stats.traces_dropped, dropped);
-        self.changed.notify_all();
+    /// Encodes the traces for this destination (outside the lock) and queues them.
+    pub fn push_traces<'a>(&self, ready: impl IntoIterator<Item = &'a ReadyTrace>) {
+        let encoded: Vec<EncodedTrace> = ready.into_iter().map(|t| self.encoder.encode(t)).collect();
+        self.push(encoded, traces, traces_dropped);
     }
 
     pub fn push_metrics(&self, points: Vec<MetricPoint>) {
-        let dropped = self.lock().metrics.push(points);
-        Counters::add(&self.stats.metric_values_dropped, dropped);
+        self.push(points, metrics, metric_values_dropped);
+    }
+
+    fn push<T: Record>(
+        &self,
+        items: Vec<T>,
+        outbox: fn(&mut Boxes) -> &mut Outbox<T>,
+        dropped: fn(&Counters) -> &AtomicU64,
+    ) {
+        let mut boxes = self.lock();
+        let n = outbox(&mut boxes).push(items);
+        self.note_disk(&mut boxes);
+        drop(boxes);
+        Counters::add(dropped(&self.stats), n);
         self.changed.notify_all();
     }
 
@@ -162,8 +296,9 @@ impl Mailbox {
         }
     }
 
-    /// Gives up on everything waiting (at the end of shutdown); returns how many traces that was.
-    pub fn abandon(&self) -> usize {
+    /// Gives up on everything waiting (at the end of shutdown); says what that was of the traces:
+    /// lost (memory only), or left in the spool for the next start.
+    pub fn abandon(&self) -> Cleared {
         let mut boxes = self.lock();
         boxes.metrics.clear();
         boxes.traces.clear()
@@ -187,23 +322,37 @@ impl Mailbox {
 
     /// Sleeps until a trace or metric point waits, or a stop is asked for. No clock: an idle
     /// destination's thread sleeps until there is work.
+    /// (Wakes only to sync the spool, within `SYNC_EVERY` of an append.)
     pub fn wait_for_work(&self) {
         let mut boxes = self.lock();
         while boxes.traces.waiting() == 0 && boxes.metrics.waiting() == 0 && !boxes.stopping {
-            boxes = self.changed.wait(boxes).unwrap_or_else(|e| e.into_inner());
+            boxes = match Self::sync_if_due(&mut boxes) {
+                Some(due) => self.wait_until(boxes, due),
+                None => self.changed.wait(boxes).unwrap_or_else(|e| e.into_inner()),
+            };
         }
     }
 
     /// Leases up to `max` of the traces waiting (possibly none), without waiting.
-    pub fn lease_traces(&self, max: usize) -> Lease<'_, ReadyTrace> {
-        let items = self.lock().traces.take(max);
-        Lease { mailbox: self, items, outbox: traces, dropped: traces_dropped }
+    pub fn lease_traces(&self, max: usize) -> Lease<'_, EncodedTrace> {
+        self.lease(max, traces, traces_dropped)
     }
 
     /// Leases up to `max` metric points, without waiting.
     pub fn lease_metrics(&self, max: usize) -> Lease<'_, MetricPoint> {
-        let items = self.lock().metrics.take(max);
-        Lease { mailbox: self, items, outbox: metrics, dropped: metric_values_dropped }
+        self.lease(max, metrics, metric_values_dropped)
+    }
+
+    fn lease<T: Record>(
+        &self,
+        max: usize,
+        outbox: fn(&mut Boxes) -> &mut Outbox<T>,
+        dropped: fn(&Counters) -> &AtomicU64,
+    ) -> Lease<'_, T> {
+        let mut boxes = self.lock();
+        let items = outbox(&mut boxes).take(max);
+        self.note_disk(&mut boxes);
+        Lease { mailbox: self, items, outbox, dropped }
     }
 
     /// Sleeps for `d` unless a stop is asked for first; returns false when stopping.
@@ -214,7 +363,8 @@ impl Mailbox {
             if Instant::now() >= until {
                 return true;
             }
-            boxes = self.wait_until(boxes, until);
+            let wake = Self::sync_if_due(&mut boxes).map_or(until, |due| due.min(until));
+            boxes = self.wait_until(boxes, wake);
         }
         false
     }

@@ -4,7 +4,8 @@
 
 use super::delivery::{Destination, Outcome, Verdict};
 use super::mlflow_rest::{MlflowRest, RestError};
-use super::mlflow_spans::ReadyTrace;
+use super::mlflow_spans::mlflow_trace_id;
+use super::wire::EncodedTrace;
 use super::run_metrics::MetricPoint;
 use super::transport::{authorization, TraceEndpoint};
 use crate::config::{self, ExperimentRef};
@@ -80,8 +81,7 @@ impl MlflowDestination {
     ) -> Result<MlflowDestination, String> {
         let agent = super::transport::agent(settings.request_timeout, &settings.tls)?;
         let authorization = authorization(&settings.auth);
-        let resource = super::resource("openclaw-gateway");
-        let mut traces = TraceEndpoint::new(agent.clone(), format!("{tracking_uri}/v1/traces"), &resource);
+        let mut traces = TraceEndpoint::new(agent.clone(), format!("{tracking_uri}/v1/traces"));
         if let Some(auth) = &authorization {
             traces.set_header("authorization", auth.clone());
         }
@@ -181,7 +181,7 @@ impl MlflowDestination {
         }
     }
 
-    fn delivered(&mut self, batch: &[ReadyTrace]) {
+    fn delivered(&mut self, batch: &[EncodedTrace]) {
         let n = batch.len() as u64;
         Counters::add(&self.stats.traces_exported, n);
         if !self.delivered_any {
@@ -190,7 +190,7 @@ impl MlflowDestination {
         }
         if self.log.enabled(openclaw_plugin_api::LogLevel::Debug) {
             for trace in batch {
-                self.log.debug(|| format!("Flushed trace {} to MLflow", trace.mlflow_id()));
+                self.log.debug(|| format!("Flushed trace {} to MLflow", mlflow_trace_id(trace.trace_id)));
             }
         }
         self.problems.reset();
@@ -230,7 +230,7 @@ impl Destination for MlflowDestination {
     /// Sends `batch` in one request. A request MLflow refuses as a whole (400: one bad trace
     /// rejects all) is split in halves until the bad traces stand alone; those are counted as
     /// failed and logged with MLflow's reason, the rest are delivered.
-    fn send_traces(&mut self, batch: &[ReadyTrace], buffered: usize) -> Outcome {
+    fn send_traces(&mut self, batch: &[EncodedTrace], buffered: usize) -> Outcome {
         if !matches!(self.session, Session::Ready { .. }) {
             return Outcome::none(Verdict::Reconnect);
         }
@@ -252,7 +252,7 @@ impl Destination for MlflowDestination {
             }
             TraceReply::Refused => {
                 Counters::add(&self.stats.traces_failed, 1);
-                let id = batch[0].mlflow_id();
+                let id = mlflow_trace_id(batch[0].trace_id);
                 self.log.warn(|| {
                     format!(
                         "MLflow refused trace {id} ({}): {}; it is dropped, the others are kept",

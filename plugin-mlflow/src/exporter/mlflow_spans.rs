@@ -32,11 +32,6 @@ pub struct ReadyTrace {
 }
 
 impl ReadyTrace {
-    /// The same trace for a second destination (span data is copied; the id stays).
-    pub fn clone_for_another_destination(&self) -> ReadyTrace {
-        ReadyTrace { trace_id: self.trace_id, spans: self.spans.clone(), redacted: self.redacted }
-    }
-
     /// The id MLflow shows: `tr-` + the 32-hex OpenTelemetry trace id.
     pub fn mlflow_id(&self) -> String {
         mlflow_trace_id(self.trace_id)

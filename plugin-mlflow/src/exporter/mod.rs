@@ -3,7 +3,8 @@
 //! 1. `assembler_thread`: takes events off the queue; `assembler` builds whole traces (pricing a
 //!    model call when it closes); `run_metrics` and `otlp_metrics` count them; `mlflow_spans`
 //!    turns them into spans; `sampling` picks the OTLP endpoint's share; each destination's
-//!    `mailbox` (its `outbox`es) receives them.
+//!    `mailbox` receives them encoded for its wire (`wire`) into its `outbox`es, which keep what
+//!    waits in the `spool` on disk (or in memory, with `spool: false`).
 //! 2. `delivery`: one loop per destination ships its mailbox in batches, retrying with `backoff`.
 //!    The destinations speak their protocol and classify replies: `mlflow_destination` (experiment,
 //!    run, traces, run metrics; `mlflow_rest`) and `otlp_destination` (any OTLP/HTTP backend).
@@ -25,7 +26,9 @@ mod otlp_metrics;
 mod outbox;
 pub mod run_metrics;
 mod sampling;
+mod spool;
 mod transport;
+mod wire;
 
 use crate::config::Config;
 use crate::doorbell::{Doorbell, RingOnDrop};
@@ -37,7 +40,7 @@ use assembler::Assembler;
 use assembler_thread::{AssemblerThread, Control, SampledMailbox};
 use crossbeam_channel::Receiver;
 use delivery::{DeliveryLoop, Destination};
-use mailbox::{Mailbox, Pending};
+use mailbox::{Mailbox, Pending, SpoolPlan};
 use mlflow_spans::SpanOptions;
 use opentelemetry::InstrumentationScope;
 use opentelemetry_sdk::Resource;
@@ -48,6 +51,9 @@ use std::time::{Duration, Instant};
 
 /// At most this many messages are assembled at once; beyond it the oldest is sent incomplete.
 const MAX_OPEN_RUNS: usize = 100_000;
+
+/// The service MLflow's traces are from.
+const MLFLOW_SERVICE: &str = "openclaw-gateway";
 
 /// The resource of every export: the service, this plugin, the host.
 pub(crate) fn resource(service_name: &str) -> Resource {
@@ -71,14 +77,33 @@ struct DeliveryThread {
     done: Receiver<()>,
 }
 
-/// Runs `thread` (its name: `{name}-delivery`) until its mailbox is stopped and empty.
+/// Where a destination's spool goes: `<spoolDir>/<name>-traces` (and `-metrics` for the MLflow
+/// run's values), sharing `maxSpoolBytes`: metric values a sixteenth, the trace streams the rest.
+fn spool_plan(config: &Config, name: &str, trace_streams: u64, has_metrics: bool) -> Option<SpoolPlan> {
+    let dir = config.durability.spool_dir.as_ref()?;
+    let max = config.durability.max_spool_bytes;
+    let metrics_share = max / 16;
+    Some(SpoolPlan {
+        traces: (dir.join(format!("{name}-traces")), (max - metrics_share) / trace_streams.max(1)),
+        metrics: has_metrics.then(|| (dir.join(format!("{name}-metrics")), metrics_share)),
+    })
+}
+
+/// Runs `thread` (its name: `{name}-delivery`) until its mailbox is stopped and empty. The thread
+/// opens the spool first (`plan`), so that no disk work happens on the host's thread.
 fn spawn_delivery<D: Destination>(
     name: &'static str,
     config: &Config,
     destination: D,
+    service_name: &str,
+    plan: Option<SpoolPlan>,
     stats: &Arc<Counters>,
+    log: Log,
 ) -> Result<DeliveryThread, String> {
-    let mailbox = Arc::new(Mailbox::new(config.limits.max_buffered_traces, stats.clone()));
+    let window = (config.batching.batch_size * 2).max(64);
+    let encoder = wire::TraceEncoder::new(&resource(service_name));
+    let mailbox =
+        Arc::new(Mailbox::new(name, config.limits.max_buffered_traces, window, encoder, stats.clone(), log));
     let delivery = DeliveryLoop {
         destination,
         mailbox: mailbox.clone(),
@@ -89,6 +114,9 @@ fn spawn_delivery<D: Destination>(
     std::thread::Builder::new()
         .name(format!("{name}-delivery"))
         .spawn(move || {
+            if let Some(plan) = plan {
+                delivery.mailbox.open_spool(&plan);
+            }
             delivery.run();
             drop(done_tx);
         })
@@ -123,20 +151,28 @@ impl Exporter {
             });
         }
         let toggles = MetricToggles { tokens: signals.token_usage, costs: signals.costs, latency: signals.latency };
+        let otlp_traces = to.otlp.as_ref().is_some_and(|o| o.traces && signals.traces);
+        let trace_streams = u64::from(to.tracking_uri.is_some()) + u64::from(otlp_traces);
+        if config.durability.spool_dir.is_none() {
+            log.info(|| "MLflow plugin: no spool (spool: false, or no state directory); what waits is kept in memory".into());
+        }
         let mut deliveries = Vec::new();
         let mut mlflow = None;
         if let Some(uri) = to.tracking_uri.clone() {
             let destination = mlflow_destination::MlflowDestination::new(to, config.batching, uri, stats.clone(), log)?;
-            let thread = spawn_delivery("mlflow", &config, destination, &stats)?;
+            let plan = spool_plan(&config, "mlflow", trace_streams, true);
+            let thread = spawn_delivery("mlflow", &config, destination, MLFLOW_SERVICE, plan, &stats, log)?;
             mlflow = Some(thread.mailbox.clone());
             deliveries.push(thread);
         }
         let mut otlp = None;
         let mut otlp_metrics = None;
         if let Some(otlp_config) = &to.otlp {
-            if otlp_config.traces && signals.traces {
+            if otlp_traces {
                 let destination = otlp_destination::OtlpDestination::new(to, otlp_config, stats.clone(), log)?;
-                let thread = spawn_delivery("otlp", &config, destination, &stats)?;
+                let plan = spool_plan(&config, "otlp", trace_streams, false);
+                let service = otlp_config.service_name.as_str();
+                let thread = spawn_delivery("otlp", &config, destination, service, plan, &stats, log)?;
                 otlp = Some(SampledMailbox { mailbox: thread.mailbox.clone(), sample_rate: otlp_config.sample_rate });
                 deliveries.push(thread);
             }
@@ -229,13 +265,17 @@ impl Exporter {
             }
             let _ = self.assembler_done.recv_deadline(deadline);
         }
+        let mut spooled = 0;
         for d in &self.deliveries {
-            Counters::add(&self.stats.traces_failed, d.mailbox.abandon() as u64);
+            let cleared = d.mailbox.abandon();
+            Counters::add(&self.stats.traces_failed, cleared.lost as u64);
+            spooled += cleared.spooled;
         }
+        let kept = if spooled > 0 { format!("; {spooled} trace(s) stay in the spool for the next start") } else { String::new() };
         match (drained, undelivered(&left)) {
             (true, None) => Ok(()),
-            (false, _) => Err("the exporter did not stop in time; queued events were not all sent".into()),
-            (true, Some(left)) => Err(format!("{left} could not be delivered before the shutdown deadline")),
+            (false, _) => Err(format!("the exporter did not stop in time; queued events were not all sent{kept}")),
+            (true, Some(left)) => Err(format!("{left} could not be delivered before the shutdown deadline{kept}")),
         }
     }
 }

@@ -4,7 +4,7 @@
 //! counted, anything else is retried with backoff while the buffer holds.
 
 use super::delivery::{Destination, Outcome, Verdict};
-use super::mlflow_spans::ReadyTrace;
+use super::wire::EncodedTrace;
 use super::transport::TraceEndpoint;
 use crate::config::OtlpConfig;
 use crate::log::{Log, Throttle};
@@ -47,8 +47,7 @@ impl OtlpDestination {
         log: Log,
     ) -> Result<OtlpDestination, String> {
         let agent = super::transport::agent(settings.request_timeout, &settings.tls)?;
-        let mut traces =
-            TraceEndpoint::new(agent, config.traces_endpoint.clone(), &super::resource(&config.service_name));
+        let mut traces = TraceEndpoint::new(agent, config.traces_endpoint.clone());
         for (name, value) in &config.headers {
             traces.set_header(name, value.clone());
         }
@@ -60,7 +59,7 @@ impl OtlpDestination {
 }
 
 impl Destination for OtlpDestination {
-    fn send_traces(&mut self, batch: &[ReadyTrace], buffered: usize) -> Outcome {
+    fn send_traces(&mut self, batch: &[EncodedTrace], buffered: usize) -> Outcome {
         let reply = self.traces.post(batch);
         let n = batch.len();
         match classify(reply.status) {

@@ -1,106 +1,244 @@
-//! A bounded queue of items waiting for one destination, generic over the item (finished traces,
-//! metric points). Items taken for a request stay counted as in flight until the request settles
-//! them; what it did not settle goes back to the front, in order. When the destination is away
-//! longer than the queue holds, the oldest items are dropped: recent ones are what an operator
-//! looks for. No locking here: `Mailbox` owns the lock and the waiting.
+//! A queue of items waiting for one destination, generic over the item (encoded traces, metric
+//! points). Items taken for a request stay counted as in flight until the request settles them;
+//! what it did not settle goes back to the front, in order. No locking here: `Mailbox` owns the
+//! lock and the waiting.
+//!
+//! Two ways to hold what waits:
+//! - in memory only (`spool: false`, or no usable directory): at most `capacity` items; when the
+//!   destination is away longer than that, the oldest are dropped (recent ones are what an
+//!   operator looks for);
+//! - with the `spool`: every item is appended to disk as it arrives, and memory holds only a small
+//!   window from the front of the queue (kept as appended while the destination keeps up, read back
+//!   from disk after an outage or a restart). Settling acknowledges items in the spool. The spool's
+//!   size limit drops the oldest records instead. Items the disk refuses (full, failing) wait in
+//!   memory as above, so nothing accepted is lost to a disk error while memory holds.
 
+use super::spool::{Position, Spool};
+use super::wire::Record;
 use std::collections::VecDeque;
 
-pub struct Outbox<T> {
-    queue: VecDeque<T>,
-    /// Taken for a request and not yet settled.
-    in_flight: usize,
-    capacity: usize,
+/// An item in memory and, when it is in the spool, where.
+struct Entry<T> {
+    /// `None`: a spooled record this version cannot decode; acknowledged when it reaches the front.
+    item: Option<T>,
+    at: Option<Position>,
 }
 
-impl<T> Outbox<T> {
+/// What `clear` gave up on.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Cleared {
+    /// Items that were only in memory: lost.
+    pub lost: usize,
+    /// Records left in the spool for the next start.
+    pub spooled: u64,
+}
+
+pub struct Outbox<T> {
+    window: VecDeque<Entry<T>>,
+    /// Where the items taken for the request in flight are, in order.
+    in_flight: VecDeque<Option<Position>>,
+    /// Memory only: the most items held. With the spool: the most items the disk refused.
+    capacity: usize,
+    spool: Option<Spool>,
+    /// With the spool: how many items memory holds from the front of the queue.
+    window_capacity: usize,
+    /// With the spool: items the disk refused, sent after the spooled ones.
+    refused_by_disk: VecDeque<T>,
+    /// Since last asked (`take_notes`): spooled records lost to damage or an unreadable file, and
+    /// the last append error.
+    unreadable: u64,
+    write_error: Option<std::io::Error>,
+}
+
+impl<T: Record> Outbox<T> {
     pub fn new(capacity: usize) -> Outbox<T> {
-        Outbox { queue: VecDeque::new(), in_flight: 0, capacity }
+        Outbox {
+            window: VecDeque::new(),
+            in_flight: VecDeque::new(),
+            capacity,
+            spool: None,
+            window_capacity: 0,
+            refused_by_disk: VecDeque::new(),
+            unreadable: 0,
+            write_error: None,
+        }
+    }
+
+    /// Keeps what waits in `spool` from now on, memory holding at most `window` items. What
+    /// waited in memory is appended after what the spool already holds (an earlier process's).
+    pub fn attach_spool(&mut self, spool: Spool, window: usize) -> u64 {
+        let waiting: Vec<T> = self.window.drain(..).filter_map(|e| e.item).collect();
+        self.spool = Some(spool);
+        self.window_capacity = window.max(1);
+        self.push(waiting)
+    }
+
+    #[cfg(test)]
+    pub fn spool(&self) -> Option<&Spool> {
+        self.spool.as_ref()
     }
 
     /// Adds items at the back; returns how many of the oldest were dropped to make room.
     pub fn push(&mut self, items: impl IntoIterator<Item = T>) -> u64 {
-        self.queue.extend(items);
-        self.trim()
+        let items: Vec<T> = items.into_iter().collect();
+        let Some(spool) = &mut self.spool else {
+            self.window.extend(items.into_iter().map(|item| Entry { item: Some(item), at: None }));
+            return trim(&mut self.window, self.capacity);
+        };
+        if items.is_empty() {
+            return 0;
+        }
+        let payloads: Vec<Vec<u8>> = items.iter().map(Record::to_bytes).collect();
+        let nothing_unread = spool.unread() == 0;
+        match spool.append(&payloads) {
+            Ok(positions) => {
+                // While the destination keeps up, what was just written is also kept in memory,
+                // and never read back; once something waits on disk, order says read it from there.
+                let mut room = if nothing_unread && self.refused_by_disk.is_empty() {
+                    self.window_capacity.saturating_sub(self.window.len() + self.in_flight.len())
+                } else {
+                    0
+                };
+                for (item, at) in items.into_iter().zip(positions) {
+                    if room == 0 {
+                        break;
+                    }
+                    spool.mark_read(at);
+                    self.window.push_back(Entry { item: Some(item), at: Some(at) });
+                    room -= 1;
+                }
+            }
+            Err(e) => {
+                self.write_error = Some(e);
+                self.refused_by_disk.extend(items);
+                let excess = self.refused_by_disk.len().saturating_sub(self.capacity);
+                self.refused_by_disk.drain(..excess);
+                return excess as u64 + spool.trim();
+            }
+        }
+        spool.trim()
     }
 
-    /// Takes up to `max` items from the front; they are in flight until `settle`.
+    /// Takes up to `max` items from the front; they are in flight until `settle`. (One request
+    /// at a time: nothing is in flight when this is called.)
     pub fn take(&mut self, max: usize) -> Vec<T> {
-        let n = self.queue.len().min(max);
-        self.in_flight += n;
-        self.queue.drain(..n).collect()
+        let mut taken = Vec::new();
+        while taken.len() < max {
+            self.refill();
+            let Some(front) = self.window.pop_front() else { break };
+            match front {
+                Entry { item: Some(item), at } => {
+                    self.in_flight.push_back(at);
+                    taken.push(item);
+                }
+                // Unreadable: acknowledged with what is before it, or now when nothing is.
+                Entry { item: None, at } if self.in_flight.is_empty() => {
+                    if let (Some(spool), Some(at)) = (&mut self.spool, at) {
+                        spool.ack(at);
+                    }
+                }
+                unreadable => {
+                    self.window.push_front(unreadable);
+                    break;
+                }
+            }
+        }
+        if self.window.is_empty() && !self.spool.as_ref().is_some_and(|s| s.unread() > 0) {
+            while taken.len() < max {
+                let Some(item) = self.refused_by_disk.pop_front() else { break };
+                self.in_flight.push_back(None);
+                taken.push(item);
+            }
+        }
+        taken
+    }
+
+    /// Reads from the spool what the window has room for.
+    fn refill(&mut self) {
+        let Some(spool) = &mut self.spool else { return };
+        let room = self.window_capacity.saturating_sub(self.window.len());
+        if room == 0 || spool.unread() == 0 {
+            return;
+        }
+        let (records, lost) = spool.read(room);
+        self.unreadable += lost;
+        for (at, bytes) in records {
+            let item = T::from_bytes(&bytes);
+            self.unreadable += u64::from(item.is_none());
+            self.window.push_back(Entry { item, at: Some(at) });
+        }
     }
 
     /// Ends a request for `items` (as taken): the first `settled` are done with (delivered, or
     /// refused for good), the rest go back to the front in order. Returns how many of the oldest
     /// were dropped because newer items filled the queue meanwhile.
     pub fn settle(&mut self, mut items: Vec<T>, settled: usize) -> u64 {
-        self.in_flight = self.in_flight.saturating_sub(items.len());
-        let unsettled = items.split_off(settled.min(items.len()));
-        for item in unsettled.into_iter().rev() {
-            self.queue.push_front(item);
+        let settled = settled.min(items.len());
+        let done: Vec<Option<Position>> = self.in_flight.drain(..settled.min(self.in_flight.len())).collect();
+        if let (Some(spool), Some(at)) = (&mut self.spool, done.into_iter().flatten().last()) {
+            spool.ack(at);
         }
-        self.trim()
-    }
-
-    fn trim(&mut self) -> u64 {
-        let excess = self.queue.len().saturating_sub(self.capacity);
-        self.queue.drain(..excess);
-        excess as u64
+        let unsettled = items.split_off(settled);
+        let back: Vec<Option<Position>> = self.in_flight.drain(..).collect();
+        for (item, at) in unsettled.into_iter().zip(back).rev() {
+            if at.is_none() && self.spool.is_some() {
+                self.refused_by_disk.push_front(item);
+            } else {
+                self.window.push_front(Entry { item: Some(item), at });
+            }
+        }
+        if self.spool.is_none() {
+            trim(&mut self.window, self.capacity)
+        } else {
+            0
+        }
     }
 
     /// Waiting to be taken.
     pub fn waiting(&self) -> usize {
-        self.queue.len()
+        self.window.len() + self.refused_by_disk.len() + self.spool.as_ref().map_or(0, |s| s.unread() as usize)
     }
 
     /// Not yet delivered: waiting or in flight.
     pub fn pending(&self) -> usize {
-        self.queue.len() + self.in_flight
+        self.waiting() + self.in_flight.len()
     }
 
-    /// Gives up on everything waiting; returns how many items that was.
-    pub fn clear(&mut self) -> usize {
-        let n = self.queue.len();
-        self.queue.clear();
-        n
+    /// Gives up on everything waiting: memory is emptied, and the spool closed with what it
+    /// still holds (delivered by the next process that opens it).
+    pub fn clear(&mut self) -> Cleared {
+        let in_memory_only = |e: &Entry<T>| e.at.is_none();
+        let lost = self.window.iter().filter(|e| in_memory_only(e)).count() + self.refused_by_disk.len();
+        let spooled = self.spool.as_ref().map_or(0, Spool::unacked);
+        self.window.clear();
+        self.refused_by_disk.clear();
+        self.spool = None;
+        Cleared { lost, spooled }
     }
+
+    /// When the spool's appended bytes must be forced to disk, if any wait.
+    pub fn sync_due(&self) -> Option<std::time::Instant> {
+        self.spool.as_ref().and_then(Spool::sync_due)
+    }
+
+    pub fn sync(&mut self) {
+        if let Some(s) = &mut self.spool {
+            s.sync();
+        }
+    }
+
+    /// Spooled records found unreadable, and the last disk error, since the last call.
+    pub fn take_notes(&mut self) -> (u64, Option<std::io::Error>) {
+        (std::mem::take(&mut self.unreadable), self.write_error.take())
+    }
+}
+
+/// Drops the oldest entries beyond `capacity`; how many.
+fn trim<T>(queue: &mut VecDeque<T>, capacity: usize) -> u64 {
+    let excess = queue.len().saturating_sub(capacity);
+    queue.drain(..excess);
+    excess as u64
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn unsettled_items_go_back_in_order_ahead_of_newer_ones() {
-        let mut o = Outbox::new(10);
-        o.push([1, 2, 3, 4]);
-        let taken = o.take(3);
-        assert_eq!(taken, vec![1, 2, 3]);
-        assert_eq!((o.waiting(), o.pending()), (1, 4));
-        o.push([5]);
-        assert_eq!(o.settle(taken, 1), 0);
-        assert_eq!(o.take(10), vec![2, 3, 4, 5]);
-    }
-
-    #[test]
-    fn a_full_queue_drops_its_oldest_items_and_says_how_many() {
-        let mut o = Outbox::new(3);
-        assert_eq!(o.push([1, 2, 3, 4, 5]), 2);
-        let taken = o.take(2);
-        o.push([6, 7]);
-        // 5, 6, 7 wait; 3 and 4 come back in front of them, and as the oldest they go.
-        assert_eq!(o.settle(taken, 0), 2);
-        assert_eq!(o.take(10), vec![5, 6, 7]);
-        assert_eq!(o.pending(), 3);
-    }
-
-    #[test]
-    fn settling_everything_leaves_nothing_pending() {
-        let mut o = Outbox::new(5);
-        o.push(["a", "b"]);
-        let taken = o.take(5);
-        assert_eq!(o.settle(taken, 2), 0);
-        assert_eq!(o.pending(), 0);
-    }
-}
+mod tests;

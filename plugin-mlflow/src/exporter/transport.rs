@@ -2,13 +2,9 @@
 //! the MLflow REST calls and the SDK's metric exporter. Blocking is right here: it runs on the
 //! plugin's own threads, never on the host's, and needs no async runtime.
 
-use super::mlflow_spans::ReadyTrace;
+use super::wire::EncodedTrace;
 use crate::config::{Auth, TlsSettings};
 use opentelemetry_http::{Bytes, HttpClient, HttpError};
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
-use opentelemetry_proto::transform::trace::tonic::group_spans_by_resource_and_scope;
-use prost::Message as _;
 use std::collections::HashMap;
 use std::time::Duration;
 use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
@@ -150,18 +146,17 @@ impl Reply {
     }
 }
 
-/// An OTLP/HTTP traces endpoint: spans encoded as protobuf (with the OpenTelemetry crates' own
-/// conversion) and posted over the shared agent, the reply read directly.
+/// An OTLP/HTTP traces endpoint: traces already encoded as protobuf (`wire`) posted over the
+/// shared agent, the reply read directly.
 pub struct TraceEndpoint {
     agent: ureq::Agent,
     url: String,
     headers: Vec<(String, String)>,
-    resource: ResourceAttributesWithSchema,
 }
 
 impl TraceEndpoint {
-    pub fn new(agent: ureq::Agent, url: String, resource: &opentelemetry_sdk::Resource) -> TraceEndpoint {
-        TraceEndpoint { agent, url, headers: Vec::new(), resource: resource.into() }
+    pub fn new(agent: ureq::Agent, url: String) -> TraceEndpoint {
+        TraceEndpoint { agent, url, headers: Vec::new() }
     }
 
     /// Headers sent with every request (replacing any earlier ones of the same name).
@@ -170,12 +165,9 @@ impl TraceEndpoint {
         self.headers.push((name.to_string(), value));
     }
 
-    /// Posts the spans of `traces` in one request.
-    pub fn post(&self, traces: &[ReadyTrace]) -> Reply {
-        let spans = traces.iter().flat_map(|t| t.spans.iter().cloned()).collect();
-        let body =
-            ExportTraceServiceRequest { resource_spans: group_spans_by_resource_and_scope(spans, &self.resource) }
-                .encode_to_vec();
+    /// Posts `traces` in one request: their encoded requests, one after another, are one request.
+    pub fn post(&self, traces: &[EncodedTrace]) -> Reply {
+        let body = super::wire::request_body(traces);
         let mut request = http::Request::post(&self.url).header(http::header::CONTENT_TYPE, "application/x-protobuf");
         for (name, value) in &self.headers {
             request = request.header(name, value);

@@ -1,0 +1,456 @@
+//! The durable spool: one destination's stream of records (finished traces, or the run's metric
+//! points) kept on disk until the destination acknowledges them, so that neither a crash nor a
+//! restart nor a long outage loses them and memory stays small. The files, per stream:
+//!
+//! ```text
+//! <spoolDir>/<stream>/p<pid>-<start>/lock              held by the owning process (`owner`)
+//!                                   /<created>-<pid>.seg  append-only records (`segment`)
+//!                                   /<created>-<pid>.ack  how far the segment is acknowledged
+//! ```
+//!
+//! Records are read and acknowledged in the order they were written (one reader per stream: the
+//! destination's delivery thread), so "acknowledged" is a position: everything before it is done
+//! with. Whole segments are deleted once acknowledged, and the oldest are deleted, unsent, when the
+//! spool outgrows `maxSpoolBytes`. On open, the segments of processes that are gone are taken over,
+//! oldest first, from where their acknowledgement had got to.
+//!
+//! Durability: a record is in the kernel once `append` returns (a crash of the process loses
+//! nothing appended); it is forced to the disk at most `SYNC_EVERY` later (a power loss loses at
+//! most that). Acknowledgements are not forced: after a power loss some delivered records may be
+//! sent again, which MLflow takes as the same spans (it keys them by trace and span id).
+
+mod owner;
+pub mod segment;
+
+use segment::{Header, Parsed};
+use std::collections::VecDeque;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Written records are forced to the disk at most this long after they were appended.
+pub const SYNC_EVERY: Duration = Duration::from_secs(1);
+/// Segments are this size at most: the unit in which a full spool drops its oldest records.
+const MAX_SEGMENT_BYTES: u64 = 4 << 20;
+/// Bytes read from a segment at a time (more when one record is larger).
+const READ_CHUNK: usize = 1 << 20;
+
+/// Where a record is: what acknowledging it means.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Position {
+    segment: u64,
+    /// Offset just past the record.
+    end: u64,
+    /// 1 for the segment's first record.
+    ordinal: u64,
+}
+
+struct Segment {
+    id: u64,
+    /// File name without the extension.
+    name: String,
+    /// The readable length (a torn tail of an earlier process is not counted).
+    len: u64,
+    /// Readable records, as far as known (damage found while reading lowers it).
+    records: u64,
+    /// Up to where records are acknowledged, and how many that is.
+    acked: u64,
+    acked_records: u64,
+    /// Up to where records have been handed to the reader, and how many.
+    read: u64,
+    read_records: u64,
+    ack_file: Option<File>,
+}
+
+impl Segment {
+    fn unacked(&self) -> u64 {
+        self.records.saturating_sub(self.acked_records)
+    }
+    fn unread(&self) -> u64 {
+        self.records.saturating_sub(self.read_records.max(self.acked_records))
+    }
+}
+
+/// What opening the spool found of earlier processes.
+#[derive(Debug, Default, PartialEq)]
+pub struct Recovered {
+    /// Records left unacknowledged by processes that are gone, now ours to deliver.
+    pub records: u64,
+    /// Damaged stretches skipped (a flipped byte, a torn record in the middle of a file).
+    pub damaged: u64,
+    /// Segments left alone: written by a newer version, or not segments at all.
+    pub unreadable: Vec<PathBuf>,
+}
+
+pub struct Spool {
+    owned: Option<owner::Owned>,
+    dir: PathBuf,
+    segments: VecDeque<Segment>,
+    /// The segment being appended to (always the last one).
+    writer: Option<File>,
+    reader: Option<(u64, File)>,
+    next_id: u64,
+    bytes: u64,
+    max_bytes: u64,
+    segment_bytes: u64,
+    /// When appended bytes were first left unsynced.
+    unsynced_since: Option<Instant>,
+    /// Damaged stretches found while reading (beyond those found at open).
+    pub damaged: u64,
+}
+
+impl Spool {
+    /// Claims a directory of its own in `stream_dir` and takes over what processes that are gone
+    /// left there. Errors are about the directory itself (missing and not creatable, read-only).
+    pub fn open(stream_dir: &Path, max_bytes: u64) -> io::Result<(Spool, Recovered)> {
+        let owned = owner::claim(stream_dir)?;
+        let dir = owned.dir.clone();
+        let mut spool = Spool {
+            owned: Some(owned),
+            dir,
+            segments: VecDeque::new(),
+            writer: None,
+            reader: None,
+            next_id: 0,
+            bytes: 0,
+            max_bytes,
+            segment_bytes: (max_bytes / 8).clamp(64 << 10, MAX_SEGMENT_BYTES),
+            unsynced_since: None,
+            damaged: 0,
+        };
+        let mut recovered = Recovered::default();
+        for orphan in owner::orphans(stream_dir, &spool.dir) {
+            spool.take_over(&orphan.dir, &mut recovered);
+            orphan.release_if_empty();
+        }
+        spool.adopt_own(&mut recovered)?;
+        Ok((spool, recovered))
+    }
+
+    /// Moves an orphan's readable segments (and their acknowledgements) into our directory.
+    fn take_over(&mut self, orphan: &Path, recovered: &mut Recovered) {
+        let Ok(entries) = std::fs::read_dir(orphan) else { return };
+        for path in entries.filter_map(Result::ok).map(|e| e.path()) {
+            if path.extension().is_none_or(|e| e != "seg") {
+                continue;
+            }
+            let mut head = [0u8; segment::HEADER_LEN];
+            let readable = File::open(&path).and_then(|f| f.read_exact_at(&mut head, 0)).is_ok()
+                && segment::check_header(&head) == Header::Readable;
+            let ack = path.with_extension("ack");
+            let (Some(name), true) = (path.file_name(), readable) else {
+                recovered.unreadable.push(path);
+                continue;
+            };
+            if ack.exists() && std::fs::rename(&ack, self.dir.join(name).with_extension("ack")).is_err() {
+                recovered.unreadable.push(path);
+                continue;
+            }
+            if std::fs::rename(&path, self.dir.join(name)).is_err() {
+                recovered.unreadable.push(path);
+            }
+        }
+    }
+
+    /// Indexes the segments now in our directory (all taken over), oldest first.
+    fn adopt_own(&mut self, recovered: &mut Recovered) -> io::Result<()> {
+        let mut names: Vec<String> = std::fs::read_dir(&self.dir)?
+            .filter_map(Result::ok)
+            .filter_map(|e| e.file_name().to_str()?.strip_suffix(".seg").map(str::to_string))
+            .collect();
+        names.sort();
+        for name in names {
+            let path = self.dir.join(format!("{name}.seg"));
+            let Ok(bytes) = std::fs::read(&path) else {
+                recovered.unreadable.push(path);
+                continue;
+            };
+            let scan = segment::scan(&bytes);
+            let acked = read_ack(&self.dir.join(format!("{name}.ack"))).clamp(segment::HEADER_LEN as u64, scan.valid_len);
+            let acked_records = scan.record_ends.iter().take_while(|end| **end <= acked).count() as u64;
+            recovered.damaged += scan.damaged;
+            recovered.records += scan.record_ends.len() as u64 - acked_records;
+            self.bytes += bytes.len() as u64;
+            let id = self.next_id;
+            self.next_id += 1;
+            self.segments.push_back(Segment {
+                id,
+                name,
+                len: scan.valid_len,
+                records: scan.record_ends.len() as u64,
+                acked,
+                acked_records,
+                read: acked,
+                read_records: acked_records,
+                ack_file: None,
+            });
+        }
+        // Segments acknowledged to the end are deleted now rather than read for nothing.
+        while self.segments.front().is_some_and(|s| s.unacked() == 0) {
+            let s = self.segments.pop_front().unwrap();
+            self.delete(&s);
+        }
+        Ok(())
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Records not yet acknowledged.
+    pub fn unacked(&self) -> u64 {
+        self.segments.iter().map(Segment::unacked).sum()
+    }
+
+    /// Records not yet handed to the reader.
+    pub fn unread(&self) -> u64 {
+        self.segments.iter().map(Segment::unread).sum()
+    }
+
+    #[cfg(test)]
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// Appends records (payloads) in one write; their positions, in order. On an error nothing
+    /// of this call counts as written (a partial write is cut off again).
+    pub fn append(&mut self, payloads: &[Vec<u8>]) -> io::Result<Vec<Position>> {
+        if self.writer.is_none() || self.segments.back().is_none_or(|s| s.len >= self.segment_bytes) {
+            self.start_segment()?;
+        }
+        let (writer, seg) = (self.writer.as_mut().unwrap(), self.segments.back_mut().unwrap());
+        let mut buf = Vec::with_capacity(payloads.iter().map(|p| p.len() + segment::FRAME_LEN).sum());
+        let mut positions = Vec::with_capacity(payloads.len());
+        for (i, p) in payloads.iter().enumerate() {
+            segment::frame(p, &mut buf);
+            positions.push(Position {
+                segment: seg.id,
+                end: seg.len + buf.len() as u64,
+                ordinal: seg.records + i as u64 + 1,
+            });
+        }
+        if let Err(e) = writer.write_all(&buf) {
+            let _ = writer.set_len(seg.len);
+            self.writer = None; // the next append starts a new segment
+            return Err(e);
+        }
+        seg.len += buf.len() as u64;
+        seg.records += payloads.len() as u64;
+        self.bytes += buf.len() as u64;
+        self.unsynced_since.get_or_insert_with(Instant::now);
+        if self.sync_due().is_some_and(|due| due <= Instant::now()) {
+            self.sync();
+        }
+        Ok(positions)
+    }
+
+    fn start_segment(&mut self) -> io::Result<()> {
+        self.sync();
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+        let name = format!("{nanos:020}-{}", std::process::id());
+        let mut file = OpenOptions::new().create_new(true).append(true).open(self.dir.join(format!("{name}.seg")))?;
+        file.write_all(&segment::header())?;
+        // The new name itself must survive a power loss.
+        File::open(&self.dir).and_then(|d| d.sync_all())?;
+        self.bytes += segment::HEADER_LEN as u64;
+        let start = segment::HEADER_LEN as u64;
+        self.segments.push_back(Segment {
+            id: self.next_id,
+            name,
+            len: start,
+            records: 0,
+            acked: start,
+            acked_records: 0,
+            read: start,
+            read_records: 0,
+            ack_file: None,
+        });
+        self.next_id += 1;
+        self.writer = Some(file);
+        Ok(())
+    }
+
+    /// When the appended bytes must be forced to disk; `None` when nothing is waiting.
+    pub fn sync_due(&self) -> Option<Instant> {
+        self.unsynced_since.map(|t| t + SYNC_EVERY)
+    }
+
+    /// Forces what was appended to the disk.
+    pub fn sync(&mut self) {
+        if self.unsynced_since.take().is_some() {
+            if let Some(w) = &self.writer {
+                let _ = w.sync_data();
+            }
+        }
+    }
+
+    /// The reader holds this record, just appended, in memory already: it need not be read back.
+    /// Only valid while nothing before it is unread.
+    pub fn mark_read(&mut self, at: Position) {
+        if let Some(s) = self.segments.iter_mut().find(|s| s.id == at.segment) {
+            s.read = at.end;
+            s.read_records = at.ordinal;
+        }
+    }
+
+    /// Reads up to `max` records after those already read, oldest first. A segment that cannot be
+    /// read any more (deleted by hand, an I/O error) is given up; its unread records are returned
+    /// as lost.
+    pub fn read(&mut self, max: usize) -> (Vec<(Position, Vec<u8>)>, u64) {
+        let mut out = Vec::new();
+        let mut lost = 0;
+        let mut i = 0;
+        while out.len() < max && i < self.segments.len() {
+            if self.segments[i].unread() == 0 {
+                i += 1;
+                continue;
+            }
+            match self.read_segment(i, max - out.len(), &mut out) {
+                Ok(()) => {}
+                Err(_) => {
+                    let s = &mut self.segments[i];
+                    lost += s.unread();
+                    s.records = s.read_records.max(s.acked_records);
+                    s.read = s.len;
+                }
+            }
+        }
+        (out, lost)
+    }
+
+    fn read_segment(&mut self, i: usize, max: usize, out: &mut Vec<(Position, Vec<u8>)>) -> io::Result<()> {
+        let id = self.segments[i].id;
+        if self.reader.as_ref().is_none_or(|(r, _)| *r != id) {
+            let file = File::open(self.dir.join(format!("{}.seg", self.segments[i].name)))?;
+            self.reader = Some((id, file));
+        }
+        let file = &self.reader.as_ref().unwrap().1;
+        let s = &mut self.segments[i];
+        let mut chunk = READ_CHUNK;
+        let mut taken = 0;
+        while taken < max && s.read < s.len {
+            let want = ((s.len - s.read) as usize).min(chunk);
+            let mut buf = vec![0u8; want];
+            file.read_exact_at(&mut buf, s.read)?;
+            let eof = s.read + want as u64 == s.len;
+            let mut at = 0;
+            let mut progressed = false;
+            while taken < max {
+                match segment::parse(&buf, at, eof) {
+                    Parsed::Record { payload, next } => {
+                        s.read_records += 1;
+                        out.push((
+                            Position { segment: id, end: s.read + next as u64, ordinal: s.read_records },
+                            payload.to_vec(),
+                        ));
+                        at = next;
+                        taken += 1;
+                        progressed = true;
+                    }
+                    Parsed::Damaged { resume } => {
+                        self.damaged += 1;
+                        at = resume;
+                        progressed = true;
+                    }
+                    Parsed::Incomplete if eof => {
+                        at = buf.len(); // a torn tail: the segment ends here
+                        break;
+                    }
+                    Parsed::Incomplete => break,
+                }
+            }
+            s.read += at as u64;
+            if !progressed {
+                chunk = chunk.saturating_mul(2); // one record larger than the chunk
+            }
+        }
+        if s.read >= s.len {
+            // Read to the end: whatever was expected and not found was damaged.
+            s.records = s.read_records.max(s.acked_records);
+        }
+        Ok(())
+    }
+
+    /// Everything up to and including the record at `at` is acknowledged. Segments wholly
+    /// acknowledged (other than the one being appended to) are deleted.
+    pub fn ack(&mut self, at: Position) {
+        while let Some(front) = self.segments.front() {
+            if front.id >= at.segment {
+                break;
+            }
+            let s = self.segments.pop_front().unwrap();
+            self.delete(&s);
+        }
+        let several = self.segments.len() > 1;
+        let Some(s) = self.segments.front_mut().filter(|s| s.id == at.segment) else { return };
+        s.acked = at.end;
+        s.acked_records = at.ordinal;
+        // The segment being appended to stays, even when all of it is acknowledged.
+        let finished = s.unacked() == 0 && several;
+        if finished {
+            let s = self.segments.pop_front().unwrap();
+            self.delete(&s);
+            return;
+        }
+        let path = self.dir.join(format!("{}.ack", s.name));
+        if s.ack_file.is_none() {
+            s.ack_file = OpenOptions::new().create(true).truncate(false).write(true).open(path).ok();
+        }
+        if let Some(f) = &s.ack_file {
+            let _ = f.write_all_at(&at.end.to_le_bytes(), 0);
+        }
+    }
+
+    fn delete(&mut self, s: &Segment) {
+        let _ = std::fs::remove_file(self.dir.join(format!("{}.seg", s.name)));
+        let _ = std::fs::remove_file(self.dir.join(format!("{}.ack", s.name)));
+        self.bytes = self.bytes.saturating_sub(s.len.max(segment::HEADER_LEN as u64));
+        if self.reader.as_ref().is_some_and(|(id, _)| *id == s.id) {
+            self.reader = None;
+        }
+    }
+
+    /// Deletes the oldest segments while the spool is larger than `maxSpoolBytes`; returns how
+    /// many records they held that had not been read (records already read stay in the reader's
+    /// memory and are delivered).
+    pub fn trim(&mut self) -> u64 {
+        let mut dropped = 0;
+        while self.bytes > self.max_bytes && self.segments.len() > 1 {
+            let s = self.segments.pop_front().unwrap();
+            dropped += s.unread();
+            self.delete(&s);
+        }
+        dropped
+    }
+}
+
+/// Syncs what is left and gives up the directory when nothing is in it any more (the next
+/// process then has nothing to take over from us).
+impl Drop for Spool {
+    fn drop(&mut self) {
+        self.sync();
+        self.writer = None;
+        self.reader = None;
+        if self.unacked() == 0 {
+            while let Some(s) = self.segments.pop_front() {
+                self.delete(&s);
+            }
+            if let Some(owned) = self.owned.take() {
+                owned.release_if_empty();
+            }
+        }
+    }
+}
+
+fn read_ack(path: &Path) -> u64 {
+    let mut b = [0u8; 8];
+    match File::open(path).and_then(|f| f.read_exact_at(&mut b, 0)) {
+        Ok(()) => u64::from_le_bytes(b),
+        Err(_) => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests;

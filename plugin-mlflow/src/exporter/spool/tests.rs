@@ -1,0 +1,150 @@
+use super::*;
+
+/// A fresh stream directory under the system's temp dir.
+fn stream_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("spool-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn payload(i: usize) -> Vec<u8> {
+    format!("record {i:04} {}", "x".repeat(i % 50)).into_bytes()
+}
+
+fn read_all(spool: &mut Spool) -> Vec<(Position, Vec<u8>)> {
+    spool.read(usize::MAX).0
+}
+
+/// Simulates a process that dies: nothing of `Drop` runs, and its lock goes.
+fn crash(mut spool: Spool) {
+    spool.writer = None;
+    spool.reader = None;
+    drop(spool.owned.take());
+    std::mem::forget(spool);
+}
+
+fn segment_files(stream: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for owner in std::fs::read_dir(stream).unwrap().filter_map(Result::ok) {
+        for f in std::fs::read_dir(owner.path()).unwrap().filter_map(Result::ok) {
+            if f.path().extension().is_some_and(|e| e == "seg") {
+                files.push(f.path());
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+#[test]
+fn records_come_back_in_order_and_acknowledged_ones_are_released() {
+    let dir = stream_dir("order");
+    let (mut spool, recovered) = Spool::open(&dir, 1 << 30).unwrap();
+    assert_eq!(recovered, Recovered::default());
+    let written: Vec<Vec<u8>> = (0..10).map(payload).collect();
+    let positions = spool.append(&written).unwrap();
+    assert_eq!((spool.unacked(), spool.unread()), (10, 10));
+    let read = read_all(&mut spool);
+    assert_eq!(read.iter().map(|(_, p)| p.clone()).collect::<Vec<_>>(), written);
+    assert_eq!(read.iter().map(|(at, _)| *at).collect::<Vec<_>>(), positions);
+    spool.ack(positions[3]);
+    assert_eq!((spool.unacked(), spool.unread()), (6, 0));
+    spool.ack(positions[9]);
+    assert_eq!(spool.unacked(), 0);
+    drop(spool);
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0, "a spool with nothing left leaves nothing behind");
+}
+
+#[test]
+fn a_crashed_process_records_are_taken_over_from_where_its_acknowledgement_got_to() {
+    let dir = stream_dir("crash");
+    let (mut first, _) = Spool::open(&dir, 1 << 30).unwrap();
+    let positions = first.append(&(0..20).map(payload).collect::<Vec<_>>()).unwrap();
+    first.ack(positions[4]);
+    crash(first);
+    let (mut second, recovered) = Spool::open(&dir, 1 << 30).unwrap();
+    assert_eq!((recovered.records, recovered.damaged), (15, 0));
+    let read = read_all(&mut second);
+    assert_eq!(read.iter().map(|(_, p)| p.clone()).collect::<Vec<_>>(), (5..20).map(payload).collect::<Vec<_>>());
+    // New records go after the old ones.
+    second.append(&[b"new".to_vec()]).unwrap();
+    let (more, _) = second.read(10);
+    assert_eq!(more.iter().map(|(_, p)| p.clone()).collect::<Vec<_>>(), vec![b"new".to_vec()]);
+}
+
+#[test]
+fn a_torn_last_record_and_a_flipped_byte_lose_only_those_records() {
+    let dir = stream_dir("damage");
+    let (mut first, _) = Spool::open(&dir, 1 << 30).unwrap();
+    first.append(&(0..10).map(payload).collect::<Vec<_>>()).unwrap();
+    crash(first);
+    let file = segment_files(&dir).pop().unwrap();
+    let mut bytes = std::fs::read(&file).unwrap();
+    bytes.truncate(bytes.len() - 7); // the last record torn
+    let third = segment::HEADER_LEN + 2 * segment::FRAME_LEN + payload(0).len() + payload(1).len();
+    bytes[third + segment::FRAME_LEN + 3] ^= 0x01; // a byte of the third record's payload
+    std::fs::write(&file, &bytes).unwrap();
+    let (mut second, recovered) = Spool::open(&dir, 1 << 30).unwrap();
+    assert_eq!((recovered.records, recovered.damaged), (8, 1));
+    let read: Vec<Vec<u8>> = read_all(&mut second).into_iter().map(|(_, p)| p).collect();
+    let expected: Vec<Vec<u8>> = [0, 1, 3, 4, 5, 6, 7, 8].into_iter().map(payload).collect();
+    assert_eq!(read, expected);
+}
+
+#[test]
+fn a_segment_of_a_newer_version_is_left_alone_and_the_rest_is_read() {
+    let dir = stream_dir("newer");
+    let (mut first, _) = Spool::open(&dir, 1 << 30).unwrap();
+    first.append(&[payload(1)]).unwrap();
+    let owner_dir = first.dir().to_path_buf();
+    crash(first);
+    let mut newer = segment::header().to_vec();
+    newer[8..12].copy_from_slice(&(segment::VERSION + 1).to_le_bytes());
+    segment::frame(b"from the future", &mut newer);
+    let future = owner_dir.join("99999999999999999999-1.seg");
+    std::fs::write(&future, &newer).unwrap();
+    let (mut second, recovered) = Spool::open(&dir, 1 << 30).unwrap();
+    assert_eq!(recovered.records, 1);
+    assert_eq!(recovered.unreadable, vec![future.clone()]);
+    assert_eq!(read_all(&mut second).len(), 1);
+    assert_eq!(std::fs::read(&future).unwrap(), newer, "not ours to change or delete");
+}
+
+#[test]
+fn a_full_spool_drops_its_oldest_unread_records_and_says_how_many() {
+    let dir = stream_dir("full");
+    let max = 256 << 10; // segments of 64 KiB
+    let (mut spool, _) = Spool::open(&dir, max).unwrap();
+    let record = vec![7u8; 1000];
+    let mut dropped = 0;
+    for _ in 0..1000 {
+        spool.append(std::slice::from_ref(&record)).unwrap();
+        dropped += spool.trim();
+    }
+    assert!(spool.bytes() <= max, "{} bytes kept", spool.bytes());
+    let kept = spool.unread();
+    assert_eq!(kept + dropped, 1000);
+    assert!(kept > 150 && dropped > 600, "kept {kept}, dropped {dropped}");
+    assert_eq!(read_all(&mut spool).len() as u64, kept);
+}
+
+#[test]
+fn two_processes_on_one_directory_never_read_the_same_records() {
+    let dir = stream_dir("two");
+    let (mut a, _) = Spool::open(&dir, 1 << 30).unwrap();
+    let (mut b, recovered) = Spool::open(&dir, 1 << 30).unwrap();
+    a.append(&[b"a's".to_vec()]).unwrap();
+    assert_eq!(recovered.records, 0);
+    // A third process starting while both live takes over nothing.
+    let (mut c, recovered) = Spool::open(&dir, 1 << 30).unwrap();
+    assert_eq!(recovered.records, 0);
+    assert!(read_all(&mut b).is_empty() && read_all(&mut c).is_empty());
+    assert_eq!(read_all(&mut a).len(), 1);
+}
+
+#[test]
+fn a_directory_that_cannot_be_created_is_an_error_not_a_panic() {
+    let blocker = std::env::temp_dir().join(format!("spool-test-{}-file", std::process::id()));
+    std::fs::write(&blocker, b"a file where the directory should be").unwrap();
+    assert!(Spool::open(&blocker.join("traces"), 1 << 30).is_err());
+}
