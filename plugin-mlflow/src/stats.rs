@@ -29,7 +29,7 @@ pub struct Counters {
     pub otlp_traces_exported: AtomicU64,
     pub otlp_traces_failed: AtomicU64,
     pub otlp_traces_sampled_out: AtomicU64,
-    /// Spooled records an earlier process left, taken over at start.
+    /// Spooled traces an earlier process left, taken over at start.
     pub spool_recovered: AtomicU64,
     /// Spooled records that could not be read back (damaged, or a file gone), skipped.
     pub spool_unreadable: AtomicU64,

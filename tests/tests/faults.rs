@@ -156,7 +156,8 @@ fn refused_credentials_are_named_once_and_the_token_appears_nowhere() {
         .headers
         .iter()
         .any(|(k, v)| k.eq_ignore_ascii_case("authorization") && v == &format!("Bearer {token}"))));
-    assert_eq!(run.stats("mlflow")["failed"], 6);
+    assert_eq!(run.stats("mlflow")["failed"], 0, "the spool keeps them for the next start");
+    assert!(run.stderr.contains("6 trace(s) stay in the spool for the next start"), "{}", run.stderr);
 }
 
 #[test]
@@ -258,6 +259,8 @@ fn mlflow_stopped_mid_run_and_started_again_on_the_same_database_gets_every_trac
     );
 }
 
+/// Memory only (`spool: false`): `maxBufferedTraces` bounds what waits. (With the spool,
+/// `maxSpoolBytes` does: tests/tests/spool.rs.)
 #[test]
 fn an_outage_longer_than_the_buffer_drops_the_oldest_traces_counts_them_and_says_so_once() {
     let mlflow = Mlflow::from_env();
@@ -269,7 +272,7 @@ fn an_outage_longer_than_the_buffer_drops_the_oldest_traces_counts_them_and_says
     });
     let name = unique("overflow");
     let config = format!(
-        "{{ diagnostics: {{ mlflow: {{ enabled: true, trackingUri: \"{}\", experimentName: \"{name}\", flushIntervalMs: 200, maxBufferedTraces: 10 }} }} }}",
+        "{{ diagnostics: {{ mlflow: {{ enabled: true, trackingUri: \"{}\", experimentName: \"{name}\", flushIntervalMs: 200, spool: false, maxBufferedTraces: 10 }} }} }}",
         proxy.url
     );
     let events = scratch_dir("overflow").join("events.jsonl");

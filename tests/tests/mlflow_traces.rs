@@ -495,12 +495,15 @@ fn with_mlflow_unreachable_init_returns_and_shutdown_keeps_its_budget() {
     run.assert_success();
     let stats = run.stats("mlflow");
     assert_eq!(stats["exported"], 0);
-    assert_eq!(stats["failed"], 6, "every trace is reported as not delivered: {stats}");
+    assert_eq!(stats["failed"], 0, "nothing is lost: the spool keeps it for the next start: {stats}");
     let said =
         run.stderr.lines().find(|l| l.contains("plugin mlflow shutdown:")).unwrap_or_else(|| panic!("{}", run.stderr));
     assert!(
         said.contains("6 trace(s) and ")
-            && said.ends_with("metric value(s) for mlflow could not be delivered before the shutdown deadline"),
+            && said.ends_with(
+                "metric value(s) for mlflow could not be delivered before the shutdown deadline; \
+                 6 trace(s) stay in the spool for the next start"
+            ),
         "{said}"
     );
     // Generous: the point is that it does not wait for request timeouts and retries.

@@ -226,7 +226,9 @@ impl Config {
         let durability = Durability {
             spool_dir: match flag(Given::file(file.spool, "spool"), true)? {
                 false => None,
-                true => text(Given::file(file.spool_dir, "spoolDir"))?.map(Into::into).or_else(|| default_spool_dir(env)),
+                true => {
+                    text(Given::file(file.spool_dir, "spoolDir"))?.map(Into::into).or_else(|| default_spool_dir(env))
+                }
             },
             max_spool_bytes: validate::whole(
                 Given::file(file.max_spool_bytes, "maxSpoolBytes"),
@@ -476,7 +478,10 @@ mod tests {
         };
         let home = [("HOME", "/home/op")];
         assert_eq!(dir("", &home), Some("/home/op/.openclaw/mlflow/spool".into()));
-        assert_eq!(dir("", &[("HOME", "/home/op"), ("OPENCLAW_STATE_DIR", "/srv/claw")]), Some("/srv/claw/mlflow/spool".into()));
+        assert_eq!(
+            dir("", &[("HOME", "/home/op"), ("OPENCLAW_STATE_DIR", "/srv/claw")]),
+            Some("/srv/claw/mlflow/spool".into())
+        );
         assert_eq!(dir(r#", "spoolDir": "/var/spool/oc""#, &home), Some("/var/spool/oc".into()));
         assert_eq!(dir(r#", "spool": false, "spoolDir": "/var/spool/oc""#, &home), None);
     }

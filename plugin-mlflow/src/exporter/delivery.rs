@@ -10,8 +10,8 @@
 
 use super::backoff::Backoff;
 use super::mailbox::Mailbox;
-use super::wire::EncodedTrace;
 use super::run_metrics::MetricPoint;
+use super::wire::EncodedTrace;
 use crate::stats::Counters;
 use std::sync::Arc;
 use std::time::Duration;

@@ -24,6 +24,9 @@ struct Boxes {
     traces: Outbox<EncodedTrace>,
     metrics: Outbox<MetricPoint>,
     stopping: bool,
+    /// The delivery thread has yet to open the spool: what an earlier process left is unknown,
+    /// so "nothing left" cannot be said yet.
+    spool_opening: bool,
     disk_problems: Throttle,
 }
 
@@ -143,6 +146,7 @@ impl Mailbox {
                 traces: Outbox::new(max_traces),
                 metrics: Outbox::new(MAX_METRIC_POINTS),
                 stopping: false,
+                spool_opening: false,
                 disk_problems: Throttle::new(Duration::from_secs(60)),
             }),
             changed: Condvar::new(),
@@ -153,6 +157,11 @@ impl Mailbox {
         }
     }
 
+    /// Says that `open_spool` will be called (before the delivery thread starts).
+    pub fn expect_spool(&self) {
+        self.lock().spool_opening = true;
+    }
+
     /// Opens the spool for each outbox (on the delivery thread, before it sends: a large spool
     /// left by an earlier process is scanned here) and moves what waits in memory into it. A
     /// directory that cannot be used leaves that outbox in memory, with one log line.
@@ -161,19 +170,24 @@ impl Mailbox {
         let open = |(dir, max): &(PathBuf, u64), what: &str| -> Option<Spool> {
             match Spool::open(dir, *max) {
                 Ok((spool, recovered)) => {
-                    Counters::add(&self.stats.spool_recovered, recovered.records);
+                    if what == "traces" {
+                        Counters::add(&self.stats.spool_recovered, recovered.records);
+                    }
                     Counters::add(&self.stats.spool_unreadable, recovered.damaged);
                     self.log.info(|| {
                         format!(
-                            "MLflow plugin: {name} {what} spooled in {} (up to {} MiB); {} left by an earlier process",
+                            "MLflow plugin: {name} {what} spooled in {} (up to {}); {} left by an earlier process",
                             spool.dir().display(),
-                            max >> 20,
+                            size(*max),
                             recovered.records
                         )
                     });
                     if recovered.damaged > 0 {
                         self.log.warn(|| {
-                            format!("MLflow plugin: skipped {} damaged record(s) in the {name} {what} spool", recovered.damaged)
+                            format!(
+                                "MLflow plugin: skipped {} damaged record(s) in the {name} {what} spool",
+                                recovered.damaged
+                            )
                         });
                     }
                     if !recovered.unreadable.is_empty() {
@@ -208,6 +222,7 @@ impl Mailbox {
         if let Some(spool) = metrics {
             dropped.1 = boxes.metrics.attach_spool(spool, self.window);
         }
+        boxes.spool_opening = false;
         drop(boxes);
         Counters::add(&self.stats.traces_dropped, dropped.0);
         Counters::add(&self.stats.metric_values_dropped, dropped.1);
@@ -256,7 +271,11 @@ impl Mailbox {
     /// Encodes the traces for this destination (outside the lock) and queues them.
     pub fn push_traces<'a>(&self, ready: impl IntoIterator<Item = &'a ReadyTrace>) {
         let encoded: Vec<EncodedTrace> = ready.into_iter().map(|t| self.encoder.encode(t)).collect();
-        self.push(encoded, traces, traces_dropped);
+        let n = encoded.len();
+        let spooled = self.push(encoded, traces, traces_dropped);
+        let name = self.name;
+        let kept = if spooled { "spooled" } else { "in memory" };
+        self.log.debug(|| format!("MLflow plugin: {n} trace(s) queued for {name} ({kept})"));
     }
 
     pub fn push_metrics(&self, points: Vec<MetricPoint>) {
@@ -268,13 +287,15 @@ impl Mailbox {
         items: Vec<T>,
         outbox: fn(&mut Boxes) -> &mut Outbox<T>,
         dropped: fn(&Counters) -> &AtomicU64,
-    ) {
+    ) -> bool {
         let mut boxes = self.lock();
         let n = outbox(&mut boxes).push(items);
+        let spooled = outbox(&mut boxes).is_spooled();
         self.note_disk(&mut boxes);
         drop(boxes);
         Counters::add(dropped(&self.stats), n);
         self.changed.notify_all();
+        spooled
     }
 
     // --- the exporter's side ---
@@ -288,7 +309,8 @@ impl Mailbox {
     pub fn wait_empty(&self, deadline: Instant) -> Pending {
         let mut boxes = self.lock();
         loop {
-            let left = Pending { traces: boxes.traces.pending(), metric_values: boxes.metrics.pending() };
+            let opening = usize::from(boxes.spool_opening);
+            let left = Pending { traces: boxes.traces.pending() + opening, metric_values: boxes.metrics.pending() };
             if left.is_empty() || Instant::now() >= deadline {
                 return left;
             }
@@ -313,7 +335,7 @@ impl Mailbox {
     /// Traces and metric points not yet delivered.
     pub fn pending(&self) -> usize {
         let boxes = self.lock();
-        boxes.traces.pending() + boxes.metrics.pending()
+        boxes.traces.pending() + boxes.metrics.pending() + usize::from(boxes.spool_opening)
     }
 
     pub fn traces_pending(&self) -> usize {
@@ -367,5 +389,14 @@ impl Mailbox {
             boxes = self.wait_until(boxes, wake);
         }
         false
+    }
+}
+
+/// "64 KiB", "960 MiB", "1 GiB": a size limit as an operator reads it.
+fn size(bytes: u64) -> String {
+    match bytes {
+        b if b >= 1 << 30 && b % (1 << 30) == 0 => format!("{} GiB", b >> 30),
+        b if b >= 1 << 20 => format!("{} MiB", b >> 20),
+        b => format!("{} KiB", b >> 10),
     }
 }

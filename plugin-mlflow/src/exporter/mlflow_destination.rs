@@ -5,9 +5,9 @@
 use super::delivery::{Destination, Outcome, Verdict};
 use super::mlflow_rest::{MlflowRest, RestError};
 use super::mlflow_spans::mlflow_trace_id;
-use super::wire::EncodedTrace;
 use super::run_metrics::MetricPoint;
 use super::transport::{authorization, TraceEndpoint};
+use super::wire::EncodedTrace;
 use crate::config::{self, ExperimentRef};
 use crate::log::{Log, Throttle};
 use crate::stats::Counters;

@@ -102,14 +102,16 @@ fn spawn_delivery<D: Destination>(
 ) -> Result<DeliveryThread, String> {
     let window = (config.batching.batch_size * 2).max(64);
     let encoder = wire::TraceEncoder::new(&resource(service_name));
-    let mailbox =
-        Arc::new(Mailbox::new(name, config.limits.max_buffered_traces, window, encoder, stats.clone(), log));
+    let mailbox = Arc::new(Mailbox::new(name, config.limits.max_buffered_traces, window, encoder, stats.clone(), log));
     let delivery = DeliveryLoop {
         destination,
         mailbox: mailbox.clone(),
         stats: stats.clone(),
         batch_size: config.batching.batch_size,
     };
+    if plan.is_some() {
+        mailbox.expect_spool();
+    }
     let (done_tx, done) = crossbeam_channel::bounded::<()>(0);
     std::thread::Builder::new()
         .name(format!("{name}-delivery"))
@@ -154,7 +156,9 @@ impl Exporter {
         let otlp_traces = to.otlp.as_ref().is_some_and(|o| o.traces && signals.traces);
         let trace_streams = u64::from(to.tracking_uri.is_some()) + u64::from(otlp_traces);
         if config.durability.spool_dir.is_none() {
-            log.info(|| "MLflow plugin: no spool (spool: false, or no state directory); what waits is kept in memory".into());
+            log.info(|| {
+                "MLflow plugin: no spool (spool: false, or no state directory); what waits is kept in memory".into()
+            });
         }
         let mut deliveries = Vec::new();
         let mut mlflow = None;
@@ -271,7 +275,11 @@ impl Exporter {
             Counters::add(&self.stats.traces_failed, cleared.lost as u64);
             spooled += cleared.spooled;
         }
-        let kept = if spooled > 0 { format!("; {spooled} trace(s) stay in the spool for the next start") } else { String::new() };
+        let kept = if spooled > 0 {
+            format!("; {spooled} trace(s) stay in the spool for the next start")
+        } else {
+            String::new()
+        };
         match (drained, undelivered(&left)) {
             (true, None) => Ok(()),
             (false, _) => Err(format!("the exporter did not stop in time; queued events were not all sent{kept}")),

@@ -4,8 +4,8 @@
 //! counted, anything else is retried with backoff while the buffer holds.
 
 use super::delivery::{Destination, Outcome, Verdict};
-use super::wire::EncodedTrace;
 use super::transport::TraceEndpoint;
+use super::wire::EncodedTrace;
 use crate::config::OtlpConfig;
 use crate::log::{Log, Throttle};
 use crate::stats::Counters;

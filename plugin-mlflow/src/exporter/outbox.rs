@@ -73,6 +73,11 @@ impl<T: Record> Outbox<T> {
         self.push(waiting)
     }
 
+    /// Whether what waits is on disk (the spool is open).
+    pub fn is_spooled(&self) -> bool {
+        self.spool.is_some()
+    }
+
     #[cfg(test)]
     pub fn spool(&self) -> Option<&Spool> {
         self.spool.as_ref()
@@ -90,33 +95,44 @@ impl<T: Record> Outbox<T> {
         }
         let payloads: Vec<Vec<u8>> = items.iter().map(Record::to_bytes).collect();
         let nothing_unread = spool.unread() == 0;
-        match spool.append(&payloads) {
-            Ok(positions) => {
-                // While the destination keeps up, what was just written is also kept in memory,
-                // and never read back; once something waits on disk, order says read it from there.
-                let mut room = if nothing_unread && self.refused_by_disk.is_empty() {
-                    self.window_capacity.saturating_sub(self.window.len() + self.in_flight.len())
-                } else {
-                    0
-                };
-                for (item, at) in items.into_iter().zip(positions) {
-                    if room == 0 {
-                        break;
-                    }
-                    spool.mark_read(at);
-                    self.window.push_back(Entry { item: Some(item), at: Some(at) });
-                    room -= 1;
-                }
-            }
-            Err(e) => {
-                self.write_error = Some(e);
-                self.refused_by_disk.extend(items);
-                let excess = self.refused_by_disk.len().saturating_sub(self.capacity);
-                self.refused_by_disk.drain(..excess);
-                return excess as u64 + spool.trim();
+        let (positions, error) = spool.append(&payloads);
+        let mut items = items.into_iter();
+        // While the destination keeps up, what was just written is also kept in memory, and never
+        // read back; once something waits on disk, order says read it from there.
+        let mut room = if nothing_unread && self.refused_by_disk.is_empty() {
+            self.window_capacity.saturating_sub(self.window.len() + self.in_flight.len())
+        } else {
+            0
+        };
+        for at in positions {
+            let item = items.next();
+            if room > 0 {
+                spool.mark_read(at);
+                self.window.push_back(Entry { item, at: Some(at) });
+                room -= 1;
             }
         }
-        spool.trim()
+        let mut dropped = 0;
+        if let Some(e) = error {
+            self.write_error = Some(e);
+            self.refused_by_disk.extend(items);
+            let excess = self.refused_by_disk.len().saturating_sub(self.capacity);
+            self.refused_by_disk.drain(..excess);
+            dropped += excess as u64;
+        }
+        dropped + self.trim_spool()
+    }
+
+    /// Applies the spool's size limit: its oldest records go, those held in memory with them.
+    fn trim_spool(&mut self) -> u64 {
+        let Some(spool) = &mut self.spool else { return 0 };
+        let unread = spool.trim();
+        if unread == 0 {
+            return 0;
+        }
+        let before = self.window.len();
+        self.window.retain(|e| e.at.is_none_or(|at| spool.holds(at)));
+        unread + (before - self.window.len()) as u64
     }
 
     /// Takes up to `max` items from the front; they are in flight until `settle`. (One request
@@ -180,17 +196,21 @@ impl<T: Record> Outbox<T> {
         }
         let unsettled = items.split_off(settled);
         let back: Vec<Option<Position>> = self.in_flight.drain(..).collect();
+        let mut dropped = 0;
         for (item, at) in unsettled.into_iter().zip(back).rev() {
-            if at.is_none() && self.spool.is_some() {
-                self.refused_by_disk.push_front(item);
-            } else {
-                self.window.push_front(Entry { item: Some(item), at });
+            match (&self.spool, at) {
+                (None, _) => self.window.push_front(Entry { item: Some(item), at }),
+                (Some(_), None) => self.refused_by_disk.push_front(item),
+                (Some(spool), Some(at)) if spool.holds(at) => {
+                    self.window.push_front(Entry { item: Some(item), at: Some(at) })
+                }
+                // Its record was dropped while it was in flight: the spool was full.
+                (Some(_), Some(_)) => dropped += 1,
             }
         }
-        if self.spool.is_none() {
-            trim(&mut self.window, self.capacity)
-        } else {
-            0
+        match self.spool {
+            None => trim(&mut self.window, self.capacity),
+            Some(_) => dropped,
         }
     }
 

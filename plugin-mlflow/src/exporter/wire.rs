@@ -98,7 +98,8 @@ mod tests {
 
     #[test]
     fn records_round_trip_and_garbage_is_refused() {
-        let point = MetricPoint { key: "openclaw.tokens.input".into(), value: 12.5, timestamp_ms: 1_764_000_000_000, step: 3 };
+        let point =
+            MetricPoint { key: "openclaw.tokens.input".into(), value: 12.5, timestamp_ms: 1_764_000_000_000, step: 3 };
         assert_eq!(MetricPoint::from_bytes(&point.to_bytes()), Some(point));
         assert_eq!(MetricPoint::from_bytes(b"short"), None);
         let trace = EncodedTrace {

@@ -86,3 +86,25 @@ fn clearing_keeps_spooled_items_for_the_next_start_and_counts_memory_only_ones_a
     assert_eq!(o.clear(), Cleared { lost: 0, spooled: 2 });
     assert_eq!(o.pending(), 0);
 }
+
+#[test]
+fn a_full_spool_drops_the_oldest_items_in_memory_too_and_counts_each_once() {
+    let dir = std::env::temp_dir().join(format!("outbox-test-{}-full", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut o: Outbox<u32> = Outbox::new(1000);
+    o.push(0..300); // before the spool opens: in memory
+    let dropped = o.attach_spool(Spool::open(&dir, 2048).unwrap().0, 200);
+    assert!(dropped > 0);
+    let mut kept = Vec::new();
+    loop {
+        let batch = o.take(50);
+        if batch.is_empty() {
+            break;
+        }
+        kept.extend(batch.iter().copied());
+        let n = batch.len();
+        o.settle(batch, n);
+    }
+    assert_eq!(kept.len() as u64 + dropped, 300, "each item delivered or counted as dropped");
+    assert_eq!(kept, (300 - kept.len() as u32..300).collect::<Vec<_>>(), "the newest are kept, in order");
+}

@@ -116,7 +116,7 @@ impl Spool {
             next_id: 0,
             bytes: 0,
             max_bytes,
-            segment_bytes: (max_bytes / 8).clamp(64 << 10, MAX_SEGMENT_BYTES),
+            segment_bytes: (max_bytes / 8).clamp(4 << 10, MAX_SEGMENT_BYTES),
             unsynced_since: None,
             damaged: 0,
         };
@@ -168,7 +168,8 @@ impl Spool {
                 continue;
             };
             let scan = segment::scan(&bytes);
-            let acked = read_ack(&self.dir.join(format!("{name}.ack"))).clamp(segment::HEADER_LEN as u64, scan.valid_len);
+            let acked =
+                read_ack(&self.dir.join(format!("{name}.ack"))).clamp(segment::HEADER_LEN as u64, scan.valid_len);
             let acked_records = scan.record_ends.iter().take_while(|end| **end <= acked).count() as u64;
             recovered.damaged += scan.damaged;
             recovered.records += scan.record_ends.len() as u64 - acked_records;
@@ -214,36 +215,62 @@ impl Spool {
         self.bytes
     }
 
-    /// Appends records (payloads) in one write; their positions, in order. On an error nothing
-    /// of this call counts as written (a partial write is cut off again).
-    pub fn append(&mut self, payloads: &[Vec<u8>]) -> io::Result<Vec<Position>> {
+    /// Appends records, oldest first, a write per segment (a new segment when the current one is
+    /// full). Returns the positions of the records written and, if the disk refused the rest, why
+    /// (a partial write is cut off again, so that the file holds only whole records).
+    pub fn append(&mut self, payloads: &[Vec<u8>]) -> (Vec<Position>, Option<io::Error>) {
+        let mut positions = Vec::with_capacity(payloads.len());
+        let mut rest = payloads;
+        let mut error = None;
+        while !rest.is_empty() {
+            match self.append_to_segment(rest, &mut positions) {
+                Ok(n) => rest = &rest[n..],
+                Err(e) => {
+                    error = Some(e);
+                    break;
+                }
+            }
+        }
+        if !positions.is_empty() {
+            self.unsynced_since.get_or_insert_with(Instant::now);
+            if self.sync_due().is_some_and(|due| due <= Instant::now()) {
+                self.sync();
+            }
+        }
+        (positions, error)
+    }
+
+    /// Appends as many of `payloads` as the current segment has room for (at least one); how many.
+    fn append_to_segment(&mut self, payloads: &[Vec<u8>], positions: &mut Vec<Position>) -> io::Result<usize> {
         if self.writer.is_none() || self.segments.back().is_none_or(|s| s.len >= self.segment_bytes) {
             self.start_segment()?;
         }
         let (writer, seg) = (self.writer.as_mut().unwrap(), self.segments.back_mut().unwrap());
-        let mut buf = Vec::with_capacity(payloads.iter().map(|p| p.len() + segment::FRAME_LEN).sum());
-        let mut positions = Vec::with_capacity(payloads.len());
-        for (i, p) in payloads.iter().enumerate() {
+        let room = self.segment_bytes.saturating_sub(seg.len) as usize;
+        let mut buf = Vec::new();
+        let mut n = 0;
+        for p in payloads {
+            if n > 0 && buf.len() + segment::FRAME_LEN + p.len() > room {
+                break;
+            }
             segment::frame(p, &mut buf);
+            n += 1;
             positions.push(Position {
                 segment: seg.id,
                 end: seg.len + buf.len() as u64,
-                ordinal: seg.records + i as u64 + 1,
+                ordinal: seg.records + n as u64,
             });
         }
         if let Err(e) = writer.write_all(&buf) {
             let _ = writer.set_len(seg.len);
             self.writer = None; // the next append starts a new segment
+            positions.truncate(positions.len() - n);
             return Err(e);
         }
         seg.len += buf.len() as u64;
-        seg.records += payloads.len() as u64;
+        seg.records += n as u64;
         self.bytes += buf.len() as u64;
-        self.unsynced_since.get_or_insert_with(Instant::now);
-        if self.sync_due().is_some_and(|due| due <= Instant::now()) {
-            self.sync();
-        }
-        Ok(positions)
+        Ok(n)
     }
 
     fn start_segment(&mut self) -> io::Result<()> {
@@ -403,6 +430,11 @@ impl Spool {
         }
     }
 
+    /// Whether the record at `at` is still in the spool (its segment was not dropped by `trim`).
+    pub fn holds(&self, at: Position) -> bool {
+        self.segments.iter().any(|s| s.id == at.segment)
+    }
+
     fn delete(&mut self, s: &Segment) {
         let _ = std::fs::remove_file(self.dir.join(format!("{}.seg", s.name)));
         let _ = std::fs::remove_file(self.dir.join(format!("{}.ack", s.name)));
@@ -413,8 +445,8 @@ impl Spool {
     }
 
     /// Deletes the oldest segments while the spool is larger than `maxSpoolBytes`; returns how
-    /// many records they held that had not been read (records already read stay in the reader's
-    /// memory and are delivered).
+    /// many records they held that had not been read. (The reader drops what it holds of them:
+    /// see `holds`.)
     pub fn trim(&mut self) -> u64 {
         let mut dropped = 0;
         while self.bytes > self.max_bytes && self.segments.len() > 1 {

@@ -42,7 +42,7 @@ fn records_come_back_in_order_and_acknowledged_ones_are_released() {
     let (mut spool, recovered) = Spool::open(&dir, 1 << 30).unwrap();
     assert_eq!(recovered, Recovered::default());
     let written: Vec<Vec<u8>> = (0..10).map(payload).collect();
-    let positions = spool.append(&written).unwrap();
+    let positions = spool.append(&written).0;
     assert_eq!((spool.unacked(), spool.unread()), (10, 10));
     let read = read_all(&mut spool);
     assert_eq!(read.iter().map(|(_, p)| p.clone()).collect::<Vec<_>>(), written);
@@ -59,7 +59,7 @@ fn records_come_back_in_order_and_acknowledged_ones_are_released() {
 fn a_crashed_process_records_are_taken_over_from_where_its_acknowledgement_got_to() {
     let dir = stream_dir("crash");
     let (mut first, _) = Spool::open(&dir, 1 << 30).unwrap();
-    let positions = first.append(&(0..20).map(payload).collect::<Vec<_>>()).unwrap();
+    let positions = first.append(&(0..20).map(payload).collect::<Vec<_>>()).0;
     first.ack(positions[4]);
     crash(first);
     let (mut second, recovered) = Spool::open(&dir, 1 << 30).unwrap();
@@ -67,7 +67,7 @@ fn a_crashed_process_records_are_taken_over_from_where_its_acknowledgement_got_t
     let read = read_all(&mut second);
     assert_eq!(read.iter().map(|(_, p)| p.clone()).collect::<Vec<_>>(), (5..20).map(payload).collect::<Vec<_>>());
     // New records go after the old ones.
-    second.append(&[b"new".to_vec()]).unwrap();
+    second.append(&[b"new".to_vec()]).0;
     let (more, _) = second.read(10);
     assert_eq!(more.iter().map(|(_, p)| p.clone()).collect::<Vec<_>>(), vec![b"new".to_vec()]);
 }
@@ -76,7 +76,7 @@ fn a_crashed_process_records_are_taken_over_from_where_its_acknowledgement_got_t
 fn a_torn_last_record_and_a_flipped_byte_lose_only_those_records() {
     let dir = stream_dir("damage");
     let (mut first, _) = Spool::open(&dir, 1 << 30).unwrap();
-    first.append(&(0..10).map(payload).collect::<Vec<_>>()).unwrap();
+    first.append(&(0..10).map(payload).collect::<Vec<_>>()).0;
     crash(first);
     let file = segment_files(&dir).pop().unwrap();
     let mut bytes = std::fs::read(&file).unwrap();
@@ -95,7 +95,7 @@ fn a_torn_last_record_and_a_flipped_byte_lose_only_those_records() {
 fn a_segment_of_a_newer_version_is_left_alone_and_the_rest_is_read() {
     let dir = stream_dir("newer");
     let (mut first, _) = Spool::open(&dir, 1 << 30).unwrap();
-    first.append(&[payload(1)]).unwrap();
+    first.append(&[payload(1)]).0;
     let owner_dir = first.dir().to_path_buf();
     crash(first);
     let mut newer = segment::header().to_vec();
@@ -118,7 +118,7 @@ fn a_full_spool_drops_its_oldest_unread_records_and_says_how_many() {
     let record = vec![7u8; 1000];
     let mut dropped = 0;
     for _ in 0..1000 {
-        spool.append(std::slice::from_ref(&record)).unwrap();
+        spool.append(std::slice::from_ref(&record));
         dropped += spool.trim();
     }
     assert!(spool.bytes() <= max, "{} bytes kept", spool.bytes());
@@ -126,6 +126,12 @@ fn a_full_spool_drops_its_oldest_unread_records_and_says_how_many() {
     assert_eq!(kept + dropped, 1000);
     assert!(kept > 150 && dropped > 600, "kept {kept}, dropped {dropped}");
     assert_eq!(read_all(&mut spool).len() as u64, kept);
+    // One large append is split into segments too, so that the limit holds for it as well.
+    let (mut spool, _) = Spool::open(&stream_dir("full-at-once"), max).unwrap();
+    let (written, error) = spool.append(&vec![record; 1000]);
+    assert!(error.is_none() && written.len() == 1000);
+    let dropped = spool.trim();
+    assert!(spool.bytes() <= max && dropped > 600, "{} bytes kept, {dropped} dropped", spool.bytes());
 }
 
 #[test]
@@ -133,7 +139,7 @@ fn two_processes_on_one_directory_never_read_the_same_records() {
     let dir = stream_dir("two");
     let (mut a, _) = Spool::open(&dir, 1 << 30).unwrap();
     let (mut b, recovered) = Spool::open(&dir, 1 << 30).unwrap();
-    a.append(&[b"a's".to_vec()]).unwrap();
+    a.append(&[b"a's".to_vec()]).0;
     assert_eq!(recovered.records, 0);
     // A third process starting while both live takes over nothing.
     let (mut c, recovered) = Spool::open(&dir, 1 << 30).unwrap();

@@ -1,0 +1,310 @@
+//! The durable spool against the real MLflow server: what waits for MLflow survives a crash
+//! (SIGKILL), a graceful stop during an outage, damage to its files, a full spool and a second
+//! process on the same directory, and what lands is each trace once.
+
+use openclaw_plugin_tests::*;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+/// Connection refused at once: MLflow is down.
+const UNREACHABLE: &str = "http://127.0.0.1:9";
+
+fn outage_config(extra: &str) -> String {
+    format!(
+        "{{ diagnostics: {{ mlflow: {{ enabled: true, trackingUri: \"{UNREACHABLE}\", experimentName: \"unreachable\", flushIntervalMs: 200, {extra} }} }} }}"
+    )
+}
+
+/// `n` finished turns, each in a session of its own, with a prompt naming it.
+fn turns(tag: &str, n: usize) -> PathBuf {
+    let t0 = now_ms() - 60_000;
+    let runs: Vec<_> = (0..n)
+        .map(|i| {
+            openclaw_run(
+                &format!("{tag}-{i}"),
+                &format!("agent:main:{tag}-{i}"),
+                t0 + i as u64 * 100,
+                &format!("turn {i}"),
+                true,
+            )
+        })
+        .collect();
+    write_recording(&runs)
+}
+
+/// A host replaying `recording` during an MLflow outage and then lingering like a running
+/// gateway; returned once it has spooled `n` traces.
+fn spooling_host(recording: &Path, n: usize, state: &Path, extra: &str) -> Child {
+    let dir = scratch_dir("spooling-host");
+    let config = dir.join("openclaw.json");
+    std::fs::write(&config, outage_config(extra)).unwrap();
+    let mut child = Command::new(host_binary())
+        .arg("replay")
+        .arg(recording)
+        .args(["--verbose", "--linger-ms", "600000", "--shutdown-ms", "5000"])
+        .arg("--config")
+        .arg(&config)
+        .arg("--plugins-dir")
+        .arg(plugins_dir(&[built(MLFLOW_PLUGIN)]))
+        .env("OPENCLAW_STATE_DIR", state)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    // Traces queued before the spool is open are moved into it when it opens.
+    let (mut queued, mut opened) = (0, false);
+    let mut lines = stderr.lines();
+    while queued < n || !opened {
+        let line = lines.next().expect("the host ended before spooling every trace").unwrap();
+        opened |= line.contains("MLflow plugin: mlflow traces spooled in");
+        let count = line.split("MLflow plugin: ").nth(1).and_then(|l| l.split_once(" trace(s) queued for mlflow"));
+        if let Some((count, _)) = count {
+            queued += count.parse::<usize>().unwrap();
+        }
+    }
+    // Keep reading (and dropping) its log, so that a full pipe never blocks it.
+    std::thread::spawn(move || lines.for_each(drop));
+    child
+}
+
+/// The host started again with MLflow healthy: it delivers what the spool holds and stops.
+fn restart(mlflow: &Mlflow, experiment: &str, state: &Path) -> HostRun {
+    let plugins = plugins_dir(&[built(MLFLOW_PLUGIN)]);
+    let run = run_host_with_env(
+        &["check"],
+        &mlflow_config(mlflow, experiment, ""),
+        &plugins,
+        &[("OPENCLAW_STATE_DIR", state.to_str().unwrap())],
+    );
+    run.assert_success();
+    run
+}
+
+fn stat(run: &HostRun, key: &str) -> u64 {
+    let stats = run.stats("mlflow");
+    stats[key].as_u64().or_else(|| stats["extra"][key].as_u64()).unwrap_or_else(|| panic!("no {key} in {stats}"))
+}
+
+/// The experiment's traces, as (OpenClaw run id, span count), sorted.
+fn landed(mlflow: &Mlflow, experiment: &str) -> Vec<(String, usize)> {
+    let Some(id) = mlflow.experiment_id(experiment) else { return Vec::new() };
+    let mut found: Vec<(String, usize)> = mlflow
+        .search(&id, "")
+        .iter()
+        .map(|t| {
+            let trace = mlflow.trace(t["trace_id"].as_str().unwrap());
+            (trace.tag("openclaw.run_id").unwrap_or_default().to_string(), trace.spans.len())
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+fn run_ids(tag: &str, indices: impl IntoIterator<Item = usize>) -> Vec<String> {
+    let mut ids: Vec<String> = indices.into_iter().map(|i| format!("{tag}-{i}")).collect();
+    ids.sort();
+    ids
+}
+
+fn segments(state: &Path) -> Vec<PathBuf> {
+    let stream = state.join("mlflow/spool/mlflow-traces");
+    let mut files = Vec::new();
+    for owner in std::fs::read_dir(&stream).into_iter().flatten().filter_map(Result::ok) {
+        for f in std::fs::read_dir(owner.path()).into_iter().flatten().filter_map(Result::ok) {
+            if f.path().extension().is_some_and(|e| e == "seg") {
+                files.push(f.path());
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap().filter_map(Result::ok) {
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_host_killed_during_an_outage_loses_nothing_and_the_restart_delivers_each_trace_once() {
+    let mlflow = Mlflow::from_env();
+    let (tag, experiment) = (unique("kill"), unique("spool-kill"));
+    let state = scratch_dir("state");
+    let n = 40;
+    let mut host = spooling_host(&turns(&tag, n), n, &state, "");
+    host.kill().unwrap(); // SIGKILL: no flush, no shutdown
+    host.wait().unwrap();
+    assert!(!segments(&state).is_empty(), "the killed host left its spool");
+
+    let run = restart(&mlflow, &experiment, &state);
+    assert_eq!((stat(&run, "spool_recovered"), stat(&run, "exported")), (n as u64, n as u64), "{}", run.stderr);
+    let traces = landed(&mlflow, &experiment);
+    assert_eq!(traces.iter().map(|(id, _)| id.clone()).collect::<Vec<_>>(), run_ids(&tag, 0..n), "each turn once");
+    assert!(traces.iter().all(|(_, spans)| *spans == 2), "a root and its model span each: {traces:?}");
+    assert!(segments(&state).is_empty(), "delivered records are released");
+}
+
+#[test]
+fn a_graceful_stop_during_an_outage_keeps_everything_for_the_next_start() {
+    let mlflow = Mlflow::from_env();
+    let (tag, experiment) = (unique("term"), unique("spool-term"));
+    let state = scratch_dir("state");
+    let n = 25;
+    let plugins = plugins_dir(&[built(MLFLOW_PLUGIN)]);
+    let state_env = [("OPENCLAW_STATE_DIR", state.to_str().unwrap())];
+    // The gateway's stop: flush and shutdown within its 5 s budget, with MLflow down throughout.
+    let stopped = run_host_with_env(
+        &["replay", turns(&tag, n).to_str().unwrap(), "--shutdown-ms", "5000"],
+        &outage_config(""),
+        &plugins,
+        &state_env,
+    );
+    assert_eq!((stat(&stopped, "exported"), stat(&stopped, "failed")), (0, 0), "nothing sent, nothing lost");
+    assert!(
+        stopped.stderr.contains(&format!("{n} trace(s) stay in the spool for the next start")),
+        "{}",
+        stopped.stderr
+    );
+
+    let run = restart(&mlflow, &experiment, &state);
+    assert_eq!(stat(&run, "exported"), n as u64, "{}", run.stderr);
+    let ids: Vec<String> = landed(&mlflow, &experiment).into_iter().map(|(id, _)| id).collect();
+    assert_eq!(ids, run_ids(&tag, 0..n));
+}
+
+/// A crash between MLflow accepting a batch and the spool recording it: the restart sends the
+/// batch again. MLflow keys spans by trace and span id, so the resend changes nothing.
+#[test]
+fn a_resend_after_a_crash_before_the_acknowledgement_duplicates_nothing() {
+    let mlflow = Mlflow::from_env();
+    let (tag, experiment) = (unique("resend"), unique("spool-resend"));
+    let state = scratch_dir("state");
+    let n = 10;
+    let mut host = spooling_host(&turns(&tag, n), n, &state, "");
+    host.kill().unwrap();
+    host.wait().unwrap();
+    // The spool as it was before delivery: what a crash before the acknowledgement leaves.
+    let before_ack = scratch_dir("state-before-ack");
+    copy_tree(&state, &before_ack);
+
+    restart(&mlflow, &experiment, &state);
+    let first = landed(&mlflow, &experiment);
+    assert_eq!(first.len(), n);
+    let again = restart(&mlflow, &experiment, &before_ack);
+    assert_eq!(stat(&again, "exported"), n as u64, "all of it was sent again");
+    assert_eq!(landed(&mlflow, &experiment), first, "the same traces with the same spans, no more");
+}
+
+#[test]
+fn a_torn_last_record_and_a_flipped_byte_cost_only_those_traces() {
+    let mlflow = Mlflow::from_env();
+    let (tag, experiment) = (unique("damage"), unique("spool-damage"));
+    let state = scratch_dir("state");
+    let n = 12;
+    let mut host = spooling_host(&turns(&tag, n), n, &state, "");
+    host.kill().unwrap();
+    host.wait().unwrap();
+    let files = segments(&state);
+    assert_eq!(files.len(), 1);
+    let mut bytes = std::fs::read(&files[0]).unwrap();
+    bytes.truncate(bytes.len() - 10); // the last record torn, as by a crash mid-write
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x20; // and one byte flipped in the middle
+    std::fs::write(&files[0], &bytes).unwrap();
+
+    let run = restart(&mlflow, &experiment, &state);
+    assert_eq!(stat(&run, "spool_recovered"), n as u64 - 2, "{}", run.stderr);
+    assert_eq!(stat(&run, "spool_unreadable"), 1, "the damaged record is counted");
+    assert!(run.stderr.contains("skipped 1 damaged record(s)"), "{}", run.stderr);
+    let landed = landed(&mlflow, &experiment);
+    assert_eq!(landed.len(), n - 2, "every readable trace landed: {landed:?}");
+    assert!(landed.iter().all(|(id, _)| id.starts_with(&tag)));
+}
+
+#[test]
+fn an_unusable_spool_directory_falls_back_to_memory_and_still_delivers() {
+    let mlflow = Mlflow::from_env();
+    let (tag, experiment) = (unique("nodir"), unique("spool-nodir"));
+    let blocker = scratch_dir("blocker").join("a-file");
+    std::fs::write(&blocker, "a file where the spool's directory should be").unwrap();
+    let n = 5;
+    let extra = format!("spoolDir: \"{}\"", blocker.join("spool").display());
+    let run = run_host(
+        &["replay", turns(&tag, n).to_str().unwrap()],
+        &mlflow_config(&mlflow, &experiment, &extra),
+        &plugins_dir(&[built(MLFLOW_PLUGIN)]),
+    );
+    run.assert_success();
+    assert_eq!(
+        run.stderr.matches("is unusable").count(),
+        2,
+        "one line per outbox (traces, metric values), naming the directory:\n{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains(&blocker.join("spool").display().to_string()));
+    assert_eq!(stat(&run, "exported"), n as u64);
+    assert_eq!(landed(&mlflow, &experiment).len(), n);
+}
+
+#[test]
+fn a_full_spool_drops_the_oldest_traces_counts_them_and_delivers_the_rest() {
+    let mlflow = Mlflow::from_env();
+    let (tag, experiment) = (unique("full"), unique("spool-full"));
+    let state = scratch_dir("state");
+    let n = 300;
+    let plugins = plugins_dir(&[built(MLFLOW_PLUGIN)]);
+    let state_env = [("OPENCLAW_STATE_DIR", state.to_str().unwrap())];
+    let stopped = run_host_with_env(
+        &["replay", turns(&tag, n).to_str().unwrap(), "--shutdown-ms", "2000"],
+        &outage_config("maxSpoolBytes: 65536"),
+        &plugins,
+        &state_env,
+    );
+    let dropped = stat(&stopped, "traces_dropped");
+    assert!(dropped > 0, "300 traces do not fit in 64 KiB: {}", stopped.stderr);
+    let spool_bytes: u64 = segments(&state).iter().map(|f| f.metadata().unwrap().len()).sum();
+    assert!(spool_bytes <= 65536, "the spool stays within maxSpoolBytes: {spool_bytes}");
+
+    let run = restart(&mlflow, &experiment, &state);
+    let ids: Vec<String> = landed(&mlflow, &experiment).into_iter().map(|(id, _)| id).collect();
+    assert_eq!(
+        ids.len() as u64 + dropped,
+        n as u64,
+        "every trace landed or was counted as dropped: {}\n{}",
+        stopped.stdout,
+        run.stdout
+    );
+    assert_eq!(stat(&run, "exported"), ids.len() as u64);
+    // The oldest went: what landed is the newest.
+    assert_eq!(ids, run_ids(&tag, n - ids.len()..n));
+}
+
+#[test]
+fn two_hosts_on_one_spool_directory_never_send_the_same_trace_and_a_dead_ones_traces_are_taken_over() {
+    let mlflow = Mlflow::from_env();
+    let (tag, experiment) = (unique("two"), unique("spool-two"));
+    let state = scratch_dir("state");
+    let n = 8;
+    // A keeps running during its outage, its traces spooled.
+    let mut a = spooling_host(&turns(&tag, n), n, &state, "");
+    // B starts beside it, healthy: it must not take A's traces while A lives.
+    let b = restart(&mlflow, &experiment, &state);
+    assert_eq!((stat(&b, "spool_recovered"), stat(&b, "exported")), (0, 0), "{}", b.stderr);
+    assert!(landed(&mlflow, &experiment).is_empty());
+    a.kill().unwrap();
+    a.wait().unwrap();
+    // C starts after A died: A's traces are C's to deliver, once.
+    let c = restart(&mlflow, &experiment, &state);
+    assert_eq!(stat(&c, "spool_recovered"), n as u64);
+    let ids: Vec<String> = landed(&mlflow, &experiment).into_iter().map(|(id, _)| id).collect();
+    assert_eq!(ids, run_ids(&tag, 0..n));
+}
