@@ -27,7 +27,7 @@ DEMO_PORT ?= 5000
 DEMO_DIR := .mlflow-demo
 DEMO_URI := http://127.0.0.1:$(DEMO_PORT)
 
-.PHONY: all build venv gateway package peer test demo demo-stop bench-hooks bench-gateway bench-idle bench-freshness bench fuzz clean
+.PHONY: all build venv gateway package peer test demo demo-stop bench-hooks bench-gateway bench-idle bench-freshness bench-spool bench fuzz clean
 
 all: build
 
@@ -101,6 +101,12 @@ bench-idle: venv
 bench-freshness: venv
 	$(CARGO) build --release -p openclaw-plugin-mlflow -p openclaw-host-harness
 	$(VENV)/bin/python scripts/bench_freshness.py $(BENCH_OUT) $(if $(FRESHNESS_BEFORE),$(FRESHNESS_BEFORE) before) $(CARGO_TARGET_DIR)/release/libopenclaw_mlflow.so "this build"
+
+# Section 9 of BENCHMARKS.md alone (the durable spool: an outage's memory and drain, throughput on
+# and off), to BENCH_OUT.
+bench-spool: venv
+	$(CARGO) build --release -p openclaw-plugin-mlflow -p openclaw-host-harness
+	$(VENV)/bin/python scripts/bench_spool.py $(BENCH_OUT)
 
 # Fuzz the configuration parser and the event processing for FUZZ_SECONDS each (not in `make test`).
 # cargo-fuzz needs nightly features; RUSTC_BOOTSTRAP enables them on this stable toolchain, here only.

@@ -25,7 +25,8 @@ import time
 import bench_freshness
 import bench_gateway
 import bench_idle
-from benchlib import HOST, PLUGIN, ROOT, WORK, Server, api, count_traces, free_port, section_lines, tagged_json
+import bench_spool
+from benchlib import HOST, PLUGIN, ROOT, WORK, Server, api, count_traces, free_port, rss_kb, section_lines, state_env, tagged_json
 
 PY = os.path.join(ROOT, ".venv", "bin", "python")
 PLUGINS = os.path.join(WORK, "plugins")
@@ -39,7 +40,8 @@ def config(uri, experiment, extra=""):
 
 
 def host(args, cfg):
-    out = subprocess.run([HOST, *args, "--config", cfg, "--plugins-dir", PLUGINS], capture_output=True, text=True, check=True)
+    out = subprocess.run([HOST, *args, "--config", cfg, "--plugins-dir", PLUGINS], capture_output=True, text=True, check=True,
+                         env=state_env())
     return tagged_json(out.stdout, "BENCH"), tagged_json(out.stdout, "STATS")
 
 
@@ -173,22 +175,13 @@ def throughput(lines):
     return rows
 
 
-def rss_kb(pid):
-    try:
-        for line in open(f"/proc/{pid}/status"):
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    except FileNotFoundError:
-        return None
-
-
 def memory(lines):
     port = free_port()
     uri = f"http://127.0.0.1:{port}"
     cfg = config(uri, "memory")
     proc = subprocess.Popen([HOST, "bench", "--sessions", "100", "--messages", "1200", "--threads", "2", "--rate", "2000",
                              "--linger-ms", "90000", "--shutdown-ms", "120000", "--config", cfg, "--plugins-dir", PLUGINS],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=state_env())
     samples, started, server = [], time.perf_counter(), None
     out_lines = []
     reader = threading.Thread(target=lambda: out_lines.extend(proc.stdout), daemon=True)
@@ -243,7 +236,7 @@ def scaling(server, lines):
 
 def main():
     out_path = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "BENCHMARKS.md")
-    only = sys.argv[2] if len(sys.argv) > 2 else None  # one section: hot, throughput, memory, gateway, idle, freshness
+    only = sys.argv[2] if len(sys.argv) > 2 else None  # one section: hot, throughput, memory, gateway, idle, freshness, spool
     os.makedirs(PLUGINS)
     subprocess.run(["cp", PLUGIN, PLUGINS], check=True)
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
@@ -271,6 +264,8 @@ def main():
         before = os.environ.get("FRESHNESS_BEFORE")
         builds = ([(before, "before")] if before else []) + [(PLUGIN, "this build")]
         lines += section_lines(lambda server, out: bench_freshness.section(server, out, builds))
+    if only in (None, "spool"):
+        lines += section_lines(bench_spool.section)
     with open(out_path, "w") as f:
         f.write("\n".join(lines) + "\n")
     print("\n".join(lines))

@@ -19,7 +19,7 @@ import threading
 import time
 from datetime import datetime
 
-from benchlib import HOST, PLUGIN, WORK, api, count_traces, section_lines, tagged_json
+from benchlib import HOST, PLUGIN, WORK, api, count_traces, section_lines, state_env, tagged_json
 POLL_S = 0.05
 # (messages per second, messages in all)
 RATES = [(1, 20), (10, 100), (100, 1000), (1000, 3000)]
@@ -91,7 +91,8 @@ def host(cfg, plugins_dir, rate, count):
     sessions = min(count, 10)
     out = subprocess.run([HOST, "bench", "--live", "--sessions", str(sessions), "--messages", str(count // sessions),
                           "--threads", "1" if rate else "2", "--rate", str(rate), "--shutdown-ms", "600000",
-                          "--config", cfg, "--plugins-dir", plugins_dir], capture_output=True, text=True, check=True)
+                          "--config", cfg, "--plugins-dir", plugins_dir], capture_output=True, text=True, check=True,
+                         env=state_env())
     return tagged_json(out.stdout, "STATS")
 
 

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 
-from benchlib import HOST, PLUGIN, WORK, section_lines
+from benchlib import HOST, PLUGIN, WORK, section_lines, state_env
 SETTLE_S = 5
 WINDOW_S = 30
 
@@ -41,7 +41,7 @@ def idle_host(uri, plugins_dir):
         f.write(f'{{ diagnostics: {{ mlflow: {{ enabled: true, trackingUri: "{uri}", experimentName: "idle" }} }} }}')
     linger_ms = (SETTLE_S + WINDOW_S + 5) * 1000
     proc = subprocess.Popen([HOST, "check", "--linger-ms", str(linger_ms), "--config", cfg, "--plugins-dir", plugins_dir],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=state_env())
     try:
         time.sleep(SETTLE_S)
         before, t0 = threads(proc.pid), time.monotonic()

@@ -18,6 +18,22 @@ HOST = os.path.join(TARGET, "release", "openclaw-host")
 PLUGIN = os.path.join(TARGET, "release", "libopenclaw_mlflow.so")
 
 
+def state_env():
+    """The environment for one `openclaw-host` run: a state directory (and so a spool) of its own,
+    so that no run delivers what an earlier one left."""
+    return dict(os.environ, OPENCLAW_STATE_DIR=tempfile.mkdtemp(prefix="state-", dir=WORK))
+
+
+def rss_kb(pid):
+    """A process's resident memory in KiB (None once it is gone)."""
+    try:
+        for line in open(f"/proc/{pid}/status"):
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except FileNotFoundError:
+        return None
+
+
 def free_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))

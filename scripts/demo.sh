@@ -40,6 +40,8 @@ cat >"$dir/openclaw.json" <<JSON
 JSON
 
 host="$target/debug/openclaw-host"
+# The demo gateway's state directory: its spool (what waits for MLflow) is kept there.
+export OPENCLAW_STATE_DIR="$dir/state"
 echo "demo: built-in scenario (sessions, tools, a failing tool, a failed message, a subagent)"
 "$host" demo --config "$dir/openclaw.json" --plugins-dir "$dir/plugins" 2> >(grep -i mlflow >&2)
 echo "demo: replay of a real OpenClaw 2026.9.6 run (tests/fixtures/openclaw-2026.9.6/hooks.jsonl)"
