@@ -225,7 +225,7 @@ fn without_conversation_access_one_log_line_says_what_to_set() {
 }
 
 #[test]
-fn with_mlflow_unreachable_the_gateway_answers_as_it_does_without_the_plugin() {
+fn with_mlflow_unreachable_the_gateway_answers_and_the_next_process_delivers_the_spooled_turn() {
     let _one = ONE_GATEWAY_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let mlflow = Mlflow::from_uri(&format!("http://127.0.0.1:{}", openclaw_plugin_tests::openclaw::free_port()));
     // Installed from the packed tarball (the other tests install the folder): the native plugin's
@@ -241,10 +241,25 @@ fn with_mlflow_unreachable_the_gateway_answers_as_it_does_without_the_plugin() {
         with.output
     );
     assert!(
-        mlflow_lines(&with.output)
-            .iter()
-            .any(|l| l.contains("not sent") || l.contains("unreachable") || l.contains("failed")),
-        "the log says what was not sent:\n{}",
+        mlflow_lines(&with.output).iter().any(|l| l.contains("1 trace(s) stay in the spool for the next start")),
+        "the log says what was not sent and where it waits:\n{}",
         with.output
     );
+
+    // The next gateway process, with MLflow reachable, delivers the turn the outage left in the
+    // spool (in the gateway's state directory) beside its own: each once.
+    let healthy = Mlflow::from_env();
+    let experiment = unique("after-outage");
+    oc.set("/plugins/entries/mlflow/config/trackingUri", json!(healthy.uri));
+    oc.set("/plugins/entries/mlflow/config/experimentName", json!(experiment));
+    let after = oc.local_turn("agent:main:after", "Please read hello.txt (MLflow back)");
+    after.assert_success("openclaw agent --local with MLflow back");
+    assert!(
+        mlflow_lines(&after.output).iter().any(|l| l.contains("1 left by an earlier process")),
+        "it took over the spool:\n{}",
+        after.output
+    );
+    let (_, traces) = traces_when(&healthy, &experiment, 2);
+    assert_eq!(in_session(&traces, "agent:main:main").len(), 1, "the outage's turn, once: {traces:#?}");
+    assert_eq!(in_session(&traces, "agent:main:after").len(), 1, "the new turn, once: {traces:#?}");
 }
