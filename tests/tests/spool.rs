@@ -244,13 +244,14 @@ fn an_unusable_spool_directory_falls_back_to_memory_and_still_delivers() {
         &plugins_dir(&[built(MLFLOW_PLUGIN)]),
     );
     run.assert_success();
-    assert_eq!(
-        run.stderr.matches("is unusable").count(),
-        2,
-        "one line per outbox (traces, metric values), naming the directory:\n{}",
-        run.stderr
+    let said: Vec<&str> = run.stderr.lines().filter(|l| l.contains("is unusable")).collect();
+    assert_eq!(said.len(), 1, "one clear line:\n{}", run.stderr);
+    assert!(
+        said[0].contains(&format!("spool directory {} is unusable", blocker.join("spool").display()))
+            && said[0].ends_with("mlflow traces and metric values wait in memory only"),
+        "{}",
+        said[0]
     );
-    assert!(run.stderr.contains(&blocker.join("spool").display().to_string()));
     assert_eq!(stat(&run, "exported"), n as u64);
     assert_eq!(landed(&mlflow, &experiment).len(), n);
 }
@@ -307,4 +308,39 @@ fn two_hosts_on_one_spool_directory_never_send_the_same_trace_and_a_dead_ones_tr
     assert_eq!(stat(&c, "spool_recovered"), n as u64);
     let ids: Vec<String> = landed(&mlflow, &experiment).into_iter().map(|(id, _)| id).collect();
     assert_eq!(ids, run_ids(&tag, 0..n));
+}
+
+/// A disk that refuses writes (each spool file limited to 4 KiB with `ulimit -f`, as a full disk
+/// refuses them): what it refused waits in memory, is delivered, and the problem is said.
+#[test]
+fn writes_the_disk_refuses_wait_in_memory_and_are_delivered() {
+    let mlflow = Mlflow::from_env();
+    let (tag, experiment) = (unique("efbig"), unique("spool-efbig"));
+    let n = 40;
+    let dir = scratch_dir("efbig");
+    let config = dir.join("openclaw.json");
+    std::fs::write(&config, mlflow_config(&mlflow, &experiment, "maxSpoolBytes: 65536")).unwrap();
+    // SIGXFSZ ignored, so that a write past the limit fails with EFBIG instead of killing the host.
+    let output = Command::new("bash")
+        .args(["-c", r#"trap "" XFSZ; ulimit -f 4; exec "$0" "$@""#])
+        .arg(host_binary())
+        .arg("replay")
+        .arg(turns(&tag, n))
+        .args(["--shutdown-ms", "30000", "--config"])
+        .arg(&config)
+        .arg("--plugins-dir")
+        .arg(plugins_dir(&[built(MLFLOW_PLUGIN)]))
+        .env("OPENCLAW_STATE_DIR", dir.join("state"))
+        .output()
+        .unwrap();
+    let run = HostRun {
+        status: output.status,
+        stdout: String::from_utf8_lossy(&output.stdout).into(),
+        stderr: String::from_utf8_lossy(&output.stderr).into(),
+    };
+    run.assert_success();
+    assert!(stat(&run, "spool_write_errors") > 0, "the limit was hit: {}", run.stdout);
+    assert!(run.stderr.contains("spool could not be written"), "{}", run.stderr);
+    assert_eq!((stat(&run, "exported"), stat(&run, "traces_dropped")), (n as u64, 0));
+    assert_eq!(landed(&mlflow, &experiment).len(), n);
 }

@@ -166,54 +166,28 @@ impl Mailbox {
     /// left by an earlier process is scanned here) and moves what waits in memory into it. A
     /// directory that cannot be used leaves that outbox in memory, with one log line.
     pub fn open_spool(&self, plan: &SpoolPlan) {
-        let name = self.name;
-        let open = |(dir, max): &(PathBuf, u64), what: &str| -> Option<Spool> {
-            match Spool::open(dir, *max) {
-                Ok((spool, recovered)) => {
-                    if what == "traces" {
-                        Counters::add(&self.stats.spool_recovered, recovered.records);
-                    }
-                    Counters::add(&self.stats.spool_unreadable, recovered.damaged);
-                    self.log.info(|| {
-                        format!(
-                            "MLflow plugin: {name} {what} spooled in {} (up to {}); {} left by an earlier process",
-                            spool.dir().display(),
-                            size(*max),
-                            recovered.records
-                        )
-                    });
-                    if recovered.damaged > 0 {
-                        self.log.warn(|| {
-                            format!(
-                                "MLflow plugin: skipped {} damaged record(s) in the {name} {what} spool",
-                                recovered.damaged
-                            )
-                        });
-                    }
-                    if !recovered.unreadable.is_empty() {
-                        let files: Vec<String> = recovered.unreadable.iter().map(|p| p.display().to_string()).collect();
-                        self.log.warn(|| {
-                            format!(
-                                "MLflow plugin: left spool file(s) it cannot read (written by a newer version, or damaged): {}",
-                                files.join(", ")
-                            )
-                        });
-                    }
-                    Some(spool)
-                }
-                Err(e) => {
-                    self.log.warn(|| {
-                        format!(
-                            "MLflow plugin: spool directory {} is unusable ({e}); {name} {what} wait in memory only",
-                            dir.display()
-                        )
-                    });
-                    None
-                }
+        let mut unusable = Vec::new();
+        let mut open = |stream: &(PathBuf, u64), what: &'static str| match self.open_stream(stream, what) {
+            Ok(spool) => Some(spool),
+            Err(e) => {
+                unusable.push((what, e));
+                None
             }
         };
         let traces = open(&plan.traces, "traces");
         let metrics = plan.metrics.as_ref().and_then(|m| open(m, "metric values"));
+        if let Some((_, e)) = unusable.first() {
+            // One line, naming the configured directory (the streams are folders inside it).
+            let dir = plan.traces.0.parent().unwrap_or(&plan.traces.0).display();
+            let what: Vec<&str> = unusable.iter().map(|(what, _)| *what).collect();
+            let name = self.name;
+            self.log.warn(|| {
+                format!(
+                    "MLflow plugin: spool directory {dir} is unusable ({e}); {name} {} wait in memory only",
+                    what.join(" and ")
+                )
+            });
+        }
         let mut boxes = self.lock();
         let mut dropped = (0, 0);
         if let Some(spool) = traces {
@@ -227,6 +201,39 @@ impl Mailbox {
         Counters::add(&self.stats.traces_dropped, dropped.0);
         Counters::add(&self.stats.metric_values_dropped, dropped.1);
         self.changed.notify_all();
+    }
+
+    /// Opens one stream's spool and says what it found of earlier processes.
+    fn open_stream(&self, (dir, max): &(PathBuf, u64), what: &str) -> std::io::Result<Spool> {
+        let (spool, recovered) = Spool::open(dir, *max)?;
+        let name = self.name;
+        if what == "traces" {
+            Counters::add(&self.stats.spool_recovered, recovered.records);
+        }
+        Counters::add(&self.stats.spool_unreadable, recovered.damaged);
+        self.log.info(|| {
+            format!(
+                "MLflow plugin: {name} {what} spooled in {} (up to {}); {} left by an earlier process",
+                spool.dir().display(),
+                size(*max),
+                recovered.records
+            )
+        });
+        if recovered.damaged > 0 {
+            self.log.warn(|| {
+                format!("MLflow plugin: skipped {} damaged record(s) in the {name} {what} spool", recovered.damaged)
+            });
+        }
+        if !recovered.unreadable.is_empty() {
+            let files: Vec<String> = recovered.unreadable.iter().map(|p| p.display().to_string()).collect();
+            self.log.warn(|| {
+                format!(
+                    "MLflow plugin: left spool file(s) it cannot read (written by a newer version, or damaged): {}",
+                    files.join(", ")
+                )
+            });
+        }
+        Ok(spool)
     }
 
     /// Counts what the outboxes found unreadable and logs a disk error (once a minute).

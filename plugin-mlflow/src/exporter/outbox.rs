@@ -126,8 +126,8 @@ impl<T: Record> Outbox<T> {
     /// Applies the spool's size limit: its oldest records go, those held in memory with them.
     fn trim_spool(&mut self) -> u64 {
         let Some(spool) = &mut self.spool else { return 0 };
-        let unread = spool.trim();
-        if unread == 0 {
+        let (segments, unread) = spool.trim();
+        if segments == 0 {
             return 0;
         }
         let before = self.window.len();

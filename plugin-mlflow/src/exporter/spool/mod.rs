@@ -445,16 +445,17 @@ impl Spool {
     }
 
     /// Deletes the oldest segments while the spool is larger than `maxSpoolBytes`; returns how
-    /// many records they held that had not been read. (The reader drops what it holds of them:
-    /// see `holds`.)
-    pub fn trim(&mut self) -> u64 {
-        let mut dropped = 0;
+    /// many segments that was and how many records they held that had not been read. (The reader
+    /// drops what it holds of them: see `holds`.)
+    pub fn trim(&mut self) -> (usize, u64) {
+        let (mut segments, mut unread) = (0, 0);
         while self.bytes > self.max_bytes && self.segments.len() > 1 {
             let s = self.segments.pop_front().unwrap();
-            dropped += s.unread();
+            unread += s.unread();
+            segments += 1;
             self.delete(&s);
         }
-        dropped
+        (segments, unread)
     }
 }
 
