@@ -69,6 +69,17 @@ fn spooling_host(recording: &Path, n: usize, state: &Path, extra: &str) -> Child
     child
 }
 
+/// A host that replays `n` turns with MLflow down throughout and stops as a gateway does, with
+/// `shutdown_ms` for its flush and shutdown.
+fn replayed_during_outage(tag: &str, n: usize, state: &Path, shutdown_ms: &str, extra: &str) -> HostRun {
+    run_host_with_env(
+        &["replay", turns(tag, n).to_str().unwrap(), "--shutdown-ms", shutdown_ms],
+        &outage_config(extra),
+        &plugins_dir(&[built(MLFLOW_PLUGIN)]),
+        &[("OPENCLAW_STATE_DIR", state.to_str().unwrap())],
+    )
+}
+
 /// The host started again with MLflow healthy: it delivers what the spool holds and stops.
 fn restart(mlflow: &Mlflow, experiment: &str, state: &Path) -> HostRun {
     let plugins = plugins_dir(&[built(MLFLOW_PLUGIN)]);
@@ -159,15 +170,8 @@ fn a_graceful_stop_during_an_outage_keeps_everything_for_the_next_start() {
     let (tag, experiment) = (unique("term"), unique("spool-term"));
     let state = scratch_dir("state");
     let n = 25;
-    let plugins = plugins_dir(&[built(MLFLOW_PLUGIN)]);
-    let state_env = [("OPENCLAW_STATE_DIR", state.to_str().unwrap())];
     // The gateway's stop: flush and shutdown within its 5 s budget, with MLflow down throughout.
-    let stopped = run_host_with_env(
-        &["replay", turns(&tag, n).to_str().unwrap(), "--shutdown-ms", "5000"],
-        &outage_config(""),
-        &plugins,
-        &state_env,
-    );
+    let stopped = replayed_during_outage(&tag, n, &state, "5000", "");
     assert_eq!((stat(&stopped, "exported"), stat(&stopped, "failed")), (0, 0), "nothing sent, nothing lost");
     assert!(
         stopped.stderr.contains(&format!("{n} trace(s) stay in the spool for the next start")),
@@ -262,14 +266,7 @@ fn a_full_spool_drops_the_oldest_traces_counts_them_and_delivers_the_rest() {
     let (tag, experiment) = (unique("full"), unique("spool-full"));
     let state = scratch_dir("state");
     let n = 300;
-    let plugins = plugins_dir(&[built(MLFLOW_PLUGIN)]);
-    let state_env = [("OPENCLAW_STATE_DIR", state.to_str().unwrap())];
-    let stopped = run_host_with_env(
-        &["replay", turns(&tag, n).to_str().unwrap(), "--shutdown-ms", "2000"],
-        &outage_config("maxSpoolBytes: 65536"),
-        &plugins,
-        &state_env,
-    );
+    let stopped = replayed_during_outage(&tag, n, &state, "2000", "maxSpoolBytes: 65536");
     let dropped = stat(&stopped, "traces_dropped");
     assert!(dropped > 0, "300 traces do not fit in 64 KiB: {}", stopped.stderr);
     let spool_bytes: u64 = segments(&state).iter().map(|f| f.metadata().unwrap().len()).sum();
