@@ -306,6 +306,8 @@ pub struct Span {
     pub attributes: serde_json::Map<String, Value>,
     pub status_code: String,
     pub status_message: String,
+    /// The span's events: (name, attributes).
+    pub events: Vec<(String, serde_json::Map<String, Value>)>,
 }
 
 fn number(v: &Value) -> u64 {
@@ -338,14 +340,24 @@ fn any_value(v: &Value) -> Value {
     Value::Null
 }
 
+/// OTLP JSON `attributes` (a list of key and any-value) as a plain JSON object.
+fn attributes(list: &Value) -> serde_json::Map<String, Value> {
+    list.as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|kv| (kv["key"].as_str().unwrap().to_string(), any_value(&kv["value"])))
+        .collect()
+}
+
 impl Span {
     fn from_otlp_json(s: &Value) -> Span {
-        let attributes = s["attributes"]
+        let events = s["events"]
             .as_array()
             .cloned()
             .unwrap_or_default()
             .iter()
-            .map(|kv| (kv["key"].as_str().unwrap().to_string(), any_value(&kv["value"])))
+            .map(|e| (e["name"].as_str().unwrap_or_default().to_string(), attributes(&e["attributes"])))
             .collect();
         Span {
             id: s["span_id"].as_str().unwrap_or_default().to_string(),
@@ -353,10 +365,18 @@ impl Span {
             name: s["name"].as_str().unwrap_or_default().to_string(),
             start_ns: number(&s["start_time_unix_nano"]),
             end_ns: number(&s["end_time_unix_nano"]),
-            attributes,
+            attributes: attributes(&s["attributes"]),
             status_code: s["status"]["code"].as_str().unwrap_or_default().to_string(),
             status_message: s["status"]["message"].as_str().unwrap_or_default().to_string(),
+            events,
         }
+    }
+
+    /// The (`exception.type`, `exception.message`) of the span's `exception` event, if any: what
+    /// MLflow's UI shows as the span's error.
+    pub fn exception(&self) -> Option<(&str, &str)> {
+        let (_, a) = self.events.iter().find(|(name, _)| name == "exception")?;
+        Some((a.get("exception.type")?.as_str()?, a.get("exception.message")?.as_str()?))
     }
 
     pub fn attr(&self, key: &str) -> Option<&Value> {

@@ -108,7 +108,12 @@ fn check_trace(mlflow: &Mlflow, experiment: &str, run_id: &str, events: &[Value]
     assert_eq!(trace.info["state"], if failed { "ERROR" } else { "OK" }, "state of {run_id}");
     let root = trace.root();
     if failed {
-        assert_eq!(root.status_message, end["event"]["error"].as_str().unwrap());
+        let error = end["event"]["error"].as_str().unwrap();
+        assert_eq!(root.status_message, error);
+        // What MLflow's UI shows: the exception event's type and text.
+        assert_eq!(root.exception(), Some(("MessageFailed", error)), "the failure of {run_id}");
+    } else {
+        assert_eq!(root.exception(), None);
     }
 
     // The span tree: one root, every call a child of it, with the hooks' times.
@@ -120,6 +125,10 @@ fn check_trace(mlflow: &Mlflow, experiment: &str, run_id: &str, events: &[Value]
     let mut children: Vec<&Span> = trace.spans.iter().filter(|s| s.parent_id.is_some()).collect();
     for child in &children {
         assert_eq!(child.parent_id.as_deref(), Some(root.id.as_str()), "{} is not under the root", child.name);
+        // A failed call shows its error in the UI: an exception event with the status's text.
+        let kind = if child.name.starts_with("tool.") { "ToolCallFailed" } else { "ModelCallFailed" };
+        let expected = (child.status_code == "STATUS_CODE_ERROR").then_some((kind, child.status_message.as_str()));
+        assert_eq!(child.exception(), expected, "the exception of {} in {run_id}", child.name);
     }
     children.sort_by(|a, b| (a.start_ms(), &a.name).cmp(&(b.start_ms(), &b.name)));
     let actual: Vec<(String, String, u64, u64, bool)> = children
@@ -241,6 +250,11 @@ fn the_demo_lands_in_mlflow_as_one_complete_trace_per_message() {
     assert_eq!(trace.info["state"], "OK");
     let tool = trace.spans.iter().find(|s| s.status_code == "STATUS_CODE_ERROR").unwrap();
     assert!(tool.name.starts_with("tool.") && tool.status_message.starts_with("ENOENT"), "{tool:?}");
+    assert_eq!(tool.exception(), Some(("ToolCallFailed", tool.status_message.as_str())), "visibly failed in the UI");
+    assert!(
+        trace.spans.iter().filter(|s| s.id != tool.id).all(|s| s.exception().is_none()),
+        "only the failed span carries an exception"
+    );
 
     // The subagent's run is its own trace in its own session, linked both ways.
     let spawn = events.iter().find(|e| e["hook"] == "subagent_spawned").unwrap();
@@ -482,6 +496,7 @@ fn a_message_that_never_ends_is_sent_marked_incomplete_after_the_timeout() {
     assert_eq!(trace.info["state"], "ERROR");
     assert_eq!(trace.tag("openclaw.incomplete"), Some("true"));
     assert!(trace.root().status_message.contains("did not end within 1 s"), "{}", trace.root().status_message);
+    assert_eq!(trace.root().exception(), Some(("MessageIncomplete", trace.root().status_message.as_str())));
     assert_eq!(trace.spans.iter().filter(|s| s.name == "llm.openai.gpt-5-mini").count(), 1, "what arrived is kept");
 }
 

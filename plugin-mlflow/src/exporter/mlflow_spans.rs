@@ -122,9 +122,13 @@ impl Builder<'_> {
         }
     }
 
-    fn error_status(&mut self, error: &str, fallback: &str) -> Status {
-        let text = if error.is_empty() { fallback.to_string() } else { self.clean(error) };
-        Status::error(text)
+    /// The text of a failure: the host's error (content rules apply: redacted, cut), else `fallback`.
+    fn error_text(&mut self, error: &str, fallback: &str) -> String {
+        if error.is_empty() {
+            fallback.to_string()
+        } else {
+            self.clean(error)
+        }
     }
 
     fn root(&mut self, finished: &FinishedTrace) -> SpanData {
@@ -171,18 +175,18 @@ impl Builder<'_> {
         if !run.subagent_sessions.is_empty() {
             a.push(KeyValue::new("mlflow.traceTag.openclaw.subagent_sessions", run.subagent_sessions.join(",")));
         }
-        let status = match (&finished.incomplete, run.outcome) {
+        let failure = match (&finished.incomplete, run.outcome) {
             (Some(reason), _) => {
                 a.push(KeyValue::new("mlflow.traceTag.openclaw.incomplete", "true"));
-                Status::error(format!("incomplete: {reason}"))
+                Some((EXCEPTION_INCOMPLETE, format!("incomplete: {reason}")))
             }
             (None, Some(outcome)) if outcome.is_error() => {
-                self.error_status(&run.error, &format!("message {}", outcome.as_str()))
+                Some((EXCEPTION_MESSAGE, self.error_text(&run.error, &format!("message {}", outcome.as_str()))))
             }
-            _ => Status::Ok,
+            _ => None,
         };
         let end = run.end_ms.unwrap_or(run.last_event_ms);
-        self.span(
+        let span = self.span(
             run.trace_id,
             run.root_span_id,
             SpanId::INVALID,
@@ -190,8 +194,9 @@ impl Builder<'_> {
             run.start_ms,
             end,
             a,
-            status,
-        )
+            Status::Ok,
+        );
+        failed(span, failure)
     }
 
     fn child(&mut self, run: &RunTrace, child: &ChildSpan) -> SpanData {
@@ -258,17 +263,40 @@ impl Builder<'_> {
         if self.opts.track_latency {
             a.push(KeyValue::new("openclaw.latency_ms", end.saturating_sub(child.start_ms) as i64));
         }
-        let failed = child.outcome.is_some_and(|o| o.is_error());
-        let status = if failed || (child.outcome.is_none() && !child.error.is_empty()) {
-            if failed {
+        let outcome_failed = child.outcome.is_some_and(|o| o.is_error());
+        let failure = if outcome_failed || (child.outcome.is_none() && !child.error.is_empty()) {
+            if outcome_failed {
                 a.push(KeyValue::new(genai::ERROR_TYPE, child.outcome.map_or("incomplete", |o| o.as_str())));
             }
-            self.error_status(&child.error, "failed")
+            let kind = match child.kind {
+                ChildKind::Model { .. } => EXCEPTION_MODEL_CALL,
+                ChildKind::Tool { .. } => EXCEPTION_TOOL_CALL,
+            };
+            Some((kind, self.error_text(&child.error, "failed")))
         } else {
-            Status::Ok
+            None
         };
-        self.span(run.trace_id, child.span_id, run.root_span_id, name, child.start_ms, end, a, status)
+        let span = self.span(run.trace_id, child.span_id, run.root_span_id, name, child.start_ms, end, a, Status::Ok);
+        failed(span, failure)
     }
+}
+
+/// `exception.type` of a failure, by what failed (the host's outcome is the span's `error.type`).
+const EXCEPTION_MESSAGE: &str = "MessageFailed";
+const EXCEPTION_INCOMPLETE: &str = "MessageIncomplete";
+const EXCEPTION_MODEL_CALL: &str = "ModelCallFailed";
+const EXCEPTION_TOOL_CALL: &str = "ToolCallFailed";
+
+/// A failure as MLflow shows it: the span's status ERROR with the text, and an OpenTelemetry
+/// `exception` event (`exception.type`, `exception.message`) at the span's end, which the UI marks
+/// in red and lists in the span's Events tab (a status alone shows no text there). The same as
+/// MLflow's own SDK records a failure.
+fn failed(mut span: SpanData, failure: Option<(&'static str, String)>) -> SpanData {
+    let Some((kind, text)) = failure else { return span };
+    let attributes = vec![KeyValue::new("exception.type", kind), KeyValue::new("exception.message", text.clone())];
+    span.events.events.push(opentelemetry::trace::Event::new("exception", span.end_time, attributes, 0));
+    span.status = Status::error(text);
+    span
 }
 
 /// Builds the spans of `finished`: the root first, then its children in start order.
