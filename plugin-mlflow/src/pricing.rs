@@ -4,6 +4,17 @@
 //! prompts up to 200k tokens). The configuration's `pricing` extends or overrides them per model.
 //! A model with no known price gets no cost: an invented one would be worse than none.
 
+/// Costs are attached to spans and logged as metrics rounded to this many decimal places of a US
+/// dollar: a ten-billionth, far below any one token's price, so float noise such as
+/// `0.06248029999999999` never reaches MLflow.
+pub const COST_DECIMALS: i32 = 10;
+
+/// `usd` rounded to `COST_DECIMALS` places.
+pub fn round_usd(usd: f64) -> f64 {
+    let scale = 10f64.powi(COST_DECIMALS);
+    (usd * scale).round() / scale
+}
+
 use crate::tokens::Tokens;
 use openclaw_plugin_api::ModelCost;
 use std::collections::HashMap;
@@ -127,6 +138,14 @@ mod tests {
         assert_eq!(t.price("anthropic/claude-haiku-4-5"), t.price("claude-haiku-4-5"));
         // gpt-5-mini must not be priced as gpt-5.
         assert_eq!(t.price("gpt-5-mini").unwrap().input, 0.25);
+    }
+
+    #[test]
+    fn costs_are_rounded_to_a_ten_billionth_of_a_dollar_without_float_noise() {
+        assert_eq!(round_usd(0.06248029999999999), 0.0624803);
+        assert_eq!(round_usd(0.1 + 0.2), 0.3);
+        assert_eq!(round_usd(1.5e-7 * 3.0), 4.5e-7, "a few cheap tokens keep their cost");
+        assert_eq!(round_usd(0.0), 0.0);
     }
 
     #[test]

@@ -172,6 +172,11 @@ fn check_trace(mlflow: &Mlflow, experiment: &str, run_id: &str, events: &[Value]
         let Some(cost) = span.attr("mlflow.llm.cost") else { continue };
         let total = cost["total_cost"].as_f64().unwrap();
         span_costs += total;
+        for part in ["input_cost", "output_cost", "total_cost"] {
+            // Rounded to 10 decimal places (a ten-billionth of a dollar): no float noise shown.
+            let v = cost[part].as_f64().unwrap();
+            assert_eq!((v * 1e10).round() / 1e10, v, "{} {part}", span.name);
+        }
         match e["event"]["cost_usd"]["total"].as_f64() {
             Some(host_total) => {
                 assert!(approx(total, host_total), "{}: {total} vs the host's {host_total}", span.name);

@@ -3,6 +3,7 @@
 
 use super::assembler::{ChildKind, ChildSpan, FinishedTrace, RunTrace};
 use crate::genai;
+use crate::pricing::round_usd;
 use crate::redact::Redactor;
 use opentelemetry::trace::{SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId, TraceState};
 use opentelemetry::{InstrumentationScope, KeyValue};
@@ -228,9 +229,9 @@ impl Builder<'_> {
                     if let (Some(c), Some(source)) = (cost, cost_source) {
                         // MLflow's cost has input and output only: cache reads and writes are input.
                         let cost_json = json!({
-                            "input_cost": c.input + c.cache_read + c.cache_write,
-                            "output_cost": c.output,
-                            "total_cost": c.total,
+                            "input_cost": round_usd(c.input + c.cache_read + c.cache_write),
+                            "output_cost": round_usd(c.output),
+                            "total_cost": round_usd(c.total),
                         });
                         a.push(KeyValue::new("mlflow.llm.cost", cost_json.to_string()));
                         a.push(KeyValue::new("openclaw.cost_source", *source));

@@ -7,6 +7,7 @@
 //! MLflow's chart of a key is its rate over time. Latencies are the window's mean, in milliseconds.
 
 use super::assembler::{ChildKind, FinishedTrace};
+use crate::pricing::round_usd;
 use std::collections::BTreeMap;
 
 #[derive(Clone, Debug, PartialEq)]
@@ -110,8 +111,11 @@ impl MetricsWindow {
         }
         let step = self.step;
         let point = |key: String, value: f64| MetricPoint { key, value, timestamp_ms: now_ms, step };
-        let mut points: Vec<MetricPoint> =
-            std::mem::take(&mut self.sums).into_iter().map(|(k, v)| point(k, v)).collect();
+        // Sums of costs are rounded once, here (summing rounded values would bring the noise back).
+        let mut points: Vec<MetricPoint> = std::mem::take(&mut self.sums)
+            .into_iter()
+            .map(|(k, v)| if k.starts_with("cost.") { point(k, round_usd(v)) } else { point(k, v) })
+            .collect();
         for (key, mean) in [("latency.model_ms", &mut self.model_ms), ("latency.message_ms", &mut self.message_ms)] {
             if mean.count > 0 {
                 points.push(point(key.to_string(), mean.sum / mean.count as f64));
