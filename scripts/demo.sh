@@ -15,13 +15,23 @@ healthy() { "$root/.venv/bin/python" -c "import urllib.request,sys; sys.exit(0 i
 if healthy; then
   echo "demo: using the MLflow server already at $uri"
 else
+  # A port held by something that is not MLflow: say so now, not after minutes of polling.
+  if ! "$root/.venv/bin/python" -c "import socket; s = socket.socket(); s.bind(('127.0.0.1', $port))" 2>/dev/null; then
+    echo "demo: port $port is in use by another program (not an MLflow server); run: make demo DEMO_PORT=<a free port>" >&2
+    exit 1
+  fi
   echo "demo: starting MLflow at $uri (SQLite database in $dir/mlflow.db)"
   setsid "$root/.venv/bin/mlflow" server --backend-store-uri "sqlite:///$dir/mlflow.db" \
     --default-artifact-root "$dir/artifacts" --host 127.0.0.1 --port "$port" --workers 1 \
     >"$dir/server.log" 2>&1 &
-  echo $! >"$dir/server.pid"
-  for _ in $(seq 1 360); do healthy && break; sleep 0.5; done
-  healthy || { cat "$dir/server.log"; echo "demo: MLflow did not start; see above" >&2; exit 1; }
+  pid=$!
+  echo $pid >"$dir/server.pid"
+  for _ in $(seq 1 360); do
+    healthy && break
+    kill -0 "$pid" 2>/dev/null || break # it died (e.g. the port was taken meanwhile): no use waiting
+    sleep 0.5
+  done
+  healthy || { tail -20 "$dir/server.log"; echo "demo: MLflow did not start; see above" >&2; exit 1; }
 fi
 
 cp "$target/debug/libopenclaw_mlflow.so" "$dir/plugins/"
