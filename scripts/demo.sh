@@ -52,10 +52,14 @@ JSON
 host="$target/debug/openclaw-host"
 # The demo gateway's state directory: its spool (what waits for MLflow) is kept there.
 export OPENCLAW_STATE_DIR="$dir/state"
+# A cold server takes seconds to resolve the experiment and create the run: give the host's stop
+# a budget that covers it (it returns as soon as everything is delivered), so that the first demo
+# reports its figures and ends its run with the metrics logged.
+budget=(--shutdown-ms 60000)
 echo "demo: built-in scenario (sessions, tools, a failing tool, a failed message, a subagent)"
-"$host" demo --config "$dir/openclaw.json" --plugins-dir "$dir/plugins" 2> >(grep -i mlflow >&2)
+"$host" demo "${budget[@]}" --config "$dir/openclaw.json" --plugins-dir "$dir/plugins" 2> >(grep -i mlflow >&2)
 echo "demo: replay of a real OpenClaw 2026.9.6 run (tests/fixtures/openclaw-2026.9.6/hooks.jsonl)"
-"$host" replay "$root/tests/fixtures/openclaw-2026.9.6/hooks.jsonl" --config "$dir/openclaw.json" --plugins-dir "$dir/plugins" 2> >(grep -i mlflow >&2)
+"$host" replay "$root/tests/fixtures/openclaw-2026.9.6/hooks.jsonl" "${budget[@]}" --config "$dir/openclaw.json" --plugins-dir "$dir/plugins" 2> >(grep -i mlflow >&2)
 
 id=$("$root/.venv/bin/python" -c "import json,urllib.request; print(json.load(urllib.request.urlopen('$uri/api/2.0/mlflow/experiments/get-by-name?experiment_name=openclaw-demo'))['experiment']['experiment_id'])")
 echo
