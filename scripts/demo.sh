@@ -58,8 +58,8 @@ export OPENCLAW_STATE_DIR="$dir/state"
 budget=(--shutdown-ms 60000)
 echo "demo: built-in scenario (sessions, tools, a failing tool, a failed message, a subagent)"
 "$host" demo "${budget[@]}" --config "$dir/openclaw.json" --plugins-dir "$dir/plugins" 2> >(grep -i mlflow >&2)
-echo "demo: replay of a real OpenClaw 2026.9.6 run (tests/fixtures/openclaw-2026.9.6/hooks.jsonl)"
-"$host" replay "$root/tests/fixtures/openclaw-2026.9.6/hooks.jsonl" "${budget[@]}" --config "$dir/openclaw.json" --plugins-dir "$dir/plugins" 2> >(grep -i mlflow >&2)
+echo "demo: replay of a real OpenClaw 2026.9.6 run (tests/fixtures/openclaw-2026.9.6/hooks.jsonl), moved to the present"
+"$host" replay "$root/tests/fixtures/openclaw-2026.9.6/hooks.jsonl" --shift-to-now "${budget[@]}" --config "$dir/openclaw.json" --plugins-dir "$dir/plugins" 2> >(grep -i mlflow >&2)
 
 id=$("$root/.venv/bin/python" -c "import json,urllib.request; print(json.load(urllib.request.urlopen('$uri/api/2.0/mlflow/experiments/get-by-name?experiment_name=openclaw-demo'))['experiment']['experiment_id'])")
 echo

@@ -49,6 +49,10 @@ pub enum Command {
         /// Also write every hook call made, as JSON lines (for checks)
         #[arg(long, value_name = "FILE")]
         events_out: Option<PathBuf>,
+        /// Move the recording's times so that its last event is now (kept as recorded otherwise):
+        /// an old recording then shows in MLflow's default "Last 7 days" view
+        #[arg(long)]
+        shift_to_now: bool,
     },
     /// Concurrent sessions on several threads; hook latency per kind and events/s
     Bench(BenchOptions),
@@ -115,6 +119,17 @@ fn drive(host: &Host, events_out: Option<&Path>, what: &str, events: Vec<host_ev
     Ok(())
 }
 
+/// `events` with every time moved by the same amount, so that the last one is `now_ms` (durations
+/// are relative and stay as they are).
+fn shifted_to(now_ms: u64, mut events: Vec<host_event::HostEvent>) -> Vec<host_event::HostEvent> {
+    let last = events.iter().map(|e| e.ctx.ts_ms).max().unwrap_or(now_ms);
+    let delta = now_ms as i128 - last as i128;
+    for e in &mut events {
+        e.ctx.ts_ms = (e.ctx.ts_ms as i128 + delta).max(0) as u64;
+    }
+    events
+}
+
 fn main() -> ExitCode {
     let o = Options::parse();
     if let Err(e) = logger::init(o.verbose) {
@@ -130,9 +145,10 @@ fn main() -> ExitCode {
     };
     let result = match &o.command {
         Command::Demo { events_out } => drive(&host, events_out.as_deref(), "demo", demo::scenario(demo::now_ms())),
-        Command::Replay { file, events_out } => std::fs::read_to_string(file)
+        Command::Replay { file, events_out, shift_to_now } => std::fs::read_to_string(file)
             .map_err(|e| format!("{}: {e}", file.display()))
             .and_then(|recording| openclaw_plugin_host::translate_recording(&recording))
+            .map(|events| if *shift_to_now { shifted_to(demo::now_ms(), events) } else { events })
             .and_then(|events| drive(&host, events_out.as_deref(), &format!("replay {}", file.display()), events)),
         Command::Bench(bench) => bench::run(&host, bench),
         Command::Check => Ok(()),

@@ -366,6 +366,35 @@ fn the_real_openclaw_recording_replays_into_mlflow_with_its_tokens_and_costs() {
     assert_eq!(child.tag("openclaw.parent_trace_id"), parent.info["trace_id"].as_str());
 }
 
+/// `replay --shift-to-now`: a month-old recording's times move together so that its last event is
+/// now; its traces land where MLflow's default "Last 7 days" view shows them, durations unchanged.
+#[test]
+fn a_month_old_recording_replayed_shifted_to_now_lands_in_the_last_seven_days() {
+    let mlflow = Mlflow::from_env();
+    let month_ago = now_ms() - 30 * 86_400_000;
+    let runs: Vec<_> = (0..3)
+        .map(|i| openclaw_run(&unique("old"), "agent:main:main", month_ago + i * 1000, "from last month", true))
+        .collect();
+    let recording = write_recording(&runs);
+    let dir = scratch_dir("shifted");
+    let (as_recorded, shifted) = (dir.join("as-recorded.jsonl"), dir.join("shifted.jsonl"));
+    let name = unique("shifted");
+    let before = now_ms();
+    let config = mlflow_config(&mlflow, &unique("as-recorded"), "");
+    replay(&recording, &config, &["--events-out", as_recorded.to_str().unwrap()], &[]).assert_success();
+    let args = ["--shift-to-now", "--events-out", shifted.to_str().unwrap()];
+    replay(&recording, &mlflow_config(&mlflow, &name, ""), &args, &[]).assert_success();
+    let ts = |path: &Path| read_events(path).iter().map(|e| e["ctx"]["ts_ms"].as_u64().unwrap()).collect::<Vec<_>>();
+    let (old, new) = (ts(&as_recorded), ts(&shifted));
+    let last = *new.iter().max().unwrap();
+    assert!(last >= before && last <= now_ms(), "the last event is now");
+    let delta = last - old.iter().max().unwrap();
+    assert_eq!(new, old.iter().map(|t| t + delta).collect::<Vec<_>>(), "every time moved by the same amount");
+    let experiment = mlflow.experiment_id(&name).unwrap();
+    let week_ago = before - 7 * 86_400_000;
+    assert_eq!(mlflow.search(&experiment, &format!("trace.timestamp_ms > {week_ago}")).len(), 3, "in the last 7 days");
+}
+
 fn replay(path: &Path, config: &str, extra_args: &[&str], env: &[(&str, &str)]) -> HostRun {
     let mut args = vec!["replay", path.to_str().unwrap()];
     args.extend_from_slice(extra_args);
