@@ -395,6 +395,37 @@ fn a_month_old_recording_replayed_shifted_to_now_lands_in_the_last_seven_days() 
     assert_eq!(mlflow.search(&experiment, &format!("trace.timestamp_ms > {week_ago}")).len(), 3, "in the last 7 days");
 }
 
+/// A turn's trace id comes from its identity and the experiment: replaying a recording again (as
+/// `make demo` does on every run) updates its traces instead of adding copies, and the same
+/// recording in another experiment is a trace of its own there.
+#[test]
+fn replaying_a_recording_again_adds_no_copies_and_another_experiment_gets_its_own() {
+    let mlflow = Mlflow::from_env();
+    let fixture = fixture("openclaw-2026.9.6/hooks.jsonl");
+    let (name, other) = (unique("again"), unique("again-elsewhere"));
+    for _ in 0..2 {
+        let run = replay(&fixture, &mlflow_config(&mlflow, &name, ""), &["--shift-to-now"], &[]);
+        assert_eq!(run.assert_success().stats("mlflow")["exported"], 6);
+    }
+    replay(&fixture, &mlflow_config(&mlflow, &other, ""), &["--shift-to-now"], &[]).assert_success();
+    let ids = |experiment: &str| -> Vec<String> {
+        let found = mlflow.search(&mlflow.experiment_id(experiment).unwrap(), "");
+        found.iter().map(|t| t["trace_id"].as_str().unwrap().to_string()).collect()
+    };
+    let (here, there) = (ids(&name), ids(&other));
+    assert_eq!(here.len(), 6, "six runs, each once, after two replays");
+    assert_eq!(there.len(), 6);
+    assert!(here.iter().all(|id| !there.contains(id)), "no trace shared between the experiments");
+    for id in &here {
+        let trace = mlflow.trace(id);
+        let mut span_ids: Vec<&str> = trace.spans.iter().map(|s| s.id.as_str()).collect();
+        let n = span_ids.len();
+        span_ids.sort();
+        span_ids.dedup();
+        assert_eq!(span_ids.len(), n, "no span twice in {id}");
+    }
+}
+
 fn replay(path: &Path, config: &str, extra_args: &[&str], env: &[(&str, &str)]) -> HostRun {
     let mut args = vec!["replay", path.to_str().unwrap()];
     args.extend_from_slice(extra_args);

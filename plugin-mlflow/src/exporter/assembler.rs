@@ -7,12 +7,12 @@
 //! message ends are closed with it and marked; events for a message that already ended are counted
 //! and dropped, since that trace has been sent.
 
+use super::trace_ids::TraceIds;
 use crate::event::{Ctx, Event};
 use crate::pricing::PriceTable;
 use crate::tokens::Tokens;
 use openclaw_plugin_api::{ModelCost, Outcome};
 use opentelemetry::trace::{SpanId, TraceId};
-use opentelemetry_sdk::trace::{IdGenerator, RandomIdGenerator};
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -113,7 +113,7 @@ pub struct Notes {
 }
 
 pub struct Assembler {
-    ids: RandomIdGenerator,
+    ids: TraceIds,
     open: HashMap<String, RunTrace>,
     /// Recently finished run ids, oldest first, to recognise late events (bounded).
     finished: VecDeque<String>,
@@ -133,9 +133,11 @@ const REMEMBER_FINISHED: usize = 10_000;
 const REMEMBER_SUBAGENTS: usize = 10_000;
 
 impl Assembler {
+    /// Trace ids are derived from each turn's identity within `TraceIds::new("")` until
+    /// `with_trace_ids` says where traces go.
     pub fn new(idle_timeout: Duration, max_open: usize, prices: PriceTable) -> Assembler {
         Assembler {
-            ids: RandomIdGenerator::default(),
+            ids: TraceIds::new(""),
             open: HashMap::new(),
             finished: VecDeque::new(),
             finished_set: Default::default(),
@@ -274,27 +276,35 @@ impl Assembler {
         }
     }
 
+    pub fn with_trace_ids(mut self, ids: TraceIds) -> Assembler {
+        self.ids = ids;
+        self
+    }
+
     /// The open run for `ctx`, created (starting at `start_ms`) if this is its first event.
     fn run(&mut self, ctx: &Ctx, start_ms: u64) -> &mut RunTrace {
         let ids = &self.ids;
         let parents = &self.subagent_parents;
-        let run = self.open.entry(ctx.run_id.clone()).or_insert_with(|| RunTrace {
-            trace_id: ids.new_trace_id(),
-            root_span_id: ids.new_span_id(),
-            ctx: ctx.clone(),
-            start_ms,
-            end_ms: None,
-            last_event_ms: start_ms,
-            prompt: None,
-            trigger: String::new(),
-            response: None,
-            outcome: None,
-            error: String::new(),
-            children: Vec::new(),
-            parent: parents.get(&ctx.session_key).cloned(),
-            subagent_sessions: Vec::new(),
-            open_calls: HashMap::new(),
-            last_seen: Instant::now(),
+        let run = self.open.entry(ctx.run_id.clone()).or_insert_with(|| {
+            let trace_id = ids.trace(&ctx.session_key, &ctx.run_id);
+            RunTrace {
+                trace_id,
+                root_span_id: ids.root_span(trace_id),
+                ctx: ctx.clone(),
+                start_ms,
+                end_ms: None,
+                last_event_ms: start_ms,
+                prompt: None,
+                trigger: String::new(),
+                response: None,
+                outcome: None,
+                error: String::new(),
+                children: Vec::new(),
+                parent: parents.get(&ctx.session_key).cloned(),
+                subagent_sessions: Vec::new(),
+                open_calls: HashMap::new(),
+                last_seen: Instant::now(),
+            }
         });
         run.last_seen = Instant::now();
         run.last_event_ms = run.last_event_ms.max(ctx.ts_ms);
@@ -303,11 +313,13 @@ impl Assembler {
     }
 
     fn open_child(&mut self, ctx: &Ctx, call_id: String, ts: u64, kind: ChildKind) {
-        let span_id = self.ids.new_span_id();
         let run = self.run(ctx, ts);
         if run.open_calls.contains_key(&call_id) {
             return; // a repeated start for an open call: the first has the real start time
         }
+        let (trace_id, index) = (run.trace_id, run.children.len());
+        let span_id = self.ids.child_span(trace_id, &call_id, index);
+        let run = self.open.get_mut(&ctx.run_id).expect("opened just above");
         run.children.push(ChildSpan { span_id, start_ms: ts, end_ms: None, outcome: None, error: String::new(), kind });
         run.open_calls.insert(call_id, run.children.len() - 1);
     }
@@ -324,9 +336,12 @@ impl Assembler {
         fresh: ChildKind,
     ) -> &mut ChildSpan {
         let start = duration_ms.map_or(ts, |d| ts.saturating_sub(d));
-        let span_id = self.ids.new_span_id();
         let run = self.run(ctx, start);
-        let index = match run.open_calls.remove(call_id) {
+        let opened = run.open_calls.remove(call_id);
+        let (trace_id, next) = (run.trace_id, run.children.len());
+        let span_id = self.ids.child_span(trace_id, call_id, next);
+        let run = self.open.get_mut(&ctx.run_id).expect("opened just above");
+        let index = match opened {
             Some(i) => i,
             None => {
                 // An end without a start: rebuild the span from the end time and duration.

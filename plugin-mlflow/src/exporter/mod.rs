@@ -27,6 +27,7 @@ mod outbox;
 pub mod run_metrics;
 mod sampling;
 mod spool;
+pub mod trace_ids;
 mod transport;
 mod wire;
 
@@ -48,6 +49,7 @@ use otlp_metrics::OtlpMetrics;
 use run_metrics::{MetricToggles, MetricsWindow};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use trace_ids::TraceIds;
 
 /// At most this many messages are assembled at once; beyond it the oldest is sent incomplete.
 const MAX_OPEN_RUNS: usize = 100_000;
@@ -67,6 +69,14 @@ pub(crate) fn resource(service_name: &str) -> Resource {
 
 pub(crate) fn now_ms() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Where traces go, as `TraceIds` scopes them: the same turn to the same MLflow experiment (and OTLP
+/// endpoint) is the same trace; to another, another.
+fn id_scope(config: &Config) -> String {
+    let to = &config.destination;
+    let otlp = to.otlp.as_ref().map(|o| o.traces_endpoint.as_str()).unwrap_or("");
+    format!("{}|{:?}|{otlp}", to.tracking_uri.as_deref().unwrap_or(""), to.experiment)
 }
 
 /// A destination's mailbox and the delivery thread that empties it.
@@ -193,7 +203,8 @@ impl Exporter {
         }
         let (control, control_rx) = crossbeam_channel::unbounded();
         let assembler = AssemblerThread {
-            assembler: Assembler::new(config.limits.message_timeout, MAX_OPEN_RUNS, signals.prices.clone()),
+            assembler: Assembler::new(config.limits.message_timeout, MAX_OPEN_RUNS, signals.prices.clone())
+                .with_trace_ids(TraceIds::new(&id_scope(&config))),
             events,
             control: control_rx,
             doorbell: doorbell.clone(),
