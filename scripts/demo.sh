@@ -56,12 +56,39 @@ export OPENCLAW_STATE_DIR="$dir/state"
 # a budget that covers it (it returns as soon as everything is delivered), so that the first demo
 # reports its figures and ends its run with the metrics logged.
 budget=(--shutdown-ms 60000)
-echo "demo: built-in scenario (sessions, tools, a failing tool, a failed message, a subagent)"
-"$host" demo "${budget[@]}" --config "$dir/openclaw.json" --plugins-dir "$dir/plugins" 2> >(grep -i mlflow >&2)
-echo "demo: replay of a real OpenClaw 2026.9.6 run (tests/fixtures/openclaw-2026.9.6/hooks.jsonl), moved to the present"
-"$host" replay "$root/tests/fixtures/openclaw-2026.9.6/hooks.jsonl" --shift-to-now "${budget[@]}" --config "$dir/openclaw.json" --plugins-dir "$dir/plugins" 2> >(grep -i mlflow >&2)
+log="$dir/demo.log"
+: >"$log"
+# Runs the host with the demo's settings; its log goes to $log, and one line says what it delivered
+# (from the plugin's STATS line).
+drive() {
+  local what="$1"; shift
+  local stats
+  stats=$("$host" "$@" "${budget[@]}" --config "$dir/openclaw.json" --plugins-dir "$dir/plugins" 2>>"$log" | grep '^STATS ' || true)
+  "$root/.venv/bin/python" - "$what" "$stats" <<'PY'
+import json, sys
+what, line = sys.argv[1], sys.argv[2]
+if not line:
+    sys.exit(f"demo: {what}: the plugin did not report (see the log)")
+s = json.loads(line.split(" ", 1)[1])
+extra = s.get("extra", {})
+left = f", {extra['spool_recovered']} left by an earlier run" if extra.get("spool_recovered") else ""
+print(f"demo: {what}: {s['exported']} traces delivered, {s['failed']} failed, {s['dropped']} events dropped{left}")
+PY
+}
+echo "demo: log of the runs below: $log"
+drive "built-in scenario (sessions, tools, a failing tool, a failed message, a subagent)" demo
+drive "real OpenClaw 2026.9.6 recording, moved to the present" \
+  replay "$root/tests/fixtures/openclaw-2026.9.6/hooks.jsonl" --shift-to-now
 
 id=$("$root/.venv/bin/python" -c "import json,urllib.request; print(json.load(urllib.request.urlopen('$uri/api/2.0/mlflow/experiments/get-by-name?experiment_name=openclaw-demo'))['experiment']['experiment_id'])")
-echo
-echo "Open the traces: $uri/#/experiments/$id/traces"
-echo "(the server keeps running; 'make demo-stop' stops it)"
+cat <<EOF
+
+Open the traces: $uri/#/experiments/$id/traces
+  - each row is one agent turn: Input (the prompt), Session, Duration, State (OK or Error), Tokens;
+  - Display -> Columns adds User (the agent), Cost and the tag "model";
+  - click a row for the span tree: tokens and cost on each model span, the error text of a failed
+    message or tool in its span's Events tab;
+  - Filters -> Session or User narrows to one conversation or agent;
+  - the gateway's metrics (tokens, cost, latency per window) are in the run under "Evaluation runs".
+(the server keeps running; 'make demo-stop' stops it)
+EOF
