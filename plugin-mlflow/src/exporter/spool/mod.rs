@@ -97,8 +97,6 @@ pub struct Spool {
     segment_bytes: u64,
     /// When appended bytes were first left unsynced.
     unsynced_since: Option<Instant>,
-    /// Damaged stretches found while reading (beyond those found at open).
-    pub damaged: u64,
 }
 
 impl Spool {
@@ -118,7 +116,6 @@ impl Spool {
             max_bytes,
             segment_bytes: (max_bytes / 8).clamp(4 << 10, MAX_SEGMENT_BYTES),
             unsynced_since: None,
-            damaged: 0,
         };
         let mut recovered = Recovered::default();
         for orphan in owner::orphans(stream_dir, &spool.dir) {
@@ -173,7 +170,7 @@ impl Spool {
             let acked_records = scan.record_ends.iter().take_while(|end| **end <= acked).count() as u64;
             recovered.damaged += scan.damaged;
             recovered.records += scan.record_ends.len() as u64 - acked_records;
-            self.bytes += bytes.len() as u64;
+            self.bytes += scan.valid_len; // a torn tail is not counted (nor read)
             let id = self.next_id;
             self.next_id += 1;
             self.segments.push_back(Segment {
@@ -322,9 +319,10 @@ impl Spool {
         }
     }
 
-    /// Reads up to `max` records after those already read, oldest first. A segment that cannot be
-    /// read any more (deleted by hand, an I/O error) is given up; its unread records are returned
-    /// as lost.
+    /// Reads up to `max` records after those already read, oldest first; also how many records
+    /// were lost: those of a segment that cannot be read any more (deleted by hand, an I/O error),
+    /// which is given up, and those found damaged in a segment this process wrote (damage in an
+    /// earlier process's segments is counted when they are taken over).
     pub fn read(&mut self, max: usize) -> (Vec<(Position, Vec<u8>)>, u64) {
         let mut out = Vec::new();
         let mut lost = 0;
@@ -335,7 +333,7 @@ impl Spool {
                 continue;
             }
             match self.read_segment(i, max - out.len(), &mut out) {
-                Ok(()) => {}
+                Ok(missing) => lost += missing,
                 Err(_) => {
                     let s = &mut self.segments[i];
                     lost += s.unread();
@@ -347,7 +345,8 @@ impl Spool {
         (out, lost)
     }
 
-    fn read_segment(&mut self, i: usize, max: usize, out: &mut Vec<(Position, Vec<u8>)>) -> io::Result<()> {
+    /// Reads from segment `i`; how many of its records turned out unreadable once it is read to the end.
+    fn read_segment(&mut self, i: usize, max: usize, out: &mut Vec<(Position, Vec<u8>)>) -> io::Result<u64> {
         let id = self.segments[i].id;
         if self.reader.as_ref().is_none_or(|(r, _)| *r != id) {
             let file = File::open(self.dir.join(format!("{}.seg", self.segments[i].name)))?;
@@ -377,7 +376,6 @@ impl Spool {
                         progressed = true;
                     }
                     Parsed::Damaged { resume } => {
-                        self.damaged += 1;
                         at = resume;
                         progressed = true;
                     }
@@ -393,11 +391,14 @@ impl Spool {
                 chunk = chunk.saturating_mul(2); // one record larger than the chunk
             }
         }
+        let mut missing = 0;
         if s.read >= s.len {
             // Read to the end: whatever was expected and not found was damaged.
-            s.records = s.read_records.max(s.acked_records);
+            let found = s.read_records.max(s.acked_records);
+            missing = s.records.saturating_sub(found);
+            s.records = found;
         }
-        Ok(())
+        Ok(missing)
     }
 
     /// Everything up to and including the record at `at` is acknowledged. Segments wholly

@@ -154,3 +154,19 @@ fn a_directory_that_cannot_be_created_is_an_error_not_a_panic() {
     std::fs::write(&blocker, b"a file where the directory should be").unwrap();
     assert!(Spool::open(&blocker.join("traces"), 1 << 30).is_err());
 }
+
+#[test]
+fn damage_to_this_processs_own_records_is_skipped_and_reported_as_lost() {
+    let dir = stream_dir("own-damage");
+    let (mut spool, _) = Spool::open(&dir, 1 << 30).unwrap();
+    spool.append(&(0..5).map(payload).collect::<Vec<_>>());
+    let file = segment_files(&dir).pop().unwrap();
+    let mut bytes = std::fs::read(&file).unwrap();
+    let third = segment::HEADER_LEN + 2 * segment::FRAME_LEN + payload(0).len() + payload(1).len();
+    bytes[third + segment::FRAME_LEN] ^= 0x01;
+    std::fs::write(&file, &bytes).unwrap();
+    let (read, lost) = spool.read(usize::MAX);
+    let expected: Vec<Vec<u8>> = [0, 1, 3, 4].into_iter().map(payload).collect();
+    assert_eq!(read.into_iter().map(|(_, p)| p).collect::<Vec<_>>(), expected);
+    assert_eq!((lost, spool.unread()), (1, 0));
+}
