@@ -26,7 +26,7 @@ import bench_freshness
 import bench_gateway
 import bench_idle
 import bench_spool
-from benchlib import HOST, PLUGIN, ROOT, WORK, Server, api, count_traces, free_port, rss_kb, section_lines, state_env, tagged_json
+from benchlib import HOST, PLUGIN, ROOT, WORK, OutageRun, Server, api, count_traces, free_port, section_lines, state_env, tagged_json
 
 PY = os.path.join(ROOT, ".venv", "bin", "python")
 PLUGINS = os.path.join(WORK, "plugins")
@@ -179,27 +179,12 @@ def memory(lines):
     port = free_port()
     uri = f"http://127.0.0.1:{port}"
     cfg = config(uri, "memory")
-    proc = subprocess.Popen([HOST, "bench", "--sessions", "100", "--messages", "1200", "--threads", "2", "--rate", "2000",
-                             "--linger-ms", "90000", "--shutdown-ms", "120000", "--config", cfg, "--plugins-dir", PLUGINS],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=state_env())
-    samples, started, server = [], time.perf_counter(), None
-    out_lines = []
-    reader = threading.Thread(target=lambda: out_lines.extend(proc.stdout), daemon=True)
-    reader.start()
-    while proc.poll() is None:
-        kb = rss_kb(proc.pid)
-        if kb:
-            samples.append((time.perf_counter() - started, kb, server is not None))
-        if server is None and any(l.startswith("bench:") for l in out_lines):
-            outage_end = time.perf_counter() - started
-            server = Server(1, port=port)
-            back_at = time.perf_counter() - started
-        time.sleep(0.5)
-    reader.join()
-    stdout = "".join(out_lines)
-    stats = tagged_json(stdout, "STATS")
-    during = [kb for t, kb, up in samples if not up]
-    after = [kb for t, kb, up in samples if up]
+    run = OutageRun(["bench", "--sessions", "100", "--messages", "1200", "--threads", "2", "--rate", "2000",
+                     "--linger-ms", "90000", "--shutdown-ms", "120000", "--config", cfg, "--plugins-dir", PLUGINS],
+                    port, state_env())
+    stats = tagged_json(run.stdout, "STATS")
+    during, after = run.rss_during()
+    samples, outage_end, back_at, server = run.samples, run.outage_end, run.back_at, run.server
     exp = api(server.uri, "/api/2.0/mlflow/experiments/get-by-name?experiment_name=memory")["experiment"]["experiment_id"]
     landed = count_traces(server.uri, exp)
     server.stop()

@@ -13,10 +13,9 @@ import glob
 import os
 import subprocess
 import sys
-import threading
 import time
 
-from benchlib import HOST, PLUGIN, WORK, Server, api, count_traces, free_port, rss_kb, section_lines, state_env, tagged_json
+from benchlib import HOST, PLUGIN, WORK, OutageRun, api, count_traces, free_port, section_lines, state_env, tagged_json
 
 RUNS = 2
 
@@ -45,31 +44,15 @@ def outage(lines):
     env = state_env()
     state_dir = env["OPENCLAW_STATE_DIR"]
     cfg = write_config(uri, "outage")
-    proc = subprocess.Popen([HOST, "bench", "--sessions", "100", "--messages", "1200", "--threads", "2", "--rate", "2000",
-                             "--shutdown-ms", "1800000", "--config", cfg, "--plugins-dir", plugins_dir()],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
-    out_lines = []
-    reader = threading.Thread(target=lambda: out_lines.extend(proc.stdout), daemon=True)
-    reader.start()
-    samples, started, server, spooled = [], time.perf_counter(), None, 0
-    while proc.poll() is None:
-        kb = rss_kb(proc.pid)
-        if kb:
-            samples.append((time.perf_counter() - started, kb, server is not None))
-        if server is None and any(l.startswith("BENCH ") for l in out_lines):
-            outage_end = time.perf_counter() - started
-            spooled = spool_bytes(state_dir)
-            server = Server(1, port=port)
-            back_at = time.perf_counter() - started
-        time.sleep(0.5)
-    exited_at = time.perf_counter() - started
-    reader.join()
-    stats = tagged_json("".join(out_lines), "STATS")
-    exp = api(server.uri, "/api/2.0/mlflow/experiments/get-by-name?experiment_name=outage")["experiment"]["experiment_id"]
-    landed = count_traces(server.uri, exp)
-    server.stop()
-    during = [kb for t, kb, up in samples if not up]
-    after = [kb for t, kb, up in samples if up]
+    run = OutageRun(["bench", "--sessions", "100", "--messages", "1200", "--threads", "2", "--rate", "2000",
+                     "--shutdown-ms", "1800000", "--config", cfg, "--plugins-dir", plugins_dir()],
+                    port, env, at_outage_end=lambda: spool_bytes(state_dir))
+    stats = tagged_json(run.stdout, "STATS")
+    exp = api(run.server.uri, "/api/2.0/mlflow/experiments/get-by-name?experiment_name=outage")["experiment"]["experiment_id"]
+    landed = count_traces(run.server.uri, exp)
+    run.server.stop()
+    during, after = run.rss_during()
+    samples, outage_end, back_at, exited_at, spooled = run.samples, run.outage_end, run.back_at, run.exited_at, run.at_end
     drain_s = exited_at - back_at
     sent = stats["accepted"] // 8  # 8 hook calls per bench message
     per_gib_min = (1 << 30) / (spooled / drain_s) / 60 if spooled else float("nan")

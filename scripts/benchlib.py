@@ -34,6 +34,39 @@ def rss_kb(pid):
         return None
 
 
+class OutageRun:
+    """A host run through an MLflow outage: the host (`host_args`, pointed at a server on `port` that
+    is not there yet) drives its hooks with MLflow down; once its hooks are done (its `BENCH` line),
+    `at_outage_end()` is called and MLflow is started on `port`; the host's resident memory is sampled
+    every 0.5 s until it exits. What it gives: `samples` [(seconds, KiB, MLflow up)], `outage_end`,
+    `back_at` and `exited_at` (seconds from the start), `at_end` (what `at_outage_end` returned),
+    `stdout`, and the running `server` (the caller stops it)."""
+
+    def __init__(self, host_args, port, env, at_outage_end=lambda: None):
+        proc = subprocess.Popen([HOST, *host_args], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+        out_lines = []
+        reader = threading.Thread(target=lambda: out_lines.extend(proc.stdout), daemon=True)
+        reader.start()
+        self.samples, self.server, started = [], None, time.perf_counter()
+        while proc.poll() is None:
+            kb = rss_kb(proc.pid)
+            if kb:
+                self.samples.append((time.perf_counter() - started, kb, self.server is not None))
+            if self.server is None and any(l.startswith("BENCH ") for l in out_lines):
+                self.outage_end = time.perf_counter() - started
+                self.at_end = at_outage_end()
+                self.server = Server(1, port=port)
+                self.back_at = time.perf_counter() - started
+            time.sleep(0.5)
+        self.exited_at = time.perf_counter() - started
+        reader.join()
+        self.stdout = "".join(out_lines)
+
+    def rss_during(self):
+        """KiB samples while MLflow was down, and after it came back."""
+        return [kb for _, kb, up in self.samples if not up], [kb for _, kb, up in self.samples if up]
+
+
 def free_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
