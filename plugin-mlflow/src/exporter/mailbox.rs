@@ -168,14 +168,17 @@ impl Mailbox {
     pub fn open_spool(&self, plan: &SpoolPlan) {
         let mut unusable = Vec::new();
         let mut open = |stream: &(PathBuf, u64), what: &'static str| match self.open_stream(stream, what) {
-            Ok(spool) => Some(spool),
+            Ok(opened) => Some(opened),
             Err(e) => {
                 unusable.push((what, e));
                 None
             }
         };
-        let traces = open(&plan.traces, "traces");
-        let metrics = plan.metrics.as_ref().and_then(|m| open(m, "metric values"));
+        let traces = open(&plan.traces, "traces").map(|(spool, recovered)| {
+            Counters::add(&self.stats.spool_recovered, recovered);
+            spool
+        });
+        let metrics = plan.metrics.as_ref().and_then(|m| open(m, "metric values")).map(|(spool, _)| spool);
         if let Some((_, e)) = unusable.first() {
             // One line, naming the configured directory (the streams are folders inside it).
             let dir = plan.traces.0.parent().unwrap_or(&plan.traces.0).display();
@@ -203,13 +206,11 @@ impl Mailbox {
         self.changed.notify_all();
     }
 
-    /// Opens one stream's spool and says what it found of earlier processes.
-    fn open_stream(&self, (dir, max): &(PathBuf, u64), what: &str) -> std::io::Result<Spool> {
+    /// Opens one stream's spool and says what it found of earlier processes; with the spool, how
+    /// many records they left.
+    fn open_stream(&self, (dir, max): &(PathBuf, u64), what: &str) -> std::io::Result<(Spool, u64)> {
         let (spool, recovered) = Spool::open(dir, *max)?;
         let name = self.name;
-        if what == "traces" {
-            Counters::add(&self.stats.spool_recovered, recovered.records);
-        }
         Counters::add(&self.stats.spool_unreadable, recovered.damaged);
         self.log.info(|| {
             format!(
@@ -233,7 +234,7 @@ impl Mailbox {
                 )
             });
         }
-        Ok(spool)
+        Ok((spool, recovered.records))
     }
 
     /// Counts what the outboxes found unreadable and logs a disk error (once a minute).

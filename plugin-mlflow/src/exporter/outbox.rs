@@ -116,9 +116,7 @@ impl<T: Record> Outbox<T> {
         if let Some(e) = error {
             self.write_error = Some(e);
             self.refused_by_disk.extend(items);
-            let excess = self.refused_by_disk.len().saturating_sub(self.capacity);
-            self.refused_by_disk.drain(..excess);
-            dropped += excess as u64;
+            dropped += trim(&mut self.refused_by_disk, self.capacity);
         }
         dropped + self.trim_spool()
     }

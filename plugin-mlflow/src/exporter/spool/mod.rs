@@ -55,8 +55,7 @@ struct Segment {
     len: u64,
     /// Readable records, as far as known (damage found while reading lowers it).
     records: u64,
-    /// Up to where records are acknowledged, and how many that is.
-    acked: u64,
+    /// How many records are acknowledged (the offset is in the `.ack` file).
     acked_records: u64,
     /// Up to where records have been handed to the reader, and how many.
     read: u64,
@@ -70,6 +69,15 @@ impl Segment {
     }
     fn unread(&self) -> u64 {
         self.records.saturating_sub(self.read_records.max(self.acked_records))
+    }
+
+    /// Nothing more will be read from it (read to the end, or unreadable): whatever was expected and
+    /// not read is gone; how many records that was.
+    fn stop_reading(&mut self) -> u64 {
+        let missing = self.unread();
+        self.records -= missing;
+        self.read = self.len;
+        missing
     }
 }
 
@@ -178,7 +186,6 @@ impl Spool {
                 name,
                 len: scan.valid_len,
                 records: scan.record_ends.len() as u64,
-                acked,
                 acked_records,
                 read: acked,
                 read_records: acked_records,
@@ -285,7 +292,6 @@ impl Spool {
             name,
             len: start,
             records: 0,
-            acked: start,
             acked_records: 0,
             read: start,
             read_records: 0,
@@ -332,15 +338,10 @@ impl Spool {
                 i += 1;
                 continue;
             }
-            match self.read_segment(i, max - out.len(), &mut out) {
-                Ok(missing) => lost += missing,
-                Err(_) => {
-                    let s = &mut self.segments[i];
-                    lost += s.unread();
-                    s.records = s.read_records.max(s.acked_records);
-                    s.read = s.len;
-                }
-            }
+            lost += match self.read_segment(i, max - out.len(), &mut out) {
+                Ok(missing) => missing,
+                Err(_) => self.segments[i].stop_reading(),
+            };
         }
         (out, lost)
     }
@@ -391,14 +392,8 @@ impl Spool {
                 chunk = chunk.saturating_mul(2); // one record larger than the chunk
             }
         }
-        let mut missing = 0;
-        if s.read >= s.len {
-            // Read to the end: whatever was expected and not found was damaged.
-            let found = s.read_records.max(s.acked_records);
-            missing = s.records.saturating_sub(found);
-            s.records = found;
-        }
-        Ok(missing)
+        // Read to the end: whatever was expected and not found was damaged.
+        Ok(if s.read >= s.len { s.stop_reading() } else { 0 })
     }
 
     /// Everything up to and including the record at `at` is acknowledged. Segments wholly
@@ -413,7 +408,6 @@ impl Spool {
         }
         let several = self.segments.len() > 1;
         let Some(s) = self.segments.front_mut().filter(|s| s.id == at.segment) else { return };
-        s.acked = at.end;
         s.acked_records = at.ordinal;
         // The segment being appended to stays, even when all of it is acknowledged.
         let finished = s.unacked() == 0 && several;
