@@ -87,6 +87,13 @@ pub fn run_host(args: &[&str], config: &str, plugins: &Path) -> HostRun {
 }
 
 pub fn run_host_with_env(args: &[&str], config: &str, plugins: &Path, env: &[(&str, &str)]) -> HostRun {
+    host_command(args, config, plugins, env).output().expect("run openclaw-host").into()
+}
+
+/// `openclaw-host <args>` with `config` (JSON5 text) as its `openclaw.json`, ready to run or spawn:
+/// the machine's MLflow and OpenTelemetry variables removed, a state directory (and so a spool) of
+/// its own unless `env` names one, and a generous shutdown budget unless `args` give one.
+pub fn host_command(args: &[&str], config: &str, plugins: &Path, env: &[(&str, &str)]) -> Command {
     let dir = scratch_dir("host");
     let config_path = dir.join("openclaw.json");
     std::fs::write(&config_path, config).unwrap();
@@ -111,11 +118,19 @@ pub fn run_host_with_env(args: &[&str], config: &str, plugins: &Path, env: &[(&s
     ] {
         cmd.env_remove(var);
     }
-    // Each run has a state directory (and so a spool) of its own unless the test shares one.
     cmd.env("OPENCLAW_STATE_DIR", dir.join("state"));
     cmd.envs(env.iter().copied());
-    let Output { status, stdout, stderr } = cmd.output().expect("run openclaw-host");
-    HostRun { status, stdout: String::from_utf8_lossy(&stdout).into(), stderr: String::from_utf8_lossy(&stderr).into() }
+    cmd
+}
+
+impl From<Output> for HostRun {
+    fn from(Output { status, stdout, stderr }: Output) -> HostRun {
+        HostRun {
+            status,
+            stdout: String::from_utf8_lossy(&stdout).into(),
+            stderr: String::from_utf8_lossy(&stderr).into(),
+        }
+    }
 }
 
 pub fn fixture(path: &str) -> PathBuf {

@@ -3,7 +3,7 @@
 
 use openclaw_plugin_tests::*;
 use std::io::{BufRead, BufReader, Read};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 fn demo_event_counts() -> (usize, usize) {
     // The demo's hook calls, all of them and those that exist in interface 0.1.0.
@@ -112,35 +112,12 @@ fn invalid_mlflow_settings_fail_init_with_the_key_and_what_it_expects() {
 #[test]
 fn hooks_do_not_block_when_the_exporter_is_stalled_and_the_queue_is_full() {
     let plugins = plugins_dir(&[built(MLFLOW_PLUGIN)]);
-    let dir = scratch_dir("stall");
-    let config = dir.join("openclaw.json");
-    std::fs::write(
-        &config,
-        r#"{ diagnostics: { mlflow: { enabled: true, trackingUri: "http://127.0.0.1:9", queueCapacity: 64 } } }"#,
-    )
-    .unwrap();
-    let mut child = Command::new(host_binary())
-        .args([
-            "bench",
-            "--sessions",
-            "40",
-            "--messages",
-            "100",
-            "--threads",
-            "2",
-            "--verbose",
-            "--shutdown-ms",
-            "1000",
-        ])
-        .arg("--config")
-        .arg(&config)
-        .arg("--plugins-dir")
-        .arg(&plugins)
-        .env("OPENCLAW_STATE_DIR", dir.join("state"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let config =
+        r#"{ diagnostics: { mlflow: { enabled: true, trackingUri: "http://127.0.0.1:9", queueCapacity: 64 } } }"#;
+    let args =
+        ["bench", "--sessions", "40", "--messages", "100", "--threads", "2", "--verbose", "--shutdown-ms", "1000"];
+    let mut child =
+        host_command(&args, config, &plugins, &[]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     // Nobody reads stderr until the bench has finished driving the hooks.
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
     let summary = loop {

@@ -36,22 +36,14 @@ fn turns(tag: &str, n: usize) -> PathBuf {
 /// A host replaying `recording` during an MLflow outage and then lingering like a running
 /// gateway; returned once it has spooled `n` traces.
 fn spooling_host(recording: &Path, n: usize, state: &Path, extra: &str) -> Child {
-    let dir = scratch_dir("spooling-host");
-    let config = dir.join("openclaw.json");
-    std::fs::write(&config, outage_config(extra)).unwrap();
-    let mut child = Command::new(host_binary())
-        .arg("replay")
-        .arg(recording)
-        .args(["--verbose", "--linger-ms", "600000", "--shutdown-ms", "5000"])
-        .arg("--config")
-        .arg(&config)
-        .arg("--plugins-dir")
-        .arg(plugins_dir(&[built(MLFLOW_PLUGIN)]))
-        .env("OPENCLAW_STATE_DIR", state)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let args = ["replay", recording.to_str().unwrap(), "--verbose", "--linger-ms", "600000", "--shutdown-ms", "5000"];
+    let plugins = plugins_dir(&[built(MLFLOW_PLUGIN)]);
+    let mut child =
+        host_command(&args, &outage_config(extra), &plugins, &[("OPENCLAW_STATE_DIR", state.to_str().unwrap())])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
     let stderr = BufReader::new(child.stderr.take().unwrap());
     // Traces queued before the spool is open are moved into it when it opens.
     let (mut queued, mut opened) = (0, false);
@@ -314,27 +306,20 @@ fn writes_the_disk_refuses_wait_in_memory_and_are_delivered() {
     let mlflow = Mlflow::from_env();
     let (tag, experiment) = (unique("efbig"), unique("spool-efbig"));
     let n = 40;
-    let dir = scratch_dir("efbig");
-    let config = dir.join("openclaw.json");
-    std::fs::write(&config, mlflow_config(&mlflow, &experiment, "maxSpoolBytes: 65536")).unwrap();
+    let config = mlflow_config(&mlflow, &experiment, "maxSpoolBytes: 65536");
+    let recording = turns(&tag, n);
+    let args = ["replay", recording.to_str().unwrap(), "--shutdown-ms", "30000"];
+    let host = host_command(&args, &config, &plugins_dir(&[built(MLFLOW_PLUGIN)]), &[]);
     // SIGXFSZ ignored, so that a write past the limit fails with EFBIG instead of killing the host.
-    let output = Command::new("bash")
-        .args(["-c", r#"trap "" XFSZ; ulimit -f 4; exec "$0" "$@""#])
-        .arg(host_binary())
-        .arg("replay")
-        .arg(turns(&tag, n))
-        .args(["--shutdown-ms", "30000", "--config"])
-        .arg(&config)
-        .arg("--plugins-dir")
-        .arg(plugins_dir(&[built(MLFLOW_PLUGIN)]))
-        .env("OPENCLAW_STATE_DIR", dir.join("state"))
-        .output()
-        .unwrap();
-    let run = HostRun {
-        status: output.status,
-        stdout: String::from_utf8_lossy(&output.stdout).into(),
-        stderr: String::from_utf8_lossy(&output.stderr).into(),
-    };
+    let mut limited = Command::new("bash");
+    limited.args(["-c", r#"trap "" XFSZ; ulimit -f 4; exec "$0" "$@""#]).arg(host.get_program()).args(host.get_args());
+    for (name, value) in host.get_envs() {
+        match value {
+            Some(value) => limited.env(name, value),
+            None => limited.env_remove(name),
+        };
+    }
+    let run = HostRun::from(limited.output().unwrap());
     run.assert_success();
     assert!(stat(&run, "spool_write_errors") > 0, "the limit was hit: {}", run.stdout);
     assert!(run.stderr.contains("spool could not be written"), "{}", run.stderr);
