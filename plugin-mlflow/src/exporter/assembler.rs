@@ -313,13 +313,12 @@ impl Assembler {
     }
 
     fn open_child(&mut self, ctx: &Ctx, call_id: String, ts: u64, kind: ChildKind) {
+        let ids = self.ids;
         let run = self.run(ctx, ts);
         if run.open_calls.contains_key(&call_id) {
             return; // a repeated start for an open call: the first has the real start time
         }
-        let (trace_id, index) = (run.trace_id, run.children.len());
-        let span_id = self.ids.child_span(trace_id, &call_id, index);
-        let run = self.open.get_mut(&ctx.run_id).expect("opened just above");
+        let span_id = ids.child_span(run.trace_id, &call_id, run.children.len());
         run.children.push(ChildSpan { span_id, start_ms: ts, end_ms: None, outcome: None, error: String::new(), kind });
         run.open_calls.insert(call_id, run.children.len() - 1);
     }
@@ -336,17 +335,14 @@ impl Assembler {
         fresh: ChildKind,
     ) -> &mut ChildSpan {
         let start = duration_ms.map_or(ts, |d| ts.saturating_sub(d));
+        let ids = self.ids;
         let run = self.run(ctx, start);
-        let opened = run.open_calls.remove(call_id);
-        let (trace_id, next) = (run.trace_id, run.children.len());
-        let span_id = self.ids.child_span(trace_id, call_id, next);
-        let run = self.open.get_mut(&ctx.run_id).expect("opened just above");
-        let index = match opened {
+        let index = match run.open_calls.remove(call_id) {
             Some(i) => i,
             None => {
                 // An end without a start: rebuild the span from the end time and duration.
                 run.children.push(ChildSpan {
-                    span_id,
+                    span_id: ids.child_span(run.trace_id, call_id, run.children.len()),
                     start_ms: start,
                     end_ms: None,
                     outcome: None,

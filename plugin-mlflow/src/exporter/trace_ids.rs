@@ -8,9 +8,9 @@
 use opentelemetry::trace::{SpanId, TraceId};
 use opentelemetry_sdk::trace::{IdGenerator, RandomIdGenerator};
 
+#[derive(Clone, Copy)]
 pub struct TraceIds {
     scope: u64,
-    random: RandomIdGenerator,
 }
 
 /// FNV-1a over `parts` (each followed by a separator, so that ("ab", "c") and ("a", "bc") differ),
@@ -29,13 +29,13 @@ fn hash(seed: u64, parts: &[&[u8]]) -> u64 {
 
 impl TraceIds {
     pub fn new(scope: &str) -> TraceIds {
-        TraceIds { scope: hash(0, &[scope.as_bytes()]), random: RandomIdGenerator::default() }
+        TraceIds { scope: hash(0, &[scope.as_bytes()]) }
     }
 
     /// The trace of run `run_id` in session `session_key`.
     pub fn trace(&self, session_key: &str, run_id: &str) -> TraceId {
         if run_id.is_empty() {
-            return self.random.new_trace_id();
+            return RandomIdGenerator::default().new_trace_id();
         }
         let parts: [&[u8]; 2] = [session_key.as_bytes(), run_id.as_bytes()];
         let high = hash(self.scope, &parts);
