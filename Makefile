@@ -26,8 +26,9 @@ export OPENCLAW_TEST_BIN := $(OPENCLAW)
 DEMO_PORT ?= 5000
 DEMO_DIR := .mlflow-demo
 DEMO_URI := http://127.0.0.1:$(DEMO_PORT)
+DEMO_EXPERIMENT := openclaw-demo
 
-.PHONY: all build venv gateway package peer test demo demo-stop bench-hooks bench-gateway bench-idle bench-freshness bench-spool bench fuzz clean
+.PHONY: all build venv gateway browser screenshots package peer test demo demo-stop bench-hooks bench-gateway bench-idle bench-freshness bench-spool bench fuzz clean
 
 all: build
 
@@ -59,6 +60,29 @@ $(PEER)/node_modules: $(wildcard bench/otel-js-peer/*) $(NODE24)
 
 peer: $(PEER)/node_modules
 
+# MLflow's UI in a real browser, for the browser test and `make screenshots`: Debian's chromium
+# (browser downloads are not possible, so Playwright never fetches its own) and playwright-core
+# from npm (ui/package.json) in .cache/ui.
+CHROMIUM := /usr/bin/chromium
+UI_MODULES := $(CACHE)/ui/node_modules/playwright-core
+$(CHROMIUM):
+	@[ "$$(id -u)" = 0 ] || { echo "the browser test needs Debian's chromium at $(CHROMIUM): run 'sudo apt-get install chromium'" >&2; exit 2; }
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null
+	@$(CHROMIUM) --version
+
+$(UI_MODULES): ui/package.json ui/package-lock.json $(NODE24)
+	rm -rf $(CACHE)/ui && mkdir -p $(CACHE)/ui
+	cp ui/package.json ui/package-lock.json $(CACHE)/ui/
+	cd $(CACHE)/ui && PATH="$(dir $(NODE24)):$$PATH" npm ci --no-audit --no-fund --loglevel=error --cache $(CACHE)/npm
+
+browser: $(CHROMIUM) $(UI_MODULES)
+
+# The README's pictures of MLflow's UI (docs/images/), taken from the demo's experiment.
+SCREENSHOTS_DIR ?= docs/images
+screenshots: demo browser
+	$(NODE24) ui/screenshots.mjs "$(DEMO_URI)" "$(DEMO_EXPERIMENT)" "$(SCREENSHOTS_DIR)"
+
 # dist/openclaw-mlflow/ and dist/openclaw-mlflow-<version>.tgz: what `openclaw plugins install` takes.
 package:
 	CARGO=$(CARGO) scripts/package.sh
@@ -68,11 +92,11 @@ build:
 	$(CARGO) build --workspace
 	$(CARGO) build --manifest-path tests/compat/Cargo.toml
 
-test: venv build gateway package
+test: venv build gateway package browser
 	scripts/with-mlflow.sh $(CARGO) test --workspace -- --test-threads 2
 
 demo: venv build
-	@scripts/demo.sh "$(DEMO_DIR)" "$(DEMO_PORT)"
+	@scripts/demo.sh "$(DEMO_DIR)" "$(DEMO_PORT)" "$(DEMO_EXPERIMENT)"
 
 # Hook latency through the release build, exporting to a real local MLflow (not part of `make test`).
 bench-hooks: venv
@@ -118,7 +142,12 @@ fuzz:
 	done
 
 demo-stop:
-	@if [ -f $(DEMO_DIR)/server.pid ]; then kill -TERM -- -$$(cat $(DEMO_DIR)/server.pid) 2>/dev/null || true; rm -f $(DEMO_DIR)/server.pid; echo "MLflow demo server stopped"; fi
+	@# Waits (up to 15 s) until the server and its workers are gone, so that its port is free again.
+	@if [ -f $(DEMO_DIR)/server.pid ]; then \
+	  pid=$$(cat $(DEMO_DIR)/server.pid); kill -TERM -- -$$pid 2>/dev/null || true; \
+	  for _ in $$(seq 1 75); do kill -0 -- -$$pid 2>/dev/null || break; sleep 0.2; done; \
+	  rm -f $(DEMO_DIR)/server.pid; echo "MLflow demo server stopped"; \
+	fi
 
 clean: demo-stop
 	$(CARGO) clean

@@ -6,6 +6,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 dir="$root/$1"
 port="$2"
+experiment="$3"
 uri="http://127.0.0.1:$port"
 mkdir -p "$dir/plugins"
 target="${CARGO_TARGET_DIR:-$root/target}"
@@ -16,7 +17,8 @@ if healthy; then
   echo "demo: using the MLflow server already at $uri"
 else
   # A port held by something that is not MLflow: say so now, not after minutes of polling.
-  if ! "$root/.venv/bin/python" -c "import socket; s = socket.socket(); s.bind(('127.0.0.1', $port))" 2>/dev/null; then
+  # (SO_REUSEADDR as the server sets it: connections of a stopped server in TIME_WAIT do not count.)
+  if ! "$root/.venv/bin/python" -c "import socket; s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('127.0.0.1', $port))" 2>/dev/null; then
     echo "demo: port $port is in use by another program (not an MLflow server); run: make demo DEMO_PORT=<a free port>" >&2
     exit 1
   fi
@@ -42,7 +44,7 @@ cat >"$dir/openclaw.json" <<JSON
     mlflow: {
       enabled: true,
       trackingUri: "$uri",
-      experimentName: "openclaw-demo",
+      experimentName: "$experiment",
       flushIntervalMs: 1000,
     },
   },
@@ -80,7 +82,7 @@ drive "built-in scenario (sessions, tools, a failing tool, a failed message, a s
 drive "real OpenClaw 2026.9.6 recording, moved to the present" \
   replay "$root/tests/fixtures/openclaw-2026.9.6/hooks.jsonl" --shift-to-now
 
-id=$("$root/.venv/bin/python" -c "import json,urllib.request; print(json.load(urllib.request.urlopen('$uri/api/2.0/mlflow/experiments/get-by-name?experiment_name=openclaw-demo'))['experiment']['experiment_id'])")
+id=$("$root/.venv/bin/python" -c "import json,urllib.request; print(json.load(urllib.request.urlopen('$uri/api/2.0/mlflow/experiments/get-by-name?experiment_name=$experiment'))['experiment']['experiment_id'])")
 cat <<EOF
 
 Open the traces: $uri/#/experiments/$id/traces

@@ -10,10 +10,14 @@ pub fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_millis() as u64
 }
 
-/// An id unique to this process run, uuid-shaped like OpenClaw's.
+/// The scenario's ids are the same on every run: its turns are the same story each time, so a
+/// second `make demo` lands on the same trace ids (derived from the run ids) and adds no copies.
+const DEMO_SEED: u64 = 0x0C1A_3DE0_2026_0906;
+
+/// The `n`th id of the namespace `seed`, uuid-shaped like OpenClaw's.
 fn run_uuid(seed: u64, n: u64) -> String {
     let a = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ n.wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    let b = a.rotate_left(17).wrapping_mul(0x94D0_49BB_1331_11EB) ^ std::process::id() as u64;
+    let b = a.rotate_left(17).wrapping_mul(0x94D0_49BB_1331_11EB);
     format!(
         "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
         a >> 32,
@@ -222,7 +226,7 @@ fn host_cost(u: &TokenUsage, input: f64, output: f64, cache_read: f64, cache_wri
 /// The demo scenario, its first event at `start_ms - 90 s` so that every timestamp is in the past.
 pub fn scenario(start_ms: u64) -> Vec<HostEvent> {
     let t0 = start_ms.saturating_sub(90_000);
-    let mut s = Scenario::new(start_ms);
+    let mut s = Scenario::new(DEMO_SEED);
     let sonnet = "claude-sonnet-4-5";
 
     // 1. shadowman on webchat: a calendar question with a tool call, then a follow-up.

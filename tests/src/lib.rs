@@ -2,6 +2,7 @@
 //! host, and reading what landed in the real MLflow server that the test run started
 //! (`scripts/with-mlflow.sh` exports its URL as `MLFLOW_TEST_URI`).
 
+pub mod browser;
 pub mod fault_proxy;
 pub mod openclaw;
 pub mod otlp_receiver;

@@ -13,9 +13,9 @@ use std::time::{Duration, Instant};
 
 pub const GATEWAY_TOKEN: &str = "test-gateway-token";
 
-fn required(var: &str) -> PathBuf {
+pub(crate) fn required(var: &str) -> PathBuf {
     let path = std::env::var_os(var).map(PathBuf::from).unwrap_or_else(|| {
-        panic!("{var} is not set: the real-gateway tests need Node 24 and OpenClaw, which `make test` installs into .cache/ and exports")
+        panic!("{var} is not set: these tests need Node 24 and OpenClaw, which `make test` installs into .cache/ and exports")
     });
     assert!(path.exists(), "{var}={} does not exist: run `make gateway`", path.display());
     path
