@@ -92,7 +92,10 @@ build:
 	$(CARGO) build --workspace
 	$(CARGO) build --manifest-path tests/compat/Cargo.toml
 
+# Each run starts with an empty target/test-scratch (the last run's stays for a look; the spool
+# tests fill hundreds of MB there).
 test: venv build gateway package browser
+	rm -rf $(CARGO_TARGET_DIR)/test-scratch
 	scripts/with-mlflow.sh $(CARGO) test --workspace -- --test-threads 2
 
 demo: venv build

@@ -1,6 +1,7 @@
 //! `openclaw-host`: a host that loads OpenClaw plugins from a plugins directory the way the gateway
 //! does, and drives them with a built-in demo, a replay of a recorded OpenClaw run, or a load test.
 
+mod backfill;
 mod bench;
 mod config;
 mod demo;
@@ -54,6 +55,9 @@ pub enum Command {
         #[arg(long)]
         shift_to_now: bool,
     },
+    /// Past conversations from OpenClaw's store (read-only) into MLflow, each turn as the live
+    /// plugin would have sent it; resumable, and never duplicates a turn
+    Backfill(backfill::BackfillOptions),
     /// Concurrent sessions on several threads; hook latency per kind and events/s
     Bench(BenchOptions),
     /// Load and start the plugins, report what they provide, stop them
@@ -130,11 +134,31 @@ fn shifted_to(now_ms: u64, mut events: Vec<host_event::HostEvent>) -> Vec<host_e
     events
 }
 
+/// The plugin's own settings in `openclaw.json` (both places a host reads them), which say where
+/// its traces go: a backfill's progress is recorded per destination.
+fn mlflow_settings(o: &Options) -> Result<serde_json::Value, String> {
+    let config = config::load(&config::config_path(o.config.as_deref()))?;
+    Ok(serde_json::json!([config.pointer("/diagnostics/mlflow"), config.pointer("/plugins/entries/mlflow/config")]))
+}
+
 fn main() -> ExitCode {
     let o = Options::parse();
     if let Err(e) = logger::init(o.verbose) {
         eprintln!("openclaw-host: {e}");
         return ExitCode::from(2);
+    }
+    // A dry run reads the store only: no plugin is started.
+    if let Command::Backfill(b) = &o.command {
+        if b.dry_run {
+            let result = mlflow_settings(&o).and_then(|dest| backfill::run(None, b, &dest, &logger::host));
+            return match result {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    logger::host(LogLevel::Error, &e);
+                    ExitCode::from(1)
+                }
+            };
+        }
     }
     let host = match Host::start(&o) {
         Ok(host) => host,
@@ -150,6 +174,9 @@ fn main() -> ExitCode {
             .and_then(|recording| openclaw_plugin_host::translate_recording(&recording))
             .map(|events| if *shift_to_now { shifted_to(demo::now_ms(), events) } else { events })
             .and_then(|events| drive(&host, events_out.as_deref(), &format!("replay {}", file.display()), events)),
+        Command::Backfill(b) => {
+            mlflow_settings(&o).and_then(|dest| backfill::run(Some(&host), b, &dest, &logger::host))
+        }
         Command::Bench(bench) => bench::run(&host, bench),
         Command::Check => Ok(()),
     };

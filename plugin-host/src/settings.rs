@@ -14,7 +14,8 @@ pub enum PluginSettings {
 
 /// The plugin's section: `plugins.entries.<id>.config` (where real OpenClaw keeps a plugin's
 /// settings), else `diagnostics.<id>` (the seed's own place for `diagnostics.mlflow`).
-/// `plugins.entries.<id>.enabled: false` turns the plugin off whatever its section says.
+/// `plugins.entries.<id>.enabled: false` turns the plugin off whatever its section says; a section
+/// in `plugins.entries` without `enabled` is on (as in the gateway), one in `diagnostics` is off.
 pub fn plugin_settings(config: &Value, id: &str) -> PluginSettings {
     let entry = config.pointer(&format!("/plugins/entries/{id}"));
     if entry.and_then(|e| e.get("enabled")) == Some(&Value::Bool(false)) {
@@ -31,8 +32,18 @@ pub fn plugin_settings(config: &Value, id: &str) -> PluginSettings {
             }
         },
     };
+    // In plugins.entries the gateway's own switch is the entry's `enabled`, and the package's
+    // manifest defaults the section's `enabled` to true: read a gateway's openclaw.json the same way.
+    let default_on = key.starts_with("plugins.entries.");
     match section.get("enabled") {
         Some(Value::Bool(true)) => PluginSettings::Enabled { key, section: section.clone() },
+        None if default_on => {
+            let mut section = section.clone();
+            if let Some(fields) = section.as_object_mut() {
+                fields.insert("enabled".into(), Value::Bool(true));
+            }
+            PluginSettings::Enabled { key, section }
+        }
         Some(other) if !other.is_boolean() => {
             PluginSettings::Disabled(format!("{key}.enabled is {other}, expected true or false"))
         }
@@ -46,6 +57,20 @@ mod tests {
 
     fn parse(text: &str) -> Value {
         serde_json::from_str(text).unwrap()
+    }
+
+    #[test]
+    fn a_gateway_entry_without_enabled_is_on_and_a_diagnostics_section_without_it_is_off() {
+        let gateway = parse(r#"{"plugins":{"entries":{"mlflow":{"config":{"experimentName":"a"}}}}}"#);
+        match plugin_settings(&gateway, "mlflow") {
+            PluginSettings::Enabled { section, .. } => assert_eq!(section["enabled"], true),
+            other => panic!("{other:?}"),
+        }
+        let seed = parse(r#"{"diagnostics":{"mlflow":{"experimentName":"a"}}}"#);
+        assert_eq!(
+            plugin_settings(&seed, "mlflow"),
+            PluginSettings::Disabled("diagnostics.mlflow.enabled is not true".into())
+        );
     }
 
     #[test]
@@ -69,7 +94,8 @@ mod tests {
         assert!(
             matches!(plugin_settings(&cfg, "mlflow"), PluginSettings::Disabled(why) if why.contains("diagnostics.mlflow.enabled"))
         );
-        let cfg = parse(r#"{"diagnostics":{"mlflow":{"enabled":true}}, "plugins":{"entries":{"mlflow":{"enabled":false}}}}"#);
+        let cfg =
+            parse(r#"{"diagnostics":{"mlflow":{"enabled":true}}, "plugins":{"entries":{"mlflow":{"enabled":false}}}}"#);
         assert!(
             matches!(plugin_settings(&cfg, "mlflow"), PluginSettings::Disabled(why) if why.contains("plugins.entries.mlflow.enabled"))
         );

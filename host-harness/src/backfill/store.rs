@@ -1,0 +1,124 @@
+//! OpenClaw's own store of one agent (`agents/<id>/agent/openclaw-agent.sqlite`), opened read-only: a
+//! running gateway may hold it, and backfill never writes to it.
+
+use super::turns::{Entry, Session};
+use rusqlite::{Connection, OpenFlags};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+/// The store schema versions this reader knows (`schema_meta.schema_version`), with the OpenClaw
+/// release that wrote them.
+const KNOWN_SCHEMA_VERSIONS: &[(i64, &str)] = &[(23, "2026.9.6")];
+
+pub struct AgentStore {
+    pub agent_id: String,
+    pub path: PathBuf,
+    db: Connection,
+}
+
+/// The agents' stores under a state directory, by agent id (`--agent` keeps one).
+pub fn agent_stores(state_dir: &Path, only_agent: Option<&str>) -> Result<Vec<AgentStore>, String> {
+    let agents = state_dir.join("agents");
+    let listing = std::fs::read_dir(&agents).map_err(|e| {
+        format!("{}: {e} (is --state-dir OpenClaw's state directory, e.g. ~/.openclaw?)", agents.display())
+    })?;
+    let mut ids: Vec<String> =
+        listing.filter_map(|d| d.ok()).map(|d| d.file_name().to_string_lossy().into_owned()).collect();
+    ids.sort();
+    if let Some(agent) = only_agent {
+        if !ids.iter().any(|id| id == agent) {
+            return Err(format!("no agent {agent:?} in {} (agents: {})", agents.display(), ids.join(", ")));
+        }
+        ids.retain(|id| id == agent);
+    }
+    ids.iter()
+        .map(|id| agents.join(id).join("agent/openclaw-agent.sqlite"))
+        .filter(|path| path.exists())
+        .map(|path| AgentStore::open(&path))
+        .collect()
+}
+
+impl AgentStore {
+    pub fn open(path: &Path) -> Result<AgentStore, String> {
+        let what = |e: rusqlite::Error| format!("{}: {e}", path.display());
+        let db = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+            .map_err(what)?;
+        db.busy_timeout(std::time::Duration::from_secs(5)).map_err(what)?;
+        let (version, agent_id): (i64, Option<String>) = db
+            .query_row("SELECT schema_version, agent_id FROM schema_meta WHERE role = 'agent' LIMIT 1", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .map_err(|e| format!("{}: not an OpenClaw agent store ({e})", path.display()))?;
+        if !KNOWN_SCHEMA_VERSIONS.iter().any(|(v, _)| *v == version) {
+            let known: Vec<String> =
+                KNOWN_SCHEMA_VERSIONS.iter().map(|(v, release)| format!("{v} (OpenClaw {release})")).collect();
+            return Err(format!(
+                "{}: store schema version {version} is not one this backfill reads ({}); upgrade openclaw-mlflow",
+                path.display(),
+                known.join(", ")
+            ));
+        }
+        // The agent's directory name when the store does not say.
+        let dir_agent = path.ancestors().nth(2).and_then(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned());
+        let agent_id = agent_id.or(dir_agent).unwrap_or_else(|| "main".into());
+        Ok(AgentStore { agent_id, path: path.to_path_buf(), db })
+    }
+
+    /// The session windows (one per `sessionId`) with their session key and channel, oldest first.
+    pub fn sessions(&self) -> Result<Vec<Session>, String> {
+        let mut stmt = self
+            .db
+            .prepare("SELECT session_id, session_key, channel FROM session_windows ORDER BY created_at, session_id")
+            .map_err(|e| self.error(e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(Session {
+                    session_id: r.get(0)?,
+                    session_key: r.get(1)?,
+                    channel: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
+                    agent_id: self.agent_id.clone(),
+                })
+            })
+            .map_err(|e| self.error(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.error(e))
+    }
+
+    /// A session's transcript entries after `after_seq`, in order (`event_zstd` rows decompressed).
+    /// An entry that cannot be read is reported through `bad` and skipped.
+    pub fn transcript(
+        &self,
+        session_id: &str,
+        after_seq: i64,
+        bad: &mut dyn FnMut(String),
+    ) -> Result<Vec<Entry>, String> {
+        let mut stmt = self
+            .db
+            .prepare_cached(
+                "SELECT seq, event_json, event_zstd FROM transcript_events WHERE session_id = ?1 AND seq > ?2 ORDER BY seq",
+            )
+            .map_err(|e| self.error(e))?;
+        let mut rows = stmt.query((session_id, after_seq)).map_err(|e| self.error(e))?;
+        let mut entries = Vec::new();
+        while let Some(row) = rows.next().map_err(|e| self.error(e))? {
+            let seq: i64 = row.get(0).map_err(|e| self.error(e))?;
+            let json: Option<String> = row.get(1).map_err(|e| self.error(e))?;
+            let packed: Option<Vec<u8>> = row.get(2).map_err(|e| self.error(e))?;
+            let text = match (json, packed) {
+                (Some(text), _) => Ok(text),
+                (None, Some(packed)) => zstd::decode_all(packed.as_slice())
+                    .map_err(|e| e.to_string())
+                    .and_then(|bytes| String::from_utf8(bytes).map_err(|e| e.to_string())),
+                (None, None) => Err("neither event_json nor event_zstd".into()),
+            };
+            match text.and_then(|t| serde_json::from_str::<Value>(&t).map_err(|e| e.to_string())) {
+                Ok(event) => entries.push(Entry { seq, event }),
+                Err(e) => bad(format!("{} session {session_id} entry {seq}: {e}", self.path.display())),
+            }
+        }
+        Ok(entries)
+    }
+
+    fn error(&self, e: rusqlite::Error) -> String {
+        format!("{}: {e}", self.path.display())
+    }
+}

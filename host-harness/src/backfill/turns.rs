@@ -1,0 +1,287 @@
+//! A session's transcript (OpenClaw's `transcript_events`, in `seq` order) as the hook calls the live
+//! gateway made for each turn, so that the plugin sends the trace it would have sent then.
+//!
+//! A turn opens with a `user` message and takes the assistant and tool-result messages that follow;
+//! its run id is OpenClaw's (`__openclaw.runId` on those messages), the id the live hooks carried, so a
+//! backfilled turn lands on the same trace id as the live one. A message from another run starts a turn
+//! of its own (a subagent's announcement arrives that way, with no user message). Times are the
+//! transcript's: a model call from its request (`message.timestamp`) to its entry, a tool call from the
+//! assistant entry that asked for it to its result.
+
+use openclaw_plugin_api::{ModelCost, Outcome, TokenUsage};
+use openclaw_plugin_host::host_event::{Ctx, Hook, HostEvent};
+use serde_json::{json, Value};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+/// Where the turns happened: the session window and its agent.
+#[derive(Clone, Debug)]
+pub struct Session {
+    pub session_id: String,
+    pub session_key: String,
+    pub agent_id: String,
+    pub channel: String,
+}
+
+/// One transcript entry: its `seq` and the decoded `event_json`.
+pub struct Entry {
+    pub seq: i64,
+    pub event: Value,
+}
+
+/// A past turn as hook calls, and where it ends in the transcript (for resuming).
+#[derive(Debug)]
+pub struct Turn {
+    pub last_seq: i64,
+    pub ended_ms: u64,
+    /// False when the transcript stops before the turn's final answer (a turn still running, or cut
+    /// off): such a turn is not sent, as the live plugin would not have sent it yet either.
+    pub finished: bool,
+    pub events: Vec<HostEvent>,
+}
+
+/// The turns of one session window, in order.
+pub fn turns(session: &Session, entries: &[Entry]) -> Vec<Turn> {
+    let mut turns: Vec<TurnBuilder> = Vec::new();
+    for entry in entries {
+        let e = &entry.event;
+        if e["type"] != "message" {
+            continue;
+        }
+        let message = &e["message"];
+        let at = entry_ms(e);
+        match message["role"].as_str() {
+            Some("user") => turns.push(TurnBuilder::new(entry.seq, at, text_of(&message["content"]), message)),
+            Some(role @ ("assistant" | "toolResult")) => {
+                let run = message["__openclaw"]["runId"].as_str().unwrap_or_default();
+                let belongs = turns.last().is_some_and(|t| t.run_id.is_empty() || run.is_empty() || t.run_id == run);
+                if !belongs {
+                    turns.push(TurnBuilder::new(entry.seq, at, String::new(), &Value::Null));
+                }
+                let turn = turns.last_mut().expect("a turn is open");
+                if turn.run_id.is_empty() {
+                    turn.run_id = run.to_string();
+                }
+                turn.last_seq = entry.seq;
+                if role == "assistant" {
+                    turn.assistant(at, message);
+                } else {
+                    turn.tool_result(message);
+                }
+            }
+            _ => {} // custom entries (nested tool details, notes) are not part of the hook stream
+        }
+    }
+    turns.into_iter().map(|t| t.finish(session)).collect()
+}
+
+/// Milliseconds since the epoch of an entry's `timestamp` (RFC 3339), 0 when missing or malformed.
+fn entry_ms(e: &Value) -> u64 {
+    e["timestamp"]
+        .as_str()
+        .and_then(|s| OffsetDateTime::parse(s, &Rfc3339).ok())
+        .map_or(0, |t| (t.unix_timestamp_nanos() / 1_000_000).max(0) as u64)
+}
+
+/// The text of a message's content: a string, or the `text` parts of a list joined.
+fn text_of(content: &Value) -> String {
+    match content {
+        Value::String(s) => s.clone(),
+        Value::Array(parts) => parts
+            .iter()
+            .filter(|p| p["type"] == "text")
+            .filter_map(|p| p["text"].as_str())
+            .collect::<Vec<_>>()
+            .join("\n"),
+        _ => String::new(),
+    }
+}
+
+/// OpenClaw's usage (`input` without cache, `cacheRead`, `cacheWrite`, `totalTokens`) and cost.
+fn usage_of(usage: &Value) -> (Option<TokenUsage>, Option<ModelCost>) {
+    if !usage.is_object() {
+        return (None, None);
+    }
+    let n = |k: &str| usage[k].as_u64().unwrap_or(0);
+    let (input, output, cache_read, cache_write) = (n("input"), n("output"), n("cacheRead"), n("cacheWrite"));
+    let total = usage["totalTokens"].as_u64().unwrap_or(input + output + cache_read + cache_write);
+    let tokens = TokenUsage { input, output, cache_read, cache_write, total };
+    let c = &usage["cost"];
+    let cost = c["total"].as_f64().map(|total| {
+        let f = |k: &str| c[k].as_f64().unwrap_or(0.0);
+        ModelCost {
+            input: f("input"),
+            output: f("output"),
+            cache_read: f("cacheRead"),
+            cache_write: f("cacheWrite"),
+            total,
+        }
+    });
+    (Some(tokens), cost)
+}
+
+/// A turn being read: its hook calls in order, stamped with the run id once it is known.
+struct TurnBuilder {
+    run_id: String,
+    /// The run id a user entry's idempotency key names ("<run id>:user"), when no message names one.
+    key_run_id: String,
+    first_seq: i64,
+    last_seq: i64,
+    hooks: Vec<(u64, Hook)>,
+    model_calls: u32,
+    /// Tool calls asked for and not yet answered: (id, name, asked at).
+    open_tools: Vec<(String, String, u64)>,
+    /// The last assistant message: its end, stop reason, error text and answer.
+    last_answer: Option<(u64, String, String, String)>,
+}
+
+impl TurnBuilder {
+    fn new(seq: i64, at_ms: u64, prompt: String, user_message: &Value) -> TurnBuilder {
+        let key_run_id = user_message["idempotencyKey"].as_str().and_then(|k| k.strip_suffix(":user")).unwrap_or("");
+        TurnBuilder {
+            run_id: String::new(),
+            key_run_id: key_run_id.to_string(),
+            first_seq: seq,
+            last_seq: seq,
+            hooks: vec![(at_ms, Hook::MessageStart { prompt, trigger: "user".into() })],
+            model_calls: 0,
+            open_tools: Vec::new(),
+            last_answer: None,
+        }
+    }
+
+    /// A model call: from its request (`message.timestamp`) to its entry; then the tools it asked for.
+    fn assistant(&mut self, at_ms: u64, m: &Value) {
+        self.model_calls += 1;
+        let call_id = format!("model:{}", self.model_calls);
+        let (provider, model) = (m["provider"].as_str().unwrap_or_default(), m["model"].as_str().unwrap_or_default());
+        let started = m["timestamp"].as_u64().filter(|&t| t <= at_ms).unwrap_or(at_ms);
+        let stop = m["stopReason"].as_str().unwrap_or_default().to_string();
+        let error = m["errorMessage"].as_str().unwrap_or_default().to_string();
+        let failed = matches!(stop.as_str(), "error" | "aborted");
+        let (usage, cost_usd) = usage_of(&m["usage"]);
+        let answer = text_of(&m["content"]);
+        self.hooks.push((
+            started,
+            Hook::ModelCallStart { call_id: call_id.clone(), provider: provider.into(), model: model.into() },
+        ));
+        self.hooks.push((
+            at_ms,
+            Hook::ModelCallEnd {
+                call_id,
+                provider: provider.into(),
+                model: model.into(),
+                outcome: if failed { Outcome::ERROR } else { Outcome::COMPLETED },
+                error: if failed && error.is_empty() { stop.clone() } else { error.clone() },
+                duration_ms: Some(at_ms - started),
+                usage,
+                cost_usd,
+                response: answer.clone(),
+            },
+        ));
+        for call in m["content"].as_array().into_iter().flatten().filter(|c| c["type"] == "toolCall") {
+            let (id, name) = (call["id"].as_str().unwrap_or_default(), call["name"].as_str().unwrap_or_default());
+            let params = call["arguments"].to_string();
+            self.hooks.push((at_ms, Hook::ToolCallStart { tool_call_id: id.into(), tool_name: name.into(), params }));
+            self.open_tools.push((id.into(), name.into(), at_ms));
+        }
+        self.last_answer = Some((at_ms, stop, error, answer));
+    }
+
+    /// A tool's result ends the call the assistant asked for.
+    fn tool_result(&mut self, m: &Value) {
+        let id = m["toolCallId"].as_str().unwrap_or_default();
+        let Some(i) = self.open_tools.iter().position(|(open, _, _)| open == id) else { return };
+        let (id, name, asked) = self.open_tools.remove(i);
+        let ended = m["timestamp"].as_u64().filter(|&t| t >= asked).unwrap_or(asked);
+        let failed = m["isError"].as_bool().unwrap_or(false);
+        let result = json!({"content": m["content"], "details": m["details"]}).to_string();
+        let error = if failed { text_of(&m["content"]) } else { String::new() };
+        self.hooks.push((
+            ended,
+            Hook::ToolCallEnd {
+                tool_call_id: id,
+                tool_name: name,
+                outcome: if failed { Outcome::ERROR } else { Outcome::COMPLETED },
+                error,
+                duration_ms: Some(ended - asked),
+                result,
+            },
+        ));
+    }
+
+    fn finish(mut self, session: &Session) -> Turn {
+        // The id the live hooks carried; failing that, one fixed by the transcript's position, so that
+        // a second backfill lands on the same trace.
+        let run_id = [self.run_id, self.key_run_id]
+            .into_iter()
+            .find(|r| !r.is_empty())
+            .unwrap_or_else(|| format!("transcript:{}:{}", session.session_id, self.first_seq));
+        let started = self.hooks[0].0;
+        let finished = matches!(&self.last_answer, Some((_, stop, _, _)) if stop != "toolUse");
+        let ended_ms = self.last_answer.as_ref().map_or(started, |a| a.0);
+        if let Some((at, stop, error, answer)) = self.last_answer.filter(|_| finished) {
+            let failed = matches!(stop.as_str(), "error" | "aborted");
+            let outcome = match stop.as_str() {
+                "error" => Outcome::ERROR,
+                "aborted" => Outcome::ABORTED,
+                _ => Outcome::COMPLETED,
+            };
+            let error = if failed && error.is_empty() {
+                stop
+            } else if failed {
+                error
+            } else {
+                String::new()
+            };
+            let duration_ms = Some(at.saturating_sub(started));
+            self.hooks.push((at, Hook::MessageEnd { outcome, error, response: answer, duration_ms }));
+        }
+        let ctx = Ctx {
+            ts_ms: 0,
+            run_id: run_id.clone(),
+            session_key: session.session_key.clone(),
+            session_id: session.session_id.clone(),
+            agent_id: session.agent_id.clone(),
+            channel: session.channel.clone(),
+        };
+        let events = self
+            .hooks
+            .into_iter()
+            .map(|(ts_ms, hook)| {
+                let hook = match hook {
+                    Hook::ModelCallStart { call_id, provider, model } => {
+                        Hook::ModelCallStart { call_id: format!("{run_id}:{call_id}"), provider, model }
+                    }
+                    Hook::ModelCallEnd {
+                        call_id,
+                        provider,
+                        model,
+                        outcome,
+                        error,
+                        duration_ms,
+                        usage,
+                        cost_usd,
+                        response,
+                    } => {
+                        let call_id = format!("{run_id}:{call_id}");
+                        Hook::ModelCallEnd {
+                            call_id,
+                            provider,
+                            model,
+                            outcome,
+                            error,
+                            duration_ms,
+                            usage,
+                            cost_usd,
+                            response,
+                        }
+                    }
+                    other => other,
+                };
+                HostEvent { ctx: Ctx { ts_ms, ..ctx.clone() }, hook }
+            })
+            .collect();
+        Turn { last_seq: self.last_seq, ended_ms, finished, events }
+    }
+}
