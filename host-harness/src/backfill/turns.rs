@@ -285,3 +285,126 @@ impl TurnBuilder {
         Turn { last_seq: self.last_seq, ended_ms, finished, events }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session() -> Session {
+        Session {
+            session_id: "s1".into(),
+            session_key: "agent:main:main".into(),
+            agent_id: "main".into(),
+            channel: String::new(),
+        }
+    }
+
+    fn entry(seq: i64, at: &str, message: Value) -> Entry {
+        Entry { seq, event: json!({"type": "message", "timestamp": at, "message": message}) }
+    }
+
+    fn kinds(turn: &Turn) -> Vec<&'static str> {
+        turn.events.iter().map(|e| openclaw_plugin_host::host_event::HOOK_KINDS[e.hook.kind_index()]).collect()
+    }
+
+    #[test]
+    fn a_turn_with_a_failing_tool_and_a_failed_model_call_reads_as_the_live_hooks() {
+        let entries = [
+            entry(1, "2026-11-25T22:20:00.000Z", json!({"role": "user", "content": "hi", "idempotencyKey": "k1:user"})),
+            entry(
+                2,
+                "2026-11-25T22:20:01.000Z",
+                json!({"role": "assistant", "timestamp": 1795645200500_u64, "provider": "p", "model": "m",
+                "stopReason": "toolUse", "usage": {"input": 10, "output": 2, "cacheRead": 5, "cacheWrite": 0, "totalTokens": 17, "cost": {"total": 0.5}},
+                "content": [{"type": "toolCall", "id": "t1", "name": "read", "arguments": {"path": "x"}}], "__openclaw": {"runId": "r1"}}),
+            ),
+            entry(
+                3,
+                "2026-11-25T22:20:02.000Z",
+                json!({"role": "toolResult", "toolCallId": "t1", "toolName": "read", "isError": true,
+                "timestamp": 1795645201800_u64, "content": [{"type": "text", "text": "ENOENT"}], "__openclaw": {"runId": "r1"}}),
+            ),
+            entry(
+                4,
+                "2026-11-25T22:20:03.000Z",
+                json!({"role": "assistant", "timestamp": 1795645202100_u64, "provider": "p", "model": "m",
+                "stopReason": "error", "errorMessage": "429 quota", "content": [], "__openclaw": {"runId": "r1"}}),
+            ),
+        ];
+        let turns = turns(&session(), &entries);
+        assert_eq!(turns.len(), 1);
+        let t = &turns[0];
+        assert!(t.finished);
+        assert_eq!(t.last_seq, 4);
+        assert_eq!(
+            kinds(t),
+            [
+                "message_start",
+                "model_call_start",
+                "model_call_end",
+                "tool_call_start",
+                "tool_call_end",
+                "model_call_start",
+                "model_call_end",
+                "message_end"
+            ]
+        );
+        assert!(t.events.iter().all(|e| e.ctx.run_id == "r1"), "OpenClaw's run id, not the idempotency key's");
+        match &t.events[2].hook {
+            Hook::ModelCallEnd { call_id, usage, cost_usd, duration_ms, .. } => {
+                assert_eq!(call_id, "r1:model:1");
+                assert_eq!(usage.as_ref().map(|u| (u.input, u.cache_read, u.total)), Some((10, 5, 17)));
+                assert_eq!(cost_usd.as_ref().map(|c| c.total), Some(0.5));
+                assert_eq!(*duration_ms, Some(500));
+            }
+            other => panic!("{other:?}"),
+        }
+        match &t.events[4].hook {
+            Hook::ToolCallEnd { outcome, error, duration_ms, .. } => {
+                assert_eq!((*outcome, error.as_str(), *duration_ms), (Outcome::ERROR, "ENOENT", Some(800)));
+            }
+            other => panic!("{other:?}"),
+        }
+        match &t.events[7].hook {
+            Hook::MessageEnd { outcome, error, .. } => {
+                assert_eq!((*outcome, error.as_str()), (Outcome::ERROR, "429 quota"))
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_turn_without_its_final_answer_is_unfinished_and_a_run_without_ids_gets_a_fixed_one() {
+        let entries = [
+            entry(7, "2026-11-25T22:20:00.000Z", json!({"role": "user", "content": [{"type": "text", "text": "hi"}]})),
+            entry(
+                8,
+                "2026-11-25T22:20:01.000Z",
+                json!({"role": "assistant", "stopReason": "toolUse",
+                "content": [{"type": "toolCall", "id": "t1", "name": "read", "arguments": {}}]}),
+            ),
+        ];
+        let turns = turns(&session(), &entries);
+        assert!(!turns[0].finished);
+        assert_eq!(turns[0].events[0].ctx.run_id, "transcript:s1:7", "the same on every backfill");
+    }
+
+    #[test]
+    fn a_message_of_another_run_starts_a_turn_of_its_own() {
+        let answer = |seq, run: &str| {
+            entry(
+                seq,
+                "2026-11-25T22:20:01.000Z",
+                json!({"role": "assistant", "stopReason": "stop",
+                "content": [{"type": "text", "text": "ok"}], "__openclaw": {"runId": run}}),
+            )
+        };
+        let entries = [
+            entry(1, "2026-11-25T22:20:00.000Z", json!({"role": "user", "content": "hi"})),
+            answer(2, "r1"),
+            answer(3, "announce:r2"),
+        ];
+        let runs: Vec<String> = turns(&session(), &entries).iter().map(|t| t.events[0].ctx.run_id.clone()).collect();
+        assert_eq!(runs, ["r1", "announce:r2"]);
+    }
+}
