@@ -248,37 +248,11 @@ impl TurnBuilder {
         let events = self
             .hooks
             .into_iter()
-            .map(|(ts_ms, hook)| {
-                let hook = match hook {
-                    Hook::ModelCallStart { call_id, provider, model } => {
-                        Hook::ModelCallStart { call_id: format!("{run_id}:{call_id}"), provider, model }
-                    }
-                    Hook::ModelCallEnd {
-                        call_id,
-                        provider,
-                        model,
-                        outcome,
-                        error,
-                        duration_ms,
-                        usage,
-                        cost_usd,
-                        response,
-                    } => {
-                        let call_id = format!("{run_id}:{call_id}");
-                        Hook::ModelCallEnd {
-                            call_id,
-                            provider,
-                            model,
-                            outcome,
-                            error,
-                            duration_ms,
-                            usage,
-                            cost_usd,
-                            response,
-                        }
-                    }
-                    other => other,
-                };
+            .map(|(ts_ms, mut hook)| {
+                // Model calls are numbered within the turn; the live translator's ids are "<run id>:model:<n>".
+                if let Hook::ModelCallStart { call_id, .. } | Hook::ModelCallEnd { call_id, .. } = &mut hook {
+                    *call_id = format!("{run_id}:{call_id}");
+                }
                 HostEvent { ctx: Ctx { ts_ms, ..ctx.clone() }, hook }
             })
             .collect();
