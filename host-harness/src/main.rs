@@ -88,12 +88,11 @@ pub struct Host {
 }
 
 impl Host {
-    fn start(o: &Options) -> Result<Host, String> {
-        let config_path = config::config_path(o.config.as_deref());
-        let config = config::load(&config_path)?;
+    /// Starts the plugins in `--plugins-dir` with `config` (`openclaw.json`, read from `config_path`).
+    fn start(o: &Options, config_path: &Path, config: &serde_json::Value) -> Host {
         let dir = config::plugins_dir(o.plugins_dir.as_deref());
         logger::host(LogLevel::Info, &format!("config {}; plugins from {}", config_path.display(), dir.display()));
-        Ok(Host { plugins: PluginSet::start(&dir, &config, logger::host_handle(), &logger::host) })
+        Host { plugins: PluginSet::start(&dir, config, logger::host_handle(), &logger::host) }
     }
 
     pub fn dispatch(&self, event: &host_event::HostEvent) {
@@ -134,11 +133,13 @@ fn shifted_to(now_ms: u64, mut events: Vec<host_event::HostEvent>) -> Vec<host_e
     events
 }
 
-/// The plugin's own settings in `openclaw.json` (both places a host reads them), which say where
+/// The settings the mlflow plugin is started with (the section the host gives it), which say where
 /// its traces go: a backfill's progress is recorded per destination.
-fn mlflow_settings(o: &Options) -> Result<serde_json::Value, String> {
-    let config = config::load(&config::config_path(o.config.as_deref()))?;
-    Ok(serde_json::json!([config.pointer("/diagnostics/mlflow"), config.pointer("/plugins/entries/mlflow/config")]))
+fn mlflow_settings(config: &serde_json::Value) -> serde_json::Value {
+    match openclaw_plugin_host::settings::plugin_settings(config, "mlflow") {
+        openclaw_plugin_host::settings::PluginSettings::Enabled { section, .. } => section,
+        openclaw_plugin_host::settings::PluginSettings::Disabled(_) => serde_json::Value::Null,
+    }
 }
 
 fn main() -> ExitCode {
@@ -147,11 +148,18 @@ fn main() -> ExitCode {
         eprintln!("openclaw-host: {e}");
         return ExitCode::from(2);
     }
+    let config_path = config::config_path(o.config.as_deref());
+    let config = match config::load(&config_path) {
+        Ok(config) => config,
+        Err(e) => {
+            logger::host(LogLevel::Error, &e);
+            return ExitCode::from(2);
+        }
+    };
     // A dry run reads the store only: no plugin is started.
     if let Command::Backfill(b) = &o.command {
         if b.dry_run {
-            let result = mlflow_settings(&o).and_then(|dest| backfill::run(None, b, &dest, &logger::host));
-            return match result {
+            return match backfill::run(None, b, &mlflow_settings(&config), &logger::host) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     logger::host(LogLevel::Error, &e);
@@ -160,13 +168,7 @@ fn main() -> ExitCode {
             };
         }
     }
-    let host = match Host::start(&o) {
-        Ok(host) => host,
-        Err(e) => {
-            logger::host(LogLevel::Error, &e);
-            return ExitCode::from(2);
-        }
-    };
+    let host = Host::start(&o, &config_path, &config);
     let result = match &o.command {
         Command::Demo { events_out } => drive(&host, events_out.as_deref(), "demo", demo::scenario(demo::now_ms())),
         Command::Replay { file, events_out, shift_to_now } => std::fs::read_to_string(file)
@@ -174,9 +176,7 @@ fn main() -> ExitCode {
             .and_then(|recording| openclaw_plugin_host::translate_recording(&recording))
             .map(|events| if *shift_to_now { shifted_to(demo::now_ms(), events) } else { events })
             .and_then(|events| drive(&host, events_out.as_deref(), &format!("replay {}", file.display()), events)),
-        Command::Backfill(b) => {
-            mlflow_settings(&o).and_then(|dest| backfill::run(Some(&host), b, &dest, &logger::host))
-        }
+        Command::Backfill(b) => backfill::run(Some(&host), b, &mlflow_settings(&config), &logger::host),
         Command::Bench(bench) => bench::run(&host, bench),
         Command::Check => Ok(()),
     };

@@ -91,6 +91,11 @@ fn stat(run: &HostRun, key: &str) -> u64 {
 }
 
 /// The experiment's traces, as (OpenClaw run id, span count), sorted.
+/// The run ids of the traces that landed, sorted.
+fn landed_run_ids(mlflow: &Mlflow, experiment: &str) -> Vec<String> {
+    landed(mlflow, experiment).into_iter().map(|(id, _)| id).collect()
+}
+
 fn landed(mlflow: &Mlflow, experiment: &str) -> Vec<(String, usize)> {
     let Some(id) = mlflow.experiment_id(experiment) else { return Vec::new() };
     let mut found: Vec<(String, usize)> = mlflow
@@ -173,8 +178,7 @@ fn a_graceful_stop_during_an_outage_keeps_everything_for_the_next_start() {
 
     let run = restart(&mlflow, &experiment, &state);
     assert_eq!(stat(&run, "exported"), n as u64, "{}", run.stderr);
-    let ids: Vec<String> = landed(&mlflow, &experiment).into_iter().map(|(id, _)| id).collect();
-    assert_eq!(ids, run_ids(&tag, 0..n));
+    assert_eq!(landed_run_ids(&mlflow, &experiment), run_ids(&tag, 0..n));
 }
 
 /// A crash between MLflow accepting a batch and the spool recording it: the restart sends the
@@ -265,7 +269,7 @@ fn a_full_spool_drops_the_oldest_traces_counts_them_and_delivers_the_rest() {
     assert!(spool_bytes <= 65536, "the spool stays within maxSpoolBytes: {spool_bytes}");
 
     let run = restart(&mlflow, &experiment, &state);
-    let ids: Vec<String> = landed(&mlflow, &experiment).into_iter().map(|(id, _)| id).collect();
+    let ids = landed_run_ids(&mlflow, &experiment);
     assert_eq!(
         ids.len() as u64 + dropped,
         n as u64,
@@ -295,8 +299,7 @@ fn two_hosts_on_one_spool_directory_never_send_the_same_trace_and_a_dead_ones_tr
     // C starts after A died: A's traces are C's to deliver, once.
     let c = restart(&mlflow, &experiment, &state);
     assert_eq!(stat(&c, "spool_recovered"), n as u64);
-    let ids: Vec<String> = landed(&mlflow, &experiment).into_iter().map(|(id, _)| id).collect();
-    assert_eq!(ids, run_ids(&tag, 0..n));
+    assert_eq!(landed_run_ids(&mlflow, &experiment), run_ids(&tag, 0..n));
 }
 
 /// A disk that refuses writes (each spool file limited to 4 KiB with `ulimit -f`, as a full disk

@@ -74,8 +74,8 @@ fn plan(o: &BackfillOptions, resume: &Resume, log: &dyn Fn(LogLevel, &str)) -> R
                 plan.unreadable_entries += 1;
                 log(LogLevel::Warn, &format!("backfill: skipped an unreadable entry: {line}"));
             };
-            // Entries from the start: a turn already delivered in part must be read whole.
-            let entries = store.transcript(&session.session_id, -1, &mut bad)?;
+            // All entries: turns are found from the start, and a delivered one is skipped whole.
+            let entries = store.transcript(&session.session_id, &mut bad)?;
             let mut keep = Vec::new();
             for turn in turns::turns(&session, &entries) {
                 if turn.last_seq <= through {

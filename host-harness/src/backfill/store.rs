@@ -83,21 +83,16 @@ impl AgentStore {
         rows.collect::<Result<_, _>>().map_err(|e| self.error(e))
     }
 
-    /// A session's transcript entries after `after_seq`, in order (`event_zstd` rows decompressed).
-    /// An entry that cannot be read is reported through `bad` and skipped.
-    pub fn transcript(
-        &self,
-        session_id: &str,
-        after_seq: i64,
-        bad: &mut dyn FnMut(String),
-    ) -> Result<Vec<Entry>, String> {
+    /// A session's transcript entries, in order (`event_zstd` rows decompressed). An entry that
+    /// cannot be read is reported through `bad` and skipped.
+    pub fn transcript(&self, session_id: &str, bad: &mut dyn FnMut(String)) -> Result<Vec<Entry>, String> {
         let mut stmt = self
             .db
             .prepare_cached(
-                "SELECT seq, event_json, event_zstd FROM transcript_events WHERE session_id = ?1 AND seq > ?2 ORDER BY seq",
+                "SELECT seq, event_json, event_zstd FROM transcript_events WHERE session_id = ?1 ORDER BY seq",
             )
             .map_err(|e| self.error(e))?;
-        let mut rows = stmt.query((session_id, after_seq)).map_err(|e| self.error(e))?;
+        let mut rows = stmt.query([session_id]).map_err(|e| self.error(e))?;
         let mut entries = Vec::new();
         while let Some(row) = rows.next().map_err(|e| self.error(e))? {
             let seq: i64 = row.get(0).map_err(|e| self.error(e))?;

@@ -131,8 +131,16 @@ struct TurnBuilder {
     model_calls: u32,
     /// Tool calls asked for and not yet answered: (id, name, asked at).
     open_tools: Vec<(String, String, u64)>,
-    /// The last assistant message: its end, stop reason, error text and answer.
-    last_answer: Option<(u64, String, String, String)>,
+    last_answer: Option<Answer>,
+}
+
+/// A turn's last assistant message so far: it ends the turn unless it asked for tools.
+struct Answer {
+    at_ms: u64,
+    stop: String,
+    /// The error text when the stop reason is `error` or `aborted` (`errorMessage`, else the reason).
+    failure: Option<String>,
+    text: String,
 }
 
 impl TurnBuilder {
@@ -158,7 +166,13 @@ impl TurnBuilder {
         let started = m["timestamp"].as_u64().filter(|&t| t <= at_ms).unwrap_or(at_ms);
         let stop = m["stopReason"].as_str().unwrap_or_default().to_string();
         let error = m["errorMessage"].as_str().unwrap_or_default().to_string();
-        let failed = matches!(stop.as_str(), "error" | "aborted");
+        let failure = matches!(stop.as_str(), "error" | "aborted").then(|| {
+            if error.is_empty() {
+                stop.clone()
+            } else {
+                error.clone()
+            }
+        });
         let (usage, cost_usd) = usage_of(&m["usage"]);
         let answer = text_of(&m["content"]);
         self.hooks.push((
@@ -171,8 +185,8 @@ impl TurnBuilder {
                 call_id,
                 provider: provider.into(),
                 model: model.into(),
-                outcome: if failed { Outcome::ERROR } else { Outcome::COMPLETED },
-                error: if failed && error.is_empty() { stop.clone() } else { error.clone() },
+                outcome: if failure.is_some() { Outcome::ERROR } else { Outcome::COMPLETED },
+                error: failure.clone().unwrap_or(error),
                 duration_ms: Some(at_ms - started),
                 usage,
                 cost_usd,
@@ -185,7 +199,7 @@ impl TurnBuilder {
             self.hooks.push((at_ms, Hook::ToolCallStart { tool_call_id: id.into(), tool_name: name.into(), params }));
             self.open_tools.push((id.into(), name.into(), at_ms));
         }
-        self.last_answer = Some((at_ms, stop, error, answer));
+        self.last_answer = Some(Answer { at_ms, stop, failure, text: answer });
     }
 
     /// A tool's result ends the call the assistant asked for.
@@ -218,24 +232,17 @@ impl TurnBuilder {
             .find(|r| !r.is_empty())
             .unwrap_or_else(|| format!("transcript:{}:{}", session.session_id, self.first_seq));
         let started = self.hooks[0].0;
-        let finished = matches!(&self.last_answer, Some((_, stop, _, _)) if stop != "toolUse");
-        let ended_ms = self.last_answer.as_ref().map_or(started, |a| a.0);
-        if let Some((at, stop, error, answer)) = self.last_answer.filter(|_| finished) {
-            let failed = matches!(stop.as_str(), "error" | "aborted");
-            let outcome = match stop.as_str() {
+        let finished = self.last_answer.as_ref().is_some_and(|a| a.stop != "toolUse");
+        let ended_ms = self.last_answer.as_ref().map_or(started, |a| a.at_ms);
+        if let Some(answer) = self.last_answer.filter(|_| finished) {
+            let outcome = match answer.stop.as_str() {
                 "error" => Outcome::ERROR,
                 "aborted" => Outcome::ABORTED,
                 _ => Outcome::COMPLETED,
             };
-            let error = if failed && error.is_empty() {
-                stop
-            } else if failed {
-                error
-            } else {
-                String::new()
-            };
-            let duration_ms = Some(at.saturating_sub(started));
-            self.hooks.push((at, Hook::MessageEnd { outcome, error, response: answer, duration_ms }));
+            let (error, response) = (answer.failure.unwrap_or_default(), answer.text);
+            let duration_ms = Some(answer.at_ms.saturating_sub(started));
+            self.hooks.push((answer.at_ms, Hook::MessageEnd { outcome, error, response, duration_ms }));
         }
         let ctx = Ctx {
             ts_ms: 0,
