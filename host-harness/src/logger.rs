@@ -11,12 +11,14 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 static HANDLE: OnceLock<HostHandleRef> = OnceLock::new();
 
-/// Decides the level once; call before anything logs.
-pub fn init(verbose: bool) -> Result<(), String> {
+/// Decides the level once (`quiet`: warnings and errors unless asked for more, for a command whose
+/// output is a report); call before anything logs.
+pub fn init(verbose: bool, quiet: bool) -> Result<(), String> {
     let level = if verbose {
         LogLevel::Debug
     } else {
         match std::env::var("OPENCLAW_LOG_LEVEL").ok().as_deref().map(str::to_ascii_lowercase).as_deref() {
+            None | Some("") if quiet => LogLevel::Warn,
             None | Some("") | Some("info") => LogLevel::Info,
             Some("error") => LogLevel::Error,
             Some("warn") => LogLevel::Warn,

@@ -5,6 +5,7 @@ mod backfill;
 mod bench;
 mod config;
 mod demo;
+mod doctor;
 mod logger;
 
 use clap::{Args, Parser, Subcommand};
@@ -62,6 +63,14 @@ pub enum Command {
     Bench(BenchOptions),
     /// Load and start the plugins, report what they provide, stop them
     Check,
+    /// Troubleshooting: the config file, each plugin's settings, then the plugin's own checks
+    /// (for mlflow: the server reached, credentials, version, backend, experiment, a test trace
+    /// read back, clock skew, cost estimation); exit status 0 only when all pass
+    Doctor {
+        /// The report as JSON, for scripts
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Args)]
@@ -144,11 +153,16 @@ fn mlflow_settings(config: &serde_json::Value) -> serde_json::Value {
 
 fn main() -> ExitCode {
     let o = Options::parse();
-    if let Err(e) = logger::init(o.verbose) {
+    if let Err(e) = logger::init(o.verbose, matches!(o.command, Command::Doctor { .. })) {
         eprintln!("openclaw-host: {e}");
         return ExitCode::from(2);
     }
     let config_path = config::config_path(o.config.as_deref());
+    // The doctor reports a bad file as a failed check rather than stopping at it.
+    if let Command::Doctor { json } = o.command {
+        let plugins_dir = config::plugins_dir(o.plugins_dir.as_deref());
+        return doctor::run(&config_path, &plugins_dir, json);
+    }
     let config = match config::load(&config_path) {
         Ok(config) => config,
         Err(e) => {
@@ -178,7 +192,7 @@ fn main() -> ExitCode {
             .and_then(|events| drive(&host, events_out.as_deref(), &format!("replay {}", file.display()), events)),
         Command::Backfill(b) => backfill::run(Some(&host), b, &mlflow_settings(&config), &logger::host),
         Command::Bench(bench) => bench::run(&host, bench),
-        Command::Check => Ok(()),
+        Command::Check | Command::Doctor { .. } => Ok(()),
     };
     if o.linger_ms > 0 {
         std::thread::sleep(std::time::Duration::from_millis(o.linger_ms));

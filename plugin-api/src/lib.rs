@@ -10,12 +10,14 @@
 //! both directions (an old plugin in a new host, a new plugin in an old host); the new entries read
 //! as absent where the other side predates them. Reordering or removing anything is not.
 
+pub mod doctor;
 pub mod events;
 mod guard;
 pub mod host;
 pub mod plugin;
 pub mod sdk;
 
+pub use doctor::{DoctorCheck, Verdict};
 pub use events::*;
 pub use guard::contain_panic;
 pub use host::{HostHandle, HostHandleRef, LogLevel};

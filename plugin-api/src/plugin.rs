@@ -1,6 +1,7 @@
 //! The plugin's side of the contract: the root module a library exports, the object `init`
 //! returns, and the hooks table.
 
+use crate::doctor::DoctorCheck;
 use crate::events::*;
 use crate::host::HostHandleRef;
 use abi_stable::{
@@ -27,6 +28,13 @@ pub struct PluginMod {
     /// operator that names the offending setting.
     #[sabi(last_prefix_field)]
     pub init: extern "C" fn(config_json: RStr<'_>, host: HostHandleRef) -> RResult<PluginObject, RString>,
+    // ---- 0.1.2 ----
+    /// Runs the plugin's own troubleshooting for this configuration (the same JSON text `init`
+    /// takes) without starting it for the host: settings, the backend's reachability and what it
+    /// accepts. May take seconds and use the network: hosts call it from their `doctor` command,
+    /// never from a hook. Absent (`None`) in a plugin built before 0.1.2.
+    #[sabi(missing_field(option))]
+    pub doctor: extern "C" fn(config_json: RStr<'_>, host: HostHandleRef) -> RVec<DoctorCheck>,
 }
 
 impl RootModule for PluginModRef {

@@ -32,6 +32,7 @@
 //! `DynTrait`'s checked downcast: a host that handed one plugin's state to another plugin's hooks
 //! gets the hook skipped, not memory read as the wrong type.
 
+use crate::doctor::{DoctorCheck, Verdict};
 use crate::events::*;
 use crate::guard::contain_panic;
 use crate::host::HostHandleRef;
@@ -40,7 +41,7 @@ use abi_stable::{
     marker_type::ErasedObject,
     pointer_trait::TransmuteElement,
     prefix_type::PrefixTypeTrait,
-    std_types::{RBox, RErr, ROk, RResult, RStr, RString},
+    std_types::{RBox, RErr, ROk, RResult, RStr, RString, RVec},
     DynTrait,
 };
 use std::time::Duration;
@@ -60,6 +61,13 @@ pub trait Plugin: Send + Sync + Sized + 'static {
     /// Must return quickly and must not wait on the network. An error is shown to the operator:
     /// name the setting and the value expected.
     fn init(config_json: &str, host: HostHandleRef) -> Result<Self, String>;
+
+    /// The plugin's troubleshooting for this configuration, without starting it for the host (the
+    /// host's `doctor` command): settings, the backend's reachability, what it accepts. May use the
+    /// network and take seconds. By default a plugin has no checks of its own.
+    fn doctor(_config_json: &str, _host: HostHandleRef) -> Vec<DoctorCheck> {
+        Vec::new()
+    }
 
     fn on_message_start(&self, _ctx: EventContextRef<'_>, _ev: MessageStartRef<'_>) {}
     fn on_message_end(&self, _ctx: EventContextRef<'_>, _ev: MessageEndRef<'_>) {}
@@ -103,7 +111,7 @@ macro_rules! export_plugin {
 
 /// The root module of a library whose plugin is `P` (what [`export_plugin!`] exports).
 pub fn root_module<P: Plugin>() -> PluginModRef {
-    PluginMod { id: id::<P>, version: version::<P>, init: init::<P> }.leak_into_prefix()
+    PluginMod { id: id::<P>, version: version::<P>, init: init::<P>, doctor: doctor::<P> }.leak_into_prefix()
 }
 
 /// What `PluginObject.state` holds for every plugin made here (see the module comment).
@@ -141,6 +149,16 @@ extern "C" fn init<P: Plugin>(config_json: RStr<'_>, host: HostHandleRef) -> RRe
         Ok(plugin) => ROk(PluginObject { state: erase(Hosted { host, plugin }), hooks: hooks::<P>() }),
         Err(message) => RErr(RString::from(message)),
     })
+}
+
+extern "C" fn doctor<P: Plugin>(config_json: RStr<'_>, host: HostHandleRef) -> RVec<DoctorCheck> {
+    let failed = RVec::from(vec![DoctorCheck::new(
+        "plugin checks",
+        Verdict::Fail,
+        format!("{} plugin: its checks panicked", P::ID),
+        "report this as a bug in the plugin, with the host's log",
+    )]);
+    contain_panic(host, "doctor", failed, || RVec::from(P::doctor(config_json.as_str(), host)))
 }
 
 fn erase<P: Plugin>(hosted: Hosted<P>) -> RBox<ErasedObject> {

@@ -98,6 +98,15 @@ impl PluginLibrary {
     }
 }
 
+impl PluginLibrary {
+    /// The plugin's own checks for this configuration section (JSON text), or `None` when the
+    /// library predates the `doctor` entry (interface 0.1.2).
+    pub fn doctor(&self, config_json: &str, host: HostHandleRef) -> Option<Vec<DoctorCheck>> {
+        let doctor = self.module.doctor()?;
+        Some(doctor(RStr::from_str(config_json), host).into_vec())
+    }
+}
+
 fn ropt<T>(value: Option<T>) -> ROption<T> {
     value.into()
 }

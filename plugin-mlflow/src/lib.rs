@@ -3,11 +3,13 @@
 //! - `lib.rs` (this file): the exported root module and the hooks, which only copy the event and
 //!   queue it (`intake`), never waiting on anything;
 //! - `config`: the settings and their validation;
+//! - `doctor`: the troubleshooting the host's `doctor` command runs for this plugin;
 //! - `exporter`: the background threads that build traces and send them;
 //! - `tokens`: one model call's usage in MLflow's convention, whatever the host reported;
 //! - `pricing`, `redact`: cost for calls the host did not price, secrets out of captured content.
 
 pub mod config;
+mod doctor;
 mod doorbell;
 pub mod event;
 mod event_queue;
@@ -56,26 +58,9 @@ fn s(value: RStr<'_>) -> String {
 }
 
 impl MlflowPlugin {
-    /// The body of every event hook: a load and a branch (closed?), then copy and queue. Every hook
-    /// is wanted: even with `trackTraces: false` the run's metrics count messages and calls.
-    #[inline]
-    fn take(&self, make: impl FnOnce(&Intake) -> Event) {
-        if !self.intake.refuse_if_closed() {
-            self.intake.offer(make(&self.intake));
-        }
-    }
-}
-
-impl Plugin for MlflowPlugin {
-    const ID: &'static str = PLUGIN_ID;
-    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
-
-    fn init(config_json: &str, host: HostHandleRef) -> Result<MlflowPlugin, String> {
-        let config = config::Config::parse(config_json, &config::ProcessEnv)?;
-        let log = Log::new(host);
-        if !config.enabled {
-            return Err("mlflow config `enabled`: expected true to start the plugin".into());
-        }
+    /// Starts the pipeline behind the hooks: the queue and the exporter's threads (for `init`, and
+    /// for `doctor`'s test trace, which goes the very same way).
+    fn start(config: config::Config, log: Log) -> Result<MlflowPlugin, String> {
         let stats = Arc::new(Counters::default());
         let (queue, queued) = event_queue::event_queue(config.limits.queue_capacity, config.limits.max_queue_bytes);
         let doorbell = Arc::new(doorbell::Doorbell::default());
@@ -102,6 +87,32 @@ impl Plugin for MlflowPlugin {
         });
         let exporter = Exporter::start(config, queued, doorbell, stats.clone(), log)?;
         Ok(MlflowPlugin { log, intake, stats, exporter: Mutex::new(Some(exporter)) })
+    }
+
+    /// The body of every event hook: a load and a branch (closed?), then copy and queue. Every hook
+    /// is wanted: even with `trackTraces: false` the run's metrics count messages and calls.
+    #[inline]
+    fn take(&self, make: impl FnOnce(&Intake) -> Event) {
+        if !self.intake.refuse_if_closed() {
+            self.intake.offer(make(&self.intake));
+        }
+    }
+}
+
+impl Plugin for MlflowPlugin {
+    const ID: &'static str = PLUGIN_ID;
+    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+
+    fn init(config_json: &str, host: HostHandleRef) -> Result<MlflowPlugin, String> {
+        let config = config::Config::parse(config_json, &config::ProcessEnv)?;
+        if !config.enabled {
+            return Err("mlflow config `enabled`: expected true to start the plugin".into());
+        }
+        MlflowPlugin::start(config, Log::new(host))
+    }
+
+    fn doctor(config_json: &str, host: HostHandleRef) -> Vec<DoctorCheck> {
+        doctor::run(config_json, &config::ProcessEnv, Log::new(host))
     }
 
     fn on_message_start(&self, ctx: EventContextRef<'_>, ev: MessageStartRef<'_>) {

@@ -69,7 +69,13 @@ pub struct Destination {
     pub otlp: Option<OtlpConfig>,
     pub tls: TlsSettings,
     pub request_timeout: Duration,
+    /// What the MLflow run that holds the metrics is called before `@host time`: the gateway's,
+    /// or `doctor`'s own (not a setting).
+    pub run_label: &'static str,
 }
+
+/// The run of a gateway process (see `Destination::run_label`).
+pub const GATEWAY_RUN_LABEL: &str = "openclaw-gateway";
 
 /// What is sent: traces, and which metric families (the run's and OTLP's), priced how.
 #[derive(Clone, Debug)]
@@ -190,6 +196,7 @@ impl Config {
                 insecure_skip_verify: flag(Given::file(file.insecure_skip_verify, "insecureSkipVerify"), false)?,
             },
             request_timeout: millis(Given::file(file.request_timeout_ms, "requestTimeoutMs"), 10_000, 100, 600_000)?,
+            run_label: GATEWAY_RUN_LABEL,
         };
         let signals = Signals {
             traces: flag(Given::file(file.track_traces, "trackTraces"), true)?,

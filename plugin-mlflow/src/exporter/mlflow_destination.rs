@@ -63,7 +63,8 @@ pub struct MlflowDestination {
     rest: MlflowRest,
     traces: TraceEndpoint,
     session: Session,
-    /// Names the run: when this plugin started.
+    /// Names the run: what it holds (`config::Destination::run_label`) and when this plugin started.
+    run_label: &'static str,
     started_ms: u64,
     problems: Throttle,
     delivered_any: bool,
@@ -95,6 +96,7 @@ impl MlflowDestination {
             stats,
             log,
             session: Session::Unresolved,
+            run_label: settings.run_label,
             started_ms: super::now_ms(),
             problems: Throttle::new(REPEAT_LOG_EVERY),
             delivered_any: false,
@@ -141,7 +143,7 @@ impl MlflowDestination {
             }
             Session::Experiment { experiment_id } => {
                 let host = host_name();
-                let name = format!("openclaw-gateway@{host} {}", iso8601(self.started_ms));
+                let name = format!("{}@{host} {}", self.run_label, iso8601(self.started_ms));
                 let tags = [
                     ("openclaw.plugin_version", env!("CARGO_PKG_VERSION").to_string()),
                     ("host.name", host),

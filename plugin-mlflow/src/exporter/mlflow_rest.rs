@@ -1,4 +1,5 @@
-//! The few MLflow REST calls the exporter makes itself: finding or creating the experiment.
+//! The few MLflow REST calls the exporter makes itself (finding or creating the experiment, the
+//! run and its metrics), and the read-only ones `doctor` adds.
 
 use crate::config::ExperimentRef;
 use serde_json::{json, Value};
@@ -26,6 +27,13 @@ impl std::fmt::Display for RestError {
     }
 }
 
+/// An answer as it came: status, body text and the server's clock (`Date`).
+pub struct RawReply {
+    pub status: u16,
+    pub body: String,
+    pub date: Option<String>,
+}
+
 pub struct MlflowRest {
     agent: ureq::Agent,
     base: String,
@@ -44,6 +52,20 @@ fn percent_encode(s: &str) -> String {
 impl MlflowRest {
     pub fn new(agent: ureq::Agent, tracking_uri: &str, authorization: Option<String>) -> MlflowRest {
         MlflowRest { agent, base: tracking_uri.to_string(), authorization }
+    }
+
+    /// A GET read as it comes (for `doctor`): the transport's own error when there is no answer, so
+    /// that DNS, TCP and TLS failures can be told apart.
+    pub fn get_raw(&self, path: &str) -> Result<RawReply, ureq::Error> {
+        let mut request = http::Request::get(format!("{}{path}", self.base));
+        if let Some(auth) = &self.authorization {
+            request = request.header(http::header::AUTHORIZATION, auth);
+        }
+        let response = self.agent.run(request.body(()).map_err(ureq::Error::Http)?)?;
+        let status = response.status().as_u16();
+        let date = response.headers().get(http::header::DATE).and_then(|d| d.to_str().ok()).map(str::to_string);
+        let body = response.into_body().into_with_config().limit(1 << 20).read_to_string().unwrap_or_default();
+        Ok(RawReply { status, body, date })
     }
 
     fn call(&self, method: &str, path: &str, body: Option<&Value>) -> Result<Value, RestError> {
@@ -112,6 +134,31 @@ impl MlflowRest {
                 }
             }
         }
+    }
+}
+
+/// Read-only lookups, for `doctor`.
+impl MlflowRest {
+    /// The experiment as MLflow describes it (`experiment_id`, `name`, `lifecycle_stage`), or `None`
+    /// when there is none by that ID or name. Creates and restores nothing.
+    pub fn find_experiment(&self, experiment: &ExperimentRef) -> Result<Option<Value>, RestError> {
+        let path = match experiment {
+            ExperimentRef::Id(id) => format!("/api/2.0/mlflow/experiments/get?experiment_id={}", percent_encode(id)),
+            ExperimentRef::Name(name) => {
+                format!("/api/2.0/mlflow/experiments/get-by-name?experiment_name={}", percent_encode(name))
+            }
+        };
+        match self.call("GET", &path, None) {
+            Ok(found) => Ok(found.get("experiment").cloned()),
+            Err(RestError::Refused(_, m)) if m.starts_with("RESOURCE_DOES_NOT_EXIST") => Ok(None),
+            Err(RestError::Refused(404, _)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// One trace with its spans (`{"trace": {"trace_info", "spans"}}`); `trace_id` is `tr-...`.
+    pub fn get_trace(&self, trace_id: &str) -> Result<Value, RestError> {
+        self.call("GET", &format!("/api/3.0/mlflow/traces/get?trace_id={}", percent_encode(trace_id)), None)
     }
 }
 

@@ -28,7 +28,7 @@ pub mod run_metrics;
 mod sampling;
 mod spool;
 pub mod trace_ids;
-mod transport;
+pub(crate) mod transport;
 mod wire;
 
 use crate::config::Config;
@@ -73,7 +73,7 @@ pub(crate) fn now_ms() -> u64 {
 
 /// Where traces go, as `TraceIds` scopes them: the same turn to the same MLflow experiment (and OTLP
 /// endpoint) is the same trace; to another, another.
-fn id_scope(config: &Config) -> String {
+pub(crate) fn id_scope(config: &Config) -> String {
     let to = &config.destination;
     let otlp = to.otlp.as_ref().map(|o| o.traces_endpoint.as_str()).unwrap_or("");
     format!("{}|{:?}|{otlp}", to.tracking_uri.as_deref().unwrap_or(""), to.experiment)
