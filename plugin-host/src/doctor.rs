@@ -128,7 +128,7 @@ pub fn report_text(checks: &[DoctorCheck]) -> String {
     out += &if failed + skipped == 0 {
         format!("all {} checks pass ({warned} with a warning)\n", checks.len())
     } else {
-        format!("{failed} failed, {skipped} not checked because of them, {warned} warning(s), of {} checks\n", checks.len())
+        format!("{failed} failed, {skipped} skipped, {warned} warning(s), of {} checks\n", checks.len())
     };
     out
 }

@@ -426,14 +426,34 @@ pub struct DedicatedMlflow {
     pub uri: String,
     port: u16,
     dir: PathBuf,
+    /// A file store (which MLflow 3.17 starts only when told to) instead of SQLite.
+    file_store: bool,
+    /// MLflow's default model catalog (fetched from the internet) instead of its bundled one.
+    remote_catalog: bool,
     child: Option<std::process::Child>,
 }
 
 impl DedicatedMlflow {
     pub fn start() -> DedicatedMlflow {
+        DedicatedMlflow::start_with(false, false)
+    }
+
+    /// A server on a file store: it runs, but cannot hold traces.
+    pub fn start_file_store() -> DedicatedMlflow {
+        DedicatedMlflow::start_with(true, false)
+    }
+
+    /// A server left with MLflow's default MLFLOW_MODEL_CATALOG_URI (on this offline machine, each
+    /// new provider's catalog is fetched, retried and given up on while the request waits).
+    pub fn start_with_remote_catalog() -> DedicatedMlflow {
+        DedicatedMlflow::start_with(false, true)
+    }
+
+    fn start_with(file_store: bool, remote_catalog: bool) -> DedicatedMlflow {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let dir = scratch_dir("dedicated-mlflow");
-        let mut server = DedicatedMlflow { uri: format!("http://127.0.0.1:{port}"), port, dir, child: None };
+        let uri = format!("http://127.0.0.1:{port}");
+        let mut server = DedicatedMlflow { uri, port, dir, file_store, remote_catalog, child: None };
         server.start_again();
         server
     }
@@ -443,10 +463,22 @@ impl DedicatedMlflow {
         use std::os::unix::process::CommandExt;
         let mlflow = workspace_root().join(".venv/bin/mlflow");
         let log = std::fs::File::create(self.dir.join("server.log")).unwrap();
-        let child = Command::new(mlflow)
+        let store = if self.file_store {
+            format!("file://{}", self.dir.join("mlruns").display())
+        } else {
+            format!("sqlite:///{}", self.dir.join("mlflow.db").display())
+        };
+        let mut command = Command::new(mlflow);
+        command.env("MLFLOW_ALLOW_FILE_STORE", if self.file_store { "true" } else { "false" });
+        if self.remote_catalog {
+            command.env_remove("MLFLOW_MODEL_CATALOG_URI");
+        } else {
+            command.env("MLFLOW_MODEL_CATALOG_URI", "");
+        }
+        let child = command
             .args(["server", "--host", "127.0.0.1", "--port", &self.port.to_string(), "--workers", "1"])
             .arg("--backend-store-uri")
-            .arg(format!("sqlite:///{}", self.dir.join("mlflow.db").display()))
+            .arg(store)
             .arg("--default-artifact-root")
             .arg(self.dir.join("artifacts"))
             .stdout(log.try_clone().unwrap())
