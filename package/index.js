@@ -71,9 +71,9 @@ function settingsJson(api) {
   // package (plugins.entries.mlflow.enabled) is the gateway's switch.
   const entries = {};
   for (const [id, entry] of Object.entries(api.config?.plugins?.entries ?? {})) {
-    if (entry && typeof entry === "object") entries[id] = { enabled: entry.enabled, config: entry.config };
+    if (entry && typeof entry === "object") entries[id] = { enabled: entry.enabled, config: entry.config, hooks: entry.hooks };
   }
-  entries[PLUGIN_ID] = { enabled: true, config: { enabled: true, ...(api.pluginConfig ?? {}) } };
+  entries[PLUGIN_ID] = { ...entries[PLUGIN_ID], enabled: true, config: { enabled: true, ...(api.pluginConfig ?? {}) } };
   return JSON.stringify({ plugins: { entries } });
 }
 
@@ -410,6 +410,28 @@ function warnWithoutConversationAccess(api) {
   );
 }
 
+// ---- `openclaw mlflow doctor`: the troubleshooting checks, in a CLI process of its own ----
+
+const CLI_ROOT = {
+  name: "mlflow",
+  description: "MLflow tracing of agent turns: troubleshooting (doctor)",
+  hasSubcommands: true,
+};
+
+function registerCommands(api, program) {
+  const root = program.command("mlflow").description(CLI_ROOT.description);
+  root
+    .command("doctor")
+    .description("Check the MLflow plugin's setup: settings, server, credentials, experiment, a test trace")
+    .option("--json", "print the report as JSON, for scripts")
+    .action(async (options) => {
+      const addon = createRequire(import.meta.url)(path.join(nativeDir(api), ADDON));
+      const report = await addon.doctor(nativeDir(api), settingsJson(api));
+      process.stdout.write(options.json ? `${report.json}\n` : report.text);
+      process.exitCode = report.ok ? 0 : 1;
+    });
+}
+
 export default {
   id: PLUGIN_ID,
   name: "MLflow",
@@ -419,5 +441,6 @@ export default {
     if (api.registrationMode === "full" || api.registrationMode === undefined) warnWithoutConversationAccess(api);
     for (const [name, handler] of Object.entries(HANDLERS)) api.on(name, guarded(name, handler));
     api.on("gateway_stop", () => stopAtGatewayStop());
+    api.registerCli?.(({ program }) => registerCommands(api, program), { descriptors: [CLI_ROOT] });
   },
 };

@@ -35,12 +35,17 @@ fn checks(config_path: &Path, plugins_dir: &Path) -> Vec<DoctorCheck> {
         Ok(config) => config,
         Err(e) => {
             return vec![
-                DoctorCheck::fail(NAME, e, "correct the syntax there (openclaw.json is JSON5: comments and trailing commas are fine)"),
+                DoctorCheck::fail(
+                    NAME,
+                    e,
+                    "correct the syntax there (openclaw.json is JSON5: comments and trailing commas are fine)",
+                ),
                 DoctorCheck::skip("plugin checks", "a readable config file"),
             ]
         }
     };
-    let mut checks = vec![DoctorCheck::pass(NAME, format!("{} (JSON5) read", config_path.display())), conversation_access(&config)];
+    let mut checks =
+        vec![DoctorCheck::pass(NAME, format!("{} (JSON5) read", config_path.display())), conversation_access(&config)];
     checks.extend(plugin_checks(plugins_dir, &config, logger::host_handle(), &logger::host));
     checks
 }

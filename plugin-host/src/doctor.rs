@@ -62,7 +62,12 @@ pub fn settings_check(config: &Value, id: &str) -> (DoctorCheck, Option<Value>) 
 }
 
 /// Every plugin library in `dir`: found and compatible, its settings, then its own checks.
-pub fn plugin_checks(dir: &Path, config: &Value, host: HostHandleRef, log: &dyn Fn(LogLevel, &str)) -> Vec<DoctorCheck> {
+pub fn plugin_checks(
+    dir: &Path,
+    config: &Value,
+    host: HostHandleRef,
+    log: &dyn Fn(LogLevel, &str),
+) -> Vec<DoctorCheck> {
     let libraries = discover(dir, log);
     if libraries.is_empty() {
         return vec![DoctorCheck::fail(
@@ -74,7 +79,10 @@ pub fn plugin_checks(dir: &Path, config: &Value, host: HostHandleRef, log: &dyn 
     let mut checks = Vec::new();
     for library in libraries {
         let id = library.id.clone();
-        checks.push(DoctorCheck::pass("plugin library", format!("{id} {} from {}", library.version, library.path.display())));
+        checks.push(DoctorCheck::pass(
+            "plugin library",
+            format!("{id} {} from {}", library.version, library.path.display()),
+        ));
         let (found, section) = settings_check(config, &id);
         checks.push(found);
         let Some(section) = section else {
@@ -82,7 +90,9 @@ pub fn plugin_checks(dir: &Path, config: &Value, host: HostHandleRef, log: &dyn 
             continue;
         };
         match library.doctor(&section.to_string(), host) {
-            Some(own) if own.is_empty() => checks.push(DoctorCheck::pass("plugin checks", format!("{id} has no checks of its own"))),
+            Some(own) if own.is_empty() => {
+                checks.push(DoctorCheck::pass("plugin checks", format!("{id} has no checks of its own")))
+            }
             Some(own) => checks.extend(own),
             None => checks.push(DoctorCheck::fail(
                 "plugin checks",

@@ -9,9 +9,11 @@
 //! panic reach JavaScript.
 //!
 //! - [`bridge`]: the process-wide host (load, start, dispatch, shutdown);
-//! - [`log_sink`]: the plugins' log lines, to the gateway's logger.
+//! - [`log_sink`]: the plugins' log lines, to the gateway's logger;
+//! - [`doctor`]: `openclaw mlflow doctor`, the troubleshooting checks, off the JavaScript thread.
 
 mod bridge;
+mod doctor;
 mod log_sink;
 
 use napi::bindgen_prelude::{AsyncTask, Function};
@@ -71,6 +73,13 @@ pub fn start(plugins_dir: String, config_json: String, log_level: String, on_log
         bridge::start(std::path::Path::new(&plugins_dir), &config_json, level, wake)
     })
     .map_err(napi::Error::from_reason)
+}
+
+/// Runs the doctor's checks for the plugin libraries in `plugins_dir` with `config_json` (the
+/// gateway's configuration, as `start` takes it); resolves to `{ok, json, text}`.
+#[napi]
+pub fn doctor(plugins_dir: String, config_json: String) -> AsyncTask<doctor::Doctor> {
+    AsyncTask::new(doctor::Doctor { plugins_dir, config_json })
 }
 
 /// Log lines waiting for the gateway's logger: `[level, line, level, line, ...]`.

@@ -58,13 +58,17 @@ fn a_healthy_setup_passes_every_check_and_its_test_trace_is_in_mlflow() {
     for c in report["checks"].as_array().unwrap() {
         assert_eq!(c["verdict"], "pass", "{c:#}");
     }
-    assert!(verdict(&report, "MLflow version") == "pass" && check(&report, "MLflow version")["detail"].as_str().unwrap().starts_with("3.17.2"));
+    assert!(
+        verdict(&report, "MLflow version") == "pass"
+            && check(&report, "MLflow version")["detail"].as_str().unwrap().starts_with("3.17.2")
+    );
     // The test trace is where the doctor says, with the Session and User an operator filters by.
     let id = mlflow.experiment_id(&experiment).expect("the doctor created the experiment, as the plugin would");
     let found = mlflow.search(&id, "metadata.`mlflow.trace.session` = 'agent:mlflow-doctor:doctor'");
     assert_eq!(found.len(), 2, "the test turn and the unpriced one: {found:#?}");
     let said = check(&report, "test trace")["detail"].as_str().unwrap();
-    let test_trace = found.iter().find(|t| said.contains(t["trace_id"].as_str().unwrap())).expect("the trace the doctor named");
+    let test_trace =
+        found.iter().find(|t| said.contains(t["trace_id"].as_str().unwrap())).expect("the trace the doctor named");
     assert_eq!(test_trace["trace_metadata"]["mlflow.trace.user"], "mlflow-doctor");
     assert_eq!(test_trace["state"], "OK");
     // Its metrics went to a run of the doctor's own, ended, not to a gateway's.
@@ -120,7 +124,9 @@ fn refused_credentials_fail_at_credentials_and_the_secret_is_never_printed() {
     assert!(check(&report, "credentials")["detail"].as_str().unwrap().contains("refused (401) with a bearer token"));
     assert!(!run.stdout.contains(secret) && !run.stderr.contains(secret), "the token is never printed");
     // It did send the token.
-    let sent = proxy.seen().iter().any(|s| s.headers.iter().any(|(k, v)| k.eq_ignore_ascii_case("authorization") && v == &format!("Bearer {secret}")));
+    let sent = proxy.seen().iter().any(|s| {
+        s.headers.iter().any(|(k, v)| k.eq_ignore_ascii_case("authorization") && v == &format!("Bearer {secret}"))
+    });
     assert!(sent, "the doctor sends the configured token");
 }
 
@@ -164,7 +170,8 @@ fn a_server_that_fetches_its_model_catalog_is_flagged_for_offline_use() {
 
 #[test]
 fn a_bad_setting_and_a_missing_gateway_permission_fail_before_any_network_check() {
-    let config = r#"{ plugins: { entries: { mlflow: { config: { trackingUri: "http://127.0.0.1:1", batchsize: 5 } } } } }"#;
+    let config =
+        r#"{ plugins: { entries: { mlflow: { config: { trackingUri: "http://127.0.0.1:1", batchsize: 5 } } } } }"#;
     let (code, report) = doctor(config);
     assert_eq!(code, 1);
     assert_eq!(verdict(&report, "conversation hooks"), "fail");

@@ -54,6 +54,20 @@ fn a_plugin_built_against_interface_0_1_0_loads_and_gets_the_hooks_it_has() {
 }
 
 #[test]
+fn the_doctor_says_a_plugin_built_against_interface_0_1_0_has_no_checks_of_its_own() {
+    let plugins = plugins_dir(&[built("libold_plugin.so")]);
+    let config = r#"{ plugins: { entries: { "old-counter": { config: { enabled: true } } } } }"#;
+    let run = run_host(&["doctor"], config, &plugins);
+    assert_eq!(run.status.code(), Some(1), "{}", run.stdout);
+    assert!(run.stdout.contains("PASS  plugin library      old-counter"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("FAIL  plugin checks       old-counter 0.1.0 predates the doctor entry"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
 fn files_that_are_not_plugins_are_skipped_and_the_rest_load() {
     let plugins = plugins_dir(&[built(PANICKING_PLUGIN)]);
     std::fs::write(plugins.join("libgarbage.so"), b"not a library").unwrap();

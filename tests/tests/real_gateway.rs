@@ -263,3 +263,43 @@ fn with_mlflow_unreachable_the_gateway_answers_and_the_next_process_delivers_the
     assert_eq!(in_session(&traces, "agent:main:main").len(), 1, "the outage's turn, once: {traces:#?}");
     assert_eq!(in_session(&traces, "agent:main:after").len(), 1, "the new turn, once: {traces:#?}");
 }
+
+/// The JSON report `openclaw mlflow doctor --json` printed among the CLI's other lines.
+fn doctor_report(output: &str) -> Value {
+    output
+        .lines()
+        .find_map(|l| serde_json::from_str::<Value>(l).ok().filter(|v| v.get("checks").is_some()))
+        .unwrap_or_else(|| panic!("no JSON report in:\n{output}"))
+}
+
+fn doctor_verdict<'a>(report: &'a Value, name: &str) -> &'a str {
+    let checks = report["checks"].as_array().unwrap();
+    checks.iter().find(|c| c["name"] == name).and_then(|c| c["verdict"].as_str()).unwrap_or("missing")
+}
+
+#[test]
+fn openclaw_mlflow_doctor_runs_the_checks_from_the_real_gateways_cli() {
+    let _one = ONE_GATEWAY_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let mlflow = Mlflow::from_env();
+    let experiment = unique("gateway-doctor");
+    let oc = installed_with(&mlflow, &experiment, json!({}));
+    let help = oc.run(&["--help"], &[], Duration::from_secs(60));
+    assert!(help.output.contains("mlflow"), "the command is listed in openclaw --help:\n{}", help.output);
+
+    let ran = oc.run(&["mlflow", "doctor", "--json"], &[], Duration::from_secs(120));
+    let report = doctor_report(&ran.output);
+    assert!(ran.status.success(), "exit 0 when every check passes: {report:#}");
+    assert_eq!(report["ok"], true);
+    assert_eq!(doctor_verdict(&report, "plugin section"), "pass", "{report:#}");
+    assert_eq!(doctor_verdict(&report, "test trace"), "pass", "{report:#}");
+    // The test trace went from the gateway's CLI into the configured experiment.
+    let (id, traces) = traces_when(&mlflow, &experiment, 2);
+    assert_eq!(in_session(&traces, "agent:mlflow-doctor:doctor").len(), 2, "experiment {id}: {traces:#?}");
+
+    // Without the hook permission OpenClaw would block the turn hooks: the doctor says so, exit 1.
+    oc.set("/plugins/entries/mlflow/hooks", json!({}));
+    let ran = oc.run(&["mlflow", "doctor", "--json"], &[], Duration::from_secs(120));
+    let report = doctor_report(&ran.output);
+    assert_eq!(ran.status.code(), Some(1), "{report:#}");
+    assert_eq!(doctor_verdict(&report, "conversation hooks"), "fail", "{report:#}");
+}

@@ -38,7 +38,8 @@ pub fn run(config_json: &str, env: &dyn Env, log: Log) -> Vec<DoctorCheck> {
     let config = match Config::parse(config_json, env) {
         Ok(config) => config,
         Err(e) => {
-            let mut checks = vec![DoctorCheck::fail("settings", e, "correct that key (the README's Configuration lists each one)")];
+            let mut checks =
+                vec![DoctorCheck::fail("settings", e, "correct that key (the README's Configuration lists each one)")];
             checks.extend(MLFLOW_CHECKS.iter().map(|name| DoctorCheck::skip(name, "valid settings")));
             return checks;
         }
@@ -46,7 +47,8 @@ pub fn run(config_json: &str, env: &dyn Env, log: Log) -> Vec<DoctorCheck> {
     let mut checks = vec![DoctorCheck::pass("settings", settings_summary(&config))];
     match config.destination.tracking_uri.clone() {
         Some(uri) => mlflow(&config, &uri, log, &mut checks),
-        None => checks.push(DoctorCheck::pass("tracking URI", "none: traces go to the otlp endpoint only (not checked here)")),
+        None => checks
+            .push(DoctorCheck::pass("tracking URI", "none: traces go to the otlp endpoint only (not checked here)")),
     }
     checks
 }
@@ -71,7 +73,9 @@ fn mlflow(config: &Config, uri: &str, log: Log, checks: &mut Vec<DoctorCheck>) {
     let timeout = to.request_timeout;
     let target = match reach::target(uri) {
         Ok(t) => t,
-        Err(e) => return steps.fail_rest(DoctorCheck::fail("tracking URI", e, "write trackingUri as http(s)://host:port")),
+        Err(e) => {
+            return steps.fail_rest(DoctorCheck::fail("tracking URI", e, "write trackingUri as http(s)://host:port"))
+        }
     };
     let addrs = match reach::resolve("tracking URI", &target) {
         Ok((check, addrs)) => {
@@ -94,18 +98,28 @@ fn mlflow(config: &Config, uri: &str, log: Log, checks: &mut Vec<DoctorCheck>) {
     let health = match health {
         Err(e) if target.https && reach::is_tls_error(&e) => {
             let text = e.to_string();
-            return steps.fail_rest(DoctorCheck::fail("TLS", format!("handshake with {}:{} failed: {text}", target.host, target.port), reach::tls_fix(&text)));
+            return steps.fail_rest(DoctorCheck::fail(
+                "TLS",
+                format!("handshake with {}:{} failed: {text}", target.host, target.port),
+                reach::tls_fix(&text),
+            ));
         }
         Err(e) => {
             steps.push(tls_verdict(&target, to.tls.insecure_skip_verify));
-            return steps.fail_rest(DoctorCheck::fail("HTTP", format!("GET /health: {e}"), "check that the URL's port is MLflow's (mlflow server --port)"));
+            return steps.fail_rest(DoctorCheck::fail(
+                "HTTP",
+                format!("GET /health: {e}"),
+                "check that the URL's port is MLflow's (mlflow server --port)",
+            ));
         }
         Ok(reply) => reply,
     };
     steps.push(tls_verdict(&target, to.tls.insecure_skip_verify));
     let http_check = match health.status {
         200 => DoctorCheck::pass("HTTP", "GET /health answered 200"),
-        401 | 403 => DoctorCheck::pass("HTTP", format!("GET /health answered {} (the server wants credentials)", health.status)),
+        401 | 403 => {
+            DoctorCheck::pass("HTTP", format!("GET /health answered {} (the server wants credentials)", health.status))
+        }
         status => DoctorCheck::fail(
             "HTTP",
             format!("GET /health answered {status}: {}", server::first_line(&health.body)),

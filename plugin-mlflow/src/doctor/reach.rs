@@ -47,7 +47,10 @@ pub fn connect(t: &Target, addrs: &[SocketAddr], timeout: Duration) -> DoctorChe
         }
     }
     let fix = if last.contains("refused") {
-        format!("nothing listens on port {}: start MLflow (mlflow server --port {}) or correct the port in the URL", t.port, t.port)
+        format!(
+            "nothing listens on port {}: start MLflow (mlflow server --port {}) or correct the port in the URL",
+            t.port, t.port
+        )
     } else {
         "check that the server is up, and that no firewall or proxy drops the connection".to_string()
     };

@@ -78,11 +78,16 @@ pub fn version(rest: &MlflowRest, traces: &TraceEndpoint) -> DoctorCheck {
         ),
         (_, 404) => DoctorCheck::fail(
             NAME,
-            format!("{}: POST /v1/traces answered 404, so this server does not ingest OTLP traces", reported.unwrap_or("version not reported".into())),
+            format!(
+                "{}: POST /v1/traces answered 404, so this server does not ingest OTLP traces",
+                reported.unwrap_or("version not reported".into())
+            ),
             upgrade,
         ),
         (_, 0) => DoctorCheck::fail(NAME, "POST /v1/traces got no answer", "see the checks above"),
-        (Some(_), _) => DoctorCheck::pass(NAME, format!("{}; ingests OTLP traces at /v1/traces", reported.unwrap_or_default())),
+        (Some(_), _) => {
+            DoctorCheck::pass(NAME, format!("{}; ingests OTLP traces at /v1/traces", reported.unwrap_or_default()))
+        }
         (None, _) => DoctorCheck::pass(NAME, "version not reported; /v1/traces exists"),
     }
 }
