@@ -28,7 +28,7 @@ DEMO_DIR := .mlflow-demo
 DEMO_URI := http://127.0.0.1:$(DEMO_PORT)
 DEMO_EXPERIMENT := openclaw-demo
 
-.PHONY: all build venv gateway browser screenshots package peer test demo demo-stop bench-hooks bench-gateway bench-idle bench-freshness bench-spool bench fuzz clean
+.PHONY: all build venv gateway browser screenshots package peer test demo demo-stop bench-hooks bench-gateway bench-idle bench-freshness bench-spool bench-backfill bench fuzz clean
 
 all: build
 
@@ -134,6 +134,11 @@ bench-freshness: venv
 bench-spool: venv
 	$(CARGO) build --release -p openclaw-plugin-mlflow -p openclaw-host-harness
 	$(VENV)/bin/python scripts/bench_spool.py $(BENCH_OUT)
+
+# Section 10 alone (backfill: turns/s from a 10,000-turn store against the server's ceiling), to BENCH_OUT.
+bench-backfill: venv
+	$(CARGO) build --release -p openclaw-plugin-mlflow -p openclaw-host-harness
+	$(VENV)/bin/python scripts/bench_backfill.py $(BENCH_OUT)
 
 # Fuzz the configuration parser and the event processing for FUZZ_SECONDS each (not in `make test`).
 # cargo-fuzz needs nightly features; RUSTC_BOOTSTRAP enables them on this stable toolchain, here only.

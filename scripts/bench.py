@@ -22,11 +22,12 @@ import tempfile
 import threading
 import time
 
+import bench_backfill
 import bench_freshness
 import bench_gateway
 import bench_idle
 import bench_spool
-from benchlib import HOST, PLUGIN, ROOT, WORK, OutageRun, Server, api, count_traces, free_port, section_lines, state_env, tagged_json
+from benchlib import HOST, PLUGIN, ROOT, WORK, Capture, OutageRun, Server, api, count_traces, free_port, section_lines, state_env, tagged_json
 
 PY = os.path.join(ROOT, ".venv", "bin", "python")
 PLUGINS = os.path.join(WORK, "plugins")
@@ -94,30 +95,6 @@ def peer(server, ours, lines):
               f"From the medians: {sdk['host_us_per_span'] * 1000 / ours_p50_ns:,.0f}x; paced: {sdk['host_us_per_span'] * 1000 / paced_ns:,.0f}x. "
               "The paced figure includes cold caches after each pause and preemption by the MLflow server sharing the 2 cores.", ""]
     return sdk, ratio
-
-
-class Capture:
-    """A local OTLP endpoint that keeps each /v1/traces body (the requests the plugin sends)."""
-
-    def __init__(self, directory):
-        import http.server
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                if self.path == "/v1/traces":
-                    with open(os.path.join(directory, f"{time.time_ns()}.pb"), "wb") as f:
-                        f.write(body)
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.uri = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
 
 def capture_requests(n):
@@ -221,7 +198,7 @@ def scaling(server, lines):
 
 def main():
     out_path = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "BENCHMARKS.md")
-    only = sys.argv[2] if len(sys.argv) > 2 else None  # one section: hot, throughput, memory, gateway, idle, freshness, spool
+    only = sys.argv[2] if len(sys.argv) > 2 else None  # one section: hot, throughput, memory, gateway, idle, freshness, spool, backfill
     os.makedirs(PLUGINS)
     subprocess.run(["cp", PLUGIN, PLUGINS], check=True)
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
@@ -251,6 +228,8 @@ def main():
         lines += section_lines(lambda server, out: bench_freshness.section(server, out, builds))
     if only in (None, "spool"):
         lines += section_lines(bench_spool.section)
+    if only in (None, "backfill"):
+        lines += section_lines(bench_backfill.section)
     with open(out_path, "w") as f:
         f.write("\n".join(lines) + "\n")
     print("\n".join(lines))

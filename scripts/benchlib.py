@@ -150,3 +150,27 @@ def section_lines(section):
     finally:
         server.stop()
     return lines
+
+
+class Capture:
+    """A local OTLP endpoint that keeps each /v1/traces body (the requests the plugin sends)."""
+
+    def __init__(self, directory):
+        import http.server
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if self.path == "/v1/traces":
+                    with open(os.path.join(directory, f"{time.time_ns()}.pb"), "wb") as f:
+                        f.write(body)
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.uri = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()

@@ -134,6 +134,28 @@ fn backfilling_a_real_store_twice_lands_each_turn_once_with_its_session_prompt_t
 }
 
 #[test]
+fn a_backfill_to_an_otlp_endpoint_only_completes_and_delivers_every_turn_there() {
+    let receiver = otlp_receiver::OtlpReceiver::start();
+    let state = fixture_state();
+    let config = format!(
+        r#"{{ plugins: {{ entries: {{ mlflow: {{ config: {{ otlp: {{ endpoint: "{}", metrics: false }} }} }} }} }} }}"#,
+        receiver.url
+    );
+    let run = backfill(&state, &config, &[]);
+    run.assert_success();
+    assert!(run.stdout.contains("backfill: 6 turns from"), "{}\n{}", run.stdout, run.stderr);
+    let roots: usize = receiver
+        .traces()
+        .iter()
+        .flat_map(|r| &r.resource_spans)
+        .flat_map(|rs| &rs.scope_spans)
+        .flat_map(|ss| &ss.spans)
+        .filter(|span| span.parent_span_id.is_empty())
+        .count();
+    assert_eq!(roots, 6, "one root span per turn of the store");
+}
+
+#[test]
 fn a_store_of_an_unknown_schema_version_is_refused_with_a_clear_error() {
     let state = fixture_state();
     let db = state.join("agents/main/agent/openclaw-agent.sqlite");

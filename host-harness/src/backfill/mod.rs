@@ -11,7 +11,7 @@ mod turns;
 use crate::Host;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use openclaw_plugin_api::LogLevel;
+use openclaw_plugin_api::{LogLevel, PluginStats};
 use resume::Resume;
 use serde_json::Value;
 use std::io::IsTerminal;
@@ -97,6 +97,16 @@ fn plan(o: &BackfillOptions, resume: &Resume, log: &dyn Fn(LogLevel, &str)) -> R
     Ok(plan)
 }
 
+/// Traces the plugin is done with: delivered, refused or dropped. MLflow's counters, else the
+/// `otlp` endpoint's for a configuration that exports there only; with both, the one further on
+/// (the other's traces wait in its spool, and the host's stop waits for them within its budget).
+fn settled(s: &PluginStats) -> u64 {
+    let extra = |name| s.extra(name).unwrap_or(0);
+    let mlflow = s.exported + s.failed;
+    let otlp = extra("otlp_traces_exported") + extra("otlp_traces_failed") + extra("otlp_traces_sampled_out");
+    mlflow.max(otlp) + extra("traces_dropped")
+}
+
 /// Backfills into the plugins `host` started (None with `--dry-run`); `destination` is the plugin's
 /// settings, which key the progress record.
 pub fn run(
@@ -123,10 +133,7 @@ pub fn run(
     let plugin = host.plugins.plugins.iter().find(|p| p.id == "mlflow").ok_or(
         "the mlflow plugin is not running: is diagnostics.mlflow.enabled true and the plugin in the plugins directory?",
     )?;
-    let delivered = || {
-        let s = plugin.stats();
-        s.exported + s.failed + s.extra("traces_dropped").unwrap_or(0)
-    };
+    let delivered = || settled(&plugin.stats());
 
     let started = Instant::now();
     let base = delivered();
