@@ -19,7 +19,6 @@ import platform
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 import bench_backfill
@@ -27,7 +26,7 @@ import bench_freshness
 import bench_gateway
 import bench_idle
 import bench_spool
-from benchlib import HOST, PLUGIN, ROOT, WORK, Capture, OutageRun, Server, api, count_traces, free_port, section_lines, state_env, tagged_json
+from benchlib import HOST, PLUGIN, ROOT, WORK, Capture, OutageRun, Server, api, ceilings as server_ceilings, count_traces, free_port, section_lines, state_env, tagged_json
 
 PY = os.path.join(ROOT, ".venv", "bin", "python")
 PLUGINS = os.path.join(WORK, "plugins")
@@ -135,14 +134,7 @@ def throughput(lines):
             exp = api(server.uri, f"/api/2.0/mlflow/experiments/get-by-name?experiment_name=throughput-{workers}")["experiment"]["experiment_id"]
             landed = count_traces(server.uri, exp)
             ours = landed / elapsed
-            ceilings = []
-            for conc in (1, 2):
-                eid = api(server.uri, "/api/2.0/mlflow/experiments/create", {"name": f"ceiling-{workers}-{conc}"})["experiment_id"]
-                # Linked to a run, as the plugin's traces are.
-                run_id = api(server.uri, "/api/2.0/mlflow/runs/create", {"experiment_id": eid})["run"]["info"]["run_id"]
-                out = subprocess.run([PY, os.path.join(ROOT, "scripts", "bench_ceiling.py"), server.uri, eid, captured, str(conc), run_id],
-                                     capture_output=True, text=True, check=True)
-                ceilings.append(json.loads(out.stdout.strip().splitlines()[-1])["traces_per_s"])
+            ceilings = server_ceilings(server.uri, captured, f"ceiling-{workers}")
             rows.append((workers, ours, landed, ceilings))
             lines.append(f"| {workers} | {ours:.0f} traces/s ({landed}/{n} landed, {stats['dropped']} dropped) | {ceilings[0]:.0f} traces/s | "
                          f"{ceilings[1]:.0f} traces/s | {ours / max(ceilings):.0%} |")

@@ -12,7 +12,6 @@ otlp-only run, given fresh ids, pre-encoded), posted as fast as the server takes
 
     .venv/bin/python scripts/bench_backfill.py [OUT]   (MLflow started here; release build needed)
 """
-import json
 import os
 import re
 import sqlite3
@@ -21,11 +20,10 @@ import sys
 import tempfile
 import time
 
-from benchlib import HOST, PLUGIN, ROOT, WORK, Capture, Server, api, count_traces, state_env
+from benchlib import HOST, PLUGIN, ROOT, WORK, Capture, api, ceilings as server_ceilings, count_traces, section_lines, state_env
 
 TURNS = 10_000
 FIXTURE = os.path.join(ROOT, "tests", "fixtures", "openclaw-2026.9.6", "state", "agents", "main", "agent", "openclaw-agent.sqlite")
-PY = os.path.join(ROOT, ".venv", "bin", "python")
 # The ids that make a turn the turn it is: OpenClaw's run id, and the idempotency key's prefix.
 RUN_IDS = re.compile(r'"(?:runId|idempotencyKey)"\s*:\s*"([^":]+)')
 
@@ -116,13 +114,7 @@ def section(server, lines):
     elapsed, summary = backfill(state, config(os.path.join(WORK, "backfill.json"), f'trackingUri: "{server.uri}", experimentName: "backfill"'), plugins)
     exp = api(server.uri, "/api/2.0/mlflow/experiments/get-by-name?experiment_name=backfill")["experiment"]["experiment_id"]
     landed = count_traces(server.uri, exp)
-    ceilings = []
-    for conc in (1, 2):
-        eid = api(server.uri, "/api/2.0/mlflow/experiments/create", {"name": f"backfill-ceiling-{conc}"})["experiment_id"]
-        run_id = api(server.uri, "/api/2.0/mlflow/runs/create", {"experiment_id": eid})["run"]["info"]["run_id"]
-        out = subprocess.run([PY, os.path.join(ROOT, "scripts", "bench_ceiling.py"), server.uri, eid, captured, str(conc), run_id],
-                             capture_output=True, text=True, check=True)
-        ceilings.append(json.loads(out.stdout.strip().splitlines()[-1])["traces_per_s"])
+    ceilings = server_ceilings(server.uri, captured, "backfill-ceiling")
     ours = landed / elapsed
     lines += ["## 10. Backfill", "",
               f"`make bench-backfill` (`scripts/bench_backfill.py`): a store of {turns:,} turns generated from the real fixture's",
@@ -135,18 +127,12 @@ def section(server, lines):
               "|---|---|---|---|---|",
               f"| {turns:,} | {ours:.0f} turns/s ({landed}/{turns} landed, {elapsed:.1f} s) | {ceilings[0]:.0f} traces/s | "
               f"{ceilings[1]:.0f} traces/s | {ours / max(ceilings):.0%} |", "",
-              f"Its own summary line: `{summary}`", ""]
+              f"Its own summary line: `{summary.replace(state, '<state dir>')}`", ""]
 
 
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else None
-    lines = []
-    server = Server(1)
-    try:
-        section(server, lines)
-    finally:
-        server.stop()
-    text = "\n".join(lines) + "\n"
+    text = "\n".join(section_lines(section)) + "\n"
     if out:
         with open(out, "w") as f:
             f.write(text)

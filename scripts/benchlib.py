@@ -140,6 +140,19 @@ def tagged_json(stdout, tag):
     return next(json.loads(l[len(prefix):]) for l in stdout.splitlines() if l.startswith(prefix))
 
 
+def ceilings(uri, captured, name):
+    """The server's ceiling for captured requests (`bench_ceiling.py`), over 1 and over 2 connections, each
+    into an experiment of its own and linked to a run, as the plugin's traces are: [traces/s, traces/s]."""
+    found = []
+    for conc in (1, 2):
+        eid = api(uri, "/api/2.0/mlflow/experiments/create", {"name": f"{name}-{conc}"})["experiment_id"]
+        run_id = api(uri, "/api/2.0/mlflow/runs/create", {"experiment_id": eid})["run"]["info"]["run_id"]
+        out = subprocess.run([os.path.join(ROOT, ".venv", "bin", "python"), os.path.join(ROOT, "scripts", "bench_ceiling.py"),
+                              uri, eid, captured, str(conc), run_id], capture_output=True, text=True, check=True)
+        found.append(json.loads(out.stdout.strip().splitlines()[-1])["traces_per_s"])
+    return found
+
+
 def section_lines(section):
     """Runs one BENCHMARKS.md section (`section(server, lines)`) beside a fresh one-worker server;
     its lines."""
