@@ -28,7 +28,7 @@ DEMO_DIR := .mlflow-demo
 DEMO_URI := http://127.0.0.1:$(DEMO_PORT)
 DEMO_EXPERIMENT := openclaw-demo
 
-.PHONY: all build venv gateway browser screenshots package peer test demo demo-stop bench-hooks bench-gateway bench-idle bench-freshness bench-spool bench-backfill bench fuzz clean
+.PHONY: all build venv gateway browser postgres screenshots package peer test demo demo-stop bench-hooks bench-gateway bench-idle bench-freshness bench-spool bench-backfill bench fuzz clean
 
 all: build
 
@@ -78,6 +78,17 @@ $(UI_MODULES): ui/package.json ui/package-lock.json $(NODE24)
 
 browser: $(CHROMIUM) $(UI_MODULES)
 
+# PostgreSQL for the production-shape tests and benchmarks: Debian's server (the tests run its
+# initdb and pg_ctl in folders of their own, on free loopback ports) and the driver SQLAlchemy uses
+# for MLflow's postgresql:// stores (psycopg 3).
+PSYCOPG_VERSION := 3.3.9
+postgres: venv
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	  [ "$$(id -u)" = 0 ] || { echo "the PostgreSQL tests need Debian's postgresql: run 'sudo apt-get install postgresql'" >&2; exit 2; }; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql >/dev/null; }
+	@$(VENV)/bin/python -c "import psycopg" 2>/dev/null || \
+	  $(VENV)/bin/pip install --quiet --disable-pip-version-check "psycopg[binary]==$(PSYCOPG_VERSION)"
+
 # The README's pictures of MLflow's UI (docs/images/), taken from the demo's experiment.
 SCREENSHOTS_DIR ?= docs/images
 screenshots: demo browser
@@ -94,7 +105,7 @@ build:
 
 # Each run starts with an empty target/test-scratch (the last run's stays for a look; the spool
 # tests fill hundreds of MB there).
-test: venv build gateway package browser
+test: venv build gateway package browser postgres
 	rm -rf $(CARGO_TARGET_DIR)/test-scratch
 	scripts/with-mlflow.sh $(CARGO) test --workspace -- --test-threads 2
 

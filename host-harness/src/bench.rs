@@ -19,13 +19,14 @@ fn filler(n: usize, seed: &str) -> String {
     base.repeat(n / base.len() + 1)[..n].to_string()
 }
 
-/// The 8 hook calls of one message: start, model, tool, model, end.
-fn message(session: usize, n: usize, ts: u64, payload: &Payload) -> Vec<HostEvent> {
+/// The 8 hook calls of one message: start, model, tool, model, end. `name` (`--name`) sets this
+/// host's turns apart from another's.
+fn message(name: &str, session: usize, n: usize, ts: u64, payload: &Payload) -> Vec<HostEvent> {
     let ctx = Ctx {
         ts_ms: ts,
-        run_id: format!("bench-{session}-{n}"),
-        session_key: format!("agent:bench{}:bench:direct:{session}", session % 8),
-        session_id: format!("bench-session-{session}"),
+        run_id: format!("bench{name}-{session}-{n}"),
+        session_key: format!("agent:bench{}:bench{name}:direct:{session}", session % 8),
+        session_id: format!("bench{name}-session-{session}"),
         agent_id: format!("bench{}", session % 8),
         channel: "bench".into(),
     };
@@ -98,6 +99,8 @@ struct Payload {
 
 pub fn run(host: &Host, o: &BenchOptions) -> Result<(), String> {
     let threads = usize::from(o.threads);
+    let name = o.name.as_deref().map(|n| format!("-{n}")).unwrap_or_default();
+    let name = name.as_str();
     if host.plugins.plugins.is_empty() {
         return Err("bench: no plugin started; check the configuration".into());
     }
@@ -135,7 +138,7 @@ pub fn run(host: &Host, o: &BenchOptions) -> Result<(), String> {
                             } else {
                                 base_ts + n as u64 * 2000
                             };
-                            for event in message(session, n, ts, payload) {
+                            for event in message(name, session, n, ts, payload) {
                                 let t0 = Instant::now();
                                 host.dispatch(&event);
                                 let ns = t0.elapsed().as_nanos() as u64;

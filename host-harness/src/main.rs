@@ -89,6 +89,10 @@ pub struct BenchOptions {
     /// measuring how soon a trace is searchable); by default messages are laid out 2 s apart
     #[arg(long)]
     pub live: bool,
+    /// Put this name in the runs' and sessions' ids, so that several hosts sending to one experiment
+    /// (several gateways) send turns of their own rather than the same ones
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
 }
 
 /// The started plugins.

@@ -6,6 +6,7 @@ pub mod browser;
 pub mod fault_proxy;
 pub mod openclaw;
 pub mod otlp_receiver;
+pub mod postgres;
 pub mod tls_proxy;
 
 use serde_json::{json, Value};
@@ -426,34 +427,45 @@ pub struct DedicatedMlflow {
     pub uri: String,
     port: u16,
     dir: PathBuf,
-    /// A file store (which MLflow 3.17 starts only when told to) instead of SQLite.
-    file_store: bool,
+    backend: Backend,
+    workers: u16,
     /// MLflow's default model catalog (fetched from the internet) instead of its bundled one.
     remote_catalog: bool,
     child: Option<std::process::Child>,
 }
 
+/// Where a dedicated server keeps runs and traces.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Backend {
+    /// A SQLite file of its own.
+    Sqlite,
+    /// A file store (which MLflow 3.17 starts only when told to): it runs, but cannot hold traces.
+    FileStore,
+    /// A PostgreSQL database (`postgresql://...`).
+    Postgres(String),
+}
+
 impl DedicatedMlflow {
     pub fn start() -> DedicatedMlflow {
-        DedicatedMlflow::start_with(false, false)
+        DedicatedMlflow::start_on(Backend::Sqlite, 1, false)
     }
 
-    /// A server on a file store: it runs, but cannot hold traces.
     pub fn start_file_store() -> DedicatedMlflow {
-        DedicatedMlflow::start_with(true, false)
+        DedicatedMlflow::start_on(Backend::FileStore, 1, false)
     }
 
     /// A server left with MLflow's default MLFLOW_MODEL_CATALOG_URI (on this offline machine, each
     /// new provider's catalog is fetched, retried and given up on while the request waits).
     pub fn start_with_remote_catalog() -> DedicatedMlflow {
-        DedicatedMlflow::start_with(false, true)
+        DedicatedMlflow::start_on(Backend::Sqlite, 1, true)
     }
 
-    fn start_with(file_store: bool, remote_catalog: bool) -> DedicatedMlflow {
+    /// A server on `backend` with `workers` worker processes.
+    pub fn start_on(backend: Backend, workers: u16, remote_catalog: bool) -> DedicatedMlflow {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let dir = scratch_dir("dedicated-mlflow");
         let uri = format!("http://127.0.0.1:{port}");
-        let mut server = DedicatedMlflow { uri, port, dir, file_store, remote_catalog, child: None };
+        let mut server = DedicatedMlflow { uri, port, dir, backend, workers, remote_catalog, child: None };
         server.start_again();
         server
     }
@@ -463,20 +475,21 @@ impl DedicatedMlflow {
         use std::os::unix::process::CommandExt;
         let mlflow = workspace_root().join(".venv/bin/mlflow");
         let log = std::fs::File::create(self.dir.join("server.log")).unwrap();
-        let store = if self.file_store {
-            format!("file://{}", self.dir.join("mlruns").display())
-        } else {
-            format!("sqlite:///{}", self.dir.join("mlflow.db").display())
+        let store = match &self.backend {
+            Backend::FileStore => format!("file://{}", self.dir.join("mlruns").display()),
+            Backend::Sqlite => format!("sqlite:///{}", self.dir.join("mlflow.db").display()),
+            Backend::Postgres(url) => url.clone(),
         };
         let mut command = Command::new(mlflow);
-        command.env("MLFLOW_ALLOW_FILE_STORE", if self.file_store { "true" } else { "false" });
+        command.env("MLFLOW_ALLOW_FILE_STORE", if self.backend == Backend::FileStore { "true" } else { "false" });
         if self.remote_catalog {
             command.env_remove("MLFLOW_MODEL_CATALOG_URI");
         } else {
             command.env("MLFLOW_MODEL_CATALOG_URI", "");
         }
         let child = command
-            .args(["server", "--host", "127.0.0.1", "--port", &self.port.to_string(), "--workers", "1"])
+            .args(["server", "--host", "127.0.0.1", "--port", &self.port.to_string()])
+            .args(["--workers", &self.workers.to_string()])
             .arg("--backend-store-uri")
             .arg(store)
             .arg("--default-artifact-root")
@@ -493,12 +506,34 @@ impl DedicatedMlflow {
             if agent.get(format!("{}/health", self.uri)).call().is_ok_and(|r| r.status() == 200) {
                 return;
             }
+            // A server that exited will not answer: say why now rather than at the deadline.
+            if self.child.as_mut().is_some_and(|c| matches!(c.try_wait(), Ok(Some(_)))) {
+                break;
+            }
             std::thread::sleep(std::time::Duration::from_millis(250));
         }
         panic!(
             "dedicated MLflow did not start: {}",
             std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()
         );
+    }
+
+    /// The worker processes serving requests (uvicorn's, started by its supervisor), by pid.
+    pub fn worker_pids(&self) -> Vec<u32> {
+        let Some(child) = &self.child else { return Vec::new() };
+        let mut found = Vec::new();
+        let mut parents = vec![child.id()];
+        while let Some(parent) = parents.pop() {
+            for pid in children_of(parent) {
+                let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+                if String::from_utf8_lossy(&cmdline).contains("spawn_main") {
+                    found.push(pid);
+                }
+                parents.push(pid);
+            }
+        }
+        found.sort();
+        found
     }
 
     /// Stops the server and its workers (the whole process group).
@@ -508,6 +543,20 @@ impl DedicatedMlflow {
             let _ = child.wait();
         }
     }
+}
+
+/// The pids whose parent is `parent` (from /proc).
+fn children_of(parent: u32) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            // "pid (comm) state ppid ...": comm may hold spaces, so read after its closing parenthesis.
+            stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse::<u32>().ok())
+                == Some(parent)
+        })
+        .collect()
 }
 
 impl Drop for DedicatedMlflow {
