@@ -64,7 +64,8 @@ fn four_gateways_at_once_on_postgres_lose_nothing_while_a_worker_restarts() {
         assert_eq!((stats["failed"].as_u64(), stats["dropped"].as_u64()), (Some(0), Some(0)), "{stats}");
     }
     let deadline = Instant::now() + Duration::from_secs(60);
-    while !(server.worker_pids().len() == 4 && !server.worker_pids().contains(&killed)) {
+    let replaced = |pids: Vec<u32>| pids.len() == 4 && !pids.contains(&killed);
+    while !replaced(server.worker_pids()) {
         assert!(Instant::now() < deadline, "the killed worker was replaced: {:?}", server.worker_pids());
         std::thread::sleep(Duration::from_millis(200));
     }
