@@ -305,3 +305,71 @@ fn an_outage_longer_than_the_buffer_drops_the_oldest_traces_counts_them_and_says
     let reports = run.stderr.lines().filter(|l| l.contains("buffers full: dropped")).count();
     assert_eq!(reports, 1, "logged once per interval, not once per trace:\n{}", run.stderr);
 }
+
+/// The most /v1/traces requests the proxy saw start within `window` of one another.
+fn most_at_once(proxy: &FaultProxy, window: Duration) -> usize {
+    let starts: Vec<std::time::Instant> =
+        proxy.seen().iter().filter(|s| s.path == "/v1/traces").map(|s| s.at).collect();
+    starts
+        .iter()
+        .map(|a| starts.iter().filter(|b| **b >= *a && b.duration_since(*a) < window).count())
+        .max()
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_busy_gateway_posts_several_requests_at_once_and_a_failed_one_is_resent_and_counted_once() {
+    let mlflow = Mlflow::from_env();
+    let proxy = FaultProxy::start(&mlflow.uri);
+    // Every trace request is held 400 ms after MLflow answered: with one request at a time they
+    // would start at least that far apart.
+    proxy.add(Rule {
+        path_prefix: "/v1/traces".into(),
+        fault: Fault::DelayResponse(Duration::from_millis(400)),
+        times: None,
+    });
+    let name = unique("in-flight");
+    let config = format!(
+        r#"{{ diagnostics: {{ mlflow: {{ enabled: true, trackingUri: "{}", experimentName: "{name}", batchSize: 20, maxConcurrentRequests: 4 }} }} }}"#,
+        proxy.url
+    );
+    let host = host_command(
+        &["bench", "--sessions", "8", "--messages", "40", "--threads", "2", "--rate", "200"],
+        &config,
+        &plugins_dir(&[built(MLFLOW_PLUGIN)]),
+        &[],
+    )
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
+    // Once requests flow, one of them (wherever it falls in its round) is answered 503.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while proxy.seen().iter().filter(|s| s.path == "/v1/traces").count() < 3 {
+        assert!(std::time::Instant::now() < deadline, "no trace requests");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    proxy.clear();
+    proxy.add(Rule {
+        path_prefix: "/v1/traces".into(),
+        fault: Fault::Status { code: 503, retry_after: None },
+        times: Some(1),
+    });
+    proxy.add(Rule {
+        path_prefix: "/v1/traces".into(),
+        fault: Fault::DelayResponse(Duration::from_millis(400)),
+        times: None,
+    });
+    let run: HostRun = host.wait_with_output().unwrap().into();
+    run.assert_success();
+
+    // Requests of one round start within milliseconds; a retry comes after a backoff of 125 ms or more.
+    let at_once = most_at_once(&proxy, Duration::from_millis(50));
+    assert!((2..=4).contains(&at_once), "several requests in flight, at most maxConcurrentRequests: {at_once}");
+    assert!(proxy.seen().iter().any(|s| matches!(s.fault, Some(Fault::Status { code: 503, .. }))), "the 503 was given");
+    let stats = run.stats("mlflow");
+    assert_eq!(stats["exported"], 320, "each trace counted once, however often it was sent: {stats}");
+    assert_eq!(stats["failed"], 0, "{stats}");
+    let experiment = mlflow.experiment_id(&name).unwrap();
+    assert_eq!(mlflow.search(&experiment, "").len(), 320, "each trace once in MLflow");
+}

@@ -35,6 +35,7 @@ pub struct FileSettings {
     // batching
     pub batch_size: Option<Value>,
     pub flush_interval_ms: Option<Value>,
+    pub max_concurrent_requests: Option<Value>,
     // limits
     pub message_timeout_ms: Option<Value>,
     pub queue_capacity: Option<Value>,

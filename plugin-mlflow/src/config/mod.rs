@@ -100,6 +100,8 @@ pub struct Capture {
 pub struct Batching {
     pub batch_size: usize,
     pub flush_interval: Duration,
+    /// Requests a destination may have in flight at once (`maxConcurrentRequests`).
+    pub max_in_flight: usize,
 }
 
 /// Bounds on time and memory.
@@ -213,6 +215,7 @@ impl Config {
         let batching = Batching {
             batch_size: count(Given::file(file.batch_size, "batchSize"), 100, 1, 10_000)?,
             flush_interval: millis(Given::file(file.flush_interval_ms, "flushIntervalMs"), 5000, 10, 3_600_000)?,
+            max_in_flight: count(Given::file(file.max_concurrent_requests, "maxConcurrentRequests"), 4, 1, 64)?,
         };
         let limits = Limits {
             message_timeout: millis(
@@ -474,6 +477,7 @@ mod tests {
         assert!(s.token_usage && s.costs && s.latency && s.traces && c.capture.content);
         assert_eq!(c.batching.batch_size, 100);
         assert_eq!(c.batching.flush_interval, Duration::from_millis(5000));
+        assert_eq!(c.batching.max_in_flight, 4);
         assert_eq!(c.destination.auth, Auth::None);
         assert_eq!(c.durability, Durability { spool_dir: None, max_spool_bytes: 1 << 30 }, "no state directory");
     }

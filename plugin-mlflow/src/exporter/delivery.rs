@@ -4,13 +4,21 @@
 //! destination's business (`Destination`); when to send, retry and stop is decided here only.
 //!
 //! Eager when idle, batched under load: with no request in flight a finished trace goes at once;
-//! while one is in flight, the traces finished meanwhile gather and go together in the next
-//! request. A quiet gateway's traces are searchable within a round trip, and a busy one still sends
+//! while requests are in flight, the traces finished meanwhile gather and go together in the next
+//! round. A quiet gateway's traces are searchable within a round trip, and a busy one still sends
 //! full batches, with no timer on either path.
+//!
+//! Several requests at once under load: a round leases up to `max_in_flight` batches and posts them
+//! concurrently (a multi-worker server takes them in parallel); their replies are then settled in
+//! order, and at the first batch not settled the round stops: that batch and every one after it go
+//! back and are sent again (a batch after it that was accepted is sent twice; MLflow and OTLP
+//! backends key traces by id, so the second copy replaces the first). A trace is in one batch only,
+//! so its order is kept.
 
 use super::backoff::Backoff;
 use super::mailbox::Mailbox;
 use super::run_metrics::MetricPoint;
+use super::transport::{Reply, TraceEndpoint};
 use super::wire::EncodedTrace;
 use crate::stats::Counters;
 use std::sync::Arc;
@@ -58,11 +66,21 @@ pub trait Destination: Send + 'static {
     /// Forgets what `prepare` set up, after a `Reconnect` verdict.
     fn disconnect(&mut self) {}
 
-    /// Called before each batch is sent: periodic checks (MLflow: is the experiment still there?).
+    /// Called before each round of requests: periodic checks (MLflow: is the experiment still
+    /// there?).
     fn before_batch(&mut self) {}
 
-    /// Sends one request's worth of traces. `buffered`: traces not yet delivered, for messages.
-    fn send_traces(&mut self, batch: &[EncodedTrace], buffered: usize) -> Outcome;
+    /// `Some(verdict)` when no request can be posted now (MLflow: no session yet).
+    fn not_ready(&self) -> Option<Verdict> {
+        None
+    }
+
+    /// Where trace requests are posted (several at once in a busy round).
+    fn endpoint(&self) -> &TraceEndpoint;
+
+    /// What the reply to the request for `batch` means: counts, logs and settles it. It may post
+    /// again (MLflow: the halves of a refused batch). `buffered`: traces not yet delivered.
+    fn on_reply(&mut self, batch: &[EncodedTrace], reply: Reply, buffered: usize) -> Outcome;
 
     /// Sends metric points (only MLflow's run holds any).
     fn send_metrics(&mut self, points: &[MetricPoint]) -> Outcome {
@@ -83,6 +101,8 @@ pub struct DeliveryLoop<D: Destination> {
     pub mailbox: Arc<Mailbox>,
     pub stats: Arc<Counters>,
     pub batch_size: usize,
+    /// Requests posted at once, at most (`maxConcurrentRequests`).
+    pub max_in_flight: usize,
 }
 
 impl<D: Destination> DeliveryLoop<D> {
@@ -145,16 +165,32 @@ impl<D: Destination> DeliveryLoop<D> {
         }
     }
 
-    /// Sends up to `batchSize` of the traces waiting in one request (none: nothing to do).
+    /// Sends the traces waiting, up to `max_in_flight` requests of `batchSize` at once (none:
+    /// nothing to do), and settles the replies in order up to the first that is not settled.
     fn send_traces(&mut self) -> Verdict {
-        let batch = self.mailbox.lease_traces(self.batch_size);
-        if batch.is_empty() {
+        let lease = self.mailbox.lease_traces(self.batch_size * self.max_in_flight.max(1));
+        if lease.is_empty() {
             return Verdict::Settled;
         }
         self.destination.before_batch();
-        let outcome = self.destination.send_traces(batch.items(), self.mailbox.traces_pending());
-        batch.settle(outcome.settled);
-        outcome.verdict
+        if let Some(verdict) = self.destination.not_ready() {
+            return verdict;
+        }
+        let batches: Vec<&[EncodedTrace]> = lease.items().chunks(self.batch_size.max(1)).collect();
+        let replies = post_all(self.destination.endpoint(), &batches);
+        let buffered = self.mailbox.traces_pending();
+        let mut settled = 0;
+        let mut verdict = Verdict::Settled;
+        for (batch, reply) in batches.iter().zip(replies) {
+            let outcome = self.destination.on_reply(batch, reply, buffered);
+            settled += outcome.settled;
+            if outcome.verdict != Verdict::Settled {
+                verdict = outcome.verdict;
+                break;
+            }
+        }
+        lease.settle(settled);
+        verdict
     }
 
     /// Sends the metric points waiting, a request at a time, until none wait or one is not settled.
@@ -172,4 +208,21 @@ impl<D: Destination> DeliveryLoop<D> {
             }
         }
     }
+}
+
+/// Posts each batch in a request of its own, all at once (one alone is posted on this thread); the
+/// replies in the batches' order.
+fn post_all(endpoint: &TraceEndpoint, batches: &[&[EncodedTrace]]) -> Vec<Reply> {
+    if batches.len() == 1 {
+        return vec![endpoint.post(batches[0])];
+    }
+    std::thread::scope(|scope| {
+        let posts: Vec<_> = batches.iter().map(|batch| scope.spawn(move || endpoint.post(batch))).collect();
+        posts
+            .into_iter()
+            .map(|p| {
+                p.join().unwrap_or_else(|_| Reply { body: "the request's thread panicked".into(), ..Reply::default() })
+            })
+            .collect()
+    })
 }

@@ -6,7 +6,7 @@ use super::delivery::{Destination, Outcome, Verdict};
 use super::mlflow_rest::{MlflowRest, RestError};
 use super::mlflow_spans::mlflow_trace_id;
 use super::run_metrics::MetricPoint;
-use super::transport::{authorization, TraceEndpoint};
+use super::transport::{authorization, Reply, TraceEndpoint};
 use super::wire::EncodedTrace;
 use crate::config::{self, ExperimentRef};
 use crate::log::{Log, Throttle};
@@ -183,6 +183,12 @@ impl MlflowDestination {
         }
     }
 
+    /// Posts `batch` in one request and settles the reply.
+    fn send(&mut self, batch: &[EncodedTrace], buffered: usize) -> Outcome {
+        let reply = self.traces.post(batch);
+        self.on_reply(batch, reply, buffered)
+    }
+
     fn delivered(&mut self, batch: &[EncodedTrace]) {
         let n = batch.len() as u64;
         Counters::add(&self.stats.traces_exported, n);
@@ -229,14 +235,18 @@ impl Destination for MlflowDestination {
         }
     }
 
-    /// Sends `batch` in one request. A request MLflow refuses as a whole (400: one bad trace
-    /// rejects all) is split in halves until the bad traces stand alone; those are counted as
-    /// failed and logged with MLflow's reason, the rest are delivered.
-    fn send_traces(&mut self, batch: &[EncodedTrace], buffered: usize) -> Outcome {
-        if !matches!(self.session, Session::Ready { .. }) {
-            return Outcome::none(Verdict::Reconnect);
-        }
-        let reply = self.traces.post(batch);
+    fn not_ready(&self) -> Option<Verdict> {
+        (!matches!(self.session, Session::Ready { .. })).then_some(Verdict::Reconnect)
+    }
+
+    fn endpoint(&self) -> &TraceEndpoint {
+        &self.traces
+    }
+
+    /// A request MLflow refused as a whole (400: one bad trace refuses all) is split in halves
+    /// until the bad traces stand alone; those are counted as failed and logged with MLflow's
+    /// reason, the rest are delivered.
+    fn on_reply(&mut self, batch: &[EncodedTrace], reply: Reply, buffered: usize) -> Outcome {
         match classify(reply.status) {
             TraceReply::Accepted => {
                 self.delivered(batch);
@@ -244,9 +254,9 @@ impl Destination for MlflowDestination {
             }
             TraceReply::Refused if batch.len() > 1 => {
                 let (a, b) = batch.split_at(batch.len() / 2);
-                match self.send_traces(a, buffered) {
+                match self.send(a, buffered) {
                     Outcome { verdict: Verdict::Settled, .. } => {
-                        let rest = self.send_traces(b, buffered);
+                        let rest = self.send(b, buffered);
                         Outcome { settled: a.len() + rest.settled, verdict: rest.verdict }
                     }
                     stopped => stopped,

@@ -118,6 +118,7 @@ fn spawn_delivery<D: Destination>(
         mailbox: mailbox.clone(),
         stats: stats.clone(),
         batch_size: config.batching.batch_size,
+        max_in_flight: config.batching.max_in_flight,
     };
     if plan.is_some() {
         mailbox.expect_spool();

@@ -4,7 +4,7 @@
 //! counted, anything else is retried with backoff while the buffer holds.
 
 use super::delivery::{Destination, Outcome, Verdict};
-use super::transport::TraceEndpoint;
+use super::transport::{Reply, TraceEndpoint};
 use super::wire::EncodedTrace;
 use crate::config::OtlpConfig;
 use crate::log::{Log, Throttle};
@@ -59,8 +59,11 @@ impl OtlpDestination {
 }
 
 impl Destination for OtlpDestination {
-    fn send_traces(&mut self, batch: &[EncodedTrace], buffered: usize) -> Outcome {
-        let reply = self.traces.post(batch);
+    fn endpoint(&self) -> &TraceEndpoint {
+        &self.traces
+    }
+
+    fn on_reply(&mut self, batch: &[EncodedTrace], reply: Reply, buffered: usize) -> Outcome {
         let n = batch.len();
         match classify(reply.status) {
             OtlpReply::Accepted => {
