@@ -18,7 +18,6 @@ import os
 import platform
 import subprocess
 import sys
-import tempfile
 import time
 
 import bench_backfill
@@ -26,7 +25,7 @@ import bench_freshness
 import bench_gateway
 import bench_idle
 import bench_spool
-from benchlib import HOST, PLUGIN, ROOT, WORK, Capture, OutageRun, Server, api, ceilings as server_ceilings, count_traces, free_port, section_lines, state_env, tagged_json
+from benchlib import PLUGIN, ROOT, WORK, OutageRun, Server, api, capture_bench_requests, ceilings as server_ceilings, run_host, count_traces, free_port, section_lines, state_env, tagged_json
 
 PY = os.path.join(ROOT, ".venv", "bin", "python")
 PLUGINS = os.path.join(WORK, "plugins")
@@ -40,9 +39,7 @@ def config(uri, experiment, extra=""):
 
 
 def host(args, cfg):
-    out = subprocess.run([HOST, *args, "--config", cfg, "--plugins-dir", PLUGINS], capture_output=True, text=True, check=True,
-                         env=state_env())
-    return tagged_json(out.stdout, "BENCH"), tagged_json(out.stdout, "STATS")
+    return run_host(args, cfg, PLUGINS)
 
 
 def per_span_ns(bench, stat="mean_ns"):
@@ -97,15 +94,7 @@ def peer(server, ours, lines):
 
 
 def capture_requests(n):
-    """The plugin's own OTLP requests for n bench messages, as files."""
-    directory = tempfile.mkdtemp(dir=WORK)
-    capture = Capture(directory)
-    path = os.path.join(WORK, "capture.json")
-    with open(path, "w") as f:
-        f.write(f'{{ diagnostics: {{ mlflow: {{ enabled: true, queueCapacity: 100000, flushIntervalMs: 1000, otlp: {{ endpoint: "{capture.uri}", metrics: false }} }} }} }}')
-    host(["bench", "--sessions", "30", "--messages", str(n // 30), "--threads", "2", "--shutdown-ms", "600000"], path)
-    capture.server.shutdown()
-    return directory
+    return capture_bench_requests(n, PLUGINS)
 
 
 def throughput(lines):

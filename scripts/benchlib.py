@@ -83,13 +83,15 @@ def healthy(uri):
 
 
 class Server:
-    def __init__(self, workers, port=None, db=None):
+    """An MLflow server of the benchmark's own: a SQLite file, or `store` (a postgresql:// URL)."""
+
+    def __init__(self, workers, port=None, db=None, store=None):
         self.workers = workers
         self.port = port or free_port()
         self.uri = f"http://127.0.0.1:{self.port}"
         self.db = db or os.path.join(tempfile.mkdtemp(dir=WORK), "mlflow.db")
         log = open(self.db + ".log", "w")
-        self.proc = subprocess.Popen([MLFLOW, "server", "--backend-store-uri", f"sqlite:///{self.db}", "--host", "127.0.0.1",
+        self.proc = subprocess.Popen([MLFLOW, "server", "--backend-store-uri", store or f"sqlite:///{self.db}", "--host", "127.0.0.1",
                                       "--port", str(self.port), "--workers", str(workers),
                                       "--default-artifact-root", os.path.join(os.path.dirname(self.db), "artifacts")],
                                      stdout=log, stderr=log, start_new_session=True)
@@ -140,11 +142,30 @@ def tagged_json(stdout, tag):
     return next(json.loads(l[len(prefix):]) for l in stdout.splitlines() if l.startswith(prefix))
 
 
-def ceilings(uri, captured, name):
-    """The server's ceiling for captured requests (`bench_ceiling.py`), over 1 and over 2 connections, each
-    into an experiment of its own and linked to a run, as the plugin's traces are: [traces/s, traces/s]."""
+def run_host(args, cfg, plugins):
+    """`openclaw-host ARGS` with `cfg` and the plugins in `plugins`, to its end: its BENCH and STATS."""
+    out = subprocess.run([HOST, *args, "--config", cfg, "--plugins-dir", plugins], capture_output=True, text=True, check=True,
+                         env=state_env())
+    return tagged_json(out.stdout, "BENCH"), tagged_json(out.stdout, "STATS")
+
+
+def capture_bench_requests(n, plugins):
+    """The plugin's own OTLP requests for n bench messages (30 sessions, 2 threads), as files in a folder."""
+    directory = tempfile.mkdtemp(dir=WORK)
+    capture = Capture(directory)
+    path = os.path.join(WORK, f"capture-{time.time_ns()}.json")
+    with open(path, "w") as f:
+        f.write(f'{{ diagnostics: {{ mlflow: {{ enabled: true, queueCapacity: 100000, flushIntervalMs: 1000, otlp: {{ endpoint: "{capture.uri}", metrics: false }} }} }} }}')
+    run_host(["bench", "--sessions", "30", "--messages", str(n // 30), "--threads", "2", "--shutdown-ms", "600000"], path, plugins)
+    capture.server.shutdown()
+    return directory
+
+
+def ceilings(uri, captured, name, connections=(1, 2)):
+    """The server's ceiling for captured requests (`bench_ceiling.py`) over each number of `connections`,
+    each into an experiment of its own and linked to a run, as the plugin's traces are: traces/s each."""
     found = []
-    for conc in (1, 2):
+    for conc in connections:
         eid = api(uri, "/api/2.0/mlflow/experiments/create", {"name": f"{name}-{conc}"})["experiment_id"]
         run_id = api(uri, "/api/2.0/mlflow/runs/create", {"experiment_id": eid})["run"]["info"]["run_id"]
         out = subprocess.run([os.path.join(ROOT, ".venv", "bin", "python"), os.path.join(ROOT, "scripts", "bench_ceiling.py"),
@@ -187,3 +208,37 @@ class Capture:
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.uri = f"http://127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+class Postgres:
+    """A PostgreSQL server of the benchmark's own (Debian's initdb and pg_ctl, as the `postgres` user
+    when run as root, which PostgreSQL refuses), on a free loopback port; `database(name)` creates one
+    and gives its URL."""
+
+    def __init__(self):
+        import glob
+        self.bin = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(p.split("/")[-2]))[-1]
+        self.root = tempfile.mkdtemp(prefix="openclaw-bench-pg-")
+        self.data = os.path.join(self.root, "data")
+        os.makedirs(self.data)
+        self.as_postgres = os.getuid() == 0
+        if self.as_postgres:
+            subprocess.run(["chown", "-R", "postgres:postgres", self.root], check=True)
+        self.port = free_port()
+        self.run("initdb", "-D", self.data, "-U", "mlflow", "--auth=trust", "-E", "UTF8", "--no-sync")
+        self.run("pg_ctl", "-D", self.data, "-l", os.path.join(self.root, "server.log"), "-w", "start",
+                 "-o", f"-p {self.port} -k {self.data} -c listen_addresses=127.0.0.1 -c max_connections=200")
+
+    def run(self, tool, *args):
+        cmd = [os.path.join(self.bin, tool), *args]
+        if self.as_postgres:
+            cmd = ["runuser", "-u", "postgres", "--", *cmd]
+        subprocess.run(cmd, check=True, cwd="/", capture_output=True)
+
+    def database(self, name):
+        self.run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "mlflow", name)
+        return f"postgresql://mlflow@127.0.0.1:{self.port}/{name}"
+
+    def stop(self):
+        self.run("pg_ctl", "-D", self.data, "-m", "fast", "stop")
+        subprocess.run(["rm", "-rf", self.root])

@@ -113,8 +113,20 @@ impl OpenClaw {
     /// `openclaw <args>` with this installation's state and configuration (and nothing of the
     /// machine's own: HOME is the state directory, MLflow variables are unset).
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(&self.bin);
-        let path = format!("{}:{}", self.node_dir.display(), std::env::var("PATH").unwrap_or_default());
+        self.command_of(&self.bin, args)
+    }
+
+    /// `program <args>` (a script calling `openclaw` and `node`) with this installation's environment,
+    /// `openclaw` and `node` on its PATH.
+    pub fn program(&self, program: &Path, args: &[&str]) -> Command {
+        self.command_of(program, args)
+    }
+
+    fn command_of(&self, program: &Path, args: &[&str]) -> Command {
+        let mut cmd = Command::new(program);
+        let bin_dir = self.bin.parent().unwrap();
+        let path =
+            format!("{}:{}:{}", self.node_dir.display(), bin_dir.display(), std::env::var("PATH").unwrap_or_default());
         cmd.args(args)
             .env("PATH", path)
             .env("HOME", &self.state_dir)
@@ -131,22 +143,14 @@ impl OpenClaw {
 
     /// Runs `openclaw <args>` to its end (at most `timeout`), output captured.
     pub fn run(&self, args: &[&str], env: &[(&str, String)], timeout: Duration) -> Ran {
-        let log = scratch_dir("openclaw-run").join("output.log");
-        let file = std::fs::File::create(&log).unwrap();
         let mut cmd = self.command(args);
-        cmd.envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-            .stdin(Stdio::null())
-            .stdout(file.try_clone().unwrap())
-            .stderr(file);
-        let mut child = cmd.spawn().expect("run openclaw");
-        let status = wait(&mut child, timeout).unwrap_or_else(|| {
-            let _ = child.kill();
-            panic!(
-                "openclaw {args:?} did not end within {timeout:?}:\n{}",
-                std::fs::read_to_string(&log).unwrap_or_default()
-            )
-        });
-        Ran { status, output: std::fs::read_to_string(&log).unwrap_or_default() }
+        cmd.envs(env.iter().map(|(k, v)| (*k, v.as_str())));
+        run_to_end(cmd, &format!("openclaw {args:?}"), timeout)
+    }
+
+    /// Runs `program <args>` (see [`OpenClaw::program`]) to its end, output captured.
+    pub fn run_program(&self, program: &Path, args: &[&str], timeout: Duration) -> Ran {
+        run_to_end(self.program(program, args), &format!("{} {args:?}", program.display()), timeout)
     }
 
     /// `openclaw plugins install` of what `make package` built: the folder `dist/openclaw-mlflow`, or
@@ -275,6 +279,19 @@ impl Drop for Gateway {
             let _ = self.child.wait();
         }
     }
+}
+
+/// Runs `cmd` to its end (at most `timeout`), stdout and stderr together.
+fn run_to_end(mut cmd: Command, what: &str, timeout: Duration) -> Ran {
+    let log = scratch_dir("openclaw-run").join("output.log");
+    let file = std::fs::File::create(&log).unwrap();
+    cmd.stdin(Stdio::null()).stdout(file.try_clone().unwrap()).stderr(file);
+    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("{what}: {e}"));
+    let status = wait(&mut child, timeout).unwrap_or_else(|| {
+        let _ = child.kill();
+        panic!("{what} did not end within {timeout:?}:\n{}", std::fs::read_to_string(&log).unwrap_or_default())
+    });
+    Ran { status, output: std::fs::read_to_string(&log).unwrap_or_default() }
 }
 
 fn wait(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
