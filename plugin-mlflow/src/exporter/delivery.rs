@@ -8,14 +8,15 @@
 //! round. A quiet gateway's traces are searchable within a round trip, and a busy one still sends
 //! full batches, with no timer on either path.
 //!
-//! Several requests at once under load: a round leases up to `max_in_flight` batches and posts them
-//! concurrently (a multi-worker server takes them in parallel); their replies are then settled in
-//! order, and at the first batch not settled the round stops: that batch and every one after it go
-//! back and are sent again (a batch after it that was accepted is sent twice; MLflow and OTLP
-//! backends key traces by id, so the second copy replaces the first). A trace is in one batch only,
-//! so its order is kept.
+//! Several requests at once under load: a round leases up to `in_flight`'s current limit of batches
+//! (adjusted after each round: `in_flight`) and posts them concurrently (a multi-worker server takes
+//! them in parallel); their replies are then settled in order, and at the first batch not settled
+//! the round stops: that batch and every one after it go back and are sent again (a batch after it
+//! that was accepted is sent twice; MLflow and OTLP backends key traces by id, so the second copy
+//! replaces the first). A trace is in one batch only, so its order is kept.
 
 use super::backoff::Backoff;
+use super::in_flight::{InFlightLimit, Round};
 use super::mailbox::Mailbox;
 use super::run_metrics::MetricPoint;
 use super::transport::{Reply, TraceEndpoint};
@@ -96,13 +97,22 @@ pub trait Destination: Send + 'static {
     fn finish(&mut self) {}
 }
 
+/// A round's traces at most, whatever `batchSize` x `maxConcurrentRequests` asks (unless one batch
+/// alone is larger): what a round holds is in memory, read back from the spool after an outage.
+const MAX_ROUND_TRACES: usize = 2000;
+
+/// Traces one round leases: `max_in_flight` batches, within `MAX_ROUND_TRACES`.
+pub fn round_size(batch_size: usize, max_in_flight: usize) -> usize {
+    (batch_size * max_in_flight.max(1)).min(MAX_ROUND_TRACES.max(batch_size)).max(1)
+}
+
 pub struct DeliveryLoop<D: Destination> {
     pub destination: D,
     pub mailbox: Arc<Mailbox>,
     pub stats: Arc<Counters>,
     pub batch_size: usize,
-    /// Requests posted at once, at most (`maxConcurrentRequests`).
-    pub max_in_flight: usize,
+    /// Requests posted at once, within `maxConcurrentRequests`.
+    pub in_flight: InFlightLimit,
 }
 
 impl<D: Destination> DeliveryLoop<D> {
@@ -168,7 +178,7 @@ impl<D: Destination> DeliveryLoop<D> {
     /// Sends the traces waiting, up to `max_in_flight` requests of `batchSize` at once (none:
     /// nothing to do), and settles the replies in order up to the first that is not settled.
     fn send_traces(&mut self) -> Verdict {
-        let lease = self.mailbox.lease_traces(self.batch_size * self.max_in_flight.max(1));
+        let lease = self.mailbox.lease_traces(round_size(self.batch_size, self.in_flight.current()));
         if lease.is_empty() {
             return Verdict::Settled;
         }
@@ -177,7 +187,7 @@ impl<D: Destination> DeliveryLoop<D> {
             return verdict;
         }
         let batches: Vec<&[EncodedTrace]> = lease.items().chunks(self.batch_size.max(1)).collect();
-        let replies = post_all(self.destination.endpoint(), &batches);
+        let (replies, slowest) = post_all(self.destination.endpoint(), &batches);
         let buffered = self.mailbox.traces_pending();
         let mut settled = 0;
         let mut verdict = Verdict::Settled;
@@ -189,6 +199,7 @@ impl<D: Destination> DeliveryLoop<D> {
                 break;
             }
         }
+        self.in_flight.after(Round { requests: batches.len(), settled: verdict == Verdict::Settled, slowest });
         lease.settle(settled);
         verdict
     }
@@ -211,18 +222,30 @@ impl<D: Destination> DeliveryLoop<D> {
 }
 
 /// Posts each batch in a request of its own, all at once (one alone is posted on this thread); the
-/// replies in the batches' order.
-fn post_all(endpoint: &TraceEndpoint, batches: &[&[EncodedTrace]]) -> Vec<Reply> {
-    if batches.len() == 1 {
-        return vec![endpoint.post(batches[0])];
+/// replies in the batches' order, and how long the slowest took.
+fn post_all(endpoint: &TraceEndpoint, batches: &[&[EncodedTrace]]) -> (Vec<Reply>, Duration) {
+    let started = std::time::Instant::now();
+    let replies = if batches.len() == 1 {
+        vec![endpoint.post(batches[0])]
+    } else {
+        std::thread::scope(|scope| {
+            let posts: Vec<_> = batches.iter().map(|batch| scope.spawn(move || endpoint.post(batch))).collect();
+            let panicked = || Reply { body: "the request's thread panicked".into(), ..Reply::default() };
+            posts.into_iter().map(|p| p.join().unwrap_or_else(|_| panicked())).collect()
+        })
+    };
+    (replies, started.elapsed())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_round_holds_its_batches_within_the_bound_but_always_one_whole_batch() {
+        assert_eq!(round_size(100, 4), 400);
+        assert_eq!(round_size(100, 1), 100);
+        assert_eq!(round_size(1000, 64), MAX_ROUND_TRACES);
+        assert_eq!(round_size(10_000, 4), 10_000);
     }
-    std::thread::scope(|scope| {
-        let posts: Vec<_> = batches.iter().map(|batch| scope.spawn(move || endpoint.post(batch))).collect();
-        posts
-            .into_iter()
-            .map(|p| {
-                p.join().unwrap_or_else(|_| Reply { body: "the request's thread panicked".into(), ..Reply::default() })
-            })
-            .collect()
-    })
 }

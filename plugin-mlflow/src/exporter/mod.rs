@@ -5,7 +5,8 @@
 //!    turns them into spans; `sampling` picks the OTLP endpoint's share; each destination's
 //!    `mailbox` receives them encoded for its wire (`wire`) into its `outbox`es, which keep what
 //!    waits in the `spool` on disk (or in memory, with `spool: false`).
-//! 2. `delivery`: one loop per destination ships its mailbox in batches, retrying with `backoff`.
+//! 2. `delivery`: one loop per destination ships its mailbox in batches, several requests at once
+//!    within `in_flight`'s adaptive limit, retrying with `backoff`.
 //!    The destinations speak their protocol and classify replies: `mlflow_destination` (experiment,
 //!    run, traces, run metrics; `mlflow_rest`) and `otlp_destination` (any OTLP/HTTP backend).
 //!    Both post over `transport`.
@@ -17,6 +18,7 @@ pub mod assembler;
 mod assembler_thread;
 mod backoff;
 mod delivery;
+mod in_flight;
 mod mailbox;
 mod mlflow_destination;
 pub mod mlflow_rest;
@@ -110,7 +112,9 @@ fn spawn_delivery<D: Destination>(
     stats: &Arc<Counters>,
     log: Log,
 ) -> Result<DeliveryThread, String> {
-    let window = (config.batching.batch_size * 2).max(64);
+    // Memory's share of a spooled queue: two rounds, so that a busy destination's traces are sent
+    // from memory as they were appended.
+    let window = (delivery::round_size(config.batching.batch_size, config.batching.max_in_flight) * 2).max(64);
     let encoder = wire::TraceEncoder::new(&resource(service_name));
     let mailbox = Arc::new(Mailbox::new(name, config.limits.max_buffered_traces, window, encoder, stats.clone(), log));
     let delivery = DeliveryLoop {
@@ -118,7 +122,7 @@ fn spawn_delivery<D: Destination>(
         mailbox: mailbox.clone(),
         stats: stats.clone(),
         batch_size: config.batching.batch_size,
-        max_in_flight: config.batching.max_in_flight,
+        in_flight: in_flight::InFlightLimit::new(config.batching.max_in_flight, config.destination.request_timeout),
     };
     if plan.is_some() {
         mailbox.expect_spool();
