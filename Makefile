@@ -120,7 +120,7 @@ bench-hooks: venv
 # Every benchmark side by side (hot path, the Python SDK peer, throughput vs the server's ceiling,
 # memory, scaling, the package in the real gateway beside a JS SDK peer); writes BENCHMARKS.md.
 # Takes about 25 minutes. Not part of `make test`.
-bench: venv gateway package peer
+bench: venv gateway package peer postgres
 	$(CARGO) build --release -p openclaw-plugin-mlflow -p openclaw-host-harness
 	$(VENV)/bin/python scripts/bench.py BENCHMARKS.md
 

@@ -24,6 +24,7 @@ import bench_backfill
 import bench_freshness
 import bench_gateway
 import bench_idle
+import bench_postgres
 import bench_spool
 from benchlib import PLUGIN, ROOT, WORK, OutageRun, Server, api, capture_bench_requests, ceilings as server_ceilings, run_host, count_traces, free_port, section_lines, state_env, tagged_json
 
@@ -179,7 +180,7 @@ def scaling(server, lines):
 
 def main():
     out_path = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "BENCHMARKS.md")
-    only = sys.argv[2] if len(sys.argv) > 2 else None  # one section: hot, throughput, memory, gateway, idle, freshness, spool, backfill
+    only = sys.argv[2] if len(sys.argv) > 2 else None  # one section: hot, throughput, memory, gateway, idle, freshness, spool, backfill, postgres
     os.makedirs(PLUGINS)
     subprocess.run(["cp", PLUGIN, PLUGINS], check=True)
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
@@ -211,6 +212,8 @@ def main():
         lines += section_lines(bench_spool.section)
     if only in (None, "backfill"):
         lines += section_lines(bench_backfill.section)
+    if only in (None, "postgres"):
+        bench_postgres.section(lines)  # its own PostgreSQL and servers
     with open(out_path, "w") as f:
         f.write("\n".join(lines) + "\n")
     print("\n".join(lines))
