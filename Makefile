@@ -118,8 +118,9 @@ bench-hooks: venv
 	scripts/with-mlflow.sh scripts/bench-hooks.sh
 
 # Every benchmark side by side (hot path, the Python SDK peer, throughput vs the server's ceiling,
-# memory, scaling, the package in the real gateway beside a JS SDK peer); writes BENCHMARKS.md.
-# Takes about 25 minutes. Not part of `make test`.
+# memory, scaling, the package in the real gateway beside a JS SDK peer, backfill, MLflow on
+# PostgreSQL); writes BENCHMARKS.md. About 25 minutes before the backfill and PostgreSQL sections,
+# which take 5 and 20-25 minutes alone. Not part of `make test`.
 bench: venv gateway package peer postgres
 	$(CARGO) build --release -p openclaw-plugin-mlflow -p openclaw-host-harness
 	$(VENV)/bin/python scripts/bench.py BENCHMARKS.md
