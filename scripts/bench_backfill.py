@@ -20,7 +20,7 @@ import sys
 import tempfile
 import time
 
-from benchlib import HOST, PLUGIN, ROOT, WORK, Capture, api, ceilings as server_ceilings, count_traces, section_lines, state_env
+from benchlib import HOST, PLUGIN, ROOT, WORK, Capture, api, ceilings as server_ceilings, count_traces, section_lines, state_env, write_out
 
 TURNS = 10_000
 FIXTURE = os.path.join(ROOT, "tests", "fixtures", "openclaw-2026.9.6", "state", "agents", "main", "agent", "openclaw-agent.sqlite")
@@ -131,12 +131,7 @@ def section(server, lines):
 
 
 def main():
-    out = sys.argv[1] if len(sys.argv) > 1 else None
-    text = "\n".join(section_lines(section)) + "\n"
-    if out:
-        with open(out, "w") as f:
-            f.write(text)
-    print(text)
+    write_out(section_lines(section), sys.argv[1] if len(sys.argv) > 1 else None)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ import sys
 import tempfile
 import time
 
-from benchlib import HOST, PLUGIN, WORK, Postgres, Server, api, capture_bench_requests, ceilings, count_traces, run_host, state_env
+from benchlib import HOST, PLUGIN, WORK, Postgres, Server, api, capture_bench_requests, ceilings, count_traces, run_host, state_env, write_out
 
 N = 3000
 WORKERS = (1, 2, 4)
@@ -91,14 +91,9 @@ def section(lines):
 
 
 def main():
-    out = sys.argv[1] if len(sys.argv) > 1 else None
     lines = []
     section(lines)
-    text = "\n".join(lines) + "\n"
-    if out:
-        with open(out, "w") as f:
-            f.write(text)
-    print(text)
+    write_out(lines, sys.argv[1] if len(sys.argv) > 1 else None)
 
 
 if __name__ == "__main__":

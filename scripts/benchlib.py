@@ -174,6 +174,15 @@ def ceilings(uri, captured, name, connections=(1, 2)):
     return found
 
 
+def write_out(lines, out=None):
+    """A section's lines to `out` (a file, when given) and to stdout."""
+    text = "\n".join(lines) + "\n"
+    if out:
+        with open(out, "w") as f:
+            f.write(text)
+    print(text)
+
+
 def section_lines(section):
     """Runs one BENCHMARKS.md section (`section(server, lines)`) beside a fresh one-worker server;
     its lines."""
