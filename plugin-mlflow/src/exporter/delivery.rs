@@ -175,7 +175,7 @@ impl<D: Destination> DeliveryLoop<D> {
         }
     }
 
-    /// Sends the traces waiting, up to `max_in_flight` requests of `batchSize` at once (none:
+    /// Sends the traces waiting, up to the in-flight limit's requests of `batchSize` at once (none:
     /// nothing to do), and settles the replies in order up to the first that is not settled.
     fn send_traces(&mut self) -> Verdict {
         let lease = self.mailbox.lease_traces(round_size(self.batch_size, self.in_flight.current()));
@@ -221,17 +221,29 @@ impl<D: Destination> DeliveryLoop<D> {
     }
 }
 
-/// Posts each batch in a request of its own, all at once (one alone is posted on this thread); the
-/// replies in the batches' order, and how long the slowest took.
+/// Posts each batch in a request of its own, all at once (one alone, or one whose thread cannot be
+/// started, is posted on this thread); the replies in the batches' order, and how long the slowest
+/// took.
 fn post_all(endpoint: &TraceEndpoint, batches: &[&[EncodedTrace]]) -> (Vec<Reply>, Duration) {
     let started = std::time::Instant::now();
     let replies = if batches.len() == 1 {
         vec![endpoint.post(batches[0])]
     } else {
         std::thread::scope(|scope| {
-            let posts: Vec<_> = batches.iter().map(|batch| scope.spawn(move || endpoint.post(batch))).collect();
+            let posts: Vec<_> = batches
+                .iter()
+                .map(|batch| {
+                    std::thread::Builder::new().spawn_scoped(scope, move || endpoint.post(batch)).map_err(|_| *batch)
+                })
+                .collect();
             let panicked = || Reply { body: "the request's thread panicked".into(), ..Reply::default() };
-            posts.into_iter().map(|p| p.join().unwrap_or_else(|_| panicked())).collect()
+            posts
+                .into_iter()
+                .map(|post| match post {
+                    Ok(thread) => thread.join().unwrap_or_else(|_| panicked()),
+                    Err(batch) => endpoint.post(batch),
+                })
+                .collect()
         })
     };
     (replies, started.elapsed())
