@@ -4,7 +4,7 @@
 
 use crate::{config, logger};
 use openclaw_plugin_api::DoctorCheck;
-use openclaw_plugin_host::doctor::{all_pass, conversation_access, plugin_checks, report_json, report_text};
+use openclaw_plugin_host::doctor::{all_pass, checks as host_checks, report_json, report_text};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -44,8 +44,6 @@ fn checks(config_path: &Path, plugins_dir: &Path) -> Vec<DoctorCheck> {
             ]
         }
     };
-    let mut checks =
-        vec![DoctorCheck::pass(NAME, format!("{} (JSON5) read", config_path.display())), conversation_access(&config)];
-    checks.extend(plugin_checks(plugins_dir, &config, logger::host_handle(), &logger::host));
-    checks
+    let read = DoctorCheck::pass(NAME, format!("{} (JSON5) read", config_path.display()));
+    host_checks(read, &config, plugins_dir, logger::host_handle(), &logger::host)
 }

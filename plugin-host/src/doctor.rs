@@ -104,6 +104,20 @@ pub fn plugin_checks(
     checks
 }
 
+/// Every host's checks after its own of the configuration file (`config_file`): the gateway's hook
+/// permission, then each plugin library's (`plugin_checks`).
+pub fn checks(
+    config_file: DoctorCheck,
+    config: &Value,
+    dir: &Path,
+    host: HostHandleRef,
+    log: &dyn Fn(LogLevel, &str),
+) -> Vec<DoctorCheck> {
+    let mut checks = vec![config_file, conversation_access(config)];
+    checks.extend(plugin_checks(dir, config, host, log));
+    checks
+}
+
 /// True when nothing failed or was skipped (warnings pass).
 pub fn all_pass(checks: &[DoctorCheck]) -> bool {
     checks.iter().all(|c| matches!(c.verdict, Verdict::Pass | Verdict::Warn))
@@ -111,15 +125,11 @@ pub fn all_pass(checks: &[DoctorCheck]) -> bool {
 
 /// `{"ok": bool, "checks": [{"name", "verdict", "detail", "fix"}]}` for scripts.
 pub fn report_json(checks: &[DoctorCheck]) -> Value {
-    let checks: Vec<Value> = checks
+    let list: Vec<Value> = checks
         .iter()
         .map(|c| json!({"name": c.name.as_str(), "verdict": c.verdict.as_str(), "detail": c.detail.as_str(), "fix": c.fix.as_str()}))
         .collect();
-    json!({"ok": all_pass_values(&checks), "checks": checks})
-}
-
-fn all_pass_values(checks: &[Value]) -> bool {
-    checks.iter().all(|c| matches!(c["verdict"].as_str(), Some("pass" | "warn")))
+    json!({"ok": all_pass(checks), "checks": list})
 }
 
 /// One line per check (`PASS  name  detail`), the fix indented under a failure, and a last line

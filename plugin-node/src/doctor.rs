@@ -7,7 +7,7 @@ use napi_derive::napi;
 use openclaw_plugin_api::abi_stable::prefix_type::PrefixTypeTrait;
 use openclaw_plugin_api::abi_stable::std_types::RStr;
 use openclaw_plugin_api::{DoctorCheck, HostHandle, HostHandleRef, LogLevel};
-use openclaw_plugin_host::doctor::{all_pass, conversation_access, plugin_checks, report_json, report_text};
+use openclaw_plugin_host::doctor::{all_pass, checks as host_checks, report_json, report_text};
 use std::io::Write;
 use std::path::Path;
 
@@ -44,10 +44,8 @@ fn checks(plugins_dir: &Path, config_json: &str) -> Vec<DoctorCheck> {
         }
     };
     let host = host_handle();
-    let mut checks =
-        vec![DoctorCheck::pass("config file", "read and validated by OpenClaw"), conversation_access(&config)];
-    checks.extend(plugin_checks(plugins_dir, &config, host, &|level, line| host.write(level, line)));
-    checks
+    let read = DoctorCheck::pass("config file", "read and validated by OpenClaw");
+    host_checks(read, &config, plugins_dir, host, &|level, line| host.write(level, line))
 }
 
 impl Task for Doctor {

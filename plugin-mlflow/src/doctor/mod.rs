@@ -129,10 +129,7 @@ fn mlflow(config: &Config, uri: &str, log: Log, checks: &mut Vec<DoctorCheck>) {
     if !steps.push(http_check) || !steps.push(server::credentials(&rest, &to.auth)) {
         return steps.fail_rest_after();
     }
-    let mut traces = TraceEndpoint::new(http, format!("{uri}/v1/traces"));
-    if let Some(auth) = authorization(&to.auth) {
-        traces.set_header("authorization", auth);
-    }
+    let mut traces = TraceEndpoint::mlflow(http, uri, authorization(&to.auth));
     traces.set_header("x-mlflow-experiment-id", "0".into());
     let server_ok = steps.push(server::version(&rest, &traces)) & steps.push(server::backend(&rest));
     let experiment_ok = steps.push(server::experiment(&rest, &to.experiment));

@@ -82,10 +82,7 @@ impl MlflowDestination {
     ) -> Result<MlflowDestination, String> {
         let agent = super::transport::agent(settings.request_timeout, &settings.tls)?;
         let authorization = authorization(&settings.auth);
-        let mut traces = TraceEndpoint::new(agent.clone(), format!("{tracking_uri}/v1/traces"));
-        if let Some(auth) = &authorization {
-            traces.set_header("authorization", auth.clone());
-        }
+        let traces = TraceEndpoint::mlflow(agent.clone(), &tracking_uri, authorization.clone());
         Ok(MlflowDestination {
             rest: MlflowRest::new(agent, &tracking_uri, authorization),
             traces,

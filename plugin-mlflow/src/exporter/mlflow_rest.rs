@@ -49,6 +49,16 @@ fn percent_encode(s: &str) -> String {
         .collect()
 }
 
+/// Where MLflow describes an experiment, by ID or by name.
+fn experiment_path(experiment: &ExperimentRef) -> String {
+    match experiment {
+        ExperimentRef::Id(id) => format!("/api/2.0/mlflow/experiments/get?experiment_id={}", percent_encode(id)),
+        ExperimentRef::Name(name) => {
+            format!("/api/2.0/mlflow/experiments/get-by-name?experiment_name={}", percent_encode(name))
+        }
+    }
+}
+
 impl MlflowRest {
     pub fn new(agent: ureq::Agent, tracking_uri: &str, authorization: Option<String>) -> MlflowRest {
         MlflowRest { agent, base: tracking_uri.to_string(), authorization }
@@ -101,16 +111,12 @@ impl MlflowRest {
     pub fn resolve_experiment(&self, experiment: &ExperimentRef) -> Result<String, RestError> {
         match experiment {
             ExperimentRef::Id(id) => {
-                let found = self.call(
-                    "GET",
-                    &format!("/api/2.0/mlflow/experiments/get?experiment_id={}", percent_encode(id)),
-                    None,
-                )?;
+                let found = self.call("GET", &experiment_path(experiment), None)?;
                 self.restore_if_deleted(&found)?;
                 Ok(id.clone())
             }
             ExperimentRef::Name(name) => {
-                let path = format!("/api/2.0/mlflow/experiments/get-by-name?experiment_name={}", percent_encode(name));
+                let path = experiment_path(experiment);
                 match self.call("GET", &path, None) {
                     Ok(found) => {
                         self.restore_if_deleted(&found)?;
@@ -142,13 +148,7 @@ impl MlflowRest {
     /// The experiment as MLflow describes it (`experiment_id`, `name`, `lifecycle_stage`), or `None`
     /// when there is none by that ID or name. Creates and restores nothing.
     pub fn find_experiment(&self, experiment: &ExperimentRef) -> Result<Option<Value>, RestError> {
-        let path = match experiment {
-            ExperimentRef::Id(id) => format!("/api/2.0/mlflow/experiments/get?experiment_id={}", percent_encode(id)),
-            ExperimentRef::Name(name) => {
-                format!("/api/2.0/mlflow/experiments/get-by-name?experiment_name={}", percent_encode(name))
-            }
-        };
-        match self.call("GET", &path, None) {
+        match self.call("GET", &experiment_path(experiment), None) {
             Ok(found) => Ok(found.get("experiment").cloned()),
             Err(RestError::Refused(_, m)) if m.starts_with("RESOURCE_DOES_NOT_EXIST") => Ok(None),
             Err(RestError::Refused(404, _)) => Ok(None),
@@ -186,8 +186,7 @@ impl MlflowRest {
     /// because MLflow's OTLP endpoint goes on accepting traces for a deleted experiment, where
     /// nobody sees them. Returns whether it was restored.
     pub fn ensure_active(&self, id: &str) -> Result<bool, RestError> {
-        let found =
-            self.call("GET", &format!("/api/2.0/mlflow/experiments/get?experiment_id={}", percent_encode(id)), None)?;
+        let found = self.call("GET", &experiment_path(&ExperimentRef::Id(id.to_string())), None)?;
         self.restore_if_deleted(&found)
     }
 }

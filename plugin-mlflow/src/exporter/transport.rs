@@ -159,6 +159,15 @@ impl TraceEndpoint {
         TraceEndpoint { agent, url, headers: Vec::new() }
     }
 
+    /// MLflow's OTLP endpoint, `{tracking_uri}/v1/traces`, with the credentials' header if any.
+    pub fn mlflow(agent: ureq::Agent, tracking_uri: &str, authorization: Option<String>) -> TraceEndpoint {
+        let mut endpoint = TraceEndpoint::new(agent, format!("{tracking_uri}/v1/traces"));
+        if let Some(auth) = authorization {
+            endpoint.set_header("authorization", auth);
+        }
+        endpoint
+    }
+
     /// Headers sent with every request (replacing any earlier ones of the same name).
     pub fn set_header(&mut self, name: &str, value: String) {
         self.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
