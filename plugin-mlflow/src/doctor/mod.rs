@@ -133,8 +133,7 @@ fn mlflow(config: &Config, uri: &str, log: Log, checks: &mut Vec<DoctorCheck>) {
     traces.set_header("x-mlflow-experiment-id", "0".into());
     let server_ok = steps.push(server::version(&rest, &traces)) & steps.push(server::backend(&rest));
     let experiment_ok = steps.push(server::experiment(&rest, &to.experiment));
-    let sent_at = asked + answered.duration_since(asked).unwrap_or_default() / 2;
-    let clock = server::clock(health.date.as_deref(), sent_at);
+    let clock = server::clock(health.date.as_deref(), asked, answered);
     if server_ok && experiment_ok {
         let mut trace_checks = test_trace::send_and_read_back(config, &rest, log).into_iter();
         steps.checks.extend(trace_checks.next());

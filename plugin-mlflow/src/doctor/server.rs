@@ -146,18 +146,21 @@ fn text(experiment: &Value, key: &str) -> String {
     experiment.get(key).and_then(Value::as_str).unwrap_or("").to_string()
 }
 
-/// The gateway's clock against the server's (`Date`, to the second; `sent` is the middle of the
-/// request). Traces carry the gateway's times, so a skew misplaces them in MLflow's time filters.
-pub fn clock(server_date: Option<&str>, sent: SystemTime) -> DoctorCheck {
+/// The gateway's clock against the server's `Date`. The server read its clock somewhere between
+/// `asked` and `answered` and the header drops the fraction of a second, so only a difference
+/// outside that window is skew (a slow reply is not a skewed clock). Traces carry the gateway's
+/// times, so a skew misplaces them in MLflow's time filters.
+pub fn clock(server_date: Option<&str>, asked: SystemTime, answered: SystemTime) -> DoctorCheck {
     const NAME: &str = "clock skew";
     let Some(server) = server_date.and_then(|d| httpdate::parse_http_date(d).ok()) else {
         return DoctorCheck::warn(NAME, "the server sent no Date header to compare with", "");
     };
-    let (ahead, skew) = match sent.duration_since(server) {
-        Ok(d) => ("ahead of", d),
-        Err(e) => ("behind", e.duration()),
+    let server_latest = server + Duration::from_secs(1);
+    let (ahead, skew) = match (asked.duration_since(server_latest), server.duration_since(answered)) {
+        (Ok(d), _) => ("ahead of", d),
+        (_, Ok(d)) => ("behind", d),
+        _ => ("in step with", Duration::ZERO),
     };
-    // The header has whole seconds: up to a second either way is no skew.
     let secs = skew.as_secs_f64();
     let line = format!("this machine is {secs:.0} s {ahead} the server");
     let fix = "synchronise both clocks (NTP: chrony or systemd-timesyncd)";
@@ -191,10 +194,20 @@ mod tests {
     fn clock_skew_is_judged_from_the_date_header() {
         let server = httpdate::parse_http_date("Thu, 26 Nov 2026 12:00:00 GMT").unwrap();
         let date = Some("Thu, 26 Nov 2026 12:00:00 GMT");
-        assert_eq!(clock(date, server + Duration::from_millis(1500)).verdict, openclaw_plugin_api::Verdict::Pass);
-        let behind = clock(date, server - Duration::from_secs(30));
+        let at = |t: SystemTime| clock(date, t, t);
+        assert_eq!(at(server + Duration::from_millis(1500)).verdict, openclaw_plugin_api::Verdict::Pass);
+        let behind = at(server - Duration::from_secs(30));
         assert_eq!(behind.verdict, openclaw_plugin_api::Verdict::Warn);
         assert!(behind.detail.contains("30 s behind"), "{behind:?}");
-        assert_eq!(clock(date, server + Duration::from_secs(3600)).verdict, openclaw_plugin_api::Verdict::Fail);
+        let ahead = at(server + Duration::from_secs(5));
+        assert_eq!(ahead.verdict, openclaw_plugin_api::Verdict::Warn);
+        assert!(ahead.detail.contains("4 s ahead"), "the header's lost fraction is not skew: {ahead:?}");
+        assert_eq!(at(server + Duration::from_secs(3600)).verdict, openclaw_plugin_api::Verdict::Fail);
+        // A reply that took 6 s, the server's clock read at its start: no skew.
+        let slow = clock(date, server - Duration::from_millis(200), server + Duration::from_secs(6));
+        assert_eq!(slow.verdict, openclaw_plugin_api::Verdict::Pass, "{slow:?}");
+        // The same reply with the server's clock 10 s behind ours: still seen.
+        let skewed = clock(date, server + Duration::from_secs(10), server + Duration::from_secs(16));
+        assert!(skewed.detail.contains("9 s ahead"), "{skewed:?}");
     }
 }
