@@ -25,6 +25,10 @@ pub struct Counters {
     pub events_late: AtomicU64,
     /// Export requests that failed and were retried.
     pub export_retries: AtomicU64,
+    /// Trace requests posted, and the rounds they were posted in (several at once under load):
+    /// requests / rounds is the concurrency the adaptive in-flight limit settled on.
+    pub trace_requests: AtomicU64,
+    pub trace_rounds: AtomicU64,
     /// Traces the generic OTLP endpoint accepted, refused for good, or that sampling left out.
     pub otlp_traces_exported: AtomicU64,
     pub otlp_traces_failed: AtomicU64,
@@ -49,6 +53,8 @@ impl Counters {
             ("traces_incomplete", &self.traces_incomplete),
             ("events_late", &self.events_late),
             ("export_retries", &self.export_retries),
+            ("trace_requests", &self.trace_requests),
+            ("trace_rounds", &self.trace_rounds),
             ("otlp_traces_exported", &self.otlp_traces_exported),
             ("otlp_traces_failed", &self.otlp_traces_failed),
             ("otlp_traces_sampled_out", &self.otlp_traces_sampled_out),

@@ -188,6 +188,8 @@ impl<D: Destination> DeliveryLoop<D> {
         }
         let batches: Vec<&[EncodedTrace]> = lease.items().chunks(self.batch_size.max(1)).collect();
         let (replies, slowest) = post_all(self.destination.endpoint(), &batches);
+        Counters::add(&self.stats.trace_requests, batches.len() as u64);
+        Counters::add(&self.stats.trace_rounds, 1);
         let buffered = self.mailbox.traces_pending();
         let mut settled = 0;
         let mut verdict = Verdict::Settled;
