@@ -8,86 +8,117 @@ connections (`scripts/bench_ceiling.py`). End to end = N messages (4-span traces
 hosts go, until every host has shut down with every trace delivered (counted in MLflow): one host, then
 four hosts at once (`bench --name gwK`, N/4 each, one experiment, each its own run).
 
+Two layouts: everything anywhere on the machine's cores (the senders' CPU competes with the server's),
+then the server (MLflow's workers and PostgreSQL) on core 1 and the senders on core 0, so that a ceiling
+and a gateway meet the same server; the question there is whether one plugin keeps it busy.
+
     .venv/bin/python scripts/bench_postgres.py [OUT]   (release build needed; `make postgres`)
 """
 import os
+import resource
 import subprocess
 import sys
 import tempfile
 import time
 
-from benchlib import HOST, PLUGIN, WORK, Postgres, Server, api, capture_bench_requests, ceilings, count_traces, run_host, state_env, write_out
+from benchlib import HOST, PLUGIN, WORK, Postgres, Server, api, capture_bench_requests, ceilings, count_traces, pinned, run_host, state_env, tagged_json, write_out
 
 N = 3000
-WORKERS = (1, 2, 4)
 CONNECTIONS = (1, 2, 4, 8)
+# (name, worker counts, the server's cores, the senders' cores)
+LAYOUTS = (("shared", (1, 2, 4), None, None), ("pinned", (1, 4), {1}, {0}))
 
 
 def config(uri, experiment):
     path = os.path.join(WORK, f"pg-{experiment}-{time.time_ns()}.json")
     with open(path, "w") as f:
         f.write(f'{{ diagnostics: {{ mlflow: {{ enabled: true, trackingUri: "{uri}", experimentName: "{experiment}", '
-                f'queueCapacity: 100000, flushIntervalMs: 1000 }} }} }}')
+                f'queueCapacity: 100000 }} }} }}')
     return path
 
 
-def gateways(server, plugins, count, experiment):
-    """`count` hosts at once, N/count messages each: traces landed, wall seconds, events dropped."""
+def children_cpu_seconds():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def gateways(server, plugins, count, experiment, cpus):
+    """`count` hosts at once on `cpus`, N/count messages each: {landed, seconds, dropped, cpu (the hosts'
+    CPU seconds), out (trace requests out at once, on average over every host's requests)}."""
     cfg = config(server.uri, experiment)
     sessions = {1: 30, 4: 6}[count]  # N = count x sessions x messages exactly
     procs = []
+    cpu_before = children_cpu_seconds()
     started = time.perf_counter()
     for g in range(count):
         args = [HOST, "bench", "--name", f"gw{g + 1}", "--sessions", str(sessions), "--messages", str(N // count // sessions),
                 "--threads", str(max(1, 2 // count)), "--shutdown-ms", "600000", "--config", cfg, "--plugins-dir", plugins]
-        procs.append(subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=state_env()))
+        procs.append(subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=state_env(),
+                                      preexec_fn=pinned(cpus)))
     outs = [p.communicate()[0] for p in procs]
     elapsed = time.perf_counter() - started
+    cpu = children_cpu_seconds() - cpu_before
     if any(p.returncode for p in procs):
         raise SystemExit(f"a host failed: {[p.returncode for p in procs]}")
-    dropped = sum(int(l.split('"dropped":')[1].split(",")[0]) for out in outs for l in out.splitlines() if l.startswith("STATS "))
+    stats = [tagged_json(out, "STATS") for out in outs]
+    requests = sum(s["extra"]["trace_requests"] for s in stats)
+    out = sum(s["extra"]["trace_requests_out"] for s in stats)
     eid = api(server.uri, f"/api/2.0/mlflow/experiments/get-by-name?experiment_name={experiment}")["experiment"]["experiment_id"]
-    return count_traces(server.uri, eid), elapsed, dropped
+    return {"landed": count_traces(server.uri, eid), "seconds": elapsed, "dropped": sum(s["dropped"] for s in stats),
+            "cpu": cpu, "out": out / requests if requests else 0.0}
+
+
+def measure(pg, workers, plugins, captured, server_cpus, sender_cpus):
+    server = Server(workers, store=pg.database(f"mlflow_w{workers}"), cpus=server_cpus)
+    try:
+        run_host(["bench", "--sessions", "30", "--messages", "20", "--threads", "2", "--shutdown-ms", "600000"],
+                 config(server.uri, "warm-up"), plugins, cpus=sender_cpus)
+        best = {conc: ceilings(server.uri, captured, f"ceiling-{conc}", (conc,), cpus=sender_cpus)[0] for conc in CONNECTIONS}
+        one = gateways(server, plugins, 1, "one-gateway", sender_cpus)
+        four = gateways(server, plugins, 4, "four-gateways", sender_cpus)
+        return workers, best, one, four
+    finally:
+        server.stop()
+
+
+def row(workers, best, one, four):
+    top = max(best.values())
+
+    def cell(run):
+        return (f"{run['landed'] / run['seconds']:.0f} traces/s ({run['landed']}/{N}, {run['dropped']} dropped; "
+                f"{run['out']:.1f} requests out, {run['cpu']:.0f} CPU s)")
+
+    return (f"| {workers} | {' / '.join(f'{best[c]:.0f}' for c in CONNECTIONS)} traces/s | {cell(one)} | {cell(four)} | "
+            f"{one['landed'] / one['seconds'] / top:.0%} | {four['landed'] / four['seconds'] / top:.0%} |")
 
 
 def section(lines):
     plugins = tempfile.mkdtemp(prefix="pg-plugins-", dir=WORK)
     subprocess.run(["cp", PLUGIN, plugins], check=True)
     captured = capture_bench_requests(N, plugins)
-    pg = Postgres()
-    rows = []
-    try:
-        for workers in WORKERS:
-            server = Server(workers, store=pg.database(f"mlflow_w{workers}"))
-            try:
-                run_host(["bench", "--sessions", "30", "--messages", "20", "--threads", "2", "--shutdown-ms", "600000"],
-                         config(server.uri, "warm-up"), plugins)
-                best = {}
-                for conc in CONNECTIONS:
-                    best[conc] = ceilings(server.uri, captured, f"ceiling-{conc}", (conc,))[0]
-                one = gateways(server, plugins, 1, "one-gateway")
-                four = gateways(server, plugins, 4, "four-gateways")
-                rows.append((workers, best, one, four))
-            finally:
-                server.stop()
-    finally:
-        pg.stop()
     lines += ["## 11. MLflow on PostgreSQL: workers and gateways", "",
-              f"`make bench-postgres` (`scripts/bench_postgres.py`): MLflow 3.17.2 on PostgreSQL {os.path.basename(os.path.dirname(pg.bin))} "
-              "(one server, default settings, fsync on; a fresh database per worker count), on this machine beside",
-              f"everything else. Ceiling = the plugin's own OTLP requests for {N} bench messages (4-span traces), captured,",
-              "given fresh ids and posted as fast as the server takes them over N connections. End to end = the same",
-              "number of messages sent as fast as the hosts go, until every host has shut down with every trace",
-              "delivered (counted in MLflow); 4 gateways = four `openclaw-host` processes at once, N/4 messages each.", "",
-              "| workers | ceiling, 1 / 2 / 4 / 8 connections | 1 gateway | 4 gateways | 1 gateway / best ceiling | 4 gateways / best ceiling |",
-              "|---|---|---|---|---|---|"]
-    for workers, best, (l1, t1, d1), (l4, t4, d4) in rows:
-        top = max(best.values())
-        lines.append(f"| {workers} | {' / '.join(f'{best[c]:.0f}' for c in CONNECTIONS)} traces/s | "
-                     f"{l1 / t1:.0f} traces/s ({l1}/{N}, {d1} dropped) | {l4 / t4:.0f} traces/s ({l4}/{N}, {d4} dropped) | "
-                     f"{l1 / t1 / top:.0%} | {l4 / t4 / top:.0%} |")
-    lines.append("")
-    return rows
+              "`make bench-postgres` (`scripts/bench_postgres.py`): MLflow 3.17.2 on PostgreSQL (one server per layout, default",
+              "settings, fsync on; a fresh database per worker count). Ceiling = the plugin's own OTLP requests for "
+              f"{N} bench messages",
+              "(4-span traces), captured, given fresh ids and posted as fast as the server takes them over N connections.",
+              "End to end = the same number of messages sent as fast as the hosts go, until every host has shut down with",
+              "every trace delivered (counted in MLflow); 4 gateways = four `openclaw-host` processes at once, N/4 messages",
+              "each; the plugin's default settings but `queueCapacity` (the bench sends faster than any gateway). Requests",
+              "out: the concurrency the in-flight limit used (`trace_requests_out / trace_requests`); CPU s: the hosts'",
+              "CPU time.", ""]
+    for name, workers_list, server_cpus, sender_cpus in LAYOUTS:
+        pg = Postgres(cpus=server_cpus)
+        try:
+            rows = [measure(pg, w, plugins, captured, server_cpus, sender_cpus) for w in workers_list]
+        finally:
+            pg.stop()
+        where = ("everything on any of the machine's cores" if server_cpus is None else
+                 f"the server (MLflow and PostgreSQL) on core {min(server_cpus)}, the senders on core {min(sender_cpus)}")
+        lines += [f"Layout `{name}`: {where} (PostgreSQL {os.path.basename(os.path.dirname(pg.bin))}).", "",
+                  "| workers | ceiling, 1 / 2 / 4 / 8 connections | 1 gateway | 4 gateways | 1 gateway / best ceiling | 4 gateways / best ceiling |",
+                  "|---|---|---|---|---|---|"]
+        lines += [row(*r) for r in rows]
+        lines.append("")
 
 
 def main():

@@ -18,6 +18,11 @@ HOST = os.path.join(TARGET, "release", "openclaw-host")
 PLUGIN = os.path.join(TARGET, "release", "libopenclaw_mlflow.so")
 
 
+def pinned(cpus):
+    """For Popen's preexec_fn: the child (and what it starts) runs on `cpus` only (None: anywhere)."""
+    return (lambda: os.sched_setaffinity(0, cpus)) if cpus else None
+
+
 def state_env():
     """The environment for one `openclaw-host` run: a state directory (and so a spool) of its own,
     so that no run delivers what an earlier one left."""
@@ -85,7 +90,7 @@ def healthy(uri):
 class Server:
     """An MLflow server of the benchmark's own: a SQLite file, or `store` (a postgresql:// URL)."""
 
-    def __init__(self, workers, port=None, db=None, store=None):
+    def __init__(self, workers, port=None, db=None, store=None, cpus=None):
         self.workers = workers
         self.port = port or free_port()
         self.uri = f"http://127.0.0.1:{self.port}"
@@ -94,7 +99,7 @@ class Server:
         self.proc = subprocess.Popen([MLFLOW, "server", "--backend-store-uri", store or f"sqlite:///{self.db}", "--host", "127.0.0.1",
                                       "--port", str(self.port), "--workers", str(workers),
                                       "--default-artifact-root", os.path.join(os.path.dirname(self.db), "artifacts")],
-                                     stdout=log, stderr=log, start_new_session=True)
+                                     stdout=log, stderr=log, start_new_session=True, preexec_fn=pinned(cpus))
         deadline = time.time() + 240
         while not healthy(self.uri):
             if time.time() > deadline or self.proc.poll() is not None:
@@ -142,10 +147,10 @@ def tagged_json(stdout, tag):
     return next(json.loads(l[len(prefix):]) for l in stdout.splitlines() if l.startswith(prefix))
 
 
-def run_host(args, cfg, plugins):
+def run_host(args, cfg, plugins, cpus=None):
     """`openclaw-host ARGS` with `cfg` and the plugins in `plugins`, to its end: its BENCH and STATS."""
     out = subprocess.run([HOST, *args, "--config", cfg, "--plugins-dir", plugins], capture_output=True, text=True, check=True,
-                         env=state_env())
+                         env=state_env(), preexec_fn=pinned(cpus))
     return tagged_json(out.stdout, "BENCH"), tagged_json(out.stdout, "STATS")
 
 
@@ -161,15 +166,17 @@ def capture_bench_requests(n, plugins):
     return directory
 
 
-def ceilings(uri, captured, name, connections=(1, 2)):
-    """The server's ceiling for captured requests (`bench_ceiling.py`) over each number of `connections`,
-    each into an experiment of its own and linked to a run, as the plugin's traces are: traces/s each."""
+def ceilings(uri, captured, name, connections=(1, 2), cpus=None):
+    """The server's ceiling for captured requests (`bench_ceiling.py`, on `cpus`) over each number of
+    `connections`, each into an experiment of its own and linked to a run, as the plugin's traces are:
+    traces/s each."""
     found = []
     for conc in connections:
         eid = api(uri, "/api/2.0/mlflow/experiments/create", {"name": f"{name}-{conc}"})["experiment_id"]
         run_id = api(uri, "/api/2.0/mlflow/runs/create", {"experiment_id": eid})["run"]["info"]["run_id"]
         out = subprocess.run([os.path.join(ROOT, ".venv", "bin", "python"), os.path.join(ROOT, "scripts", "bench_ceiling.py"),
-                              uri, eid, captured, str(conc), run_id], capture_output=True, text=True, check=True)
+                              uri, eid, captured, str(conc), run_id], capture_output=True, text=True, check=True,
+                             preexec_fn=pinned(cpus))
         found.append(json.loads(out.stdout.strip().splitlines()[-1])["traces_per_s"])
     return found
 
@@ -222,9 +229,9 @@ class Capture:
 class Postgres:
     """A PostgreSQL server of the benchmark's own (Debian's initdb and pg_ctl, as the `postgres` user
     when run as root, which PostgreSQL refuses), on a free loopback port; `database(name)` creates one
-    and gives its URL."""
+    and gives its URL. `cpus`: the server's processes run on those only."""
 
-    def __init__(self):
+    def __init__(self, cpus=None):
         import glob
         self.bin = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(p.split("/")[-2]))[-1]
         self.root = tempfile.mkdtemp(prefix="openclaw-bench-pg-")
@@ -236,13 +243,13 @@ class Postgres:
         self.port = free_port()
         self.run("initdb", "-D", self.data, "-U", "mlflow", "--auth=trust", "-E", "UTF8", "--no-sync")
         self.run("pg_ctl", "-D", self.data, "-l", os.path.join(self.root, "server.log"), "-w", "start",
-                 "-o", f"-p {self.port} -k {self.data} -c listen_addresses=127.0.0.1 -c max_connections=200")
+                 "-o", f"-p {self.port} -k {self.data} -c listen_addresses=127.0.0.1 -c max_connections=200", cpus=cpus)
 
-    def run(self, tool, *args):
+    def run(self, tool, *args, cpus=None):
         cmd = [os.path.join(self.bin, tool), *args]
         if self.as_postgres:
             cmd = ["runuser", "-u", "postgres", "--", *cmd]
-        subprocess.run(cmd, check=True, cwd="/", capture_output=True)
+        subprocess.run(cmd, check=True, cwd="/", capture_output=True, preexec_fn=pinned(cpus))
 
     def database(self, name):
         self.run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "mlflow", name)

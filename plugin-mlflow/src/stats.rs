@@ -25,10 +25,10 @@ pub struct Counters {
     pub events_late: AtomicU64,
     /// Export requests that failed and were retried.
     pub export_retries: AtomicU64,
-    /// Trace requests posted, and the rounds they were posted in (several at once under load):
-    /// requests / rounds is the concurrency the adaptive in-flight limit settled on.
+    /// Trace requests posted, and summed over them, how many were out when each was posted (itself
+    /// included): trace_requests_out / trace_requests is the concurrency the in-flight limit used.
     pub trace_requests: AtomicU64,
-    pub trace_rounds: AtomicU64,
+    pub trace_requests_out: AtomicU64,
     /// Traces the generic OTLP endpoint accepted, refused for good, or that sampling left out.
     pub otlp_traces_exported: AtomicU64,
     pub otlp_traces_failed: AtomicU64,
@@ -54,7 +54,7 @@ impl Counters {
             ("events_late", &self.events_late),
             ("export_retries", &self.export_retries),
             ("trace_requests", &self.trace_requests),
-            ("trace_rounds", &self.trace_rounds),
+            ("trace_requests_out", &self.trace_requests_out),
             ("otlp_traces_exported", &self.otlp_traces_exported),
             ("otlp_traces_failed", &self.otlp_traces_failed),
             ("otlp_traces_sampled_out", &self.otlp_traces_sampled_out),

@@ -373,3 +373,46 @@ fn a_busy_gateway_posts_several_requests_at_once_and_a_failed_one_is_resent_and_
     let experiment = mlflow.experiment_id(&name).unwrap();
     assert_eq!(mlflow.search(&experiment, "").len(), 320, "each trace once in MLflow");
 }
+
+#[test]
+fn a_slow_request_is_overtaken_by_others_and_its_traces_still_land_once() {
+    let mlflow = Mlflow::from_env();
+    let proxy = FaultProxy::start(&mlflow.uri);
+    let name = unique("overtaken");
+    let config = format!(
+        r#"{{ diagnostics: {{ mlflow: {{ enabled: true, trackingUri: "{}", experimentName: "{name}", batchSize: 10, maxConcurrentRequests: 4 }} }} }}"#,
+        proxy.url
+    );
+    let host = host_command(
+        &["bench", "--sessions", "8", "--messages", "100", "--threads", "2", "--rate", "200"],
+        &config,
+        &plugins_dir(&[built(MLFLOW_PLUGIN)]),
+        &[],
+    )
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
+    // Once requests flow, one is held 3 s after MLflow answered it.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while proxy.seen().iter().filter(|s| s.path == "/v1/traces").count() < 6 {
+        assert!(std::time::Instant::now() < deadline, "no trace requests");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let hold = Duration::from_secs(3);
+    proxy.add(Rule { path_prefix: "/v1/traces".into(), fault: Fault::DelayResponse(hold), times: Some(1) });
+    let run: HostRun = host.wait_with_output().unwrap().into();
+    run.assert_success();
+
+    let seen: Vec<_> = proxy.seen().into_iter().filter(|s| s.path == "/v1/traces").collect();
+    let held = seen.iter().find(|s| s.fault.is_some()).expect("a request was held").at;
+    let meanwhile = seen.iter().filter(|s| s.at > held && s.at < held + hold).count();
+    // Rounds would post at most 3 more (the held one's round) and wait; a sliding window keeps
+    // posting until it holds two rounds (80 traces: 7 more requests of 10).
+    assert!(meanwhile > 4, "requests posted while one was held: {meanwhile}");
+    let stats = run.stats("mlflow");
+    assert_eq!(stats["exported"], 800, "{stats}");
+    assert_eq!(stats["failed"], 0, "{stats}");
+    let experiment = mlflow.experiment_id(&name).unwrap();
+    assert_eq!(mlflow.search(&experiment, "").len(), 800, "each trace once in MLflow");
+}

@@ -5,25 +5,30 @@
 //!
 //! Eager when idle, batched under load: with no request in flight a finished trace goes at once;
 //! while requests are in flight, the traces finished meanwhile gather and go together in the next
-//! round. A quiet gateway's traces are searchable within a round trip, and a busy one still sends
+//! request. A quiet gateway's traces are searchable within a round trip, and a busy one still sends
 //! full batches, with no timer on either path.
 //!
-//! Several requests at once under load: a round leases up to `in_flight`'s current limit of batches
-//! (adjusted after each round: `in_flight`) and posts them concurrently (a multi-worker server takes
-//! them in parallel); their replies are then settled in order, and at the first batch not settled
-//! the round stops: that batch and every one after it go back and are sent again (a batch after it
-//! that was accepted is sent twice; MLflow and OTLP backends key traces by id, so the second copy
-//! replaces the first). A trace is in one batch only, so its order is kept.
+//! Several requests at once under load, as a sliding window: up to `in_flight`'s current limit of
+//! requests are out (the limit adjusted as each limit's worth comes back: `in_flight`), and as one
+//! comes back the next is posted, so a multi-worker server is never left waiting for the slowest of
+//! a round. Replies are settled in the order the requests were posted; at the first not settled, no
+//! more are posted, those still out are awaited, and that batch and every one after it go back and
+//! are sent again (a later batch that was accepted is then sent twice; MLflow and OTLP backends key
+//! traces by id, so the second copy replaces the first). A trace is in one request only, so its
+//! spans stay together.
 
 use super::backoff::Backoff;
 use super::in_flight::{InFlightLimit, Round};
-use super::mailbox::Mailbox;
+use super::mailbox::{Lease, Mailbox};
 use super::run_metrics::MetricPoint;
 use super::transport::{Reply, TraceEndpoint};
 use super::wire::EncodedTrace;
 use crate::stats::Counters;
-use std::sync::Arc;
-use std::time::Duration;
+use crossbeam_channel::Sender;
+use std::collections::VecDeque;
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// What to do with the items of a request that it did not settle.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -67,7 +72,7 @@ pub trait Destination: Send + 'static {
     /// Forgets what `prepare` set up, after a `Reconnect` verdict.
     fn disconnect(&mut self) {}
 
-    /// Called before each round of requests: periodic checks (MLflow: is the experiment still
+    /// Called before requests are posted: periodic checks (MLflow: is the experiment still
     /// there?).
     fn before_batch(&mut self) {}
 
@@ -76,7 +81,7 @@ pub trait Destination: Send + 'static {
         None
     }
 
-    /// Where trace requests are posted (several at once in a busy round).
+    /// Where trace requests are posted (several at once under load).
     fn endpoint(&self) -> &TraceEndpoint;
 
     /// What the reply to the request for `batch` means: counts, logs and settles it. It may post
@@ -97,11 +102,12 @@ pub trait Destination: Send + 'static {
     fn finish(&mut self) {}
 }
 
-/// A round's traces at most, whatever `batchSize` x `maxConcurrentRequests` asks (unless one batch
-/// alone is larger): what a round holds is in memory, read back from the spool after an outage.
+/// A round's traces at most (a round: as many requests as the in-flight limit), whatever
+/// `batchSize` x `maxConcurrentRequests` asks (unless one batch alone is larger). What is out, two
+/// rounds at most, is in memory, read back from the spool after an outage.
 const MAX_ROUND_TRACES: usize = 2000;
 
-/// Traces one round leases: `max_in_flight` batches, within `MAX_ROUND_TRACES`.
+/// A round's traces: `max_in_flight` batches, within `MAX_ROUND_TRACES`.
 pub fn round_size(batch_size: usize, max_in_flight: usize) -> usize {
     (batch_size * max_in_flight.max(1)).min(MAX_ROUND_TRACES.max(batch_size)).max(1)
 }
@@ -175,35 +181,92 @@ impl<D: Destination> DeliveryLoop<D> {
         }
     }
 
-    /// Sends the traces waiting, up to the in-flight limit's requests of `batchSize` at once (none:
-    /// nothing to do), and settles the replies in order up to the first that is not settled.
+    /// Sends the traces waiting until none wait and every request is back: up to the in-flight
+    /// limit's requests of `batchSize` out at once, another posted as soon as one is back. Replies
+    /// are settled in the order the requests were posted; a reply back before an earlier one waits
+    /// for it, its traces still held (two rounds' worth at most: a slow request is overtaken by a
+    /// round of others, not more). At the first reply not settled, no more are posted, the rest are
+    /// awaited and everything not settled goes back. Metric points waiting go between replies (a
+    /// busy gateway may never run out of traces).
     fn send_traces(&mut self) -> Verdict {
-        let lease = self.mailbox.lease_traces(round_size(self.batch_size, self.in_flight.current()));
-        if lease.is_empty() {
-            return Verdict::Settled;
-        }
-        self.destination.before_batch();
-        if let Some(verdict) = self.destination.not_ready() {
-            return verdict;
-        }
-        let batches: Vec<&[EncodedTrace]> = lease.items().chunks(self.batch_size.max(1)).collect();
-        let (replies, slowest) = post_all(self.destination.endpoint(), &batches);
-        Counters::add(&self.stats.trace_requests, batches.len() as u64);
-        Counters::add(&self.stats.trace_rounds, 1);
-        let buffered = self.mailbox.traces_pending();
-        let mut settled = 0;
-        let mut verdict = Verdict::Settled;
-        for (batch, reply) in batches.iter().zip(replies) {
-            let outcome = self.destination.on_reply(batch, reply, buffered);
-            settled += outcome.settled;
-            if outcome.verdict != Verdict::Settled {
-                verdict = outcome.verdict;
-                break;
+        let mailbox = Arc::clone(&self.mailbox);
+        // The traces of every request out, oldest first.
+        let mut lease = mailbox.lease_traces(0);
+        let mut requests: VecDeque<Request> = VecDeque::new();
+        let (replies, arrivals) = crossbeam_channel::unbounded();
+        // The number of `requests.front()`; a request's reply comes back with its number.
+        let mut front_number = 0u64;
+        let mut period = Period::default();
+        let mut no_more: Option<Verdict> = None;
+        loop {
+            if no_more.is_none() {
+                no_more = self.top_up(&mut lease, &mut requests, front_number, &replies, &mut period);
+            }
+            if requests.is_empty() {
+                return no_more.unwrap_or(Verdict::Settled);
+            }
+            let (number, reply, took) = arrivals.recv().expect("this thread holds a sender");
+            requests[(number - front_number) as usize].reply = Some((reply, took));
+            while requests.front().is_some_and(|r| r.reply.is_some()) {
+                let Some(Request { traces, reply: Some((reply, took)) }) = requests.pop_front() else { break };
+                front_number += 1;
+                let buffered = self.mailbox.traces_pending();
+                let outcome = self.destination.on_reply(&lease.items()[..traces], reply, buffered);
+                if outcome.verdict != Verdict::Settled {
+                    self.in_flight.after(Round { requests: out(&requests) + 1, settled: false, slowest: took });
+                    // Those still out are awaited (their traces are theirs until then) and sent again.
+                    for _ in requests.iter().filter(|r| r.reply.is_none()) {
+                        let _ = arrivals.recv();
+                    }
+                    lease.settle(outcome.settled);
+                    return outcome.verdict;
+                }
+                lease.acknowledge(traces);
+                if let Some(round) = period.completed(took, self.in_flight.current()) {
+                    self.in_flight.after(round);
+                }
+            }
+            if no_more.is_none() {
+                no_more = Some(self.send_metrics()).filter(|v| *v != Verdict::Settled);
             }
         }
-        self.in_flight.after(Round { requests: batches.len(), settled: verdict == Verdict::Settled, slowest });
-        lease.settle(settled);
-        verdict
+    }
+
+    /// Posts requests while the in-flight limit and the bound on traces held allow and traces wait.
+    /// `Some`: why no request can be posted now (the destination is not ready).
+    fn top_up(
+        &mut self,
+        lease: &mut Lease<'_, EncodedTrace>,
+        requests: &mut VecDeque<Request>,
+        front_number: u64,
+        replies: &Replies,
+        period: &mut Period,
+    ) -> Option<Verdict> {
+        let limit = self.in_flight.current();
+        let bound = 2 * round_size(self.batch_size, limit);
+        let mut checked = false;
+        while out(requests) < limit && lease.items().len() < bound {
+            if !checked {
+                self.destination.before_batch();
+                if let Some(verdict) = self.destination.not_ready() {
+                    return Some(verdict);
+                }
+                checked = true;
+            }
+            let held = lease.items().len();
+            let taken = lease.extend(self.batch_size.min(bound - held));
+            if taken == 0 {
+                break;
+            }
+            let number = front_number + requests.len() as u64;
+            requests.push_back(Request { traces: taken, reply: None });
+            let now_out = out(requests);
+            period.busiest = period.busiest.max(now_out);
+            post(self.destination.endpoint().clone(), lease.items()[held..].to_vec(), number, replies.clone());
+            Counters::add(&self.stats.trace_requests, 1);
+            Counters::add(&self.stats.trace_requests_out, now_out as u64);
+        }
+        None
     }
 
     /// Sends the metric points waiting, a request at a time, until none wait or one is not settled.
@@ -223,32 +286,63 @@ impl<D: Destination> DeliveryLoop<D> {
     }
 }
 
-/// Posts each batch in a request of its own, all at once (one alone, or one whose thread cannot be
-/// started, is posted on this thread); the replies in the batches' order, and how long the slowest
-/// took.
-fn post_all(endpoint: &TraceEndpoint, batches: &[&[EncodedTrace]]) -> (Vec<Reply>, Duration) {
-    let started = std::time::Instant::now();
-    let replies = if batches.len() == 1 {
-        vec![endpoint.post(batches[0])]
-    } else {
-        std::thread::scope(|scope| {
-            let posts: Vec<_> = batches
-                .iter()
-                .map(|batch| {
-                    std::thread::Builder::new().spawn_scoped(scope, move || endpoint.post(batch)).map_err(|_| *batch)
-                })
-                .collect();
-            let panicked = || Reply { body: "the request's thread panicked".into(), ..Reply::default() };
-            posts
-                .into_iter()
-                .map(|post| match post {
-                    Ok(thread) => thread.join().unwrap_or_else(|_| panicked()),
-                    Err(batch) => endpoint.post(batch),
-                })
-                .collect()
+/// A request out: how many of the lease's traces it carries (the oldest not carried by the
+/// requests before it), and its reply with how long it took, once back.
+struct Request {
+    traces: usize,
+    reply: Option<(Reply, Duration)>,
+}
+
+/// Requests still awaiting their reply.
+fn out(requests: &VecDeque<Request>) -> usize {
+    requests.iter().filter(|r| r.reply.is_none()).count()
+}
+
+/// The requests back since the in-flight limit was last adjusted.
+#[derive(Default)]
+struct Period {
+    back: usize,
+    /// The most requests out at once meanwhile.
+    busiest: usize,
+    slowest: Duration,
+}
+
+impl Period {
+    /// One more request back, settled; once `limit` are, how they went (and a new period).
+    fn completed(&mut self, took: Duration, limit: usize) -> Option<Round> {
+        self.back += 1;
+        self.slowest = self.slowest.max(took);
+        (self.back >= limit).then(|| {
+            let round = Round { requests: self.busiest, settled: true, slowest: self.slowest };
+            *self = Period::default();
+            round
         })
-    };
-    (replies, started.elapsed())
+    }
+}
+
+/// Where a request's reply goes: its number, the reply, how long it took.
+type Replies = Sender<(u64, Reply, Duration)>;
+
+/// One request, run by whoever takes it first: its own thread, or the delivery thread when no
+/// thread can be started.
+type Job = Mutex<Option<(TraceEndpoint, Vec<EncodedTrace>, u64, Replies)>>;
+
+/// Posts `batch` in one request on a thread of its own (on this one if none can be started); the
+/// reply goes to `replies` with the request's `number`.
+fn post(endpoint: TraceEndpoint, batch: Vec<EncodedTrace>, number: u64, replies: Replies) {
+    let job: Arc<Job> = Arc::new(Mutex::new(Some((endpoint, batch, number, replies))));
+    let on_thread = Arc::clone(&job);
+    if std::thread::Builder::new().name("openclaw-mlflow-post".into()).spawn(move || run(&on_thread)).is_err() {
+        run(&job);
+    }
+}
+
+fn run(job: &Job) {
+    let Some((endpoint, batch, number, replies)) = job.lock().unwrap_or_else(|e| e.into_inner()).take() else { return };
+    let started = Instant::now();
+    let reply = std::panic::catch_unwind(AssertUnwindSafe(|| endpoint.post(&batch)))
+        .unwrap_or_else(|_| Reply { body: "the request's thread panicked".into(), ..Reply::default() });
+    let _ = replies.send((number, reply, started.elapsed()));
 }
 
 #[cfg(test)]

@@ -20,10 +20,11 @@ pub struct InFlightLimit {
     slow: Duration,
 }
 
-/// How one round went.
+/// How a round went: the last `current` requests back (in a sliding window, a round is as many
+/// requests as the limit).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Round {
-    /// Requests posted.
+    /// The most requests out at once.
     pub requests: usize,
     /// Every request settled (delivered, or refused for good).
     pub settled: bool,

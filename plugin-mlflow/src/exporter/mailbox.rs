@@ -71,8 +71,10 @@ pub struct Mailbox {
     window: usize,
 }
 
-/// Items taken for one request. `settle` says how many were done with; whatever is not settled
-/// (including everything, if the lease is dropped) goes back to the front of its outbox.
+/// Items taken for requests, oldest first: more can be taken (`extend`) while earlier ones are
+/// out, and the oldest acknowledged (`acknowledge`) as their replies settle them. `settle` says how
+/// many of what is left were done with; whatever is not settled (including everything, if the
+/// lease is dropped) goes back to the front of its outbox.
 pub struct Lease<'a, T: Record> {
     mailbox: &'a Mailbox,
     items: Vec<T>,
@@ -87,6 +89,26 @@ impl<T: Record> Lease<'_, T> {
 
     pub fn is_empty(&self) -> bool {
         self.items.is_empty()
+    }
+
+    /// Takes up to `max` more items, after those already held; how many.
+    pub fn extend(&mut self, max: usize) -> usize {
+        let mut boxes = self.mailbox.lock();
+        let more = (self.outbox)(&mut boxes).take(max);
+        self.mailbox.note_disk(&mut boxes);
+        let n = more.len();
+        self.items.extend(more);
+        n
+    }
+
+    /// The oldest `n` items held are done with (delivered, or refused for good).
+    pub fn acknowledge(&mut self, n: usize) {
+        let n = n.min(self.items.len());
+        let mut boxes = self.mailbox.lock();
+        (self.outbox)(&mut boxes).acknowledge(n);
+        drop(boxes);
+        self.items.drain(..n);
+        self.mailbox.changed.notify_all();
     }
 
     /// The first `settled` items are done with; the rest go back.
@@ -379,10 +401,9 @@ impl Mailbox {
         outbox: fn(&mut Boxes) -> &mut Outbox<T>,
         dropped: fn(&Counters) -> &AtomicU64,
     ) -> Lease<'_, T> {
-        let mut boxes = self.lock();
-        let items = outbox(&mut boxes).take(max);
-        self.note_disk(&mut boxes);
-        Lease { mailbox: self, items, outbox, dropped }
+        let mut lease = Lease { mailbox: self, items: Vec::new(), outbox, dropped };
+        lease.extend(max);
+        lease
     }
 
     /// Sleeps for `d` unless a stop is asked for first; returns false when stopping.

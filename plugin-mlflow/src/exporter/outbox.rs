@@ -133,8 +133,8 @@ impl<T: Record> Outbox<T> {
         unread + (before - self.window.len()) as u64
     }
 
-    /// Takes up to `max` items from the front; they are in flight until `settle`. (One request
-    /// at a time: nothing is in flight when this is called.)
+    /// Takes up to `max` items from the front; they are in flight, after any taken before, until
+    /// `acknowledge` or `settle`.
     pub fn take(&mut self, max: usize) -> Vec<T> {
         let mut taken = Vec::new();
         while taken.len() < max {
@@ -183,15 +183,21 @@ impl<T: Record> Outbox<T> {
         }
     }
 
-    /// Ends a request for `items` (as taken): the first `settled` are done with (delivered, or
-    /// refused for good), the rest go back to the front in order. Returns how many of the oldest
-    /// were dropped because newer items filled the queue meanwhile.
-    pub fn settle(&mut self, mut items: Vec<T>, settled: usize) -> u64 {
-        let settled = settled.min(items.len());
-        let done: Vec<Option<Position>> = self.in_flight.drain(..settled.min(self.in_flight.len())).collect();
+    /// The oldest `n` items in flight are done with (delivered, or refused for good), while later
+    /// ones may still be out.
+    pub fn acknowledge(&mut self, n: usize) {
+        let done: Vec<Option<Position>> = self.in_flight.drain(..n.min(self.in_flight.len())).collect();
         if let (Some(spool), Some(at)) = (&mut self.spool, done.into_iter().flatten().last()) {
             spool.ack(at);
         }
+    }
+
+    /// Ends the requests for `items` (every item in flight, as taken): the first `settled` are
+    /// done with, the rest go back to the front in order. Returns how many of the oldest were
+    /// dropped because newer items filled the queue meanwhile.
+    pub fn settle(&mut self, mut items: Vec<T>, settled: usize) -> u64 {
+        let settled = settled.min(items.len());
+        self.acknowledge(settled);
         let unsettled = items.split_off(settled);
         let back: Vec<Option<Position>> = self.in_flight.drain(..).collect();
         let mut dropped = 0;

@@ -147,7 +147,8 @@ impl Reply {
 }
 
 /// An OTLP/HTTP traces endpoint: traces already encoded as protobuf (`wire`) posted over the
-/// shared agent, the reply read directly.
+/// shared agent, the reply read directly. A clone shares the agent (its connection pool).
+#[derive(Clone)]
 pub struct TraceEndpoint {
     agent: ureq::Agent,
     url: String,
