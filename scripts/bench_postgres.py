@@ -44,7 +44,7 @@ def children_cpu_seconds():
 
 def gateways(server, plugins, count, experiment, cpus):
     """`count` hosts at once on `cpus`, N/count messages each: {landed, seconds, dropped, cpu (the hosts'
-    CPU seconds), out (trace requests out at once, on average over every host's requests)}."""
+    CPU seconds), out (trace requests out at once, on average over every host's requests), retries}."""
     cfg = config(server.uri, experiment)
     sessions = {1: 30, 4: 6}[count]  # N = count x sessions x messages exactly
     procs = []
@@ -65,7 +65,8 @@ def gateways(server, plugins, count, experiment, cpus):
     out = sum(s["extra"]["trace_requests_out"] for s in stats)
     eid = api(server.uri, f"/api/2.0/mlflow/experiments/get-by-name?experiment_name={experiment}")["experiment"]["experiment_id"]
     return {"landed": count_traces(server.uri, eid), "seconds": elapsed, "dropped": sum(s["dropped"] for s in stats),
-            "cpu": cpu, "out": out / requests if requests else 0.0}
+            "cpu": cpu, "out": out / requests if requests else 0.0,
+            "retries": sum(s["extra"]["export_retries"] for s in stats)}
 
 
 def measure(pg, workers, plugins, captured, server_cpus, sender_cpus):

@@ -317,6 +317,34 @@ fn most_at_once(proxy: &FaultProxy, window: Duration) -> usize {
         .unwrap_or(0)
 }
 
+/// A bench host sending `messages` x 8 turns at 200/s through `proxy` into experiment `name`, with
+/// `batchSize` `batch` and up to 4 requests in flight; its output piped.
+fn busy_host(proxy: &FaultProxy, name: &str, batch: usize, messages: usize) -> std::process::Child {
+    let config = format!(
+        r#"{{ diagnostics: {{ mlflow: {{ enabled: true, trackingUri: "{}", experimentName: "{name}", batchSize: {batch}, maxConcurrentRequests: 4 }} }} }}"#,
+        proxy.url
+    );
+    host_command(
+        &["bench", "--sessions", "8", "--messages", &messages.to_string(), "--threads", "2", "--rate", "200"],
+        &config,
+        &plugins_dir(&[built(MLFLOW_PLUGIN)]),
+        &[],
+    )
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .unwrap()
+}
+
+/// Waits (up to a minute) until the proxy has seen `n` trace requests.
+fn wait_for_trace_requests(proxy: &FaultProxy, n: usize) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while proxy.seen().iter().filter(|s| s.path == "/v1/traces").count() < n {
+        assert!(std::time::Instant::now() < deadline, "no trace requests");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 #[test]
 fn a_busy_gateway_posts_several_requests_at_once_and_a_failed_one_is_resent_and_counted_once() {
     let mlflow = Mlflow::from_env();
@@ -329,26 +357,9 @@ fn a_busy_gateway_posts_several_requests_at_once_and_a_failed_one_is_resent_and_
         times: None,
     });
     let name = unique("in-flight");
-    let config = format!(
-        r#"{{ diagnostics: {{ mlflow: {{ enabled: true, trackingUri: "{}", experimentName: "{name}", batchSize: 20, maxConcurrentRequests: 4 }} }} }}"#,
-        proxy.url
-    );
-    let host = host_command(
-        &["bench", "--sessions", "8", "--messages", "40", "--threads", "2", "--rate", "200"],
-        &config,
-        &plugins_dir(&[built(MLFLOW_PLUGIN)]),
-        &[],
-    )
-    .stdout(std::process::Stdio::piped())
-    .stderr(std::process::Stdio::piped())
-    .spawn()
-    .unwrap();
-    // Once requests flow, one of them (wherever it falls in its round) is answered 503.
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while proxy.seen().iter().filter(|s| s.path == "/v1/traces").count() < 3 {
-        assert!(std::time::Instant::now() < deadline, "no trace requests");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let host = busy_host(&proxy, &name, 20, 40);
+    // Once requests flow, one of them (wherever it falls among those out) is answered 503.
+    wait_for_trace_requests(&proxy, 3);
     proxy.clear();
     proxy.add(Rule {
         path_prefix: "/v1/traces".into(),
@@ -363,7 +374,7 @@ fn a_busy_gateway_posts_several_requests_at_once_and_a_failed_one_is_resent_and_
     let run: HostRun = host.wait_with_output().unwrap().into();
     run.assert_success();
 
-    // Requests of one round start within milliseconds; a retry comes after a backoff of 125 ms or more.
+    // Requests posted together start within milliseconds; a retry comes after a backoff of 125 ms or more.
     let at_once = most_at_once(&proxy, Duration::from_millis(50));
     assert!((2..=4).contains(&at_once), "several requests in flight, at most maxConcurrentRequests: {at_once}");
     assert!(proxy.seen().iter().any(|s| matches!(s.fault, Some(Fault::Status { code: 503, .. }))), "the 503 was given");
@@ -379,26 +390,9 @@ fn a_slow_request_is_overtaken_by_others_and_its_traces_still_land_once() {
     let mlflow = Mlflow::from_env();
     let proxy = FaultProxy::start(&mlflow.uri);
     let name = unique("overtaken");
-    let config = format!(
-        r#"{{ diagnostics: {{ mlflow: {{ enabled: true, trackingUri: "{}", experimentName: "{name}", batchSize: 10, maxConcurrentRequests: 4 }} }} }}"#,
-        proxy.url
-    );
-    let host = host_command(
-        &["bench", "--sessions", "8", "--messages", "100", "--threads", "2", "--rate", "200"],
-        &config,
-        &plugins_dir(&[built(MLFLOW_PLUGIN)]),
-        &[],
-    )
-    .stdout(std::process::Stdio::piped())
-    .stderr(std::process::Stdio::piped())
-    .spawn()
-    .unwrap();
+    let host = busy_host(&proxy, &name, 10, 100);
     // Once requests flow, one is held 3 s after MLflow answered it.
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while proxy.seen().iter().filter(|s| s.path == "/v1/traces").count() < 6 {
-        assert!(std::time::Instant::now() < deadline, "no trace requests");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_for_trace_requests(&proxy, 6);
     let hold = Duration::from_secs(3);
     proxy.add(Rule { path_prefix: "/v1/traces".into(), fault: Fault::DelayResponse(hold), times: Some(1) });
     let run: HostRun = host.wait_with_output().unwrap().into();

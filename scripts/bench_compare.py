@@ -1,0 +1,55 @@
+"""Two builds of the plugin against one MLflow server, alternating, so that the server's drift (large on
+a shared VM) falls on both alike: one gateway, then four at once, each build in turn, twice (the second
+time the other build first). The server: MLflow on PostgreSQL with WORKERS workers (default 2); its
+ceiling (`scripts/bench_ceiling.py`, 1/2/4/8 connections) is measured before and after.
+
+    .venv/bin/python scripts/bench_compare.py A.so B.so [WORKERS]   (release openclaw-host needed)
+"""
+import os
+import subprocess
+import sys
+import tempfile
+
+import bench_postgres
+from benchlib import WORK, Postgres, Server, capture_bench_requests, ceilings, run_host
+
+CONNECTIONS = (1, 2, 4, 8)
+
+
+def plugins_dir(library):
+    directory = tempfile.mkdtemp(prefix="compare-", dir=WORK)
+    subprocess.run(["cp", library, os.path.join(directory, "libopenclaw_mlflow.so")], check=True)
+    return directory
+
+
+def ceiling(server, captured, when):
+    best = [ceilings(server.uri, captured, f"ceiling-{when}-{c}", (c,))[0] for c in CONNECTIONS]
+    print(f"ceiling {when}: " + " / ".join(f"{b:.0f}" for b in best) + " traces/s over 1/2/4/8 connections", flush=True)
+
+
+def main():
+    builds = {os.path.basename(path): plugins_dir(path) for path in sys.argv[1:3]}
+    workers = int(sys.argv[3]) if len(sys.argv) > 3 else 2
+    first = next(iter(builds.values()))
+    captured = capture_bench_requests(bench_postgres.N, first)
+    pg = Postgres()
+    server = Server(workers, store=pg.database("compare"))
+    try:
+        run_host(["bench", "--sessions", "30", "--messages", "20", "--threads", "2", "--shutdown-ms", "600000"],
+                 bench_postgres.config(server.uri, "warm-up"), first)
+        ceiling(server, captured, "before")
+        for turn in range(2):
+            order = list(builds) if turn == 0 else list(reversed(builds))
+            for count in (1, 4):
+                for name in order:
+                    run = bench_postgres.gateways(server, builds[name], count, f"{name}-{count}-{turn}", None)
+                    print(f"{name}: {count} gateway(s), {run['landed'] / run['seconds']:.0f} traces/s "
+                          f"({run['landed']} landed, {run['out']:.1f} requests out, {run['retries']} retries)", flush=True)
+        ceiling(server, captured, "after")
+    finally:
+        server.stop()
+        pg.stop()
+
+
+if __name__ == "__main__":
+    main()
