@@ -62,11 +62,12 @@ def gateways(server, plugins, count, experiment, cpus):
         raise SystemExit(f"a host failed: {[p.returncode for p in procs]}")
     stats = [tagged_json(out, "STATS") for out in outs]
     # A build from before these counters (`bench_compare.py` runs older ones) counts none: None.
+    counted = all("trace_requests_out" in s["extra"] for s in stats)
     requests = sum(s["extra"].get("trace_requests", 0) for s in stats)
     out = sum(s["extra"].get("trace_requests_out", 0) for s in stats)
     eid = api(server.uri, f"/api/2.0/mlflow/experiments/get-by-name?experiment_name={experiment}")["experiment"]["experiment_id"]
     return {"landed": count_traces(server.uri, eid), "seconds": elapsed, "dropped": sum(s["dropped"] for s in stats),
-            "cpu": cpu, "out": out / requests if requests else None,
+            "cpu": cpu, "out": out / requests if counted and requests else None,
             "retries": sum(s["extra"]["export_retries"] for s in stats)}
 
 
