@@ -2,7 +2,7 @@
 //! front of it where the server cannot be made to misbehave on demand). Each test asserts what
 //! lands in MLflow at the end and what `stats()` says.
 
-use openclaw_plugin_tests::fault_proxy::{Fault, FaultProxy, Rule};
+use openclaw_plugin_tests::fault_proxy::{Fault, FaultProxy, Rule, Seen};
 use openclaw_plugin_tests::*;
 use serde_json::Value;
 use std::time::Duration;
@@ -71,7 +71,7 @@ fn retry_after_on_503_and_429_is_honoured_and_nothing_is_lost() {
     assert_eq!((stats["exported"].as_u64(), stats["failed"].as_u64()), (Some(6), Some(0)), "{stats}");
     assert_eq!(stats["extra"]["export_retries"], 2);
     assert_landed_once(&mlflow, &experiment, &events);
-    let attempts: Vec<_> = proxy.seen().into_iter().filter(|s| s.path == "/v1/traces").collect();
+    let attempts = trace_requests(&proxy);
     assert_eq!(attempts.len(), 3);
     let waits = [attempts[1].at - attempts[0].at, attempts[2].at - attempts[1].at];
     assert!(waits[0] >= Duration::from_secs(2), "Retry-After: 2 after the 503, waited {:?}", waits[0]);
@@ -92,11 +92,7 @@ fn a_request_that_timed_out_after_mlflow_took_it_is_not_stored_twice() {
     run.assert_success();
     let stats = run.stats("mlflow");
     assert!(stats["extra"]["export_retries"].as_u64().unwrap() >= 1, "{stats}");
-    assert_eq!(
-        proxy.seen().iter().filter(|s| s.path == "/v1/traces").count(),
-        2,
-        "the same batch went to MLflow twice"
-    );
+    assert_eq!(trace_requests(&proxy).len(), 2, "the same batch went to MLflow twice");
     assert_landed_once(&mlflow, &experiment, &events);
 }
 
@@ -306,10 +302,14 @@ fn an_outage_longer_than_the_buffer_drops_the_oldest_traces_counts_them_and_says
     assert_eq!(reports, 1, "logged once per interval, not once per trace:\n{}", run.stderr);
 }
 
+/// The /v1/traces requests the proxy saw, in the order they came.
+fn trace_requests(proxy: &FaultProxy) -> Vec<Seen> {
+    proxy.seen().into_iter().filter(|s| s.path == "/v1/traces").collect()
+}
+
 /// The most /v1/traces requests the proxy saw start within `window` of one another.
 fn most_at_once(proxy: &FaultProxy, window: Duration) -> usize {
-    let starts: Vec<std::time::Instant> =
-        proxy.seen().iter().filter(|s| s.path == "/v1/traces").map(|s| s.at).collect();
+    let starts: Vec<std::time::Instant> = trace_requests(proxy).iter().map(|s| s.at).collect();
     starts
         .iter()
         .map(|a| starts.iter().filter(|b| **b >= *a && b.duration_since(*a) < window).count())
@@ -339,7 +339,7 @@ fn busy_host(proxy: &FaultProxy, name: &str, batch: usize, messages: usize) -> s
 /// Waits (up to a minute) until the proxy has seen `n` trace requests.
 fn wait_for_trace_requests(proxy: &FaultProxy, n: usize) {
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while proxy.seen().iter().filter(|s| s.path == "/v1/traces").count() < n {
+    while trace_requests(proxy).len() < n {
         assert!(std::time::Instant::now() < deadline, "no trace requests");
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -398,7 +398,7 @@ fn a_slow_request_is_overtaken_by_others_and_its_traces_still_land_once() {
     let run: HostRun = host.wait_with_output().unwrap().into();
     run.assert_success();
 
-    let seen: Vec<_> = proxy.seen().into_iter().filter(|s| s.path == "/v1/traces").collect();
+    let seen = trace_requests(&proxy);
     let held = seen.iter().find(|s| s.fault.is_some()).expect("a request was held").at;
     let meanwhile = seen.iter().filter(|s| s.at > held && s.at < held + hold).count();
     // Rounds would post at most 3 more (the held one's round) and wait; a sliding window keeps

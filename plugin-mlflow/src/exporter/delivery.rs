@@ -103,9 +103,13 @@ pub trait Destination: Send + 'static {
 }
 
 /// A round's traces at most (a round: as many requests as the in-flight limit), whatever
-/// `batchSize` x `maxConcurrentRequests` asks (unless one batch alone is larger). What is out, two
-/// rounds at most, is in memory, read back from the spool after an outage.
+/// `batchSize` x `maxConcurrentRequests` asks (unless one batch alone is larger). What is out,
+/// `ROUNDS_HELD` rounds at most, is in memory, read back from the spool after an outage.
 const MAX_ROUND_TRACES: usize = 2000;
+
+/// Rounds of traces the window holds at most (out, or back early and waiting for an earlier
+/// reply): a slow request is overtaken by a round of others, not more.
+pub const ROUNDS_HELD: usize = 2;
 
 /// A round's traces: `max_in_flight` batches, within `MAX_ROUND_TRACES`.
 pub fn round_size(batch_size: usize, max_in_flight: usize) -> usize {
@@ -184,11 +188,11 @@ impl<D: Destination> DeliveryLoop<D> {
     /// Sends the traces waiting until none wait and every request is back: up to the in-flight
     /// limit's requests of `batchSize` out at once, another posted as soon as one is back. Replies
     /// are settled in the order the requests were posted; a reply back before an earlier one waits
-    /// for it, its traces still held (two rounds' worth at most: a slow request is overtaken by a
-    /// round of others, not more). At the first reply not settled, no more are posted, the rest are
+    /// for it, its traces still held (`ROUNDS_HELD`). At the first reply not settled, no more are posted, the rest are
     /// awaited and everything not settled goes back. Metric points waiting go between replies (a
     /// busy gateway may never run out of traces).
     fn send_traces(&mut self) -> Verdict {
+        // A handle of its own: the lease borrows it while `self` is borrowed mutably below.
         let mailbox = Arc::clone(&self.mailbox);
         // The traces of every request out, oldest first.
         let mut lease = mailbox.lease_traces(0);
@@ -243,7 +247,7 @@ impl<D: Destination> DeliveryLoop<D> {
         period: &mut Period,
     ) -> Option<Verdict> {
         let limit = self.in_flight.current();
-        let bound = 2 * round_size(self.batch_size, limit);
+        let bound = ROUNDS_HELD * round_size(self.batch_size, limit);
         let mut checked = false;
         while out(requests) < limit && lease.items().len() < bound {
             if !checked {

@@ -112,9 +112,10 @@ fn spawn_delivery<D: Destination>(
     stats: &Arc<Counters>,
     log: Log,
 ) -> Result<DeliveryThread, String> {
-    // Memory's share of a spooled queue: three rounds (up to two out, one waiting), so that a busy
-    // destination's traces are sent from memory as they were appended.
-    let window = (delivery::round_size(config.batching.batch_size, config.batching.max_in_flight) * 3).max(64);
+    // Memory's share of a spooled queue: the rounds the delivery window holds and one waiting, so
+    // that a busy destination's traces are sent from memory as they were appended.
+    let round = delivery::round_size(config.batching.batch_size, config.batching.max_in_flight);
+    let window = (round * (delivery::ROUNDS_HELD + 1)).max(64);
     let encoder = wire::TraceEncoder::new(&resource(service_name));
     let mailbox = Arc::new(Mailbox::new(name, config.limits.max_buffered_traces, window, encoder, stats.clone(), log));
     let delivery = DeliveryLoop {
