@@ -1,16 +1,19 @@
 """The server's raw ingestion ceiling for the plugin's own traces: the OTLP requests the plugin sent
 (captured by `bench.py`), given fresh trace and span ids so that MLflow stores them anew, all
 encoded before the clock starts, then posted as fast as the server takes them over `concurrency`
-keep-alive connections. Prints one JSON line with traces per second.
+connections. Prints one JSON line with traces per second.
 
-    bench_ceiling.py URI EXPERIMENT_ID CAPTURE_DIR CONCURRENCY [RUN_ID]
+    bench_ceiling.py URI EXPERIMENT_ID CAPTURE_DIR CONCURRENCY [--run-id RUN_ID] [--keep-alive]
 
-With RUN_ID the traces are linked to that run (`x-mlflow-run-id`), as the plugin links its traces.
+With --run-id the traces are linked to that run (`x-mlflow-run-id`), as the plugin links its traces.
+Each request opens a connection of its own, as the plugin's do; with --keep-alive each sender keeps
+one connection, which stays with the server worker that accepted it (several senders may share one
+worker of several: that ceiling measures where the connections landed as much as the server).
 """
+import argparse
 import http.client
 import json
 import os
-import sys
 import threading
 import urllib.parse
 import urllib.request
@@ -40,10 +43,20 @@ def fresh_ids(body):
 
 
 def main():
-    uri, experiment_id, capture_dir, concurrency = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+    parser = argparse.ArgumentParser()
+    parser.add_argument("uri")
+    parser.add_argument("experiment_id")
+    parser.add_argument("capture_dir")
+    parser.add_argument("concurrency", type=int)
+    parser.add_argument("--run-id")
+    parser.add_argument("--keep-alive", action="store_true")
+    args = parser.parse_args()
+    uri, experiment_id, capture_dir, concurrency = args.uri, args.experiment_id, args.capture_dir, args.concurrency
     headers = {"Content-Type": "application/x-protobuf", "x-mlflow-experiment-id": experiment_id}
-    if len(sys.argv) > 5:
-        headers["x-mlflow-run-id"] = sys.argv[5]
+    if args.run_id:
+        headers["x-mlflow-run-id"] = args.run_id
+    if not args.keep_alive:
+        headers["Connection"] = "close"
     bodies, n = [], 0
     for name in sorted(os.listdir(capture_dir)):
         body, traces = fresh_ids(open(os.path.join(capture_dir, name), "rb").read())
@@ -61,6 +74,8 @@ def main():
                 if not queue:
                     return
                 _, body = queue.pop()
+            if not args.keep_alive:
+                conn.close()  # the next request connects anew
             conn.request("POST", "/v1/traces", body=body, headers=headers)
             response = conn.getresponse()
             response.read()
@@ -68,7 +83,7 @@ def main():
                 failures.append(response.status)
 
     elapsed = timed_threads(worker, concurrency)
-    print(json.dumps({"traces": n, "concurrency": concurrency, "requests": len(bodies), "failures": len(failures),
+    print(json.dumps({"traces": n, "concurrency": concurrency, "keep_alive": args.keep_alive, "requests": len(bodies), "failures": len(failures),
                       "seconds": elapsed, "traces_per_s": n / elapsed, "bytes_per_request": sum(map(len, bodies)) // len(bodies)}))
 
 

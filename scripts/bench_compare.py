@@ -1,7 +1,8 @@
 """Two builds of the plugin against one MLflow server, alternating, so that the server's drift (large on
 a shared VM) falls on both alike: one gateway, then four at once, each build in turn, twice (the second
 time the other build first). The server: MLflow on PostgreSQL with WORKERS workers (default 2); its
-ceiling (`scripts/bench_ceiling.py`, 1/2/4/8 connections) is measured before and after.
+ceiling (`scripts/bench_ceiling.py`, 1/2/4/8 connections, each request on a new connection, then on
+connections kept alive) is measured before and after.
 
     .venv/bin/python scripts/bench_compare.py A.so B.so [WORKERS]   (release openclaw-host needed)
 """
@@ -23,8 +24,12 @@ def plugins_dir(library):
 
 
 def ceiling(server, captured, when):
-    best = [ceilings(server.uri, captured, f"ceiling-{when}-{c}", (c,))[0] for c in CONNECTIONS]
-    print(f"ceiling {when}: " + " / ".join(f"{b:.0f}" for b in best) + " traces/s over 1/2/4/8 connections", flush=True)
+    for keep_alive in (False, True):
+        best = [ceilings(server.uri, captured, f"ceiling-{when}-{keep_alive}-{c}", (c,), keep_alive=keep_alive)[0]
+                for c in CONNECTIONS]
+        kind = "kept alive" if keep_alive else "a new one per request"
+        print(f"ceiling {when}: " + " / ".join(f"{b:.0f}" for b in best) + f" traces/s over 1/2/4/8 connections ({kind})",
+              flush=True)
 
 
 def main():

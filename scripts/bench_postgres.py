@@ -4,9 +4,10 @@ plugin's end-to-end rate from 1 gateway and from 4 gateways at once.
 For each worker count: a fresh database on one PostgreSQL server of the benchmark's own (defaults, fsync
 on), an MLflow server on it, warmed up. Ceiling = the plugin's own OTLP requests for N bench messages
 (captured once, given fresh ids, pre-encoded) posted as fast as the server takes them over 1, 2, 4 and 8
-connections (`scripts/bench_ceiling.py`). End to end = N messages (4-span traces) sent as fast as the
-hosts go, until every host has shut down with every trace delivered (counted in MLflow): one host, then
-four hosts at once (`bench --name gwK`, N/4 each, one experiment, each its own run).
+connections, a new connection per request as the plugin's (`scripts/bench_ceiling.py`). End to end = N
+messages (4-span traces) sent as fast as the hosts go, until every host has shut down with every trace
+delivered (counted in MLflow): one host, then four hosts at once (`bench --name gwK`, N/4 each, one
+experiment, each its own run).
 
 Two layouts: everything anywhere on the machine's cores (the senders' CPU competes with the server's),
 then the server (MLflow's workers and PostgreSQL) on core 1 and the senders on core 0, so that a ceiling
@@ -19,6 +20,7 @@ import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 from benchlib import HOST, PLUGIN, WORK, Postgres, Server, api, capture_bench_requests, ceilings, count_traces, pinned, run_host, state_env, tagged_json, write_out
@@ -55,7 +57,19 @@ def gateways(server, plugins, count, experiment, cpus):
                 "--threads", str(max(1, 2 // count)), "--shutdown-ms", "600000", "--config", cfg, "--plugins-dir", plugins]
         procs.append(subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=state_env(),
                                       preexec_fn=pinned(cpus)))
-    outs = [p.communicate()[0] for p in procs]
+    # Each host's end, seconds from the start: a gateway left alone at the end sends at its own pace.
+    ended = [None] * count
+    outs = [None] * count
+
+    def wait(g):
+        outs[g] = procs[g].communicate()[0]
+        ended[g] = time.perf_counter() - started
+
+    waiters = [threading.Thread(target=wait, args=(g,)) for g in range(count)]
+    for w in waiters:
+        w.start()
+    for w in waiters:
+        w.join()
     elapsed = time.perf_counter() - started
     cpu = children_cpu_seconds() - cpu_before
     if any(p.returncode for p in procs):
@@ -68,7 +82,7 @@ def gateways(server, plugins, count, experiment, cpus):
     eid = api(server.uri, f"/api/2.0/mlflow/experiments/get-by-name?experiment_name={experiment}")["experiment"]["experiment_id"]
     return {"landed": count_traces(server.uri, eid), "seconds": elapsed, "dropped": sum(s["dropped"] for s in stats),
             "cpu": cpu, "out": out / requests if counted and requests else None,
-            "retries": sum(s["extra"]["export_retries"] for s in stats)}
+            "retries": sum(s["extra"]["export_retries"] for s in stats), "ended": sorted(ended)}
 
 
 def measure(pg, workers, plugins, captured, server_cpus, sender_cpus):
@@ -88,8 +102,10 @@ def row(workers, best, one, four):
     top = max(best.values())
 
     def cell(run):
+        # Four gateways: when the first and the last ended (the last ones alone use less of the server).
+        ended = f", ended {run['ended'][0]:.0f}-{run['ended'][-1]:.0f} s" if len(run["ended"]) > 1 else ""
         return (f"{run['landed'] / run['seconds']:.0f} traces/s ({run['landed']}/{N}, {run['dropped']} dropped; "
-                f"{run['out']:.1f} requests out, {run['cpu']:.0f} CPU s)")
+                f"{run['out']:.1f} requests out, {run['cpu']:.0f} CPU s{ended})")
 
     return (f"| {workers} | {' / '.join(f'{best[c]:.0f}' for c in CONNECTIONS)} traces/s | {cell(one)} | {cell(four)} | "
             f"{one['landed'] / one['seconds'] / top:.0%} | {four['landed'] / four['seconds'] / top:.0%} |")

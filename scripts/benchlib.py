@@ -166,16 +166,17 @@ def capture_bench_requests(n, plugins):
     return directory
 
 
-def ceilings(uri, captured, name, connections=(1, 2), cpus=None):
+def ceilings(uri, captured, name, connections=(1, 2), cpus=None, keep_alive=False):
     """The server's ceiling for captured requests (`bench_ceiling.py`, on `cpus`) over each number of
-    `connections`, each into an experiment of its own and linked to a run, as the plugin's traces are:
-    traces/s each."""
+    `connections` (a new one per request, as the plugin's; kept alive with `keep_alive`), each into an
+    experiment of its own and linked to a run, as the plugin's traces are: traces/s each."""
     found = []
     for conc in connections:
         eid = api(uri, "/api/2.0/mlflow/experiments/create", {"name": f"{name}-{conc}"})["experiment_id"]
         run_id = api(uri, "/api/2.0/mlflow/runs/create", {"experiment_id": eid})["run"]["info"]["run_id"]
         out = subprocess.run([os.path.join(ROOT, ".venv", "bin", "python"), os.path.join(ROOT, "scripts", "bench_ceiling.py"),
-                              uri, eid, captured, str(conc), run_id], capture_output=True, text=True, check=True,
+                              uri, eid, captured, str(conc), "--run-id", run_id, *(["--keep-alive"] if keep_alive else [])],
+                             capture_output=True, text=True, check=True,
                              preexec_fn=pinned(cpus))
         found.append(json.loads(out.stdout.strip().splitlines()[-1])["traces_per_s"])
     return found

@@ -7,6 +7,7 @@ pub mod fault_proxy;
 pub mod openclaw;
 pub mod otlp_receiver;
 pub mod postgres;
+pub mod tcp_relay;
 pub mod tls_proxy;
 
 use serde_json::{json, Value};

@@ -3,6 +3,7 @@
 //! lands in MLflow at the end and what `stats()` says.
 
 use openclaw_plugin_tests::fault_proxy::{Fault, FaultProxy, Rule, Seen};
+use openclaw_plugin_tests::tcp_relay::TcpRelay;
 use openclaw_plugin_tests::*;
 use serde_json::Value;
 use std::time::Duration;
@@ -320,12 +321,12 @@ fn most_at_once(proxy: &FaultProxy, window: Duration) -> usize {
         .unwrap_or(0)
 }
 
-/// A bench host sending `messages` x 8 turns at 200/s through `proxy` into experiment `name`, with
-/// `batchSize` `batch` and up to 4 requests in flight; its output piped.
-fn busy_host(proxy: &FaultProxy, name: &str, batch: usize, messages: usize) -> std::process::Child {
+/// A bench host sending `messages` x 8 turns at 200/s to `uri` (a proxy's) into experiment `name`,
+/// with `batchSize` `batch` and up to 4 requests in flight; its output piped.
+fn busy_host(uri: &str, name: &str, batch: usize, messages: usize) -> std::process::Child {
     let config = format!(
         r#"{{ diagnostics: {{ mlflow: {{ enabled: true, trackingUri: "{}", experimentName: "{name}", batchSize: {batch}, maxConcurrentRequests: 4 }} }} }}"#,
-        proxy.url
+        uri
     );
     host_command(
         &["bench", "--sessions", "8", "--messages", &messages.to_string(), "--threads", "2", "--rate", "200"],
@@ -360,7 +361,7 @@ fn a_busy_gateway_posts_several_requests_at_once_and_a_failed_one_is_resent_and_
         times: None,
     });
     let name = unique("in-flight");
-    let host = busy_host(&proxy, &name, 20, 40);
+    let host = busy_host(&proxy.url, &name, 20, 40);
     // Once requests flow, one of them (wherever it falls among those out) is answered 503.
     wait_for_trace_requests(&proxy, 3);
     proxy.clear();
@@ -393,7 +394,7 @@ fn a_slow_request_is_overtaken_by_others_and_its_traces_still_land_once() {
     let mlflow = Mlflow::from_env();
     let proxy = FaultProxy::start(&mlflow.uri);
     let name = unique("overtaken");
-    let host = busy_host(&proxy, &name, 10, 100);
+    let host = busy_host(&proxy.url, &name, 10, 100);
     // Once requests flow, one is held 3 s after MLflow answered it.
     wait_for_trace_requests(&proxy, 6);
     let hold = Duration::from_secs(3);
@@ -412,4 +413,23 @@ fn a_slow_request_is_overtaken_by_others_and_its_traces_still_land_once() {
     assert_eq!(stats["failed"], 0, "{stats}");
     let experiment = mlflow.experiment_id(&name).unwrap();
     assert_eq!(mlflow.search(&experiment, "").len(), 800, "each trace once in MLflow");
+}
+
+#[test]
+fn each_batch_of_traces_goes_on_a_connection_of_its_own_so_several_workers_share_one_gateway() {
+    // A kept-alive connection stays with the worker (or pod) that accepted it: a gateway's few
+    // connections would often all land on one worker of several (BENCHMARKS.md section 11).
+    let mlflow = Mlflow::from_env();
+    let relay = TcpRelay::start(&mlflow.uri);
+    let name = unique("connections");
+    let run: HostRun = busy_host(&relay.url, &name, 10, 50).wait_with_output().unwrap().into();
+    run.assert_success();
+    let stats = run.stats("mlflow");
+    assert_eq!(stats["exported"], 400, "{stats}");
+    let requests = stats["extra"]["trace_requests"].as_u64().unwrap() as usize;
+    assert!(requests >= 40, "400 traces in batches of 10 at most: {stats}");
+    // The MLflow REST calls (experiment, run, metrics) add a few connections of their own.
+    assert!(relay.connections() >= requests, "{} connections for {requests} trace requests", relay.connections());
+    let experiment = mlflow.experiment_id(&name).unwrap();
+    assert_eq!(mlflow.search(&experiment, "").len(), 400, "each trace once in MLflow");
 }
