@@ -105,7 +105,8 @@ def throughput(lines):
               f"{n} messages (4-span traces) sent as fast as the host goes; end to end = until the host has shut down",
               "with every trace delivered (checked by counting them in MLflow). Ceiling = the very OTLP requests the",
               "plugin sends for those messages (captured, given fresh ids, pre-encoded), posted as fast as the server",
-              "takes them (`scripts/bench_ceiling.py`), linked to a run as the plugin's are.",
+              "takes them (`scripts/bench_ceiling.py`, a new connection per request as the plugin's), linked to a run",
+              "as the plugin's are.",
               "MLflow 3.17.2, SQLite, `--workers` as given.", "",
               "| server workers | plugin end to end | ceiling, 1 connection | ceiling, 2 connections | plugin / best ceiling |",
               "|---|---|---|---|---|"]

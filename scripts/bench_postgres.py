@@ -119,12 +119,13 @@ def section(lines):
               "`make bench-postgres` (`scripts/bench_postgres.py`): MLflow 3.17.2 on PostgreSQL (one server per layout, default",
               "settings, fsync on; a fresh database per worker count). Ceiling = the plugin's own OTLP requests for "
               f"{N} bench messages",
-              "(4-span traces), captured, given fresh ids and posted as fast as the server takes them over N connections.",
+              "(4-span traces), captured, given fresh ids and posted as fast as the server takes them over N connections,",
+              "a new connection per request as the plugin's.",
               "End to end = the same number of messages sent as fast as the hosts go, until every host has shut down with",
               "every trace delivered (counted in MLflow); 4 gateways = four `openclaw-host` processes at once, N/4 messages",
               "each; the plugin's default settings but `queueCapacity` (the bench sends faster than any gateway). Requests",
               "out: the concurrency the in-flight limit used (`trace_requests_out / trace_requests`); CPU s: the hosts'",
-              "CPU time.", ""]
+              "CPU time; ended: when the first and the last of four gateways ended, seconds from their start.", ""]
     for name, workers_list, server_cpus, sender_cpus in LAYOUTS:
         pg = Postgres(cpus=server_cpus)
         try:
