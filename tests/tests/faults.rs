@@ -321,8 +321,8 @@ fn most_at_once(proxy: &FaultProxy, window: Duration) -> usize {
         .unwrap_or(0)
 }
 
-/// A bench host sending `messages` x 8 turns at 200/s to `uri` (a proxy's) into experiment `name`,
-/// with `batchSize` `batch` and up to 4 requests in flight; its output piped.
+/// A bench host sending `messages` x 8 turns at 200/s to `uri` (a proxy's or a relay's) into
+/// experiment `name`, with `batchSize` `batch` and up to 4 requests in flight; its output piped.
 fn busy_host(uri: &str, name: &str, batch: usize, messages: usize) -> std::process::Child {
     let config = format!(
         r#"{{ diagnostics: {{ mlflow: {{ enabled: true, trackingUri: "{}", experimentName: "{name}", batchSize: {batch}, maxConcurrentRequests: 4 }} }} }}"#,
