@@ -2,7 +2,7 @@
 a shared VM) falls on both alike: one gateway, then four at once, each build in turn, twice (the second
 time the other build first). The server: MLflow on PostgreSQL with WORKERS workers (default 2); its
 ceiling (`scripts/bench_ceiling.py`, 1/2/4/8 connections, each request on a new connection, then on
-connections kept alive) is measured before and after.
+connections kept alive) is measured before and after; each run says how much CPU each worker used.
 
     .venv/bin/python scripts/bench_compare.py A.so B.so [WORKERS]   (release openclaw-host needed)
 """
@@ -47,10 +47,14 @@ def main():
             order = list(builds) if turn == 0 else list(reversed(builds))
             for count in (1, 4):
                 for name in order:
+                    before = server.worker_cpu_seconds()
                     run = bench_postgres.gateways(server, builds[name], count, f"{name}-{count}-{turn}", None)
+                    # How evenly the server's workers shared the run: where the requests landed.
+                    split = " / ".join(f"{after - b:.1f}" for after, b in zip(server.worker_cpu_seconds(), before))
                     out = "not counted by this build" if run["out"] is None else f"{run['out']:.1f}"
                     print(f"{name}: {count} gateway(s), {run['landed'] / run['seconds']:.0f} traces/s "
-                          f"({run['landed']} landed, requests out: {out}, {run['retries']} retries)", flush=True)
+                          f"({run['landed']} landed, requests out: {out}, {run['retries']} retries; "
+                          f"workers' CPU s: {split})", flush=True)
         ceiling(server, captured, "after")
     finally:
         server.stop()

@@ -110,6 +110,40 @@ class Server:
         os.killpg(self.proc.pid, signal.SIGTERM)
         self.proc.wait()
 
+    def worker_cpu_seconds(self):
+        """Each uvicorn worker's CPU seconds so far (the workers: the children of the `uvicorn` process
+        that `mlflow server` starts, but Python's resource tracker), oldest worker first."""
+        supervisors = [c for c in child_pids(self.proc.pid) if "uvicorn" in cmdline(c)]
+        workers = sorted(w for s in supervisors for w in child_pids(s) if "resource_tracker" not in cmdline(w))
+        return [cpu_seconds(w) for w in workers]
+
+
+def child_pids(pid):
+    """The processes whose parent is `pid` (from /proc)."""
+    children = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = open(f"/proc/{entry}/stat").read()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                children.append(int(entry))
+    return children
+
+
+def cmdline(pid):
+    try:
+        return open(f"/proc/{pid}/cmdline").read()
+    except OSError:
+        return ""
+
+
+def cpu_seconds(pid):
+    """User + system CPU seconds of process `pid` (fields 14 and 15 of /proc/PID/stat)."""
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
 
 def api(uri, path, body=None):
     data = json.dumps(body).encode() if body is not None else None

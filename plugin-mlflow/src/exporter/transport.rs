@@ -180,10 +180,11 @@ impl TraceEndpoint {
     pub fn post(&self, traces: &[EncodedTrace]) -> Reply {
         let body = super::wire::request_body(traces);
         // A connection of its own: a kept-alive connection stays with the server worker (or pod,
-        // behind a Service) that accepted it, so a gateway's few connections often all land on one
+        // behind a Service) that accepted it, so a gateway's few connections can all land on one
         // worker of several. Measured, 2 workers over 4 connections in three alternating rounds:
         // 69, 75, 94 traces/s kept alive; 131, 104, 86 with a connection per request (BENCHMARKS.md
-        // section 11), and the set-up per batch did not show against the batches themselves.
+        // section 11). The plugin's own rate was within noise either way on 2 cores: this is for
+        // the placements that leave workers idle, and the set-up per batch did not show.
         let mut request = http::Request::post(&self.url)
             .header(http::header::CONTENT_TYPE, "application/x-protobuf")
             .header(http::header::CONNECTION, "close");
