@@ -7,20 +7,12 @@ connections kept alive) is measured before and after; each run says how much CPU
     .venv/bin/python scripts/bench_compare.py A.so B.so [WORKERS]   (release openclaw-host needed)
 """
 import os
-import subprocess
 import sys
-import tempfile
 
 import bench_postgres
-from benchlib import WORK, Postgres, Server, capture_bench_requests, ceilings, run_host
+from benchlib import Postgres, Server, capture_bench_requests, ceilings, plugins_dir, run_host
 
 CONNECTIONS = (1, 2, 4, 8)
-
-
-def plugins_dir(library):
-    directory = tempfile.mkdtemp(prefix="compare-", dir=WORK)
-    subprocess.run(["cp", library, os.path.join(directory, "libopenclaw_mlflow.so")], check=True)
-    return directory
 
 
 def ceiling(server, captured, when):
@@ -33,7 +25,7 @@ def ceiling(server, captured, when):
 
 
 def main():
-    builds = {os.path.basename(path): plugins_dir(path) for path in sys.argv[1:3]}
+    builds = {os.path.basename(path): plugins_dir(path, "compare-") for path in sys.argv[1:3]}
     workers = int(sys.argv[3]) if len(sys.argv) > 3 else 2
     first = next(iter(builds.values()))
     captured = capture_bench_requests(bench_postgres.N, first)

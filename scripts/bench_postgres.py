@@ -19,11 +19,10 @@ import os
 import resource
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
-from benchlib import HOST, PLUGIN, WORK, Postgres, Server, api, capture_bench_requests, ceilings, count_traces, pinned, run_host, state_env, tagged_json, write_out
+from benchlib import HOST, WORK, Postgres, Server, api, capture_bench_requests, ceilings, count_traces, pinned, plugins_dir, run_host, state_env, tagged_json, write_out
 
 N = 3000
 CONNECTIONS = (1, 2, 4, 8)
@@ -112,8 +111,7 @@ def row(workers, best, one, four):
 
 
 def section(lines):
-    plugins = tempfile.mkdtemp(prefix="pg-plugins-", dir=WORK)
-    subprocess.run(["cp", PLUGIN, plugins], check=True)
+    plugins = plugins_dir(prefix="pg-plugins-")
     captured = capture_bench_requests(N, plugins)
     lines += ["## 11. MLflow on PostgreSQL: workers and gateways", "",
               "`make bench-postgres` (`scripts/bench_postgres.py`): MLflow 3.17.2 on PostgreSQL (one server per layout, default",

@@ -1,6 +1,7 @@
 """What the benchmark scripts share: a real MLflow server of their own, and reading it back."""
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -118,16 +119,21 @@ class Server:
         return [cpu_seconds(w) for w in workers]
 
 
+def stat_fields(pid):
+    """The fields of /proc/PID/stat after the command name (which may hold spaces): field 3 first."""
+    return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+
+
 def child_pids(pid):
-    """The processes whose parent is `pid` (from /proc)."""
+    """The processes whose parent (field 4) is `pid`."""
     children = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
-                stat = open(f"/proc/{entry}/stat").read()
+                parent = int(stat_fields(entry)[1])
             except OSError:
                 continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            if parent == pid:
                 children.append(int(entry))
     return children
 
@@ -141,8 +147,15 @@ def cmdline(pid):
 
 def cpu_seconds(pid):
     """User + system CPU seconds of process `pid` (fields 14 and 15 of /proc/PID/stat)."""
-    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    fields = stat_fields(pid)
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def plugins_dir(library=PLUGIN, prefix="plugins-"):
+    """A fresh plugins directory under WORK holding `library` as the host looks for it."""
+    directory = tempfile.mkdtemp(prefix=prefix, dir=WORK)
+    shutil.copy(library, os.path.join(directory, "libopenclaw_mlflow.so"))
+    return directory
 
 
 def api(uri, path, body=None):
