@@ -28,7 +28,7 @@ DEMO_DIR := .mlflow-demo
 DEMO_URI := http://127.0.0.1:$(DEMO_PORT)
 DEMO_EXPERIMENT := openclaw-demo
 
-.PHONY: all build venv gateway browser postgres screenshots package peer test demo demo-stop bench-hooks bench-gateway bench-idle bench-freshness bench-spool bench-backfill bench-postgres bench fuzz clean
+.PHONY: all build venv floor-venv compat gateway browser postgres screenshots package peer test demo demo-stop bench-hooks bench-gateway bench-idle bench-freshness bench-spool bench-backfill bench-postgres bench fuzz clean
 
 all: build
 
@@ -38,6 +38,21 @@ $(MLFLOW):
 	@$(MLFLOW) --version
 
 venv: $(MLFLOW)
+
+# The oldest MLflow the plugin supports (the first whose server ingests OTLP) and the releases
+# `make compat` measures, each in a virtualenv of its own under .cache/ (3.6.0 does not start with
+# SQLAlchemy 2.1; the pin is harmless for the later ones).
+MLFLOW_FLOOR := 3.6.0
+MLFLOW_FLOOR_VENV := $(CACHE)/mlflow-$(MLFLOW_FLOOR)
+$(CACHE)/mlflow-%/bin/mlflow:
+	$(PYTHON) -m venv $(CACHE)/mlflow-$*
+	$(CACHE)/mlflow-$*/bin/pip install --quiet --disable-pip-version-check mlflow==$* "sqlalchemy<2.1"
+	@$@ --version
+
+floor-venv: $(MLFLOW_FLOOR_VENV)/bin/mlflow
+
+# The tests whose outcome depends on the MLflow release: what lands in MLflow, the run, the doctor.
+MLFLOW_RELEASE_TESTS := --test mlflow_traces --test mlflow_metrics --test doctor
 
 $(NODE24):
 	command -v npm >/dev/null || { echo "npm is needed to fetch Node $(NODE_VERSION) and OpenClaw" >&2; exit 2; }
@@ -105,9 +120,10 @@ build:
 
 # Each run starts with an empty target/test-scratch (the last run's stays for a look; the spool
 # tests fill hundreds of MB there).
-test: venv build gateway package browser postgres
+test: venv floor-venv build gateway package browser postgres
 	rm -rf $(CARGO_TARGET_DIR)/test-scratch
 	scripts/with-mlflow.sh $(CARGO) test --workspace -- --test-threads 2
+	MLFLOW_VENV=$(MLFLOW_FLOOR_VENV) scripts/with-mlflow.sh $(CARGO) test -p openclaw-plugin-tests $(MLFLOW_RELEASE_TESTS) -- --test-threads 2
 
 demo: venv build
 	@scripts/demo.sh "$(DEMO_DIR)" "$(DEMO_PORT)" "$(DEMO_EXPERIMENT)"

@@ -2,16 +2,20 @@
 # Runs a command beside a real MLflow server: a fresh SQLite database, a free port on 127.0.0.1,
 # stopped (with its workers) when the command ends. The command finds it in $MLFLOW_TEST_URI.
 #   scripts/with-mlflow.sh cargo test --workspace
-# MLFLOW_WORKERS (default 1) sets the server's worker count. The server prices unpriced model calls
+# MLFLOW_WORKERS (default 1) sets the server's worker count; MLFLOW_VENV (default .venv, the newest
+# release) the virtualenv whose MLflow runs, exported as MLFLOW_TEST_VENV for the tests that start
+# servers of their own. The server prices unpriced model calls
 # from the model catalog bundled with it (MLFLOW_MODEL_CATALOG_URI empty: this machine is offline,
 # and tests/oracle reads the same catalog).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-python="$root/.venv/bin/python"
-[ -x "$root/.venv/bin/mlflow" ] || { echo "with-mlflow: $root/.venv has no mlflow; run 'make venv'" >&2; exit 2; }
+venv=$(cd "${MLFLOW_VENV:-$root/.venv}" && pwd)
+python="$venv/bin/python"
+[ -x "$venv/bin/mlflow" ] || { echo "with-mlflow: $venv has no mlflow; run 'make venv'" >&2; exit 2; }
+export MLFLOW_TEST_VENV="$venv"
 dir=$(mktemp -d)
 port=$("$python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-MLFLOW_MODEL_CATALOG_URI="" setsid "$root/.venv/bin/mlflow" server --backend-store-uri "sqlite:///$dir/mlflow.db" \
+MLFLOW_MODEL_CATALOG_URI="" setsid "$venv/bin/mlflow" server --backend-store-uri "sqlite:///$dir/mlflow.db" \
   --default-artifact-root "$dir/artifacts" --host 127.0.0.1 --port "$port" \
   --workers "${MLFLOW_WORKERS:-1}" >"$dir/server.log" 2>&1 &
 pid=$!
@@ -41,5 +45,5 @@ while time.time() < deadline:
 sys.stderr.write(open(log).read())
 sys.exit("with-mlflow: MLflow did not answer /health within 180 s")
 PY
-echo "with-mlflow: MLflow $("$root/.venv/bin/mlflow" --version | awk '{print $NF}') at $MLFLOW_TEST_URI (SQLite, ${MLFLOW_WORKERS:-1} worker)" >&2
+echo "with-mlflow: MLflow $("$venv/bin/mlflow" --version | awk '{print $NF}') at $MLFLOW_TEST_URI (SQLite, ${MLFLOW_WORKERS:-1} worker)" >&2
 "$@"

@@ -274,12 +274,30 @@ impl Mlflow {
         self.metric_history(run_id, key).iter().map(|m| m["value"].as_f64().unwrap()).sum()
     }
 
-    /// One trace with its spans; span attributes are turned into plain JSON values.
+    /// The release the server reports (`/version`), e.g. "3.17.2".
+    pub fn version(&self) -> String {
+        let (status, body) = self.call("GET", "/version", None);
+        assert_eq!(status, 200, "GET /version: {body}");
+        body.as_str().unwrap_or_else(|| panic!("/version is not plain text: {body}")).trim().to_string()
+    }
+
+    /// `version()` as numbers, to compare releases.
+    pub fn release(&self) -> (u32, u32, u32) {
+        let version = self.version();
+        let mut parts = version.split('.').map(|p| p.chars().take_while(char::is_ascii_digit).collect::<String>());
+        let mut next = || parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+        (next(), next(), next())
+    }
+
+    /// One trace with its spans; span attributes are turned into plain JSON values. (`batchGet`:
+    /// every release from 3.6 has it; `traces/get` came in 3.7.)
     pub fn trace(&self, trace_id: &str) -> Trace {
-        let (status, body) = self.call("GET", &format!("/api/3.0/mlflow/traces/get?trace_id={trace_id}"), None);
+        let (status, body) = self.call("GET", &format!("/api/3.0/mlflow/traces/batchGet?trace_ids={trace_id}"), None);
         assert_eq!(status, 200, "get {trace_id}: {body}");
-        let info = body["trace"]["trace_info"].clone();
-        let spans = body["trace"]["spans"].as_array().unwrap().iter().map(Span::from_otlp_json).collect();
+        let found = &body["traces"][0];
+        assert!(found.is_object(), "no trace {trace_id}: {body}");
+        let info = found["trace_info"].clone();
+        let spans = found["spans"].as_array().unwrap().iter().map(Span::from_otlp_json).collect();
         Trace { info, spans }
     }
 }
@@ -435,6 +453,12 @@ pub struct DedicatedMlflow {
     child: Option<std::process::Child>,
 }
 
+/// The virtualenv whose MLflow the tests' own servers run: the one `scripts/with-mlflow.sh` started
+/// (`MLFLOW_TEST_VENV`), else `.venv` (the newest release).
+pub fn mlflow_venv() -> PathBuf {
+    std::env::var_os("MLFLOW_TEST_VENV").map(PathBuf::from).unwrap_or_else(|| workspace_root().join(".venv"))
+}
+
 /// Where a dedicated server keeps runs and traces.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Backend {
@@ -474,7 +498,7 @@ impl DedicatedMlflow {
     /// Starts the server (again) on the same port and database, and waits for /health.
     pub fn start_again(&mut self) {
         use std::os::unix::process::CommandExt;
-        let mlflow = workspace_root().join(".venv/bin/mlflow");
+        let mlflow = mlflow_venv().join("bin/mlflow");
         let log = std::fs::File::create(self.dir.join("server.log")).unwrap();
         let store = match &self.backend {
             Backend::FileStore => format!("file://{}", self.dir.join("mlruns").display()),
@@ -499,7 +523,7 @@ impl DedicatedMlflow {
             .stderr(log)
             .process_group(0)
             .spawn()
-            .expect("start mlflow from .venv (make venv)");
+            .unwrap_or_else(|e| panic!("start {} (make venv): {e}", mlflow_venv().display()));
         self.child = Some(child);
         let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(180);

@@ -131,7 +131,9 @@ fn mlflow(config: &Config, uri: &str, log: Log, checks: &mut Vec<DoctorCheck>) {
     }
     let mut traces = TraceEndpoint::mlflow(http, uri, authorization(&to.auth));
     traces.set_header("x-mlflow-experiment-id", "0".into());
-    let server_ok = steps.push(server::version(&rest, &traces)) & steps.push(server::backend(&rest));
+    let (version, release) = server::version(&rest, &traces);
+    let server_ok = steps.push(version) & steps.push(server::backend(&rest));
+    steps.checks.extend(release.and_then(server::shown));
     let experiment_ok = steps.push(server::experiment(&rest, &to.experiment));
     let clock = server::clock(health.date.as_deref(), asked, answered);
     if server_ok && experiment_ok {

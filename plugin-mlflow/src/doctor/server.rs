@@ -2,14 +2,12 @@
 //! version and OTLP ingestion, its backend, the experiment, and its clock.
 
 use crate::config::{Auth, ExperimentRef};
+use crate::exporter::mlflow_release::MlflowRelease;
 use crate::exporter::mlflow_rest::{MlflowRest, RawReply, RestError};
 use crate::exporter::transport::TraceEndpoint;
 use openclaw_plugin_api::DoctorCheck;
 use serde_json::Value;
 use std::time::{Duration, SystemTime};
-
-/// The first MLflow release whose server ingests OTLP traces at `/v1/traces`.
-pub const FIRST_OTLP_VERSION: (u32, u32, u32) = (3, 6, 0);
 
 /// Who we say we are, without the secret.
 pub fn who(auth: &Auth) -> String {
@@ -50,46 +48,47 @@ pub fn credentials(rest: &MlflowRest, auth: &Auth) -> DoctorCheck {
     }
 }
 
-/// "3.17.2rc0" -> (3, 17, 2)
-pub fn parse_version(text: &str) -> Option<(u32, u32, u32)> {
-    let mut parts = text.trim().split('.').map(|p| p.chars().take_while(char::is_ascii_digit).collect::<String>());
-    let major = parts.next()?.parse().ok()?;
-    let minor = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
-    let patch = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
-    Some((major, minor, patch))
-}
-
-/// The version the server reports, and whether its OTLP endpoint exists (an empty request is a
+/// The release the server reports, and whether its OTLP endpoint exists (an empty request is a
 /// 400 "no spans" where it does, a 404 where it does not).
-pub fn version(rest: &MlflowRest, traces: &TraceEndpoint) -> DoctorCheck {
+pub fn version(rest: &MlflowRest, traces: &TraceEndpoint) -> (DoctorCheck, Option<MlflowRelease>) {
     const NAME: &str = "MLflow version";
-    let (a, b, c) = FIRST_OTLP_VERSION;
-    let upgrade = format!("upgrade the MLflow server to {a}.{b}.{c} or later (pip install -U 'mlflow>={a}.{b}')");
-    let reported = match rest.get_raw("/version") {
-        Ok(RawReply { status: 200, body, .. }) => Some(body.trim().to_string()),
-        _ => None,
-    };
+    let first = MlflowRelease::FIRST_OTLP;
+    let upgrade = format!("upgrade the MLflow server to {first} or later (pip install -U 'mlflow>={first}')");
+    let release = rest.release();
     let endpoint = traces.post(&[]).status;
-    match (reported.as_deref().and_then(parse_version), endpoint) {
-        (Some(v), _) if v < FIRST_OTLP_VERSION => DoctorCheck::fail(
-            NAME,
-            format!("{}: too old to ingest OTLP traces (from {a}.{b}.{c})", reported.unwrap_or_default()),
-            upgrade,
-        ),
+    let check = match (release, endpoint) {
+        (Some(r), _) if r < first => {
+            DoctorCheck::fail(NAME, format!("{r}: too old to ingest OTLP traces (from {first})"), upgrade)
+        }
         (_, 404) => DoctorCheck::fail(
             NAME,
             format!(
                 "{}: POST /v1/traces answered 404, so this server does not ingest OTLP traces",
-                reported.unwrap_or("version not reported".into())
+                release.map_or("version not reported".into(), |r| r.to_string())
             ),
             upgrade,
         ),
         (_, 0) => DoctorCheck::fail(NAME, "POST /v1/traces got no answer", "see the checks above"),
-        (Some(_), _) => {
-            DoctorCheck::pass(NAME, format!("{}; ingests OTLP traces at /v1/traces", reported.unwrap_or_default()))
-        }
+        (Some(r), _) if !r.fills_trace_info() => DoctorCheck::pass(
+            NAME,
+            format!("{r}; ingests OTLP traces at /v1/traces; before 3.14 the plugin sets each trace's session, user, tags and run link over REST (two calls a trace)"),
+        ),
+        (Some(r), _) => DoctorCheck::pass(NAME, format!("{r}; ingests OTLP traces at /v1/traces")),
         (None, _) => DoctorCheck::pass(NAME, "version not reported; /v1/traces exists"),
-    }
+    };
+    (check, release)
+}
+
+/// What the release's UI cannot show of what the plugin sends, when there is something.
+pub fn shown(release: MlflowRelease) -> Option<DoctorCheck> {
+    let shows_cost = MlflowRelease::SHOWS_COST;
+    (release < shows_cost).then(|| {
+        DoctorCheck::warn(
+            "what MLflow shows",
+            format!("MLflow {release}'s UI shows no cost (from {shows_cost}); each trace keeps it in its metadata (mlflow.trace.cost) and each model span in mlflow.llm.cost"),
+            format!("upgrade the MLflow server to {shows_cost} or later to see cost in the UI"),
+        )
+    })
 }
 
 /// The tracking store behind the server: traces need a SQL database.
@@ -180,15 +179,6 @@ pub fn first_line(body: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn versions_compare_by_number() {
-        assert_eq!(parse_version("3.17.2"), Some((3, 17, 2)));
-        assert_eq!(parse_version("3.6.0rc0"), Some((3, 6, 0)));
-        assert!(parse_version("3.5.1").unwrap() < FIRST_OTLP_VERSION);
-        assert!(parse_version("3.10.0").unwrap() > FIRST_OTLP_VERSION);
-        assert_eq!(parse_version("<html>"), None);
-    }
 
     #[test]
     fn clock_skew_is_judged_from_the_date_header() {

@@ -123,8 +123,8 @@ fn read_back(rest: &MlflowRest, trace_id: &str) -> DoctorCheck {
     const NAME: &str = "test trace";
     let deadline = Instant::now() + Duration::from_secs(10);
     let info = loop {
-        match rest.get_trace(trace_id) {
-            Ok(found) => break found.pointer("/trace/trace_info").cloned().unwrap_or(Value::Null),
+        match rest.trace_info(trace_id) {
+            Ok(info) => break info,
             Err(e) if Instant::now() >= deadline => {
                 return DoctorCheck::fail(
                     NAME,

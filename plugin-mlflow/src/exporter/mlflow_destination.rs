@@ -3,8 +3,10 @@
 //! says what each reply means (`classify`). The delivery loop (`delivery`) does the rest.
 
 use super::delivery::{Destination, Outcome, Verdict};
-use super::mlflow_rest::{MlflowRest, RestError};
+use super::mlflow_release::MlflowRelease;
+use super::mlflow_rest::{MlflowRest, RestError, MAX_TRACES_PER_LINK};
 use super::mlflow_spans::mlflow_trace_id;
+use super::older_ingest::{adapt_request, TraceInfoPatch};
 use super::run_metrics::MetricPoint;
 use super::transport::{authorization, Reply, TraceEndpoint};
 use super::wire::EncodedTrace;
@@ -63,6 +65,8 @@ pub struct MlflowDestination {
     rest: MlflowRest,
     traces: TraceEndpoint,
     session: Session,
+    /// The server's release, read as the session starts (`None`: not reported, taken as current).
+    release: Option<MlflowRelease>,
     /// Names the run: what it holds (`config::Destination::run_label`) and when this plugin started.
     run_label: &'static str,
     started_ms: u64,
@@ -93,6 +97,7 @@ impl MlflowDestination {
             stats,
             log,
             session: Session::Unresolved,
+            release: None,
             run_label: settings.run_label,
             started_ms: super::now_ms(),
             problems: Throttle::new(REPEAT_LOG_EVERY),
@@ -124,6 +129,7 @@ impl MlflowDestination {
     fn advance(&mut self) -> Result<Session, ()> {
         match std::mem::replace(&mut self.session, Session::Unresolved) {
             Session::Unresolved => {
+                self.learn_release();
                 match self.rest.resolve_experiment(&self.experiment) {
                     Ok(experiment_id) => {
                         self.log.info(|| format!("MLFlow experiment ID: {experiment_id}"));
@@ -160,6 +166,54 @@ impl MlflowDestination {
             }
             ready @ Session::Ready { .. } => Ok(ready),
         }
+    }
+
+    /// Reads the server's release (again after a reconnect: the server may have been upgraded) and
+    /// says once what an older one costs.
+    fn learn_release(&mut self) {
+        let release = self.rest.release();
+        if release != self.release {
+            if let Some(r) = release.filter(|r| !r.fills_trace_info()) {
+                self.log.info(|| {
+                    format!("MLflow server {r}: before 3.14 it does not take a trace's session, user, tags and run link from the spans; they are set over REST, two calls a trace")
+                });
+            }
+        }
+        self.release = release;
+    }
+
+    /// The release when it is one before 3.14 (the spans alone do not make the whole trace).
+    fn older_release(&self) -> Option<MlflowRelease> {
+        self.release.filter(|r| !r.fills_trace_info())
+    }
+
+    /// For a release before 3.14, once the batch's spans are in: each trace's session, user, token
+    /// usage, cost and tags merged into its info, and the traces linked to the run. A trace the
+    /// server refuses to change keeps its spans and is logged; no answer or a server error retries
+    /// the batch (spans and info again: the info written last makes the counts right).
+    fn complete_older_traces(&mut self, batch: &[EncodedTrace]) -> Result<(), RestError> {
+        let (Some(release), Session::Ready { run_id, .. }) = (self.older_release(), &self.session) else {
+            return Ok(());
+        };
+        let run_id = run_id.clone();
+        let mut linked = Vec::with_capacity(batch.len());
+        for patch in batch.iter().flat_map(|trace| TraceInfoPatch::from_request(&trace.body)) {
+            let replaced = self.rest.trace_info(&patch.trace_id).and_then(|mut info| {
+                patch.apply(&mut info);
+                self.rest.replace_trace_info(&info)
+            });
+            match replaced {
+                Ok(()) => linked.push(patch.trace_id),
+                Err(RestError::Refused(status @ 400..=499, m)) => self.log.warn(|| {
+                    format!("MLflow {release} refused the session, user and tags of trace {} ({status}: {m}); its spans are kept", patch.trace_id)
+                }),
+                Err(e) => return Err(e),
+            }
+        }
+        for ids in linked.chunks(MAX_TRACES_PER_LINK) {
+            self.rest.link_traces_to_run(&run_id, ids)?;
+        }
+        Ok(())
     }
 
     /// At most once per flush interval, before sending: restores the experiment if it was deleted
@@ -208,7 +262,17 @@ impl Destination for MlflowDestination {
             match self.advance() {
                 Ok(Session::Ready { experiment_id, run_id }) => {
                     self.traces.set_header("x-mlflow-experiment-id", experiment_id.clone());
-                    self.traces.set_header("x-mlflow-run-id", run_id.clone());
+                    match self.older_release() {
+                        None => {
+                            self.traces.set_header("x-mlflow-run-id", run_id.clone());
+                            self.traces.set_adapter(None);
+                        }
+                        Some(release) => {
+                            // Ignored before 3.14: the run link is made over REST.
+                            self.traces.remove_header("x-mlflow-run-id");
+                            self.traces.set_adapter(Some(Arc::new(move |body| adapt_request(body, release))));
+                        }
+                    }
                     self.session = Session::Ready { experiment_id, run_id };
                     self.problems.reset();
                     self.log.info(|| {
@@ -246,6 +310,12 @@ impl Destination for MlflowDestination {
     fn on_reply(&mut self, batch: &[EncodedTrace], reply: Reply, buffered: usize) -> Outcome {
         match classify(reply.status) {
             TraceReply::Accepted => {
+                if let Err(e) = self.complete_older_traces(batch) {
+                    self.report(&e, |e| {
+                        format!("MLflow took the spans, but not yet the traces' session, user, tags and run link ({e}); retrying")
+                    });
+                    return Outcome::none(Verdict::Retry(None));
+                }
                 self.delivered(batch);
                 Outcome::all(batch.len())
             }

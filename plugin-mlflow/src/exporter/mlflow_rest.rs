@@ -1,6 +1,7 @@
 //! The few MLflow REST calls the exporter makes itself (finding or creating the experiment, the
 //! run and its metrics), and the read-only ones `doctor` adds.
 
+use super::mlflow_release::MlflowRelease;
 use crate::config::ExperimentRef;
 use serde_json::{json, Value};
 
@@ -156,11 +157,42 @@ impl MlflowRest {
         }
     }
 
-    /// One trace with its spans (`{"trace": {"trace_info", "spans"}}`); `trace_id` is `tr-...`.
-    pub fn get_trace(&self, trace_id: &str) -> Result<Value, RestError> {
-        self.call("GET", &format!("/api/3.0/mlflow/traces/get?trace_id={}", percent_encode(trace_id)), None)
+    /// The release the server runs (`/version`, plain text, in every release); `None` when it
+    /// does not say (a proxy in front that routes only the API).
+    pub fn release(&self) -> Option<MlflowRelease> {
+        match self.get_raw("/version") {
+            Ok(RawReply { status: 200, body, .. }) => MlflowRelease::parse(&body),
+            _ => None,
+        }
     }
 }
+
+/// Traces, by their MLflow id (`tr-...`), with the calls every release from 3.6 has.
+impl MlflowRest {
+    /// A trace's info (`trace_info`: state, times, previews, metadata, tags), without its spans.
+    pub fn trace_info(&self, trace_id: &str) -> Result<Value, RestError> {
+        let found = self.call("GET", &format!("/api/3.0/mlflow/traces/{}", percent_encode(trace_id)), None)?;
+        found
+            .pointer("/trace/trace_info")
+            .cloned()
+            .ok_or_else(|| RestError::Refused(200, "answer without trace.trace_info".into()))
+    }
+
+    /// Replaces a trace's info (MLflow's StartTraceV3, an upsert): `info` as `trace_info` gave it,
+    /// changed.
+    pub fn replace_trace_info(&self, info: &Value) -> Result<(), RestError> {
+        self.call("POST", "/api/3.0/mlflow/traces", Some(&json!({ "trace": { "trace_info": info } }))).map(|_| ())
+    }
+
+    /// Links traces to a run (at most `MAX_TRACES_PER_LINK` per call).
+    pub fn link_traces_to_run(&self, run_id: &str, trace_ids: &[String]) -> Result<(), RestError> {
+        let body = json!({ "run_id": run_id, "trace_ids": trace_ids });
+        self.call("POST", "/api/2.0/mlflow/traces/link-to-run", Some(&body)).map(|_| ())
+    }
+}
+
+/// MLflow's limit on trace ids per `link-to-run` call.
+pub const MAX_TRACES_PER_LINK: usize = 100;
 
 fn experiment_id(found: &Value) -> Result<String, RestError> {
     found

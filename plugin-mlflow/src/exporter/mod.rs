@@ -8,7 +8,8 @@
 //! 2. `delivery`: one loop per destination ships its mailbox in batches, several requests at once
 //!    within `in_flight`'s adaptive limit, retrying with `backoff`.
 //!    The destinations speak their protocol and classify replies: `mlflow_destination` (experiment,
-//!    run, traces, run metrics; `mlflow_rest`) and `otlp_destination` (any OTLP/HTTP backend).
+//!    run, traces, run metrics; `mlflow_rest`; for a server before 3.14 (`mlflow_release`) what
+//!    `older_ingest` adds) and `otlp_destination` (any OTLP/HTTP backend).
 //!    Both post over `transport`.
 //!
 //! Contract with the host (through `flush` and `shutdown`): both return by their deadline whatever
@@ -21,8 +22,10 @@ mod delivery;
 mod in_flight;
 mod mailbox;
 mod mlflow_destination;
+pub mod mlflow_release;
 pub mod mlflow_rest;
 pub mod mlflow_spans;
+mod older_ingest;
 mod otlp_destination;
 mod otlp_metrics;
 mod outbox;

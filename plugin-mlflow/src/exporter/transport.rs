@@ -7,6 +7,7 @@ use super::wire::EncodedTrace;
 use crate::config::{Auth, TlsSettings};
 use opentelemetry_http::{Bytes, HttpClient, HttpError};
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
 
@@ -147,6 +148,9 @@ impl Reply {
     }
 }
 
+/// Rewrites a request's body for the server it goes to (an older MLflow: `older_ingest`).
+pub type BodyAdapter = Arc<dyn Fn(Vec<u8>) -> Vec<u8> + Send + Sync>;
+
 /// An OTLP/HTTP traces endpoint: traces already encoded as protobuf (`wire`) posted over the
 /// shared agent, each on a new connection, the reply read directly. A clone shares the agent.
 #[derive(Clone)]
@@ -154,11 +158,12 @@ pub struct TraceEndpoint {
     agent: ureq::Agent,
     url: String,
     headers: Vec<(String, String)>,
+    adapter: Option<BodyAdapter>,
 }
 
 impl TraceEndpoint {
     pub fn new(agent: ureq::Agent, url: String) -> TraceEndpoint {
-        TraceEndpoint { agent, url, headers: Vec::new() }
+        TraceEndpoint { agent, url, headers: Vec::new(), adapter: None }
     }
 
     /// MLflow's OTLP endpoint, `{tracking_uri}/v1/traces`, with the credentials' header if any.
@@ -176,9 +181,21 @@ impl TraceEndpoint {
         self.headers.push((name.to_string(), value));
     }
 
+    pub fn remove_header(&mut self, name: &str) {
+        self.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+    }
+
+    /// How each request's body is rewritten before it is posted (`None`: sent as encoded).
+    pub fn set_adapter(&mut self, adapter: Option<BodyAdapter>) {
+        self.adapter = adapter;
+    }
+
     /// Posts `traces` in one request: their encoded requests, one after another, are one request.
     pub fn post(&self, traces: &[EncodedTrace]) -> Reply {
-        let body = super::wire::request_body(traces);
+        let mut body = super::wire::request_body(traces);
+        if let Some(adapt) = &self.adapter {
+            body = adapt(body);
+        }
         // A connection of its own: a kept-alive connection stays with the server worker (or pod,
         // behind a Service) that accepted it, so a gateway's few connections can all land on one
         // worker of several. Measured, 2 workers over 4 connections in three alternating rounds:
