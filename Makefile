@@ -51,6 +51,14 @@ $(CACHE)/mlflow-%/bin/mlflow:
 
 floor-venv: $(MLFLOW_FLOOR_VENV)/bin/mlflow
 
+# `make compat`: the README's "Supported versions" table, measured on every MLflow minor release
+# from the floor (its newest patch) to the newest (.venv). About a minute a release, plus the
+# virtualenvs' installs the first time.
+MLFLOW_COMPAT := 3.6.0 3.7.0 3.8.1 3.9.0 3.10.1 3.11.1 3.12.0 3.13.0 3.14.0 3.15.2 3.16.1
+compat: venv $(foreach v,$(MLFLOW_COMPAT),$(CACHE)/mlflow-$(v)/bin/mlflow)
+	$(CARGO) build --release -p openclaw-plugin-mlflow -p openclaw-host-harness
+	$(VENV)/bin/python scripts/compat.py README.md $(foreach v,$(MLFLOW_COMPAT),$(v)=$(CACHE)/mlflow-$(v)) $(MLFLOW_VERSION)=$(VENV)
+
 # The tests whose outcome depends on the MLflow release: what lands in MLflow, the run, the doctor.
 MLFLOW_RELEASE_TESTS := --test mlflow_traces --test mlflow_metrics --test doctor
 

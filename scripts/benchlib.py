@@ -91,16 +91,16 @@ def healthy(uri):
 class Server:
     """An MLflow server of the benchmark's own: a SQLite file, or `store` (a postgresql:// URL)."""
 
-    def __init__(self, workers, port=None, db=None, store=None, cpus=None):
+    def __init__(self, workers, port=None, db=None, store=None, cpus=None, mlflow=MLFLOW, env=None):
         self.workers = workers
         self.port = port or free_port()
         self.uri = f"http://127.0.0.1:{self.port}"
         self.db = db or os.path.join(tempfile.mkdtemp(dir=WORK), "mlflow.db")
         log = open(self.db + ".log", "w")
-        self.proc = subprocess.Popen([MLFLOW, "server", "--backend-store-uri", store or f"sqlite:///{self.db}", "--host", "127.0.0.1",
+        self.proc = subprocess.Popen([mlflow, "server", "--backend-store-uri", store or f"sqlite:///{self.db}", "--host", "127.0.0.1",
                                       "--port", str(self.port), "--workers", str(workers),
                                       "--default-artifact-root", os.path.join(os.path.dirname(self.db), "artifacts")],
-                                     stdout=log, stderr=log, start_new_session=True, preexec_fn=pinned(cpus))
+                                     stdout=log, stderr=log, start_new_session=True, preexec_fn=pinned(cpus), env=env)
         deadline = time.time() + 240
         while not healthy(self.uri):
             if time.time() > deadline or self.proc.poll() is not None:
