@@ -117,9 +117,16 @@ SCREENSHOTS_DIR ?= docs/images
 screenshots: demo browser
 	$(NODE24) ui/screenshots.mjs "$(DEMO_URI)" "$(DEMO_EXPERIMENT)" "$(SCREENSHOTS_DIR)"
 
+# zig and cargo-zigbuild (both from PyPI, into .cache/zig): the package's binaries linked for glibc 2.28.
+ZIG_VENV := $(CACHE)/zig
+ZIGBUILD := $(ZIG_VENV)/bin/cargo-zigbuild
+$(ZIGBUILD):
+	$(PYTHON) -m venv $(ZIG_VENV)
+	$(ZIG_VENV)/bin/pip install --quiet --disable-pip-version-check ziglang==0.17.1 cargo-zigbuild==0.24.0
+
 # dist/openclaw-mlflow/ and dist/openclaw-mlflow-<version>.tgz: what `openclaw plugins install` takes.
-package:
-	CARGO=$(CARGO) scripts/package.sh
+package: $(ZIGBUILD)
+	PATH="$(ZIG_VENV)/bin:$$PATH" ZIGBUILD=$(ZIGBUILD) scripts/package.sh
 
 # The workspace, and the plugin built against the first interface version (tests/compat).
 build:

@@ -9,12 +9,18 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 target="${CARGO_TARGET_DIR:-$root/target}"
 out="$root/dist/openclaw-mlflow"
 
-"${CARGO:-cargo}" build --release -p openclaw-plugin-mlflow -p openclaw-plugin-node
+# Linked against glibc 2.28, as Node 24's own Linux x64 binaries are, so the package loads wherever
+# Node does (Debian 10+, Ubuntu 20.04+, RHEL 8+): zig as the linker (cargo-zigbuild, ziglang), with
+# the installed x86_64 std. ZIGBUILD names cargo-zigbuild (the Makefile's, from .cache/zig).
+triple=x86_64-unknown-linux-gnu
+glibc_target="$triple.2.28"
+"${ZIGBUILD:-cargo-zigbuild}" zigbuild --release --target "$glibc_target" -p openclaw-plugin-mlflow -p openclaw-plugin-node
+built="$target/$triple/release"
 rm -rf "$out" "$root"/dist/openclaw-mlflow-*.tgz
 mkdir -p "$out/native"
 cp "$root"/package/{index.js,package.json,openclaw.plugin.json,README.md} "$out/"
-cp "$target/release/libopenclaw_mlflow.so" "$out/native/libopenclaw_mlflow.so"
-cp "$target/release/libopenclaw_mlflow_host.so" "$out/native/openclaw-mlflow-host.node"
+cp "$built/libopenclaw_mlflow.so" "$out/native/libopenclaw_mlflow.so"
+cp "$built/libopenclaw_mlflow_host.so" "$out/native/openclaw-mlflow-host.node"
 strip --strip-all "$out"/native/*
 (cd "$root/dist" && npm pack --silent --cache "$root/.cache/npm" ./openclaw-mlflow >/dev/null)
 tgz=$(ls "$root"/dist/openclaw-mlflow-*.tgz)
