@@ -176,8 +176,22 @@ impl OpenClaw {
                 format!("npm-pack:{}", tgz.display())
             }
         };
-        self.run(&["plugins", "install", &spec, "--force", "--accept-capabilities"], &[], Duration::from_secs(120))
-            .assert_success("openclaw plugins install");
+        let mut args = vec!["plugins", "install", &spec, "--force"];
+        args.extend(self.consent_flag());
+        self.run(&args, &[], Duration::from_secs(120)).assert_success("openclaw plugins install");
+    }
+
+    /// `--accept-capabilities` where the release asks for capability consent (from 2026.8.1; 2026.7
+    /// refuses the option as unknown), read from its own `plugins install --help`.
+    pub fn consent_flag(&self) -> Option<&'static str> {
+        // One release per test run: asked once.
+        static ASKS_CONSENT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        let asks = *ASKS_CONSENT.get_or_init(|| {
+            let help = self.run(&["plugins", "install", "--help"], &[], Duration::from_secs(60));
+            help.assert_success("openclaw plugins install --help");
+            help.output.contains("--accept-capabilities")
+        });
+        asks.then_some("--accept-capabilities")
     }
 
     /// Sets `value` at the JSON pointer `at` in openclaw.json (plain JSON once OpenClaw wrote it).

@@ -453,11 +453,16 @@ impl Translator {
 
 /// Puts a reply's usage, cost, text and error on a held model call's end.
 fn fill_reply(hook: &mut Hook, usage: Option<TokenUsage>, cost: Option<ModelCost>, text: Option<String>, reply_error: String) {
-    if let Hook::ModelCallEnd { usage: u, cost_usd, response, error, .. } = hook {
+    if let Hook::ModelCallEnd { usage: u, cost_usd, response, error, outcome, .. } = hook {
         *u = usage.or(*u);
         *cost_usd = cost.or(*cost_usd);
         if let Some(text) = text {
             *response = text;
+        }
+        // A reply that is an error (`stopReason: "error"`) is a failed call, whatever the call's
+        // end said: OpenClaw before 2026.9 ends a stream that delivered an error as "completed".
+        if !reply_error.is_empty() && *outcome == Outcome::COMPLETED {
+            *outcome = Outcome::ERROR;
         }
         if error.is_empty() {
             *error = reply_error;

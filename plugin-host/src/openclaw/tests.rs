@@ -114,6 +114,31 @@ fn interleaved_sessions_each_get_their_own_replies() {
 }
 
 #[test]
+fn a_call_ended_as_completed_whose_reply_is_an_error_is_a_failed_call() {
+    let mut t = Translator::default();
+    let mut out = Vec::new();
+    t.push(cx(1, "r1", "s1"), OpenClawHook::RunStarted { prompt: "hi".into() }, &mut out);
+    t.push(cx(2, "r1", "s1"), call_ended("c1"), &mut out);
+    let failed_reply = OpenClawHook::AssistantMessage {
+        usage: None,
+        cost: None,
+        text: String::new(),
+        error: "500 mock: internal error".into(),
+    };
+    t.push(cx(3, "", "s1"), failed_reply, &mut out);
+    t.push(cx(4, "r1", "s1"), call_ended("c2"), &mut out);
+    t.push(cx(5, "", "s1"), reply(10), &mut out);
+    let calls: Vec<(Outcome, &str)> = out
+        .iter()
+        .filter_map(|e| match &e.hook {
+            Hook::ModelCallEnd { outcome, error, .. } => Some((*outcome, error.as_str())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(calls, [(Outcome::ERROR, "500 mock: internal error"), (Outcome::COMPLETED, "")]);
+}
+
+#[test]
 fn a_call_whose_reply_never_comes_goes_out_at_the_runs_next_hook_or_its_deadline() {
     let mut t = Translator::new(Limits { reply_wait_ms: 100, ..Limits::default() });
     let mut out = Vec::new();
