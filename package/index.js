@@ -8,7 +8,8 @@
 //   payload, never JSON.stringify of one; llm_input's system prompt and tool list never cross);
 // - content is cut to maxContentBytes before it crosses;
 // - it never awaits, never blocks, never throws into the gateway (gateway_stop alone returns a
-//   promise, which OpenClaw awaits for up to 5 s while its thread goes on).
+//   promise, which OpenClaw awaits for up to 5 s, the limit it is registered with, while its
+//   thread goes on).
 //
 // OpenClaw calls register() several times per process, each time from a fresh copy of this
 // package; the state below lives on globalThis so that there is one native host per process, and
@@ -21,7 +22,8 @@ import { fileURLToPath } from "node:url";
 
 const PLUGIN_ID = "mlflow";
 const ADDON = "openclaw-mlflow-host.node";
-const SHUTDOWN_BUDGET_MS = 4500; // inside OpenClaw's 5 s gateway_stop budget
+const GATEWAY_STOP_TIMEOUT_MS = 5000; // OpenClaw's default for gateway_stop from 2026.8.1; 2026.7 has none
+const SHUTDOWN_BUDGET_MS = 4500; // inside that
 const EXIT_BUDGET_MS = 5000;
 const MARKER = "…[truncated by openclaw-mlflow: ";
 
@@ -440,7 +442,7 @@ export default {
     state.api = api;
     if (api.registrationMode === "full" || api.registrationMode === undefined) warnWithoutConversationAccess(api);
     for (const [name, handler] of Object.entries(HANDLERS)) api.on(name, guarded(name, handler));
-    api.on("gateway_stop", () => stopAtGatewayStop());
+    api.on("gateway_stop", () => stopAtGatewayStop(), { timeoutMs: GATEWAY_STOP_TIMEOUT_MS });
     api.registerCli?.(({ program }) => registerCommands(api, program), { descriptors: [CLI_ROOT] });
   },
 };

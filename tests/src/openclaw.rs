@@ -88,8 +88,12 @@ impl OpenClaw {
     /// A fresh state directory with a workspace holding hello.txt and a configuration whose only
     /// model is the mock.
     pub fn fresh() -> OpenClaw {
+        OpenClaw::fresh_release(required("OPENCLAW_TEST_BIN"))
+    }
+
+    /// The same, with the `openclaw` at `bin` (another release) on the tests' Node.
+    pub fn fresh_release(bin: PathBuf) -> OpenClaw {
         let node = required("OPENCLAW_TEST_NODE");
-        let bin = required("OPENCLAW_TEST_BIN");
         let mock = MockModel::start();
         let state_dir = scratch_dir("openclaw-state");
         let workspace = state_dir.join("workspace");
@@ -156,6 +160,11 @@ impl OpenClaw {
     /// `openclaw plugins install` of what `make package` built: the folder `dist/openclaw-mlflow`, or
     /// the packed `dist/openclaw-mlflow-<version>.tgz` as `npm-pack:<file>`.
     pub fn install_package(&self, form: Package) {
+        self.try_install_package(form).assert_success("openclaw plugins install");
+    }
+
+    /// The same, as it went (a release below the package's floor refuses it).
+    pub fn try_install_package(&self, form: Package) -> Ran {
         let dist = workspace_root().join("dist");
         let folder = dist.join("openclaw-mlflow");
         assert!(folder.join("openclaw.plugin.json").exists(), "{} is missing: run `make package`", folder.display());
@@ -178,20 +187,32 @@ impl OpenClaw {
         };
         let mut args = vec!["plugins", "install", &spec, "--force"];
         args.extend(self.consent_flag());
-        self.run(&args, &[], Duration::from_secs(120)).assert_success("openclaw plugins install");
+        self.run(&args, &[], Duration::from_secs(120))
     }
 
     /// `--accept-capabilities` where the release asks for capability consent (from 2026.8.1; 2026.7
     /// refuses the option as unknown), read from its own `plugins install --help`.
     pub fn consent_flag(&self) -> Option<&'static str> {
-        // One release per test run: asked once.
-        static ASKS_CONSENT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-        let asks = *ASKS_CONSENT.get_or_init(|| {
+        // Asked once per release (its `openclaw`) in a test process.
+        static ASKS_CONSENT: std::sync::Mutex<Vec<(PathBuf, bool)>> = std::sync::Mutex::new(Vec::new());
+        let known = ASKS_CONSENT.lock().unwrap().iter().find(|(bin, _)| *bin == self.bin).map(|(_, asks)| *asks);
+        let asks = known.unwrap_or_else(|| {
             let help = self.run(&["plugins", "install", "--help"], &[], Duration::from_secs(60));
             help.assert_success("openclaw plugins install --help");
-            help.output.contains("--accept-capabilities")
+            let asks = help.output.contains("--accept-capabilities");
+            ASKS_CONSENT.lock().unwrap().push((self.bin.clone(), asks));
+            asks
         });
         asks.then_some("--accept-capabilities")
+    }
+
+    /// The release this installation runs (`openclaw --version`: "OpenClaw 2026.9.6 (hash)").
+    pub fn release(&self) -> (u32, u32, u32) {
+        let ran = self.run(&["--version"], &[], Duration::from_secs(60));
+        ran.assert_success("openclaw --version");
+        let version = ran.output.split_whitespace().find(|w| w.starts_with("20")).unwrap_or_default();
+        let mut parts = version.split('.').map(|p| p.parse().unwrap_or(0));
+        (parts.next().unwrap_or(0), parts.next().unwrap_or(0), parts.next().unwrap_or(0))
     }
 
     /// Sets `value` at the JSON pointer `at` in openclaw.json (plain JSON once OpenClaw wrote it).

@@ -1,4 +1,5 @@
-//! The package in the real OpenClaw gateway (openclaw@2026.9.6 on Node 24), installed with
+//! The package in the real OpenClaw gateway (`make test`: openclaw@2026.9.6 on Node 24, then the
+//! floor, openclaw@2026.7.1 on Node 22, with MLflow 3.6.0), installed with
 //! `openclaw plugins install` as an operator would, answering through the project's mock model, and
 //! read back from the real MLflow server: what a user of the plugin would check.
 //!
@@ -137,8 +138,15 @@ fn every_turn_of_the_real_gateway_lands_in_mlflow_once_with_what_a_user_looks_fo
         .filter(|s| s.status_code == "STATUS_CODE_ERROR" && s.name.starts_with("llm."))
         .map(|s| s.status_message.as_str())
         .collect();
-    assert!(call_errors.iter().any(|m| m.contains("500 mock: internal error")), "{call_errors:?}");
-    assert!(call_errors.iter().any(|m| m.contains("429")), "every attempt is in the one trace: {call_errors:?}");
+    assert!(call_errors.iter().any(|m| m.contains("429")), "the last attempt's failure: {call_errors:?}");
+    // 2026.9.6 reports each attempt as a model call of its own (the first got the 500); 2026.7.1
+    // makes one call of them (its OpenAI client retries inside it) that fails with the last error.
+    if oc.release() >= (2026, 9, 6) {
+        assert!(
+            call_errors.iter().any(|m| m.contains("500 mock: internal error")),
+            "every attempt is in the one trace: {call_errors:?}"
+        );
+    }
 
     // A failing tool: its span failed, the turn did not.
     let bad_tool = the_one_in(&mlflow, &traces, "agent:main:gw-badtool");

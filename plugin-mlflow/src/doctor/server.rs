@@ -98,7 +98,14 @@ pub fn backend(rest: &MlflowRest) -> DoctorCheck {
         Ok(RawReply { status: 200, body, .. }) => serde_json::from_str::<Value>(&body).ok(),
         _ => None,
     };
-    match info.as_ref().and_then(|i| i.get("store_type")).and_then(Value::as_str) {
+    let reported = info.as_ref().and_then(|i| i.get("store_type")).and_then(Value::as_str);
+    // Before 3.10 there is no server-info; reading a trace that does not exist tells a file store
+    // (501, as for every trace call) from a database (an empty answer). Changes nothing.
+    let read = || match rest.get_raw("/api/3.0/mlflow/traces/batchGet?trace_ids=tr-00000000000000000000000000000000") {
+        Ok(RawReply { status: 501, .. }) => Some("FileStore"),
+        _ => None,
+    };
+    match reported.or_else(read) {
         Some(store) if store.contains("File") => DoctorCheck::fail(
             NAME,
             format!("{store}: a file store cannot hold traces (MLflow answers 501 to every trace)"),
