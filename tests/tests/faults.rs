@@ -395,8 +395,9 @@ fn a_slow_request_is_overtaken_by_others_and_its_traces_still_land_once() {
     let proxy = FaultProxy::start(&mlflow.uri);
     let name = unique("overtaken");
     let host = busy_host(&proxy.url, &name, 10, 100);
-    // Once requests flow, one is held 3 s after MLflow answered it.
-    wait_for_trace_requests(&proxy, 6);
+    // Once requests flow and the in-flight limit has had rounds to grow (it starts at one), one
+    // is held 3 s after MLflow answered it.
+    wait_for_trace_requests(&proxy, 20);
     let hold = Duration::from_secs(3);
     proxy.add(Rule { path_prefix: "/v1/traces".into(), fault: Fault::DelayResponse(hold), times: Some(1) });
     let run: HostRun = host.wait_with_output().unwrap().into();
