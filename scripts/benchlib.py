@@ -5,6 +5,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -236,6 +237,21 @@ def write_out(lines, out=None):
         with open(out, "w") as f:
             f.write(text)
     print(text)
+
+
+def write_readme_table(readme, marker, intro, header, rows):
+    """Replaces the README's section between `<!-- marker -->` and `<!-- /marker -->` with `intro` (lines)
+    and a table of `header` (cells) and `rows` (cells each); prints the table where there is no such section."""
+    start, end = f"<!-- {marker} -->", f"<!-- /{marker} -->"
+    table = "\n".join([start, *intro, "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header),
+                       *("| " + " | ".join(cells) + " |" for cells in rows), end])
+    text = open(readme).read()
+    if start in text and end in text:
+        with open(readme, "w") as f:
+            f.write(text[:text.index(start)] + table + text[text.index(end) + len(end):])
+        print(f"compat: {readme} updated", file=sys.stderr)
+    else:
+        print(f"compat: {readme} has no {start} ... {end} section; the table:\n{table}", file=sys.stderr)
 
 
 def section_lines(section):

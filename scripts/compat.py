@@ -19,7 +19,6 @@ import urllib.request
 import benchlib as b
 
 FIXTURE = os.path.join(b.ROOT, "tests", "fixtures", "openclaw-2026.9.6", "hooks.jsonl")
-START, END = "<!-- compat:mlflow -->", "<!-- /compat:mlflow -->"
 PREVIEW = 1000  # MLflow cuts previews to this many characters, the last three "..."
 
 
@@ -198,8 +197,8 @@ COLUMNS = [("traces", "traces land"), ("session", "Session (+ filter)"), ("user"
            ("run", "run: traces + metrics"), ("doctor", "doctor")]
 
 
-def row(version, result, warned, cost_in_ui):
-    cells = []
+def cells(version, result, warned, cost_in_ui):
+    found = [version]
     for key, _ in COLUMNS:
         passed, why = result.get(key, (False, "not measured"))
         cell = "yes" if passed else f"**no**: {why}"
@@ -207,38 +206,24 @@ def row(version, result, warned, cost_in_ui):
             cell = "stored; not in this UI"
         if key == "doctor" and passed and warned:
             cell = "pass, WARN " + ", ".join(warned)
-        cells.append(cell)
-    return f"| {version} | " + " | ".join(cells) + " |"
+        found.append(cell)
+    return found
 
 
 def main():
     readme, releases = sys.argv[1], [a.split("=", 1) for a in sys.argv[2:]]
-    lines, all_passed = [], True
+    rows, all_passed = [], True
     for version, venv in releases:
         print(f"compat: MLflow {version} ({venv})", file=sys.stderr, flush=True)
         result, warned, cost_in_ui = measure(version, os.path.abspath(venv))
-        lines.append(row(version, result, warned, cost_in_ui))
+        rows.append(cells(version, result, warned, cost_in_ui))
         all_passed &= all(passed for passed, _ in result.values())
-        print(lines[-1], flush=True)
-    today = datetime.date.today().isoformat()
-    table = "\n".join([
-        START,
-        f"Measured {today} by `make compat` (`scripts/compat.py`): per release a fresh server, the real OpenClaw",
+        print(" | ".join(rows[-1]), flush=True)
+    intro = [
+        f"Measured {datetime.date.today().isoformat()} by `make compat` (`scripts/compat.py`): per release a fresh server, the real OpenClaw",
         "recording replayed and the demo run through `openclaw-host`, `openclaw-host doctor`, then read back over REST.",
-        "",
-        "| MLflow | " + " | ".join(title for _, title in COLUMNS) + " |",
-        "|---|" + "---|" * len(COLUMNS),
-        *lines,
-        END,
-    ])
-    text = open(readme).read()
-    if START in text and END in text:
-        text = text[:text.index(START)] + table + text[text.index(END) + len(END):]
-        with open(readme, "w") as f:
-            f.write(text)
-        print(f"compat: {readme} updated", file=sys.stderr)
-    else:
-        print(f"compat: {readme} has no {START} ... {END} section; the table:\n{table}", file=sys.stderr)
+    ]
+    b.write_readme_table(readme, "compat:mlflow", intro, ["MLflow", *(title for _, title in COLUMNS)], rows)
     sys.exit(0 if all_passed else 1)
 
 

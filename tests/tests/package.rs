@@ -11,10 +11,9 @@ fn newest_glibc(binary: &Path) -> (u32, u32, u32) {
     let out = Command::new("objdump").arg("-T").arg(binary).output().expect("run objdump (binutils)");
     assert!(out.status.success(), "objdump -T {}: {}", binary.display(), String::from_utf8_lossy(&out.stderr));
     let text = String::from_utf8_lossy(&out.stdout);
-    let versions = text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.')).filter_map(|word| {
-        let mut parts = word.strip_prefix("GLIBC_")?.split('.').map(|p| p.parse::<u32>().ok());
-        Some((parts.next()??, parts.next().flatten().unwrap_or(0), parts.next().flatten().unwrap_or(0)))
-    });
+    let versions = text
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.'))
+        .filter_map(|word| word.strip_prefix("GLIBC_").map(dotted_version));
     versions.max().unwrap_or_else(|| panic!("{} references no GLIBC_ version", binary.display()))
 }
 
