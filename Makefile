@@ -37,7 +37,13 @@ $(MLFLOW):
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check mlflow==$(MLFLOW_VERSION)
 	@$(MLFLOW) --version
 
-venv: $(MLFLOW)
+# MLflow's basic-auth app (the access tests start one) needs the `auth` extra (Flask-WTF).
+MLFLOW_AUTH := $(VENV)/.mlflow-auth-$(MLFLOW_VERSION)
+$(MLFLOW_AUTH): $(MLFLOW)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check "mlflow[auth]==$(MLFLOW_VERSION)"
+	touch $@
+
+venv: $(MLFLOW) $(MLFLOW_AUTH)
 
 # The oldest MLflow the plugin supports (the first whose server ingests OTLP) and the releases
 # `make compat` measures, each in a virtualenv of its own under .cache/ (3.6.0 does not start with
@@ -154,12 +160,15 @@ build:
 # Each run starts with an empty target/test-scratch (the last run's stays for a look; the spool
 # tests fill hundreds of MB there).
 # Everything on the newest MLflow and OpenClaw, then the release-dependent tests on the floors of
-# both (MLflow 3.6.0; OpenClaw 2026.7.1 on Node 22).
+# both (MLflow 3.6.0; OpenClaw 2026.7.1 on Node 22), and that 3.6.0, which has no workspaces,
+# keeps a workspace's traces back.
 test: venv floor-venv build gateway floor-gateway package browser postgres
 	rm -rf $(CARGO_TARGET_DIR)/test-scratch
 	scripts/with-mlflow.sh $(CARGO) test --workspace -- --test-threads 2
 	MLFLOW_VENV=$(MLFLOW_FLOOR_VENV) OPENCLAW_TEST_NODE=$(NODE_FLOOR_BIN) OPENCLAW_TEST_BIN=$(OPENCLAW_FLOOR_BIN) \
 	  scripts/with-mlflow.sh $(CARGO) test -p openclaw-plugin-tests $(MLFLOW_RELEASE_TESTS) --test real_gateway -- --test-threads 2
+	MLFLOW_VENV=$(MLFLOW_FLOOR_VENV) \
+	  scripts/with-mlflow.sh $(CARGO) test -p openclaw-plugin-tests --test mlflow_access without_workspaces
 
 demo: venv build
 	@scripts/demo.sh "$(DEMO_DIR)" "$(DEMO_PORT)" "$(DEMO_EXPERIMENT)"

@@ -3,6 +3,7 @@
 //! (`scripts/with-mlflow.sh` exports its URL as `MLFLOW_TEST_URI`).
 
 pub mod browser;
+pub mod doctor;
 pub mod fault_proxy;
 pub mod openclaw;
 pub mod otlp_receiver;
@@ -154,9 +155,12 @@ pub fn read_events(path: &Path) -> Vec<Value> {
 }
 
 /// The real MLflow server of this test run.
+#[derive(Clone)]
 pub struct Mlflow {
     pub uri: String,
     agent: ureq::Agent,
+    /// Sent with every call: credentials, a workspace.
+    headers: Vec<(&'static str, String)>,
 }
 
 impl Mlflow {
@@ -170,7 +174,43 @@ impl Mlflow {
 
     pub fn from_uri(uri: &str) -> Mlflow {
         let agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
-        Mlflow { uri: uri.trim_end_matches('/').into(), agent }
+        Mlflow { uri: uri.trim_end_matches('/').into(), agent, headers: Vec::new() }
+    }
+
+    /// The same server, every call in MLflow workspace `name` (`X-MLFLOW-WORKSPACE`).
+    pub fn in_workspace(&self, name: &str) -> Mlflow {
+        self.with_header("X-MLFLOW-WORKSPACE", name.to_string())
+    }
+
+    /// The same server, every call as `user` (basic auth).
+    pub fn as_user(&self, user: &str, password: &str) -> Mlflow {
+        use base64::Engine;
+        let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+        self.with_header("Authorization", format!("Basic {token}"))
+    }
+
+    fn with_header(&self, name: &'static str, value: String) -> Mlflow {
+        let mut client = self.clone();
+        client.headers.retain(|(n, _)| *n != name);
+        client.headers.push((name, value));
+        client
+    }
+
+    /// A call as this client makes it: status and JSON body (a text body as a JSON string).
+    pub fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        let url = format!("{}{path}", self.uri);
+        let mut request = ureq::http::Request::builder().method(method).uri(&url);
+        for (name, value) in &self.headers {
+            request = request.header(*name, value);
+        }
+        if body.is_some() {
+            request = request.header("content-type", "application/json");
+        }
+        let request = request.body(body.map(|b| b.to_string()).unwrap_or_default()).unwrap();
+        let mut response = self.agent.run(request).unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+        let status = response.status().as_u16();
+        let text = response.body_mut().read_to_string().unwrap_or_default();
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
     }
 
     /// The experiment record (name, lifecycle_stage, ...).
@@ -184,19 +224,6 @@ impl Mlflow {
         let (status, body) =
             self.call("POST", "/api/2.0/mlflow/experiments/delete", Some(json!({ "experiment_id": id })));
         assert_eq!(status, 200, "{body}");
-    }
-
-    fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-        let url = format!("{}{path}", self.uri);
-        let mut response = match (method, body) {
-            ("GET", _) => self.agent.get(&url).call(),
-            (_, Some(body)) => self.agent.post(&url).send_json(body),
-            (_, None) => self.agent.post(&url).send_empty(),
-        }
-        .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
-        let status = response.status().as_u16();
-        let text = response.body_mut().read_to_string().unwrap_or_default();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
     }
 
     pub fn create_experiment(&self, name: &str) -> String {
@@ -451,12 +478,38 @@ pub struct DedicatedMlflow {
     pub uri: String,
     port: u16,
     dir: PathBuf,
-    backend: Backend,
-    workers: u16,
-    /// MLflow's default model catalog (fetched from the internet) instead of its bundled one.
-    remote_catalog: bool,
+    setup: ServerSetup,
     child: Option<std::process::Child>,
 }
+
+/// How a dedicated server is started.
+#[derive(Clone, Debug)]
+pub struct ServerSetup {
+    pub backend: Backend,
+    pub workers: u16,
+    /// MLflow's default model catalog (fetched from the internet) instead of its bundled one.
+    pub remote_catalog: bool,
+    /// Multi-tenant: `--enable-workspaces`.
+    pub workspaces: bool,
+    /// MLflow's authentication app (`--app-name basic-auth`), its admin `admin` with
+    /// `ADMIN_PASSWORD`, new users READ on every experiment (its default).
+    pub basic_auth: bool,
+}
+
+impl Default for ServerSetup {
+    fn default() -> ServerSetup {
+        ServerSetup {
+            backend: Backend::Sqlite,
+            workers: 1,
+            remote_catalog: false,
+            workspaces: false,
+            basic_auth: false,
+        }
+    }
+}
+
+/// The password of a basic-auth server's admin (`ServerSetup::basic_auth`).
+pub const ADMIN_PASSWORD: &str = "admin-password-1234";
 
 /// The virtualenv whose MLflow the tests' own servers run: the one `scripts/with-mlflow.sh` started
 /// (`MLFLOW_TEST_VENV`), else `.venv` (the newest release).
@@ -492,12 +545,25 @@ impl DedicatedMlflow {
 
     /// A server on `backend` with `workers` worker processes.
     pub fn start_on(backend: Backend, workers: u16, remote_catalog: bool) -> DedicatedMlflow {
+        DedicatedMlflow::start_with(ServerSetup { backend, workers, remote_catalog, ..ServerSetup::default() })
+    }
+
+    pub fn start_with(setup: ServerSetup) -> DedicatedMlflow {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let dir = scratch_dir("dedicated-mlflow");
         let uri = format!("http://127.0.0.1:{port}");
-        let mut server = DedicatedMlflow { uri, port, dir, backend, workers, remote_catalog, child: None };
+        let mut server = DedicatedMlflow { uri, port, dir, setup, child: None };
         server.start_again();
         server
+    }
+
+    /// A client of this server: as its admin on a basic-auth server.
+    pub fn client(&self) -> Mlflow {
+        let client = Mlflow::from_uri(&self.uri);
+        match self.setup.basic_auth {
+            true => client.as_user("admin", ADMIN_PASSWORD),
+            false => client,
+        }
     }
 
     /// Starts the server (again) on the same port and database, and waits for /health.
@@ -505,25 +571,44 @@ impl DedicatedMlflow {
         use std::os::unix::process::CommandExt;
         let mlflow = mlflow_venv().join("bin/mlflow");
         let log = std::fs::File::create(self.dir.join("server.log")).unwrap();
-        let store = match &self.backend {
+        let store = match &self.setup.backend {
             Backend::FileStore => format!("file://{}", self.dir.join("mlruns").display()),
             Backend::Sqlite => format!("sqlite:///{}", self.dir.join("mlflow.db").display()),
             Backend::Postgres(url) => url.clone(),
         };
         let mut command = Command::new(mlflow);
-        command.env("MLFLOW_ALLOW_FILE_STORE", if self.backend == Backend::FileStore { "true" } else { "false" });
-        if self.remote_catalog {
+        command.env("MLFLOW_ALLOW_FILE_STORE", if self.setup.backend == Backend::FileStore { "true" } else { "false" });
+        // After `server` and its own options.
+        let mut options: Vec<&str> = Vec::new();
+        if self.setup.workspaces {
+            options.push("--enable-workspaces");
+        }
+        if self.setup.basic_auth {
+            let config = self.dir.join("basic_auth.ini");
+            let users = self.dir.join("users.db");
+            let ini = format!(
+                "[mlflow]\ndefault_permission = READ\ndatabase_uri = sqlite:///{}\nadmin_username = admin\n\
+                 authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n",
+                users.display()
+            );
+            std::fs::write(&config, ini).unwrap();
+            options.extend(["--app-name", "basic-auth"]);
+            command.env("MLFLOW_AUTH_CONFIG_PATH", config).env("MLFLOW_AUTH_ADMIN_PASSWORD", ADMIN_PASSWORD);
+            command.env("MLFLOW_FLASK_SERVER_SECRET_KEY", "test-run-only");
+        }
+        if self.setup.remote_catalog {
             command.env_remove("MLFLOW_MODEL_CATALOG_URI");
         } else {
             command.env("MLFLOW_MODEL_CATALOG_URI", "");
         }
         let child = command
             .args(["server", "--host", "127.0.0.1", "--port", &self.port.to_string()])
-            .args(["--workers", &self.workers.to_string()])
+            .args(["--workers", &self.setup.workers.to_string()])
             .arg("--backend-store-uri")
             .arg(store)
             .arg("--default-artifact-root")
             .arg(self.dir.join("artifacts"))
+            .args(options)
             .stdout(log.try_clone().unwrap())
             .stderr(log)
             .process_group(0)

@@ -2,51 +2,10 @@
 //! a test trace that MLflow shows with its Session and User; each broken setup that can be made
 //! here fails at the check an operator would look at, with its fix, and exits 1.
 
+use openclaw_plugin_tests::doctor::{assert_fails_at, check, doctor, gateway_config, verdict};
 use openclaw_plugin_tests::fault_proxy::{Fault, FaultProxy, Rule};
 use openclaw_plugin_tests::*;
 use serde_json::Value;
-
-/// The doctor's JSON report and its exit code, for `config` (the mlflow plugin in the plugins dir).
-fn doctor(config: &str) -> (i32, Value) {
-    let run = run_host(&["doctor", "--json"], config, &plugins_dir(&[built(MLFLOW_PLUGIN)]));
-    let report = serde_json::from_str(run.stdout.trim())
-        .unwrap_or_else(|e| panic!("doctor --json printed no JSON ({e}): {}\n{}", run.stdout, run.stderr));
-    (run.status.code().unwrap_or(-1), report)
-}
-
-fn gateway_config(uri: &str, experiment: &str, extra: &str) -> String {
-    format!(
-        r#"{{ plugins: {{ entries: {{ mlflow: {{ hooks: {{ allowConversationAccess: true }},
-              config: {{ trackingUri: "{uri}", experimentName: "{experiment}", {extra} }} }} }} }} }}"#
-    )
-}
-
-fn check<'a>(report: &'a Value, name: &str) -> &'a Value {
-    report["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == name)
-        .unwrap_or_else(|| panic!("no {name:?} check in {report:#}"))
-}
-
-fn verdict<'a>(report: &'a Value, name: &str) -> &'a str {
-    check(report, name)["verdict"].as_str().unwrap()
-}
-
-/// Exit 1, `name` failed with a fix mentioning `fix_says`, and every check after it skipped.
-fn assert_fails_at(code: i32, report: &Value, name: &str, fix_says: &str) {
-    assert_eq!(code, 1, "{report:#}");
-    assert_eq!(report["ok"], false);
-    let failed = check(report, name);
-    assert_eq!(failed["verdict"], "fail", "{report:#}");
-    assert!(failed["fix"].as_str().unwrap().contains(fix_says), "{failed:#}");
-    let checks = report["checks"].as_array().unwrap();
-    let at = checks.iter().position(|c| c["name"] == name).unwrap();
-    let before: Vec<&str> = checks[..at].iter().map(|c| c["verdict"].as_str().unwrap()).collect();
-    assert!(before.iter().all(|v| *v == "pass" || *v == "warn"), "only {name} fails: {report:#}");
-    assert_eq!(checks.last().unwrap()["verdict"], "skip", "what needs {name} is skipped: {report:#}");
-}
 
 #[test]
 fn a_healthy_setup_passes_every_check_and_its_test_trace_is_in_mlflow() {
@@ -101,7 +60,7 @@ fn the_text_report_gives_one_line_per_check_and_the_fix_under_a_failure() {
     assert!(run.stdout.contains("PASS  config file"), "{}", run.stdout);
     assert!(run.stdout.contains("FAIL  TCP connection"), "{}", run.stdout);
     assert!(run.stdout.contains(&format!("fix: nothing listens on port {port}")), "{}", run.stdout);
-    assert!(run.stdout.trim_end().ends_with("1 failed, 9 skipped, 0 warning(s), of 16 checks"), "{}", run.stdout);
+    assert!(run.stdout.trim_end().ends_with("1 failed, 11 skipped, 0 warning(s), of 18 checks"), "{}", run.stdout);
 }
 
 #[test]

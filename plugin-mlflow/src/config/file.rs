@@ -14,6 +14,7 @@ pub struct FileSettings {
     pub tracking_uri: Option<Value>,
     pub experiment_id: Option<Value>,
     pub experiment_name: Option<Value>,
+    pub workspace: Option<Value>,
     pub tracking_token: Option<Value>,
     pub tracking_username: Option<Value>,
     pub tracking_password: Option<Value>,

@@ -36,6 +36,17 @@ pub enum Auth {
     Basic { username: String, password: String },
 }
 
+impl Auth {
+    /// Who the server sees, for messages about permissions (never the secret).
+    pub fn principal(&self) -> String {
+        match self {
+            Auth::Basic { username, .. } => format!("user {username:?}"),
+            Auth::Bearer(_) => "this token".into(),
+            Auth::None => "an anonymous client".into(),
+        }
+    }
+}
+
 // Never print credentials, not even in a debug dump of the configuration.
 impl std::fmt::Debug for Auth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -64,6 +75,9 @@ pub struct Destination {
     /// Without a trailing slash; `None` when only the `otlp` export is configured.
     pub tracking_uri: Option<String>,
     pub experiment: ExperimentRef,
+    /// The MLflow workspace (multi-tenant servers), sent as `X-MLFLOW-WORKSPACE` on every call;
+    /// `None`: no header, the server's default.
+    pub workspace: Option<String>,
     pub auth: Auth,
     /// The generic OpenTelemetry export, when the `otlp` section is there.
     pub otlp: Option<OtlpConfig>,
@@ -180,9 +194,13 @@ impl Config {
             };
         let experiment = experiment(file.experiment_id, file.experiment_name, env)?;
         let auth = auth(file.tracking_token, file.tracking_username, file.tracking_password, env)?;
+        let workspace = sourced_text(file_or_env(file.workspace, "workspace", env, "MLFLOW_WORKSPACE"))?
+            .map(|(name, source)| validate::workspace(&name, source))
+            .transpose()?;
         let destination = Destination {
             tracking_uri,
             experiment,
+            workspace,
             auth,
             otlp,
             tls: TlsSettings {
@@ -578,6 +596,24 @@ mod tests {
         }
         let err = Config::parse("{}", &env(&[("MLFLOW_TRACKING_URI", "./mlruns")])).unwrap_err();
         assert!(err.starts_with("MLFLOW_TRACKING_URI: expected"), "{err}");
+    }
+
+    #[test]
+    fn the_workspace_comes_from_the_file_else_mlflow_workspace() {
+        let e = env(&[("MLFLOW_WORKSPACE", "team-env")]);
+        assert_eq!(Config::parse(&format!("{{{URI}}}"), &env(&[])).unwrap().destination.workspace, None);
+        assert_eq!(
+            Config::parse(&format!("{{{URI}}}"), &e).unwrap().destination.workspace.as_deref(),
+            Some("team-env")
+        );
+        let c = Config::parse(&format!(r#"{{{URI}, "workspace": "team-a"}}"#), &e).unwrap();
+        assert_eq!(c.destination.workspace.as_deref(), Some("team-a"));
+        for bad in ["Team-A", "a", "-a", "a-", "api", "a_b"] {
+            let err = Config::parse(&format!(r#"{{{URI}, "workspace": "{bad}"}}"#), &env(&[])).unwrap_err();
+            assert!(err.starts_with("mlflow config `workspace`: expected an MLflow workspace name"), "{bad}: {err}");
+        }
+        let err = Config::parse(&format!("{{{URI}}}"), &env(&[("MLFLOW_WORKSPACE", "Nope")])).unwrap_err();
+        assert!(err.starts_with("MLFLOW_WORKSPACE: expected an MLflow workspace name"), "{err}");
     }
 
     #[test]

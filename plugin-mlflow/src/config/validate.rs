@@ -96,3 +96,22 @@ pub fn experiment_id(id: &str, source: Source) -> Result<String, String> {
         Err(format!("{source}: expected an experiment ID such as \"1\" or \"618306372346351001\", got {id:?}"))
     }
 }
+
+/// An MLflow workspace name as MLflow accepts it (its `WorkspaceNameValidator`: Kubernetes-style,
+/// 2-63 characters, lowercase letters, digits and inner hyphens, four names reserved).
+pub fn workspace(name: &str, source: Source) -> Result<String, String> {
+    const RESERVED: [&str; 4] = ["workspaces", "api", "ajax-api", "static-files"];
+    let bytes = name.as_bytes();
+    let well_formed = (2..=63).contains(&bytes.len())
+        && bytes.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
+        && bytes.first() != Some(&b'-')
+        && bytes.last() != Some(&b'-');
+    if well_formed && !RESERVED.contains(&name) {
+        Ok(name.to_string())
+    } else {
+        Err(format!(
+            "{source}: expected an MLflow workspace name (2-63 lowercase letters, digits or inner hyphens, not {}), got {name:?}",
+            RESERVED.join("/")
+        ))
+    }
+}

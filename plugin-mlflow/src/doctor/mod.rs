@@ -13,22 +13,24 @@ mod test_trace;
 
 use crate::config::{Config, Env};
 use crate::exporter::mlflow_rest::MlflowRest;
-use crate::exporter::transport::{agent, authorization, TraceEndpoint};
+use crate::exporter::transport::{agent, MlflowScope, TraceEndpoint};
 use crate::log::Log;
 use openclaw_plugin_api::{DoctorCheck, Verdict};
 use std::time::{Duration, SystemTime};
 
 /// The checks after the settings, in order, skipped from the first failure on: each needs the
 /// ones before it.
-const MLFLOW_CHECKS: [&str; 11] = [
+const MLFLOW_CHECKS: [&str; 13] = [
     "tracking URI",
     "TCP connection",
     "TLS",
     "HTTP",
     "credentials",
+    "workspace",
     "MLflow version",
     "backend store",
     "experiment",
+    "permission",
     "test trace",
     "clock skew",
     "cost estimation",
@@ -91,9 +93,10 @@ fn mlflow(config: &Config, uri: &str, log: Log, checks: &mut Vec<DoctorCheck>) {
         Ok(a) => a,
         Err(e) => return steps.fail_rest(DoctorCheck::fail("TLS", e, "correct caBundle")),
     };
-    let rest = MlflowRest::new(http.clone(), uri, authorization(&to.auth));
+    let scope = MlflowScope::new(to);
+    let rest = MlflowRest::new(http.clone(), uri, scope.clone());
     let asked = SystemTime::now();
-    let health = rest.get_raw("/health");
+    let health = rest.without_workspace().get_raw("/health");
     let answered = SystemTime::now();
     let health = match health {
         Err(e) if target.https && reach::is_tls_error(&e) => {
@@ -126,23 +129,35 @@ fn mlflow(config: &Config, uri: &str, log: Log, checks: &mut Vec<DoctorCheck>) {
             "this URL is not an MLflow server's root: check the host, port and that there is no path after it",
         ),
     };
-    if !steps.push(http_check) || !steps.push(server::credentials(&rest, &to.auth)) {
+    if !steps.push(http_check)
+        || !steps.push(server::credentials(&rest, &to.auth, scope.workspace()))
+        || !steps.push(server::workspace(&rest, scope.workspace()))
+    {
         return steps.fail_rest_after();
     }
-    let mut traces = TraceEndpoint::mlflow(http, uri, authorization(&to.auth));
+    let mut traces = TraceEndpoint::mlflow(http, uri, &scope);
     traces.set_header("x-mlflow-experiment-id", "0".into());
     let (version, release) = server::version(&rest, &traces);
     let server_ok = steps.push(version) & steps.push(server::backend(&rest));
     steps.checks.extend(release.and_then(server::shown));
-    let experiment_ok = steps.push(server::experiment(&rest, &to.experiment));
+    let (experiment, experiment_id) = server::experiment(&rest, &to.experiment);
+    let experiment_ok = steps.push(experiment);
+    let permission = match experiment_ok {
+        true => server::permission(&rest, &mut traces, experiment_id.as_deref(), &to.auth),
+        false => DoctorCheck::skip("permission", "a usable experiment"),
+    };
+    let permission_ok = steps.push(permission);
     let clock = server::clock(health.date.as_deref(), asked, answered);
-    if server_ok && experiment_ok {
+    if server_ok && experiment_ok && permission_ok {
         let mut trace_checks = test_trace::send_and_read_back(config, &rest, log).into_iter();
         steps.checks.extend(trace_checks.next());
         steps.checks.push(clock);
         steps.checks.extend(trace_checks);
     } else {
-        steps.checks.push(DoctorCheck::skip("test trace", "a server that takes traces and a usable experiment"));
+        steps.checks.push(DoctorCheck::skip(
+            "test trace",
+            "a server that takes traces, a usable experiment and the permission to write to it",
+        ));
         steps.checks.push(clock);
         steps.checks.push(DoctorCheck::skip("cost estimation", "the test trace"));
     }

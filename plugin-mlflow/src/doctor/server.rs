@@ -3,7 +3,7 @@
 
 use crate::config::{Auth, ExperimentRef};
 use crate::exporter::mlflow_release::MlflowRelease;
-use crate::exporter::mlflow_rest::{MlflowRest, RawReply, RestError};
+use crate::exporter::mlflow_rest::{MlflowRest, RawReply, RestError, WorkspaceState};
 use crate::exporter::transport::TraceEndpoint;
 use openclaw_plugin_api::DoctorCheck;
 use serde_json::Value;
@@ -18,12 +18,17 @@ pub fn who(auth: &Auth) -> String {
     }
 }
 
-/// A call every user must be allowed: the experiments list.
-pub fn credentials(rest: &MlflowRest, auth: &Auth) -> DoctorCheck {
+/// A call every user must be allowed: the experiments list, asked outside any workspace (the
+/// workspace has its own check, next).
+pub fn credentials(rest: &MlflowRest, auth: &Auth, workspace: Option<&str>) -> DoctorCheck {
     const NAME: &str = "credentials";
     let sent = who(auth);
-    match rest.get_raw("/api/2.0/mlflow/experiments/search?max_results=1") {
+    match rest.without_workspace().get_raw("/api/2.0/mlflow/experiments/search?max_results=1") {
         Ok(RawReply { status: 200..=299, .. }) => DoctorCheck::pass(NAME, format!("accepted ({sent})")),
+        // Refused the default workspace's list only: the user's permissions are in its own.
+        Ok(RawReply { status: 403, .. }) if workspace.is_some() => {
+            DoctorCheck::pass(NAME, format!("accepted ({sent}); permissions are checked in the workspace"))
+        }
         Ok(RawReply { status: 401, .. }) if *auth == Auth::None => DoctorCheck::fail(
             NAME,
             "the server asks for credentials (401) and none are configured",
@@ -45,6 +50,36 @@ pub fn credentials(rest: &MlflowRest, auth: &Auth) -> DoctorCheck {
             "check that the URL is the MLflow server's root, without a path",
         ),
         Err(e) => DoctorCheck::fail(NAME, format!("no answer: {e}"), "see the checks above"),
+    }
+}
+
+/// The workspace every call names: it must exist on a server that has workspaces.
+pub fn workspace(rest: &MlflowRest, wanted: Option<&str>) -> DoctorCheck {
+    const NAME: &str = "workspace";
+    let Some(name) = wanted else {
+        return DoctorCheck::pass(NAME, "not set (a server with workspaces uses its default one)");
+    };
+    let unset = "or remove `workspace` (and MLFLOW_WORKSPACE) to use the server's default";
+    match rest.workspace(name) {
+        Ok(WorkspaceState::Exists) => {
+            DoctorCheck::pass(NAME, format!("{name:?} exists; every call names it (X-MLFLOW-WORKSPACE)"))
+        }
+        Ok(WorkspaceState::Missing) => DoctorCheck::fail(
+            NAME,
+            format!("the server has no workspace {name:?}"),
+            format!("have an MLflow admin create it (POST /api/3.0/mlflow/workspaces {{\"name\": \"{name}\"}}), correct the name, {unset}"),
+        ),
+        Ok(WorkspaceState::Disabled) => DoctorCheck::fail(
+            NAME,
+            format!("{name:?} is set, but the server runs without workspaces"),
+            format!("start it with `mlflow server --enable-workspaces` (or MLFLOW_ENABLE_WORKSPACES=true), {unset}"),
+        ),
+        Ok(WorkspaceState::NotOffered) => DoctorCheck::fail(
+            NAME,
+            format!("{name:?} is set, but this server has no workspaces (MLflow 3.10 and later have them)"),
+            format!("upgrade the MLflow server, {unset}"),
+        ),
+        Err(e) => DoctorCheck::fail(NAME, format!("{name:?}: {e}"), "see the credentials check"),
     }
 }
 
@@ -116,10 +151,13 @@ pub fn backend(rest: &MlflowRest) -> DoctorCheck {
     }
 }
 
-/// The experiment traces go to: found (or to be created by name), and not deleted. Changes nothing.
-pub fn experiment(rest: &MlflowRest, wanted: &ExperimentRef) -> DoctorCheck {
+/// The experiment traces go to: found (or to be created by name), and not deleted; its ID when it
+/// exists. Changes nothing.
+pub fn experiment(rest: &MlflowRest, wanted: &ExperimentRef) -> (DoctorCheck, Option<String>) {
     const NAME: &str = "experiment";
-    match rest.find_experiment(wanted) {
+    let found = rest.find_experiment(wanted);
+    let id = found.as_ref().ok().and_then(Option::as_ref).map(|e| text(e, "experiment_id"));
+    let check = match found {
         Ok(Some(e)) => {
             let (id, name) = (text(&e, "experiment_id"), text(&e, "name"));
             if text(&e, "lifecycle_stage") == "deleted" {
@@ -143,8 +181,57 @@ pub fn experiment(rest: &MlflowRest, wanted: &ExperimentRef) -> DoctorCheck {
                 "correct experimentId (or MLFLOW_EXPERIMENT_ID), or use experimentName, which is created when missing",
             ),
         },
-        Err(e @ RestError::Unauthorized(_)) => DoctorCheck::fail(NAME, e.to_string(), "see the credentials check"),
+        Err(e @ RestError::Unauthenticated) => DoctorCheck::fail(NAME, e.to_string(), "see the credentials check"),
+        Err(e @ RestError::Forbidden) => DoctorCheck::fail(
+            NAME,
+            format!("{e}: this user may not read the experiment"),
+            "have an MLflow admin grant it READ, and EDIT to log traces",
+        ),
         Err(e) => DoctorCheck::fail(NAME, e.to_string(), "check the experiment's ID or name"),
+    };
+    (check, id)
+}
+
+/// Whether this user may write traces (and the run) to the experiment: an empty OTLP request meets
+/// MLflow's permission check (403) before its body is read (400, "no spans"), so nothing is
+/// written. `experiment_id`: `None` when the plugin will create the experiment.
+pub fn permission(
+    rest: &MlflowRest,
+    traces: &mut TraceEndpoint,
+    experiment_id: Option<&str>,
+    auth: &Auth,
+) -> DoctorCheck {
+    const NAME: &str = "permission";
+    let Some(id) = experiment_id else {
+        return DoctorCheck::pass(
+            NAME,
+            "the experiment is created at the first export, by this user, who may then write to it",
+        );
+    };
+    traces.set_header("x-mlflow-experiment-id", id.to_string());
+    let reply = traces.post(&[]);
+    match reply.status {
+        403 => {
+            let user = match auth {
+                Auth::Basic { username, .. } => Some(username.as_str()),
+                _ => None,
+            };
+            let has = user
+                .and_then(|u| rest.experiment_permission(u, id))
+                .map_or(String::new(), |p| format!(" (its permission there: {p})"));
+            let grant = match user {
+                Some(u) => format!("have an MLflow admin grant EDIT: POST /api/3.0/mlflow/users/permissions/grant {{\"username\": \"{u}\", \"resource_type\": \"experiment\", \"resource_id\": \"{id}\", \"permission\": \"EDIT\"}}, or the experiment's Permissions in the MLflow UI"),
+                None => "have an MLflow admin grant this identity EDIT on the experiment".into(),
+            };
+            DoctorCheck::fail(
+                NAME,
+                format!("{} may read experiment {id} but not write to it: POST /v1/traces answered 403{has}; the plugin needs EDIT to log traces and its run, and keeps traces spooled until then", auth.principal()),
+                grant,
+            )
+        }
+        401 => DoctorCheck::fail(NAME, "POST /v1/traces answered 401", "see the credentials check"),
+        0 => DoctorCheck::fail(NAME, format!("POST /v1/traces: {}", reply.summary()), "see the checks above"),
+        _ => DoctorCheck::pass(NAME, format!("{} may write traces to experiment {id}", auth.principal())),
     }
 }
 

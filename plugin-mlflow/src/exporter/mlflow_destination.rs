@@ -4,11 +4,11 @@
 
 use super::delivery::{Destination, Outcome, Verdict};
 use super::mlflow_release::MlflowRelease;
-use super::mlflow_rest::{MlflowRest, RestError, MAX_TRACES_PER_LINK};
+use super::mlflow_rest::{MlflowRest, RestError, WorkspaceState, MAX_TRACES_PER_LINK};
 use super::mlflow_spans::mlflow_trace_id;
 use super::older_ingest::{adapt_request, TraceInfoPatch};
 use super::run_metrics::MetricPoint;
-use super::transport::{authorization, Reply, TraceEndpoint};
+use super::transport::{MlflowScope, Reply, TraceEndpoint};
 use super::wire::EncodedTrace;
 use crate::config::{self, ExperimentRef};
 use crate::log::{Log, Throttle};
@@ -29,8 +29,10 @@ pub enum TraceReply {
     Refused,
     /// The experiment named in the request does not exist (any more).
     ExperimentGone,
-    /// The credentials are missing or wrong.
-    Unauthorized,
+    /// 401: the credentials are missing or wrong.
+    Unauthenticated,
+    /// 403: this user may not write traces to the experiment.
+    Forbidden,
     /// No answer, or a server-side or transient failure: worth retrying.
     Unavailable,
 }
@@ -40,7 +42,8 @@ pub fn classify(status: u16) -> TraceReply {
         200..=299 => TraceReply::Accepted,
         400 | 413 | 422 => TraceReply::Refused,
         404 => TraceReply::ExperimentGone,
-        401 | 403 => TraceReply::Unauthorized,
+        401 => TraceReply::Unauthenticated,
+        403 => TraceReply::Forbidden,
         _ => TraceReply::Unavailable,
     }
 }
@@ -57,6 +60,10 @@ enum Session {
 
 pub struct MlflowDestination {
     experiment: ExperimentRef,
+    /// The workspace every call names (`MlflowScope`), checked as each session starts.
+    workspace: Option<String>,
+    /// Who the server sees, for the permission messages ("user \"ops\"", "this token").
+    principal: String,
     tracking_uri: String,
     flush_interval: Duration,
     batch_size: usize,
@@ -71,6 +78,8 @@ pub struct MlflowDestination {
     run_label: &'static str,
     started_ms: u64,
     problems: Throttle,
+    /// A refused permission is said once (it lasts until an admin acts), not every interval.
+    denial_said: bool,
     delivered_any: bool,
     /// When the experiment was last checked for deletion (see `MlflowRest::ensure_active`).
     experiment_checked: Instant,
@@ -85,12 +94,14 @@ impl MlflowDestination {
         log: Log,
     ) -> Result<MlflowDestination, String> {
         let agent = super::transport::agent(settings.request_timeout, &settings.tls)?;
-        let authorization = authorization(&settings.auth);
-        let traces = TraceEndpoint::mlflow(agent.clone(), &tracking_uri, authorization.clone());
+        let scope = MlflowScope::new(settings);
+        let traces = TraceEndpoint::mlflow(agent.clone(), &tracking_uri, &scope);
         Ok(MlflowDestination {
-            rest: MlflowRest::new(agent, &tracking_uri, authorization),
+            rest: MlflowRest::new(agent, &tracking_uri, scope),
             traces,
             experiment: settings.experiment.clone(),
+            workspace: settings.workspace.clone(),
+            principal: settings.auth.principal(),
             tracking_uri,
             flush_interval: batching.flush_interval,
             batch_size: batching.batch_size,
@@ -101,6 +112,7 @@ impl MlflowDestination {
             run_label: settings.run_label,
             started_ms: super::now_ms(),
             problems: Throttle::new(REPEAT_LOG_EVERY),
+            denial_said: false,
             delivered_any: false,
             experiment_checked: Instant::now(),
         })
@@ -118,11 +130,43 @@ impl MlflowDestination {
         if !self.problems.due() {
             return;
         }
-        if matches!(e, RestError::Unauthorized(_)) {
+        if matches!(e, RestError::Unauthenticated) {
             self.log.error(|| line(e));
         } else {
             self.log.warn(|| line(e));
         }
+    }
+
+    /// Says once, at error level, that MLflow refused this user a permission the plugin needs
+    /// (`what`: the call refused); said again only after a session has worked in between.
+    fn denied(&mut self, what: &str, experiment_id: &str) {
+        if std::mem::replace(&mut self.denial_said, true) {
+            return;
+        }
+        let principal = &self.principal;
+        self.log.error(|| {
+            format!(
+                "MLflow refused {what} (403 permission denied): {principal} needs EDIT permission on experiment {experiment_id}; \
+                 traces are kept (spooled) and sent once an MLflow admin grants it"
+            )
+        });
+    }
+
+    /// A configured workspace must exist on the server: otherwise every call would fail, or, on a
+    /// server without workspaces, the traces would land outside it.
+    fn check_workspace(&mut self) -> Result<(), ()> {
+        let Some(name) = self.workspace.clone() else { return Ok(()) };
+        let problem = match self.rest.workspace(&name) {
+            Ok(WorkspaceState::Exists) => return Ok(()),
+            Ok(WorkspaceState::Missing) => format!("MLflow has no workspace {name:?}: create it (POST /api/3.0/mlflow/workspaces) or correct `workspace`/MLFLOW_WORKSPACE"),
+            Ok(WorkspaceState::Disabled) => format!("MLflow runs without workspaces, so workspace {name:?} cannot be honoured: start it with --enable-workspaces, or remove `workspace`/MLFLOW_WORKSPACE"),
+            Ok(WorkspaceState::NotOffered) => format!("this MLflow server has no workspaces (from 3.10), so workspace {name:?} cannot be honoured: upgrade it, or remove `workspace`/MLFLOW_WORKSPACE"),
+            Err(e) => format!("MLflow workspace {name:?} not checked yet ({e})"),
+        };
+        if self.problems.due() {
+            self.log.error(|| format!("{problem}; traces are kept (spooled) and retried"));
+        }
+        Err(())
     }
 
     /// The next step of the session: the experiment, then the run.
@@ -130,6 +174,7 @@ impl MlflowDestination {
         match std::mem::replace(&mut self.session, Session::Unresolved) {
             Session::Unresolved => {
                 self.learn_release();
+                self.check_workspace()?;
                 match self.rest.resolve_experiment(&self.experiment) {
                     Ok(experiment_id) => {
                         self.log.info(|| format!("MLFlow experiment ID: {experiment_id}"));
@@ -156,6 +201,11 @@ impl MlflowDestination {
                     Ok(run_id) => {
                         self.log.info(|| format!("MLflow run {run_id} ({name}) holds this gateway's metrics"));
                         Ok(Session::Ready { experiment_id, run_id })
+                    }
+                    Err(RestError::Forbidden) => {
+                        self.denied("to create the gateway's run", &experiment_id);
+                        self.session = Session::Experiment { experiment_id };
+                        Err(())
                     }
                     Err(e) => {
                         self.session = Session::Experiment { experiment_id };
@@ -275,6 +325,7 @@ impl Destination for MlflowDestination {
                     }
                     self.session = Session::Ready { experiment_id, run_id };
                     self.problems.reset();
+                    self.denial_said = false;
                     self.log.info(|| {
                         format!("MLflow tracing SDK initialized (OTLP/HTTP to {}/v1/traces)", self.tracking_uri)
                     });
@@ -344,7 +395,15 @@ impl Destination for MlflowDestination {
                 self.problem(|| format!("MLflow answered 404 for the experiment: {}; resolving it again", reply.body));
                 Outcome::none(Verdict::Reconnect)
             }
-            TraceReply::Unauthorized => {
+            TraceReply::Forbidden => {
+                let experiment_id = match &self.session {
+                    Session::Ready { experiment_id, .. } => experiment_id.clone(),
+                    _ => "?".into(),
+                };
+                self.denied("the trace export", &experiment_id);
+                Outcome::none(Verdict::Retry(Some(Duration::from_secs(30))))
+            }
+            TraceReply::Unauthenticated => {
                 if self.problems.due() {
                     self.log.error(|| {
                         format!(
@@ -429,8 +488,8 @@ mod tests {
             (413, TraceReply::Refused),
             (422, TraceReply::Refused),
             (404, TraceReply::ExperimentGone),
-            (401, TraceReply::Unauthorized),
-            (403, TraceReply::Unauthorized),
+            (401, TraceReply::Unauthenticated),
+            (403, TraceReply::Forbidden),
             (0, TraceReply::Unavailable),
             (408, TraceReply::Unavailable),
             (429, TraceReply::Unavailable),

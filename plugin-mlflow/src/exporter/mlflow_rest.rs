@@ -2,6 +2,7 @@
 //! run and its metrics), and the read-only ones `doctor` adds.
 
 use super::mlflow_release::MlflowRelease;
+use super::transport::MlflowScope;
 use crate::config::ExperimentRef;
 use serde_json::{json, Value};
 
@@ -9,8 +10,10 @@ use serde_json::{json, Value};
 pub enum RestError {
     /// No HTTP answer: connection refused, timeout, DNS.
     Unreachable(String),
-    /// 401/403: the credentials are missing or wrong.
-    Unauthorized(u16),
+    /// 401: the credentials are missing or wrong.
+    Unauthenticated,
+    /// 403: the credentials were taken, but this user may not make this call (MLflow's permissions).
+    Forbidden,
     /// Anything else the server said no to, with its message.
     Refused(u16, String),
 }
@@ -19,10 +22,11 @@ impl std::fmt::Display for RestError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             RestError::Unreachable(e) => write!(f, "MLflow unreachable: {e}"),
-            RestError::Unauthorized(code) => write!(
+            RestError::Unauthenticated => write!(
                 f,
-                "MLflow answered {code}: check MLFLOW_TRACKING_TOKEN or MLFLOW_TRACKING_USERNAME/MLFLOW_TRACKING_PASSWORD"
+                "MLflow answered 401: check MLFLOW_TRACKING_TOKEN or MLFLOW_TRACKING_USERNAME/MLFLOW_TRACKING_PASSWORD"
             ),
+            RestError::Forbidden => write!(f, "MLflow answered 403: permission denied"),
             RestError::Refused(code, message) => write!(f, "MLflow answered {code}: {message}"),
         }
     }
@@ -38,7 +42,7 @@ pub struct RawReply {
 pub struct MlflowRest {
     agent: ureq::Agent,
     base: String,
-    authorization: Option<String>,
+    scope: MlflowScope,
 }
 
 fn percent_encode(s: &str) -> String {
@@ -61,16 +65,21 @@ fn experiment_path(experiment: &ExperimentRef) -> String {
 }
 
 impl MlflowRest {
-    pub fn new(agent: ureq::Agent, tracking_uri: &str, authorization: Option<String>) -> MlflowRest {
-        MlflowRest { agent, base: tracking_uri.to_string(), authorization }
+    pub fn new(agent: ureq::Agent, tracking_uri: &str, scope: MlflowScope) -> MlflowRest {
+        MlflowRest { agent, base: tracking_uri.to_string(), scope }
+    }
+
+    /// The same server and credentials, without the workspace (see `MlflowScope::without_workspace`).
+    pub fn without_workspace(&self) -> MlflowRest {
+        MlflowRest { agent: self.agent.clone(), base: self.base.clone(), scope: self.scope.without_workspace() }
     }
 
     /// A GET read as it comes (for `doctor`): the transport's own error when there is no answer, so
     /// that DNS, TCP and TLS failures can be told apart.
     pub fn get_raw(&self, path: &str) -> Result<RawReply, ureq::Error> {
         let mut request = http::Request::get(format!("{}{path}", self.base));
-        if let Some(auth) = &self.authorization {
-            request = request.header(http::header::AUTHORIZATION, auth);
+        for (name, value) in self.scope.headers() {
+            request = request.header(name, value);
         }
         let response = self.agent.run(request.body(()).map_err(ureq::Error::Http)?)?;
         let status = response.status().as_u16();
@@ -81,8 +90,8 @@ impl MlflowRest {
 
     fn call(&self, method: &str, path: &str, body: Option<&Value>) -> Result<Value, RestError> {
         let mut request = http::Request::builder().method(method).uri(format!("{}{path}", self.base));
-        if let Some(auth) = &self.authorization {
-            request = request.header(http::header::AUTHORIZATION, auth);
+        for (name, value) in self.scope.headers() {
+            request = request.header(name, value);
         }
         let body = body.map(|b| b.to_string()).unwrap_or_default();
         if method == "POST" {
@@ -96,7 +105,8 @@ impl MlflowRest {
             200..=299 => {
                 serde_json::from_str(&text).map_err(|e| RestError::Refused(status, format!("unexpected answer: {e}")))
             }
-            401 | 403 => Err(RestError::Unauthorized(status)),
+            401 => Err(RestError::Unauthenticated),
+            403 => Err(RestError::Forbidden),
             _ => {
                 let message = serde_json::from_str::<Value>(&text)
                     .ok()
@@ -164,6 +174,49 @@ impl MlflowRest {
             Ok(RawReply { status: 200, body, .. }) => MlflowRelease::parse(&body),
             _ => None,
         }
+    }
+}
+
+/// What a server says of a workspace.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum WorkspaceState {
+    Exists,
+    /// The server has workspaces, not this one.
+    Missing,
+    /// The server runs without workspaces (started without `--enable-workspaces`).
+    Disabled,
+    /// The server has no workspace API at all (MLflow before 3.10).
+    NotOffered,
+}
+
+impl MlflowRest {
+    /// Whether workspace `name` exists, asked without the workspace header (which a server
+    /// without it, or without workspaces, would refuse before answering).
+    pub fn workspace(&self, name: &str) -> Result<WorkspaceState, RestError> {
+        let path = format!("/api/3.0/mlflow/workspaces/{}", percent_encode(name));
+        match self.without_workspace().call("GET", &path, None) {
+            Ok(_) => Ok(WorkspaceState::Exists),
+            Err(RestError::Refused(_, m)) if m.starts_with("RESOURCE_DOES_NOT_EXIST") => Ok(WorkspaceState::Missing),
+            Err(RestError::Refused(_, m))
+                if m.starts_with("FEATURE_DISABLED") || m.contains("without workspaces support") =>
+            {
+                Ok(WorkspaceState::Disabled)
+            }
+            Err(RestError::Refused(404, _)) => Ok(WorkspaceState::NotOffered),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The user's permission on an experiment as MLflow's basic-auth app reports it ("READ",
+    /// "EDIT", ...); `None` where the server has no such API or will not say.
+    pub fn experiment_permission(&self, username: &str, experiment_id: &str) -> Option<String> {
+        let path = format!(
+            "/api/3.0/mlflow/users/permissions/get?resource_type=experiment&resource_id={}&username={}",
+            percent_encode(experiment_id),
+            percent_encode(username)
+        );
+        let found = self.call("GET", &path, None).ok()?;
+        found.get("permission").and_then(Value::as_str).map(str::to_string)
     }
 }
 

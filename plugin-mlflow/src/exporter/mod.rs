@@ -76,12 +76,18 @@ pub(crate) fn now_ms() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 
-/// Where traces go, as `TraceIds` scopes them: the same turn to the same MLflow experiment (and OTLP
-/// endpoint) is the same trace; to another, another.
+/// Where traces go, as `TraceIds` scopes them: the same turn to the same MLflow experiment (in the
+/// same workspace, and the same OTLP endpoint) is the same trace; to another, another.
 pub(crate) fn id_scope(config: &Config) -> String {
     let to = &config.destination;
     let otlp = to.otlp.as_ref().map(|o| o.traces_endpoint.as_str()).unwrap_or("");
-    format!("{}|{:?}|{otlp}", to.tracking_uri.as_deref().unwrap_or(""), to.experiment)
+    let scope = format!("{}|{:?}|{otlp}", to.tracking_uri.as_deref().unwrap_or(""), to.experiment);
+    // MLflow's trace ids are unique across workspaces: the same turn in two is two traces. Without a
+    // workspace the scope is what it was before workspaces, so ids already sent stay the same.
+    match &to.workspace {
+        Some(workspace) => format!("{scope}|workspace={workspace}"),
+        None => scope,
+    }
 }
 
 /// A destination's mailbox and the delivery thread that empties it.

@@ -4,7 +4,7 @@
 //! runtime.
 
 use super::wire::EncodedTrace;
-use crate::config::{Auth, TlsSettings};
+use crate::config::{self, Auth, TlsSettings};
 use opentelemetry_http::{Bytes, HttpClient, HttpError};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -64,8 +64,43 @@ pub fn agent(timeout: Duration, tls: &TlsSettings) -> Result<ureq::Agent, String
         .into())
 }
 
+/// Who the plugin is and where on the server it works: the headers every MLflow call carries (the
+/// REST calls and the OTLP trace requests alike).
+#[derive(Clone, Default)]
+pub struct MlflowScope {
+    /// The `Authorization` header's value, if any.
+    authorization: Option<String>,
+    /// `X-MLFLOW-WORKSPACE`: sent only when set (a server without workspaces refuses the header).
+    workspace: Option<String>,
+}
+
+impl MlflowScope {
+    pub const WORKSPACE_HEADER: &'static str = "x-mlflow-workspace";
+
+    pub fn new(to: &config::Destination) -> MlflowScope {
+        MlflowScope { authorization: authorization(&to.auth), workspace: to.workspace.clone() }
+    }
+
+    pub fn workspace(&self) -> Option<&str> {
+        self.workspace.as_deref()
+    }
+
+    /// The same credentials in the server's default workspace (for the calls that must work
+    /// whatever the workspace: `doctor`'s credentials and workspace checks).
+    pub fn without_workspace(&self) -> MlflowScope {
+        MlflowScope { authorization: self.authorization.clone(), workspace: None }
+    }
+
+    /// The headers, by name.
+    pub fn headers(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        let authorization = self.authorization.as_deref().map(|v| ("authorization", v));
+        let workspace = self.workspace.as_deref().map(|v| (Self::WORKSPACE_HEADER, v));
+        authorization.into_iter().chain(workspace)
+    }
+}
+
 /// The value of the `Authorization` header for `auth`, if any.
-pub fn authorization(auth: &Auth) -> Option<String> {
+fn authorization(auth: &Auth) -> Option<String> {
     match auth {
         Auth::None => None,
         Auth::Bearer(token) => Some(format!("Bearer {token}")),
@@ -166,11 +201,11 @@ impl TraceEndpoint {
         TraceEndpoint { agent, url, headers: Vec::new(), adapter: None }
     }
 
-    /// MLflow's OTLP endpoint, `{tracking_uri}/v1/traces`, with the credentials' header if any.
-    pub fn mlflow(agent: ureq::Agent, tracking_uri: &str, authorization: Option<String>) -> TraceEndpoint {
+    /// MLflow's OTLP endpoint, `{tracking_uri}/v1/traces`, with the scope's headers.
+    pub fn mlflow(agent: ureq::Agent, tracking_uri: &str, scope: &MlflowScope) -> TraceEndpoint {
         let mut endpoint = TraceEndpoint::new(agent, format!("{tracking_uri}/v1/traces"));
-        if let Some(auth) = authorization {
-            endpoint.set_header("authorization", auth);
+        for (name, value) in scope.headers() {
+            endpoint.set_header(name, value.to_string());
         }
         endpoint
     }
