@@ -97,16 +97,30 @@ impl Event {
         }
     }
 
-    /// Bytes of content this event holds, for the queue's byte budget.
-    pub fn content_bytes(&self) -> usize {
+    /// Bytes of text this event holds (content, ids, names), for the queue's byte budget.
+    pub fn text_bytes(&self) -> usize {
         let opt = |s: &Option<String>| s.as_ref().map_or(0, String::len);
-        match self {
-            Event::MessageStart { prompt, .. } => opt(prompt),
+        let c = self.ctx();
+        let ctx = c.run_id.len() + c.session_key.len() + c.session_id.len() + c.agent_id.len() + c.channel.len();
+        ctx + match self {
+            Event::MessageStart { prompt, trigger, .. } => opt(prompt) + trigger.len(),
             Event::MessageEnd { response, error, .. } => opt(response) + error.len(),
-            Event::ModelCallEnd { response, error, .. } => opt(response) + error.len(),
-            Event::ToolCallStart { params, .. } => opt(params),
-            Event::ToolCallEnd { result, error, .. } => opt(result) + error.len(),
-            _ => 0,
+            Event::ModelCallStart { call_id, provider, model, .. } => call_id.len() + provider.len() + model.len(),
+            Event::ModelCallEnd { call_id, provider, model, response, error, .. } => {
+                call_id.len() + provider.len() + model.len() + opt(response) + error.len()
+            }
+            Event::ToolCallStart { tool_call_id, tool_name, params, .. } => {
+                tool_call_id.len() + tool_name.len() + opt(params)
+            }
+            Event::ToolCallEnd { tool_call_id, tool_name, result, error, .. } => {
+                tool_call_id.len() + tool_name.len() + opt(result) + error.len()
+            }
+            Event::SessionStart { .. } => 0,
+            Event::SessionEnd { reason, .. } => reason.len(),
+            Event::SubagentSpawned { child_session_key, child_agent_id, label, model, .. } => {
+                child_session_key.len() + child_agent_id.len() + label.len() + model.len()
+            }
+            Event::SubagentEnded { child_session_key, error, .. } => child_session_key.len() + error.len(),
         }
     }
 }

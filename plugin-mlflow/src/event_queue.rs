@@ -1,7 +1,9 @@
 //! The queue between the hooks and the assembler thread, bounded twice: in events
-//! (`queueCapacity`) and in the content bytes they hold (`maxQueueBytes`), so that a burst of huge
-//! prompts cannot take the host's memory. The producer's half counts bytes in, the consumer's half
-//! counts them out; nothing else touches the count.
+//! (`queueCapacity`) and in the bytes they hold (`maxQueueBytes`: each event's own size plus its
+//! content), so that neither a burst of huge prompts nor a large `queueCapacity` can take the host's
+//! memory. Nothing is allocated up front (the channel grows in small blocks as events come), so a
+//! large capacity costs nothing until it is used. The producer's half counts in, the consumer's half
+//! counts out; nothing else touches the counts.
 
 use crate::event::Event;
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
@@ -9,16 +11,28 @@ use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 
 pub fn event_queue(capacity: usize, max_bytes: usize) -> (EventQueue, QueuedEvents) {
-    let (tx, rx) = crossbeam_channel::bounded(capacity);
-    let bytes = Arc::new(AtomicUsize::new(0));
-    (EventQueue { tx, bytes: bytes.clone(), max_bytes }, QueuedEvents { rx, bytes })
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let held = Arc::new(Held::default());
+    (EventQueue { tx, held: held.clone(), capacity, max_bytes }, QueuedEvents { rx, held })
+}
+
+/// What the queue holds, counted by both halves.
+#[derive(Default)]
+struct Held {
+    events: AtomicUsize,
+    bytes: AtomicUsize,
+}
+
+/// The memory an event takes in the queue.
+fn footprint(event: &Event) -> usize {
+    std::mem::size_of::<Event>() + event.text_bytes()
 }
 
 /// The hooks' half.
 pub struct EventQueue {
     tx: Sender<Event>,
-    /// Content bytes of the events in the queue.
-    bytes: Arc<AtomicUsize>,
+    held: Arc<Held>,
+    capacity: usize,
     max_bytes: usize,
 }
 
@@ -26,15 +40,21 @@ impl EventQueue {
     /// Queues `event` unless either bound is reached; never blocks. False: not queued.
     #[inline]
     pub fn offer(&self, event: Event) -> bool {
-        let size = event.content_bytes();
-        if self.bytes.fetch_add(size, Relaxed) + size > self.max_bytes {
-            self.bytes.fetch_sub(size, Relaxed);
+        let size = footprint(&event);
+        if self.held.events.fetch_add(1, Relaxed) >= self.capacity {
+            self.held.events.fetch_sub(1, Relaxed);
             return false;
         }
-        match self.tx.try_send(event) {
+        if self.held.bytes.fetch_add(size, Relaxed) + size > self.max_bytes {
+            self.held.bytes.fetch_sub(size, Relaxed);
+            self.held.events.fetch_sub(1, Relaxed);
+            return false;
+        }
+        match self.tx.send(event) {
             Ok(()) => true,
             Err(_) => {
-                self.bytes.fetch_sub(size, Relaxed);
+                self.held.bytes.fetch_sub(size, Relaxed);
+                self.held.events.fetch_sub(1, Relaxed);
                 false
             }
         }
@@ -44,14 +64,15 @@ impl EventQueue {
 /// The assembler's half.
 pub struct QueuedEvents {
     rx: Receiver<Event>,
-    bytes: Arc<AtomicUsize>,
+    held: Arc<Held>,
 }
 
 impl QueuedEvents {
     /// The next event without waiting; `Disconnected` once the hooks' half is gone and all is taken.
     pub fn try_take(&self) -> Result<Event, TryRecvError> {
         let event = self.rx.try_recv()?;
-        self.bytes.fetch_sub(event.content_bytes(), Relaxed);
+        self.held.bytes.fetch_sub(footprint(&event), Relaxed);
+        self.held.events.fetch_sub(1, Relaxed);
         Ok(event)
     }
 
@@ -69,19 +90,43 @@ mod tests {
         Event::MessageStart { ctx: Ctx::default(), prompt: Some(text.into()), trigger: String::new() }
     }
 
+    const EVENT: usize = std::mem::size_of::<Event>();
+
     #[test]
     fn the_byte_budget_refuses_what_does_not_fit_and_frees_what_is_taken() {
-        let (queue, events) = event_queue(10, 10);
+        let (queue, events) = event_queue(10, 2 * EVENT + 10);
         assert!(queue.offer(prompt("123456")));
-        assert!(!queue.offer(prompt("123456")), "12 bytes would exceed the 10-byte budget");
+        assert!(!queue.offer(prompt("123456")), "12 content bytes would exceed the budget");
         assert!(queue.offer(prompt("1234")));
         assert!(events.try_take().is_ok());
-        assert!(queue.offer(prompt("12345")), "taking the first event freed its 6 bytes");
+        assert!(queue.offer(prompt("12345")), "taking the first event freed its bytes");
+    }
+
+    #[test]
+    fn events_without_content_are_bounded_by_bytes_too() {
+        let (queue, _events) = event_queue(10_000_000, 100 * EVENT);
+        let accepted = (0..1000).filter(|_| queue.offer(prompt(""))).count();
+        assert_eq!(accepted, 100);
+    }
+
+    /// The process's resident memory (`/proc/self/statm`), in bytes.
+    fn resident_bytes() -> usize {
+        let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
+        statm.split_whitespace().nth(1).unwrap().parse::<usize>().unwrap() * 4096
+    }
+
+    #[test]
+    fn the_largest_queue_capacity_allocates_nothing_up_front() {
+        let before = resident_bytes();
+        let (queue, _events) = event_queue(10_000_000, 64 << 20);
+        let grown = resident_bytes().saturating_sub(before);
+        assert!(grown < 16 << 20, "creating the queue took {grown} bytes");
+        drop(queue);
     }
 
     #[test]
     fn the_event_bound_refuses_without_keeping_the_bytes() {
-        let (queue, events) = event_queue(1, 100);
+        let (queue, events) = event_queue(1, EVENT + 100);
         assert!(queue.offer(prompt("a")));
         assert!(!queue.offer(prompt("b")));
         events.try_take().unwrap();
