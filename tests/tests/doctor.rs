@@ -168,3 +168,15 @@ fn a_config_file_that_is_not_json5_fails_first() {
     assert!(check(&report, "config file")["detail"].as_str().unwrap().contains("not valid JSON5"), "{report:#}");
     assert_eq!(verdict(&report, "plugin checks"), "skip");
 }
+
+#[test]
+fn a_config_file_nested_fifty_thousand_deep_fails_first_without_a_crash() {
+    let nested = format!("{{ plugins: {}{} }}", "[".repeat(50_000), "]".repeat(50_000));
+    let (code, report) = doctor(&nested);
+    assert_eq!(code, 1);
+    assert_eq!(verdict(&report, "config file"), "fail");
+    assert!(
+        check(&report, "config file")["detail"].as_str().unwrap().contains("nested more than 128 deep"),
+        "{report:#}"
+    );
+}
