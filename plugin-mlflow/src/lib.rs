@@ -85,6 +85,11 @@ impl MlflowPlugin {
                 config.capture.content
             )
         });
+        for url in config.destination.credentials_in_clear() {
+            log.warn(|| {
+                format!("credentials go to {url} in clear text (plain http:// to another machine): anyone on the network path can read them, and the conversations; use https:// (caBundle for a private CA)")
+            });
+        }
         let exporter = Exporter::start(config, queued, doorbell, stats.clone(), log)?;
         Ok(MlflowPlugin { log, intake, stats, exporter: Mutex::new(Some(exporter)) })
     }

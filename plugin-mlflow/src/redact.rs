@@ -17,6 +17,7 @@ const BUILTIN: &[(&str, &str)] = &[
     (r"\bgithub_pat_[A-Za-z0-9_]{22,}", MARKER),
     (r"\bxox[abprs]-[A-Za-z0-9\-]{10,}", MARKER),
     (r"\beyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}", MARKER),
+    (r#"(?i)(\bauthorization["']?\s*[:=]\s*["']?(?:basic|token|digest)\s+)[^\s"',]+"#, "${1}[REDACTED]"),
     (r"(?i)(\bbearer\s+)[A-Za-z0-9._~+/\-]{8,}=*", "${1}[REDACTED]"),
     // scheme://user:password@host
     (r"([A-Za-z][A-Za-z0-9+.\-]*://[^\s:/@]+:)[^\s@/]+@", "${1}[REDACTED]@"),
@@ -50,6 +51,33 @@ impl Redactor {
         let changed = matches!(out, std::borrow::Cow::Owned(_));
         (out.into_owned(), changed)
     }
+}
+
+/// How much of a server's text is looked at for secrets (an error body is read up to 1 MiB).
+const SERVER_TEXT_SCANNED: usize = 16 << 10;
+
+/// Text a server sent (an error body), made fit for a log line: secrets redacted (a proxy may
+/// reflect the request's `Authorization`), control characters escaped (a newline or an ANSI escape
+/// would forge or colour lines), cut to `max_chars`.
+pub fn server_text(raw: &str, max_chars: usize) -> String {
+    static BUILTIN_ONLY: std::sync::LazyLock<Redactor> = std::sync::LazyLock::new(|| Redactor::new(&[]));
+    let mut end = raw.len().min(SERVER_TEXT_SCANNED);
+    while !raw.is_char_boundary(end) {
+        end -= 1;
+    }
+    let (redacted, _) = BUILTIN_ONLY.redact(&raw[..end]);
+    let mut out = String::with_capacity(max_chars.min(redacted.len()) + 8);
+    for (count, c) in redacted.chars().enumerate() {
+        if count == max_chars {
+            out.push('…');
+            break;
+        }
+        match c.is_control() {
+            true => out.extend(c.escape_default()),
+            false => out.push(c),
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -89,6 +117,17 @@ mod tests {
         }
         assert!(out.contains("https://admin:[REDACTED]@intranet.example.com/x"), "{out}");
         assert!(out.contains("Bearer [REDACTED]"), "{out}");
+    }
+
+    #[test]
+    fn a_servers_text_cannot_forge_log_lines_or_leak_a_reflected_credential() {
+        let body = "bad gateway\n2026-12-02 [ERROR] forged line\u{1b}[31m\r\nyou sent Authorization: Basic b3BzOnMzY3JldA==, Authorization: Bearer tok-123456789";
+        let out = server_text(body, 500);
+        assert!(!out.contains('\n') && !out.contains('\r') && !out.contains('\u{1b}'), "{out}");
+        assert!(out.contains("bad gateway\\n2026-12-02 [ERROR] forged line\\u{1b}[31m"), "{out}");
+        assert!(!out.contains("b3BzOnMzY3JldA==") && !out.contains("tok-123456789"), "{out}");
+        assert_eq!(server_text("abcdef", 3), "abc…");
+        assert_eq!(server_text("ünïcödé", 7), "ünïcödé");
     }
 
     #[test]

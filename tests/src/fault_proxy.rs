@@ -18,7 +18,13 @@ pub enum Fault {
     Cut,
     /// Answer 400 (as MLflow does for a bad trace) when the body contains this text; else forward.
     RejectBodyContaining(String),
+    /// Answer this status with a hostile text body, as a misbehaving proxy might: it echoes the
+    /// request's `Authorization` header and holds a newline, a forged log line and an ANSI escape.
+    HostileAnswer(u16),
 }
+
+/// The log line `Fault::HostileAnswer` tries to forge.
+pub const FORGED_LINE: &str = "[mlflow] FORGED: all traces delivered";
 
 #[derive(Clone, Debug)]
 pub struct Rule {
@@ -161,6 +167,17 @@ impl FaultProxy {
                             None,
                             r#"{"error_code":"INVALID_PARAMETER_VALUE","message":"bad trace (injected)"}"#,
                         )),
+                        Some(Fault::HostileAnswer(code)) => {
+                            let auth = request
+                                .headers
+                                .iter()
+                                .find(|(k, _)| k.eq_ignore_ascii_case("authorization"))
+                                .map_or("", |(_, v)| v.as_str());
+                            let body = format!(
+                                "proxy error\n{FORGED_LINE}\n\u{1b}[2J\u{1b}[31mred\nyou sent Authorization: {auth}"
+                            );
+                            Some(status_answer(code, None, &body))
+                        }
                         Some(Fault::DelayResponse(d)) => {
                             let answer = forward(&upstream, &request).ok();
                             std::thread::sleep(d);

@@ -15,13 +15,14 @@ mod file;
 mod validate;
 
 pub use env::{Env, ProcessEnv};
+pub use validate::printable_url;
 
 use crate::pricing::{ModelPrice, PriceTable};
 use env::{file_or_env, from_env, otel_headers, otel_sample_rate};
 use file::{FileOtlp, FileSettings};
 use serde_json::Value;
 use std::time::Duration;
-use validate::{count, flag, http_url, millis, sourced_text, text, Given, Source};
+use validate::{count, flag, http_url, json_type, millis, secret_text, sourced_text, text, Given, HttpUrl, Source};
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum ExperimentRef {
@@ -37,6 +38,19 @@ pub enum Auth {
 }
 
 impl Auth {
+    /// The value of the `Authorization` header, if any.
+    pub fn authorization(&self) -> Option<String> {
+        use base64::Engine;
+        match self {
+            Auth::None => None,
+            Auth::Bearer(token) => Some(format!("Bearer {token}")),
+            Auth::Basic { username, password } => Some(format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"))
+            )),
+        }
+    }
+
     /// Who the server sees, for messages about permissions (never the secret).
     pub fn principal(&self) -> String {
         match self {
@@ -86,6 +100,29 @@ pub struct Destination {
     /// What the MLflow run that holds the metrics is called before `@host time`: the gateway's,
     /// or `doctor`'s own (not a setting).
     pub run_label: &'static str,
+}
+
+impl Destination {
+    /// Whether MLflow's credentials go over plain `http://` to another machine.
+    pub fn mlflow_credentials_in_clear(&self) -> bool {
+        self.auth != Auth::None && self.tracking_uri.as_deref().is_some_and(in_clear)
+    }
+
+    /// The endpoints (printable) that credentials would reach in clear text: MLflow's with
+    /// credentials, the OTLP endpoints with headers (which carry an API key or a token).
+    pub fn credentials_in_clear(&self) -> Vec<String> {
+        let mlflow = self.tracking_uri.iter().filter(|_| self.mlflow_credentials_in_clear());
+        let otlp =
+            self.otlp.iter().filter(|o| !o.headers.is_empty()).flat_map(|o| [&o.traces_endpoint, &o.metrics_endpoint]);
+        let mut found: Vec<String> = mlflow.chain(otlp).filter(|u| in_clear(u)).map(|u| printable_url(u)).collect();
+        found.dedup();
+        found
+    }
+}
+
+/// Plain HTTP to another machine.
+fn in_clear(url: &str) -> bool {
+    url.get(..7).is_some_and(|scheme| scheme.eq_ignore_ascii_case("http://")) && !validate::is_loopback(url)
 }
 
 /// The run of a gateway process (see `Destination::run_label`).
@@ -184,7 +221,7 @@ impl Config {
         let otlp = file.otlp.map(|o| parse_otlp(FileOtlp::parse(o)?, env)).transpose()?;
         let tracking_uri =
             match sourced_text(file_or_env(file.tracking_uri, "trackingUri", env, "MLFLOW_TRACKING_URI"))? {
-                Some((uri, source)) => Some(http_url(&uri, source, MLFLOW_URL)?),
+                Some((uri, source)) => Some(tracking_url(&uri, source)?),
                 None if otlp.is_some() => None,
                 None => {
                     return Err("mlflow config `trackingUri`: not set; expected the MLflow server's http(s) URL \
@@ -193,7 +230,15 @@ impl Config {
                 }
             };
         let experiment = experiment(file.experiment_id, file.experiment_name, env)?;
-        let auth = auth(file.tracking_token, file.tracking_username, file.tracking_password, env)?;
+        let (tracking_uri, userinfo) = match tracking_uri {
+            Some(HttpUrl { url, userinfo }) => (Some(url), userinfo),
+            None => (None, None),
+        };
+        // Credentials in the URL count when no others are set; they are never kept in the URL.
+        let auth = match auth(file.tracking_token, file.tracking_username, file.tracking_password, env)? {
+            Auth::None => userinfo.map_or(Auth::None, |(username, password)| Auth::Basic { username, password }),
+            given => given,
+        };
         let workspace = sourced_text(file_or_env(file.workspace, "workspace", env, "MLFLOW_WORKSPACE"))?
             .map(|(name, source)| validate::workspace(&name, source))
             .transpose()?;
@@ -305,11 +350,23 @@ fn experiment(file_id: Option<Value>, file_name: Option<Value>, env: &dyn Env) -
     })
 }
 
+/// The MLflow server's URL: the plugin appends its API paths, so a query or fragment has no place.
+fn tracking_url(uri: &str, source: Source) -> Result<HttpUrl, String> {
+    let parsed = http_url(uri, source, MLFLOW_URL)?;
+    if parsed.url.contains(['?', '#']) {
+        return Err(format!(
+            "{source}: expected {MLFLOW_URL} without a query or fragment (the plugin appends the API's paths), got {:?}",
+            validate::printable_url(uri)
+        ));
+    }
+    Ok(parsed)
+}
+
 /// Credentials: the file's, else the MLflow clients' variables. A token wins over a user.
 fn auth(token: Option<Value>, username: Option<Value>, password: Option<Value>, env: &dyn Env) -> Result<Auth, String> {
-    let token = text(file_or_env(token, "trackingToken", env, "MLFLOW_TRACKING_TOKEN"))?;
+    let token = secret_text(file_or_env(token, "trackingToken", env, "MLFLOW_TRACKING_TOKEN"))?;
     let username = sourced_text(file_or_env(username, "trackingUsername", env, "MLFLOW_TRACKING_USERNAME"))?;
-    let password = text(file_or_env(password, "trackingPassword", env, "MLFLOW_TRACKING_PASSWORD"))?;
+    let password = secret_text(file_or_env(password, "trackingPassword", env, "MLFLOW_TRACKING_PASSWORD"))?;
     Ok(match (token, username, password) {
         (Some(token), _, _) => Auth::Bearer(token),
         (None, Some((username, _)), Some(password)) => Auth::Basic { username, password },
@@ -403,9 +460,20 @@ fn parse_otlp(file: FileOtlp, env: &dyn Env) -> Result<OtlpConfig, String> {
     let base = sourced_text(file_or_env(file.endpoint, "otlp.endpoint", env, "OTEL_EXPORTER_OTLP_ENDPOINT"))?
         .map(|(e, source)| http_url(&e, source, OTLP_URL))
         .transpose()?;
-    let signal = |given: Option<Value>, key: &'static str, var: &'static str, path: &str| -> Result<String, String> {
+    // Credentials in an endpoint's URL: sent as the Authorization header unless one is given.
+    let mut userinfo = base.as_ref().and_then(|b| b.userinfo.clone());
+    let base = base.map(|b| b.url);
+    let mut signal = |given: Option<Value>,
+                      key: &'static str,
+                      var: &'static str,
+                      path: &str|
+     -> Result<String, String> {
         match sourced_text(file_or_env(given, key, env, var))? {
-            Some((e, source)) => http_url(&e, source, OTLP_URL),
+            Some((e, source)) => {
+                let parsed = http_url(&e, source, OTLP_URL)?;
+                userinfo = userinfo.take().or(parsed.userinfo);
+                Ok(parsed.url)
+            }
             None => base.as_ref().map(|b| format!("{b}{path}")).ok_or_else(|| {
                 format!("mlflow config `otlp.endpoint`: not set; expected the OTLP/HTTP base URL (e.g. http://127.0.0.1:4318) here or in OTEL_EXPORTER_OTLP_ENDPOINT, or `{key}`")
             }),
@@ -413,12 +481,15 @@ fn parse_otlp(file: FileOtlp, env: &dyn Env) -> Result<OtlpConfig, String> {
     };
     let traces = flag(Given::file(file.traces, "otlp.traces"), true)?;
     let metrics = flag(Given::file(file.metrics, "otlp.metrics"), true)?;
-    let headers = match Given::file(file.headers, "otlp.headers") {
+    let mut headers = match Given::file(file.headers, "otlp.headers") {
         Some(Given { value: Value::Object(h), .. }) => h
             .into_iter()
             .map(|(k, v)| match v {
                 Value::String(s) => Ok((k, s)),
-                other => Err(format!("mlflow config `otlp.headers.{k}`: expected a string, got {other}")),
+                other => Err(format!(
+                    "mlflow config `otlp.headers.{k}`: expected a string, got {} (not shown: often a secret)",
+                    json_type(&other)
+                )),
             })
             .collect::<Result<Vec<_>, _>>()?,
         Some(other) => return Err(other.refuse("an object of header name to value")),
@@ -430,17 +501,27 @@ fn parse_otlp(file: FileOtlp, env: &dyn Env) -> Result<OtlpConfig, String> {
         }
         None => otel_sample_rate(env)?.unwrap_or(1.0),
     };
-    Ok(OtlpConfig {
-        traces_endpoint: if traces {
+    let traces_endpoint = match traces {
+        true => {
             signal(file.traces_endpoint, "otlp.tracesEndpoint", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "/v1/traces")?
-        } else {
-            String::new()
-        },
-        metrics_endpoint: if metrics {
+        }
+        false => String::new(),
+    };
+    let metrics_endpoint = match metrics {
+        true => {
             signal(file.metrics_endpoint, "otlp.metricsEndpoint", "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "/v1/metrics")?
-        } else {
-            String::new()
-        },
+        }
+        false => String::new(),
+    };
+    if let Some((username, password)) = userinfo {
+        if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("authorization")) {
+            headers
+                .extend(Auth::Basic { username, password }.authorization().map(|v| ("authorization".to_string(), v)));
+        }
+    }
+    Ok(OtlpConfig {
+        traces_endpoint,
+        metrics_endpoint,
         headers,
         traces,
         metrics,
@@ -596,6 +677,77 @@ mod tests {
         }
         let err = Config::parse("{}", &env(&[("MLFLOW_TRACKING_URI", "./mlruns")])).unwrap_err();
         assert!(err.starts_with("MLFLOW_TRACKING_URI: expected"), "{err}");
+    }
+
+    #[test]
+    fn basic_auth_is_standard_base64() {
+        let auth = Auth::Basic { username: "Aladdin".into(), password: "open sesame".into() };
+        assert_eq!(auth.authorization().unwrap(), "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==");
+        assert_eq!(Auth::Bearer("t".into()).authorization().unwrap(), "Bearer t");
+        assert_eq!(Auth::None.authorization(), None);
+    }
+
+    #[test]
+    fn credentials_in_a_url_become_the_credentials_and_leave_the_url() {
+        let c = Config::parse(r#"{"trackingUri": "https://ops:s3cret@mlflow.example.com/"}"#, &env(&[])).unwrap();
+        assert_eq!(c.destination.tracking_uri.as_deref(), Some("https://mlflow.example.com"));
+        assert_eq!(c.destination.auth, Auth::Basic { username: "ops".into(), password: "s3cret".into() });
+        // Credentials given as such win; the URL's are dropped all the same.
+        let c = Config::parse(r#"{"trackingUri": "https://ops:s3cret@h", "trackingToken": "t"}"#, &env(&[])).unwrap();
+        assert_eq!(
+            (c.destination.tracking_uri.as_deref(), c.destination.auth),
+            (Some("https://h"), Auth::Bearer("t".into()))
+        );
+        let c = Config::parse(r#"{"otlp": {"endpoint": "https://u:p@collector:4318"}}"#, &env(&[])).unwrap();
+        let otlp = c.destination.otlp.unwrap();
+        assert_eq!(otlp.traces_endpoint, "https://collector:4318/v1/traces");
+        assert_eq!(otlp.headers, vec![("authorization".to_string(), "Basic dTpw".to_string())]);
+        let c = Config::parse(
+            r#"{"otlp": {"endpoint": "https://u:p@collector:4318", "headers": {"Authorization": "Bearer x"}}}"#,
+            &env(&[]),
+        )
+        .unwrap();
+        assert_eq!(c.destination.otlp.unwrap().headers, vec![("Authorization".to_string(), "Bearer x".to_string())]);
+        let err = Config::parse(r#"{"trackingUri": "https://h/?token=abc"}"#, &env(&[])).unwrap_err();
+        assert!(err.contains("without a query") && !err.contains("abc"), "{err}");
+    }
+
+    #[test]
+    fn credentials_over_plain_http_to_another_machine_are_found() {
+        let in_clear = |json: &str| Config::parse(json, &env(&[])).unwrap().destination.credentials_in_clear();
+        assert_eq!(
+            in_clear(r#"{"trackingUri": "http://mlflow.svc:5000", "trackingToken": "t"}"#),
+            ["http://mlflow.svc:5000"]
+        );
+        assert!(in_clear(r#"{"trackingUri": "http://mlflow.svc:5000"}"#).is_empty(), "no credentials");
+        assert!(in_clear(r#"{"trackingUri": "https://mlflow.svc", "trackingToken": "t"}"#).is_empty(), "TLS");
+        assert!(in_clear(r#"{"trackingUri": "http://127.0.0.1:5000", "trackingToken": "t"}"#).is_empty(), "loopback");
+        assert_eq!(
+            in_clear(r#"{"otlp": {"endpoint": "http://collector:4318/?k=v", "headers": {"api-key": "k"}}}"#),
+            ["http://collector:4318/"],
+            "the query is not printed (the two signals' URLs differ only after it)"
+        );
+    }
+
+    #[test]
+    fn a_secret_of_the_wrong_type_is_named_never_shown() {
+        for (json, key) in [
+            (format!(r#"{{{URI}, "trackingToken": 31415926535}}"#), "`trackingToken`"),
+            (format!(r#"{{{URI}, "trackingToken": ["tok-31415926535"]}}"#), "`trackingToken`"),
+            (
+                format!(r#"{{{URI}, "trackingUsername": "u", "trackingPassword": {{"p": "31415926535"}}}}"#),
+                "`trackingPassword`",
+            ),
+            (
+                r#"{"otlp": {"endpoint": "http://c:4318", "headers": {"x-api-key": 31415926535}}}"#.to_string(),
+                "`otlp.headers.x-api-key`",
+            ),
+            (r#"{"trackingUri": "ftp://ops:31415926535@h"}"#.to_string(), "`trackingUri`"),
+        ] {
+            let err = Config::parse(&json, &env(&[])).unwrap_err();
+            assert!(err.contains(key) && err.contains("expected"), "{json}: {err}");
+            assert!(!err.contains("31415926535"), "{json}: the secret is echoed: {err}");
+        }
     }
 
     #[test]

@@ -79,13 +79,105 @@ pub fn sourced_text(given: Option<Given>) -> Result<Option<(String, Source)>, St
     Ok(text(given)?.zip(source))
 }
 
-/// An http(s) URL without its trailing slash.
-pub fn http_url(uri: &str, source: Source, example: &str) -> Result<String, String> {
-    let lower = uri.to_ascii_lowercase();
+/// An http(s) URL as configured, split: the URL without its `user:password@` (which never goes into
+/// a URL the plugin prints or sends) and those credentials, percent-decoded.
+#[derive(Debug, PartialEq)]
+pub struct HttpUrl {
+    pub url: String,
+    pub userinfo: Option<(String, String)>,
+}
+
+/// An http(s) URL without its trailing slash. An error shows the URL without its credentials.
+pub fn http_url(uri: &str, source: Source, example: &str) -> Result<HttpUrl, String> {
+    let (url, userinfo) = split_userinfo(uri);
+    let lower = url.to_ascii_lowercase();
     let rest = lower.strip_prefix("http://").or_else(|| lower.strip_prefix("https://"));
     match rest {
-        Some(host) if !host.is_empty() && !host.starts_with('/') => Ok(uri.trim_end_matches('/').to_string()),
-        _ => Err(format!("{source}: expected {example}, got {uri:?}")),
+        Some(host) if !host.is_empty() && !host.starts_with(['/', '?', '#']) => {
+            Ok(HttpUrl { url: url.trim_end_matches('/').to_string(), userinfo })
+        }
+        _ => Err(format!("{source}: expected {example}, got {:?}", printable_url(uri))),
+    }
+}
+
+/// `scheme://user:password@host/...` as `(scheme://host/..., Some((user, password)))`.
+fn split_userinfo(uri: &str) -> (String, Option<(String, String)>) {
+    let Some(scheme_end) = uri.find("://").map(|i| i + 3) else { return (uri.to_string(), None) };
+    let authority_end = uri[scheme_end..].find(['/', '?', '#']).map_or(uri.len(), |i| scheme_end + i);
+    let Some(at) = uri[scheme_end..authority_end].rfind('@').map(|i| scheme_end + i) else {
+        return (uri.to_string(), None);
+    };
+    let (user, password) = uri[scheme_end..at].split_once(':').unwrap_or((&uri[scheme_end..at], ""));
+    let url = format!("{}{}", &uri[..scheme_end], &uri[at + 1..]);
+    (url, Some((percent_decode(user), percent_decode(password))))
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A URL as it may be printed (logs, errors, the doctor): without credentials, query or fragment,
+/// where tokens are put.
+pub fn printable_url(uri: &str) -> String {
+    let (url, _) = split_userinfo(uri);
+    let cut = url.find("://").map_or(0, |i| i + 3);
+    match url[cut..].find(['?', '#']) {
+        Some(i) => url[..cut + i].to_string(),
+        None => url,
+    }
+}
+
+/// Whether `url`'s host is this machine (`localhost`, 127.0.0.0/8, `::1`): plain HTTP to it stays
+/// on the machine.
+pub fn is_loopback(url: &str) -> bool {
+    let after_scheme = url.find("://").map_or(url, |i| &url[i + 3..]);
+    let authority = &after_scheme[..after_scheme.find(['/', '?', '#']).unwrap_or(after_scheme.len())];
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = match host_port.strip_prefix('[') {
+        Some(bracketed) => bracketed.split(']').next().unwrap_or(""),
+        None => host_port.split(':').next().unwrap_or(""),
+    };
+    host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// A secret (token, password, header value): a non-empty string, trimmed. A wrong value is described
+/// by its type only, never shown.
+pub fn secret_text(given: Option<Given>) -> Result<Option<String>, String> {
+    match given {
+        None => Ok(None),
+        Some(Given { value: Value::String(s), .. }) if !s.trim().is_empty() => Ok(Some(s.trim().to_string())),
+        Some(Given { value, source }) => {
+            Err(format!("{source}: expected a non-empty string, got {} (not shown: a secret)", json_type(&value)))
+        }
+    }
+}
+
+/// "a number", "an array", ...: what a JSON value is, without its content.
+pub fn json_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(s) if s.trim().is_empty() => "an empty string",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
     }
 }
 
@@ -113,5 +205,39 @@ pub fn workspace(name: &str, source: Source) -> Result<String, String> {
             "{source}: expected an MLflow workspace name (2-63 lowercase letters, digits or inner hyphens, not {}), got {name:?}",
             RESERVED.join("/")
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_in_a_url_are_taken_out_and_never_printed() {
+        let parsed = http_url("https://ops:p%40ss@mlflow.example.com:8443/", Source::File("trackingUri"), "x").unwrap();
+        assert_eq!(parsed.url, "https://mlflow.example.com:8443");
+        assert_eq!(parsed.userinfo, Some(("ops".into(), "p@ss".into())));
+        assert_eq!(http_url("http://h:1", Source::File("k"), "x").unwrap().userinfo, None);
+        let err = http_url("ftp://ops:hunter2@h", Source::File("trackingUri"), "an http URL").unwrap_err();
+        assert!(!err.contains("hunter2") && err.contains("ftp://h"), "{err}");
+        assert_eq!(printable_url("http://u:p@h:4318/v1/traces?api-key=k#f"), "http://h:4318/v1/traces");
+    }
+
+    #[test]
+    fn loopback_hosts_are_this_machine() {
+        for url in [
+            "http://localhost:5000",
+            "http://127.0.0.1",
+            "http://127.9.9.9:1/x",
+            "http://[::1]:5000",
+            "http://u:p@localhost",
+        ] {
+            assert!(is_loopback(url), "{url}");
+        }
+        for url in
+            ["http://mlflow.mlflow.svc:5000", "http://10.0.0.5", "http://localhost.example.com", "http://[::2]:1"]
+        {
+            assert!(!is_loopback(url), "{url}");
+        }
     }
 }

@@ -108,7 +108,7 @@ fn mlflow(config: &Config, uri: &str, log: Log, checks: &mut Vec<DoctorCheck>) {
             ));
         }
         Err(e) => {
-            steps.push(tls_verdict(&target, to.tls.insecure_skip_verify));
+            steps.push(tls_verdict(&target, to));
             return steps.fail_rest(DoctorCheck::fail(
                 "HTTP",
                 format!("GET /health: {e}"),
@@ -117,7 +117,7 @@ fn mlflow(config: &Config, uri: &str, log: Log, checks: &mut Vec<DoctorCheck>) {
         }
         Ok(reply) => reply,
     };
-    steps.push(tls_verdict(&target, to.tls.insecure_skip_verify));
+    steps.push(tls_verdict(&target, to));
     let http_check = match health.status {
         200 => DoctorCheck::pass("HTTP", "GET /health answered 200"),
         401 | 403 => {
@@ -163,8 +163,13 @@ fn mlflow(config: &Config, uri: &str, log: Log, checks: &mut Vec<DoctorCheck>) {
     }
 }
 
-fn tls_verdict(target: &reach::Target, insecure: bool) -> DoctorCheck {
-    match (target.https, insecure) {
+fn tls_verdict(target: &reach::Target, to: &crate::config::Destination) -> DoctorCheck {
+    match (target.https, to.tls.insecure_skip_verify) {
+        (false, _) if to.mlflow_credentials_in_clear() => DoctorCheck::warn(
+            "TLS",
+            format!("not used (http://): the credentials and the conversations go to {} in clear text", target.host),
+            "serve MLflow over https:// (behind a TLS-terminating proxy or ingress; caBundle for a private CA)",
+        ),
         (false, _) => DoctorCheck::pass("TLS", "not used (http://): credentials and content travel in clear text"),
         (true, false) => DoctorCheck::pass("TLS", "handshake done, certificate verified"),
         (true, true) => DoctorCheck::warn(
@@ -205,5 +210,29 @@ impl Steps<'_> {
         let rest = MLFLOW_CHECKS.iter().skip_while(|n| **n != done).skip(1);
         let skipped: Vec<DoctorCheck> = rest.map(|name| DoctorCheck::skip(name, &needs)).collect();
         self.checks.extend(skipped);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// No environment: the settings are the file's alone.
+    struct NoEnv;
+    impl Env for NoEnv {
+        fn var(&self, _: &str) -> Option<String> {
+            None
+        }
+    }
+
+    #[test]
+    fn credentials_over_plain_http_to_another_machine_are_a_tls_warning() {
+        let verdict = |uri: &str, extra: &str| {
+            let config = Config::parse(&format!(r#"{{"trackingUri": "{uri}"{extra}}}"#), &NoEnv).unwrap();
+            tls_verdict(&reach::target(uri).unwrap(), &config.destination).verdict
+        };
+        assert_eq!(verdict("http://mlflow.mlflow.svc:5000", r#", "trackingToken": "t""#), Verdict::Warn);
+        assert_eq!(verdict("http://mlflow.mlflow.svc:5000", ""), Verdict::Pass);
+        assert_eq!(verdict("http://127.0.0.1:5000", r#", "trackingToken": "t""#), Verdict::Pass);
     }
 }

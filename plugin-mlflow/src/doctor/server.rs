@@ -266,8 +266,9 @@ pub fn clock(server_date: Option<&str>, asked: SystemTime, answered: SystemTime)
     }
 }
 
+/// The first line of a server's answer, fit for the report.
 pub fn first_line(body: &str) -> String {
-    body.lines().next().unwrap_or("").chars().take(200).collect()
+    crate::redact::server_text(body.lines().next().unwrap_or(""), 200)
 }
 
 #[cfg(test)]

@@ -111,8 +111,8 @@ impl MlflowRest {
                 let message = serde_json::from_str::<Value>(&text)
                     .ok()
                     .and_then(|v| Some(format!("{} {}", v.get("error_code")?.as_str()?, v.get("message")?.as_str()?)))
-                    .unwrap_or_else(|| text.chars().take(300).collect());
-                Err(RestError::Refused(status, message))
+                    .unwrap_or(text);
+                Err(RestError::Refused(status, crate::redact::server_text(&message, 300)))
             }
         }
     }

@@ -213,7 +213,9 @@ impl Exporter {
                     &to.tls,
                     toggles,
                 )?);
-                log.info(|| format!("OTLP export of metrics to {}", otlp_config.metrics_endpoint));
+                log.info(|| {
+                    format!("OTLP export of metrics to {}", crate::config::printable_url(&otlp_config.metrics_endpoint))
+                });
             }
         }
         let (control, control_rx) = crossbeam_channel::unbounded();

@@ -52,7 +52,11 @@ impl OtlpDestination {
             traces.set_header(name, value.clone());
         }
         log.info(|| {
-            format!("OTLP export of traces to {} (sample rate {})", config.traces_endpoint, config.sample_rate)
+            format!(
+                "OTLP export of traces to {} (sample rate {})",
+                crate::config::printable_url(&config.traces_endpoint),
+                config.sample_rate
+            )
         });
         Ok(OtlpDestination { stats, log, traces, problems: Throttle::new(Duration::from_secs(60)) })
     }

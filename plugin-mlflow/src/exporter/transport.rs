@@ -4,7 +4,7 @@
 //! runtime.
 
 use super::wire::EncodedTrace;
-use crate::config::{self, Auth, TlsSettings};
+use crate::config::{self, TlsSettings};
 use opentelemetry_http::{Bytes, HttpClient, HttpError};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -78,7 +78,7 @@ impl MlflowScope {
     pub const WORKSPACE_HEADER: &'static str = "x-mlflow-workspace";
 
     pub fn new(to: &config::Destination) -> MlflowScope {
-        MlflowScope { authorization: authorization(&to.auth), workspace: to.workspace.clone() }
+        MlflowScope { authorization: to.auth.authorization(), workspace: to.workspace.clone() }
     }
 
     pub fn workspace(&self) -> Option<&str> {
@@ -97,33 +97,6 @@ impl MlflowScope {
         let workspace = self.workspace.as_deref().map(|v| (Self::WORKSPACE_HEADER, v));
         authorization.into_iter().chain(workspace)
     }
-}
-
-/// The value of the `Authorization` header for `auth`, if any.
-fn authorization(auth: &Auth) -> Option<String> {
-    match auth {
-        Auth::None => None,
-        Auth::Bearer(token) => Some(format!("Bearer {token}")),
-        Auth::Basic { username, password } => {
-            Some(format!("Basic {}", base64(format!("{username}:{password}").as_bytes())))
-        }
-    }
-}
-
-fn base64(input: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
-    for chunk in input.chunks(3) {
-        let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | (*b as u32) << (16 - 8 * i));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }
 
 /// The settings of the SDK's OTLP metric exporter: protobuf over our transport, and no retries
@@ -169,7 +142,8 @@ pub struct Reply {
     pub status: u16,
     /// The server's `Retry-After`, in seconds.
     pub retry_after: Option<Duration>,
-    /// The start of the body of a failed request, or the transport's error.
+    /// The start of the body of a failed request (fit for a log line: `redact::server_text`), or the
+    /// transport's error.
     pub body: String,
 }
 
@@ -255,7 +229,7 @@ impl TraceEndpoint {
                     String::new()
                 } else {
                     let text = response.into_body().into_with_config().limit(1 << 20).read_to_vec().unwrap_or_default();
-                    String::from_utf8_lossy(&text).chars().take(500).collect()
+                    crate::redact::server_text(&String::from_utf8_lossy(&text), 500)
                 };
                 Reply { status, retry_after, body }
             }
@@ -267,17 +241,4 @@ impl TraceEndpoint {
 fn retry_after(value: Option<&http::HeaderValue>) -> Option<Duration> {
     let secs: u64 = value?.to_str().ok()?.trim().parse().ok()?;
     Some(Duration::from_secs(secs.min(3600)))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn basic_auth_is_standard_base64() {
-        let auth = Auth::Basic { username: "Aladdin".into(), password: "open sesame".into() };
-        assert_eq!(authorization(&auth).unwrap(), "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==");
-        assert_eq!(base64(b"a"), "YQ==");
-        assert_eq!(base64(b"ab"), "YWI=");
-    }
 }
