@@ -155,7 +155,18 @@ function stopAtGatewayStop() {
 
 // ---- picking fields: strings and numbers only ----
 
+/// The most an id, name or label keeps: cut here, so that a huge one costs this thread nothing
+/// to pass on (the plugin keeps as much: MAX_LABEL_BYTES).
+const LABEL_MAX = 1024;
+
+/// An id, name or label, cut to LABEL_MAX.
 function str(value) {
+  const whole = asText(value);
+  return whole.length > LABEL_MAX ? whole.slice(0, LABEL_MAX) : whole;
+}
+
+/// A value as text, whole (errors: content() cuts them under the content rules).
+function asText(value) {
   if (typeof value === "string") return value;
   if (value === undefined || value === null) return "";
   if (typeof value === "object" && typeof value.message === "string") return value.message;
@@ -300,7 +311,7 @@ const HANDLERS = {
       str(e.model),
       e.outcome === "error",
       // The error's text arrives on the assistant message just after (errorCategory is only "Error").
-      str(e.error ?? e.errorMessage),
+      content(asText(e.error ?? e.errorMessage)),
       num(e.durationMs),
     ),
   before_message_write: (event, ctx) => {
@@ -312,7 +323,7 @@ const HANDLERS = {
       usageOf(m.usage),
       costOf(m.usage?.cost),
       contentText(m.content),
-      str(m.errorMessage),
+      content(asText(m.errorMessage)),
     );
   },
   before_tool_call: (e, ctx) =>
@@ -336,7 +347,7 @@ const HANDLERS = {
       str(e.toolCallId ?? ctx?.toolCallId),
       str(e.toolName ?? ctx?.toolName),
       e.error != null || e.result?.isError === true,
-      content(str(e.error)),
+      content(asText(e.error)),
       num(e.durationMs),
       toolResultText(e.result),
     ),
@@ -352,7 +363,7 @@ const HANDLERS = {
       str(ctx?.sessionId),
       str(ctx?.agentId),
       e.success !== false && !failedReply,
-      content(str(e.error ?? (failedReply ? last.errorMessage : ""))),
+      content(asText(e.error ?? (failedReply ? last.errorMessage : ""))),
       num(e.durationMs),
       last ? contentText(last.content) : "",
     );
@@ -386,7 +397,7 @@ const HANDLERS = {
       str(ctx?.requesterSessionKey),
       str(e.targetSessionKey),
       str(e.outcome),
-      str(e.error),
+      content(asText(e.error)),
     ),
 };
 

@@ -67,6 +67,13 @@ impl Intake {
         }
     }
 
+    /// An error's text, under the content rules (it often quotes the user's input): empty when
+    /// content capture is off, else cut like content.
+    #[inline]
+    pub fn error_text(&self, text: RStr<'_>) -> String {
+        self.content(text).unwrap_or_default()
+    }
+
     /// Content (prompt, answer, tool payloads): `None` when content capture is off, else a copy cut
     /// to `maxContentBytes` at a character boundary, with a marker saying how long it was. A text a
     /// host already cut (the gateway's JavaScript side cuts before crossing into native code) ends
@@ -103,6 +110,19 @@ impl Intake {
     }
 }
 
+/// The most an id, name or other label keeps (a session key, a tool name): what a label needs, far
+/// below what would cost the host's thread to copy.
+pub const MAX_LABEL_BYTES: usize = 1024;
+
+/// `text` up to `MAX_LABEL_BYTES`, cut at a character boundary.
+pub fn label(text: &str) -> String {
+    let mut end = text.len().min(MAX_LABEL_BYTES);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_owned()
+}
+
 /// `("text", Some("…[truncated by openclaw-mlflow: N characters in all]"))` for a text an earlier
 /// hop cut, else `(text, None)`.
 fn split_marker(text: &str) -> (&str, Option<&str>) {
@@ -117,10 +137,10 @@ fn split_marker(text: &str) -> (&str, Option<&str>) {
 pub fn copy_ctx(ctx: EventContextRef<'_>) -> Ctx {
     Ctx {
         ts_ms: ctx.ts_ms(),
-        run_id: ctx.run_id().as_str().to_owned(),
-        session_key: ctx.session_key().as_str().to_owned(),
-        session_id: ctx.session_id().as_str().to_owned(),
-        agent_id: ctx.agent_id().as_str().to_owned(),
-        channel: ctx.channel().map(|c| c.as_str().to_owned()).unwrap_or_default(),
+        run_id: label(ctx.run_id().as_str()),
+        session_key: label(ctx.session_key().as_str()),
+        session_id: label(ctx.session_id().as_str()),
+        agent_id: label(ctx.agent_id().as_str()),
+        channel: ctx.channel().map(|c| label(c.as_str())).unwrap_or_default(),
     }
 }

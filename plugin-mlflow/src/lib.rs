@@ -53,8 +53,9 @@ pub struct MlflowPlugin {
 
 export_plugin!(MlflowPlugin);
 
+/// An id, name or other short label: copied up to `intake::MAX_LABEL_BYTES`.
 fn s(value: RStr<'_>) -> String {
-    value.as_str().to_owned()
+    intake::label(value.as_str())
 }
 
 impl MlflowPlugin {
@@ -132,7 +133,7 @@ impl Plugin for MlflowPlugin {
         self.take(|i| Event::MessageEnd {
             ctx: copy_ctx(ctx),
             outcome: ev.outcome(),
-            error: s(ev.error()),
+            error: i.error_text(ev.error()),
             response: i.content(ev.response()),
             duration_ms: ev.duration_ms().into_option(),
         });
@@ -154,7 +155,7 @@ impl Plugin for MlflowPlugin {
             provider: s(ev.provider()),
             model: s(ev.model()),
             outcome: ev.outcome(),
-            error: s(ev.error()),
+            error: i.error_text(ev.error()),
             duration_ms: ev.duration_ms().into_option(),
             usage: ev.usage().into_option(),
             cost_usd: ev.cost_usd().into_option(),
@@ -177,7 +178,7 @@ impl Plugin for MlflowPlugin {
             tool_call_id: s(ev.tool_call_id()),
             tool_name: s(ev.tool_name()),
             outcome: ev.outcome(),
-            error: s(ev.error()),
+            error: i.error_text(ev.error()),
             duration_ms: ev.duration_ms().into_option(),
             result: i.content(ev.result()),
         });
@@ -202,11 +203,11 @@ impl Plugin for MlflowPlugin {
     }
 
     fn on_subagent_ended(&self, ctx: EventContextRef<'_>, ev: SubagentEndedRef<'_>) {
-        self.take(|_| Event::SubagentEnded {
+        self.take(|i| Event::SubagentEnded {
             ctx: copy_ctx(ctx),
             child_session_key: s(ev.child_session_key()),
             outcome: ev.outcome(),
-            error: s(ev.error()),
+            error: i.error_text(ev.error()),
         });
     }
 

@@ -108,3 +108,64 @@ fn bad_input_is_sanitised_or_counted_and_everything_else_lands() {
     let no_end = trace("no-end");
     assert_eq!(no_end.tag("openclaw.incomplete"), Some("true"));
 }
+
+/// A run whose tool fails with `error` and whose turn fails with it too; `tool` names the tool.
+fn failing_run(run_id: &str, session_key: &str, t0: u64, tool: &str, error: &str) -> Vec<Value> {
+    let ctx = json!({"runId": run_id, "agentId": "main", "sessionKey": session_key, "sessionId": "s"});
+    let mut lines = openclaw_run(run_id, session_key, t0, "open my plan", false);
+    lines.push(json!({"hook": "before_tool_call", "ts": t0 + 60, "ctx": ctx,
+        "event": {"toolName": tool, "params": {"path": "plan.txt"}, "runId": run_id, "toolCallId": "t1"}}));
+    lines.push(json!({"hook": "after_tool_call", "ts": t0 + 70, "ctx": ctx,
+        "event": {"toolName": tool, "params": {}, "runId": run_id, "toolCallId": "t1", "error": error, "durationMs": 10}}));
+    lines.push(json!({"hook": "agent_end", "ts": t0 + 80, "ctx": ctx,
+        "event": {"success": false, "error": error, "durationMs": 80, "messages": []}}));
+    lines
+}
+
+/// The trace of `run_id` as MLflow returns it, whole, as text.
+fn trace_text(mlflow: &Mlflow, experiment: &str, run_id: &str) -> (Trace, String) {
+    let found = mlflow.search(experiment, &format!("tags.`openclaw.run_id` = '{run_id}'"));
+    assert_eq!(found.len(), 1, "{run_id}");
+    let id = found[0]["trace_id"].as_str().unwrap();
+    let (status, whole) = mlflow.call("GET", &format!("/api/3.0/mlflow/traces/batchGet?trace_ids={id}"), None);
+    assert_eq!(status, 200);
+    (mlflow.trace(id), whole.to_string())
+}
+
+#[test]
+fn error_texts_follow_the_content_rules_and_ids_and_names_are_bounded() {
+    let mlflow = Mlflow::from_env();
+    let plugins = plugins_dir(&[built(MLFLOW_PLUGIN)]);
+    let t0 = now_ms() - 60_000;
+    let quoted = "cannot open plan.txt: the user wrote QUOTED-USER-INPUT-4711";
+
+    // captureContent false: the failure shows, the error's text (it quotes the user) does not.
+    let name = unique("errors-uncaptured");
+    let path = write_recording(&[failing_run("off", "agent:main:main", t0, "read", quoted)]);
+    let run = run_host(
+        &["replay", path.to_str().unwrap()],
+        &mlflow_config(&mlflow, &name, "captureContent: false"),
+        &plugins,
+    );
+    run.assert_success();
+    let (trace, whole) = trace_text(&mlflow, &mlflow.experiment_id(&name).unwrap(), "off");
+    assert!(!whole.contains("QUOTED-USER-INPUT"), "the error text was exported: {whole}");
+    let tool = trace.spans.iter().find(|s| s.name == "tool.read").expect("the tool span");
+    assert_eq!(tool.status_code, "STATUS_CODE_ERROR", "still failed");
+
+    // Captured: a 20 MB error is cut like content; a 2 MB tool name and session key to 1 KiB.
+    let name = unique("errors-bounded");
+    let huge_error = format!("{quoted} {}", "e".repeat(20_000_000));
+    let huge_tool = "t".repeat(2_000_000);
+    let huge_session = format!("agent:main:{}", "s".repeat(2_000_000));
+    let path = write_recording(&[failing_run("on", &huge_session, t0, &huge_tool, &huge_error)]);
+    let run = run_host(&["replay", path.to_str().unwrap()], &mlflow_config(&mlflow, &name, ""), &plugins);
+    run.assert_success();
+    assert_eq!(run.stats("mlflow")["exported"], 1, "{}", run.stderr);
+    let (trace, whole) = trace_text(&mlflow, &mlflow.experiment_id(&name).unwrap(), "on");
+    assert!(whole.len() < 200_000, "the whole trace is {} bytes", whole.len());
+    let tool = trace.spans.iter().find(|s| s.name.starts_with("tool.t")).expect("the tool span");
+    assert!(tool.name.len() <= 1024 + "tool.".len(), "tool name of {} bytes", tool.name.len());
+    let (_, message) = tool.exception().expect("the tool's error");
+    assert!(message.contains("QUOTED-USER-INPUT") && message.len() < 9000, "{} bytes", message.len());
+}
