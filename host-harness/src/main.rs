@@ -7,6 +7,7 @@ mod config;
 mod demo;
 mod doctor;
 mod logger;
+mod private_file;
 
 use clap::{Args, Parser, Subcommand};
 use openclaw_plugin_api::LogLevel;
@@ -128,7 +129,7 @@ impl Host {
 fn drive(host: &Host, events_out: Option<&Path>, what: &str, events: Vec<host_event::HostEvent>) -> Result<(), String> {
     if let Some(path) = events_out {
         let lines: String = events.iter().map(|e| e.to_json().to_string() + "\n").collect();
-        std::fs::write(path, lines).map_err(|e| format!("{}: {e}", path.display()))?;
+        private_file::write(path, lines).map_err(|e| format!("{}: {e}", path.display()))?;
     }
     logger::host(LogLevel::Info, &format!("{what}: {} hook calls", events.len()));
     events.iter().for_each(|e| host.dispatch(e));

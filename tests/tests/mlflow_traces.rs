@@ -308,6 +308,9 @@ fn the_real_openclaw_recording_replays_into_mlflow_with_its_tokens_and_costs() {
     let run = run_host(&args, &mlflow_config(&mlflow, &name, ""), &plugins);
     run.assert_success();
     let events = read_events(&events_path);
+    // The copy of the conversations is this user's alone, whatever the umask.
+    let mode = std::os::unix::fs::MetadataExt::mode(&std::fs::metadata(&events_path).unwrap()) & 0o777;
+    assert_eq!(mode, 0o600, "--events-out");
     let runs = runs(&events);
     assert_eq!(runs.len(), 6, "the recording has six agent runs");
     assert_eq!(run.stats("mlflow")["exported"], 6);

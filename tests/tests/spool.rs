@@ -329,3 +329,21 @@ fn writes_the_disk_refuses_wait_in_memory_and_are_delivered() {
     assert_eq!((stat(&run, "exported"), stat(&run, "traces_dropped")), (n as u64, 0));
     assert_eq!(landed(&mlflow, &experiment).len(), n);
 }
+
+#[test]
+fn a_spool_directory_others_may_write_to_is_refused_and_the_traces_go_from_memory() {
+    use std::os::unix::fs::PermissionsExt;
+    let mlflow = Mlflow::from_env();
+    let name = unique("spool-shared");
+    let shared = scratch_dir("spool-shared").join("spool");
+    std::fs::create_dir_all(&shared).unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let extra = format!("spoolDir: \"{}\"", shared.display());
+    let run = run_host(&["demo"], &mlflow_config(&mlflow, &name, &extra), &plugins_dir(&[built(MLFLOW_PLUGIN)]));
+    run.assert_success();
+    let refusals: Vec<&str> = run.stderr.lines().filter(|l| l.contains("is unusable")).collect();
+    assert_eq!(refusals.len(), 1, "{}", run.stderr);
+    assert!(refusals[0].contains("other users may write to it (mode 777)"), "{}", refusals[0]);
+    assert_eq!(run.stats("mlflow")["exported"], 6, "delivered from memory: {}", run.stderr);
+    assert_eq!(std::fs::read_dir(&shared).unwrap().count(), 0, "nothing written there");
+}

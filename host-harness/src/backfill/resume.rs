@@ -50,7 +50,7 @@ impl Resume {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let tmp = self.path.with_extension("json.tmp");
         let body = json!({"version": 1, "delivered": self.delivered}).to_string();
-        std::fs::write(&tmp, body).map_err(|e| format!("{}: {e}", tmp.display()))?;
+        crate::private_file::write(&tmp, body).map_err(|e| format!("{}: {e}", tmp.display()))?;
         std::fs::rename(&tmp, &self.path).map_err(|e| format!("{}: {e}", self.path.display()))
     }
 }

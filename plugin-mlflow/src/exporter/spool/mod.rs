@@ -20,13 +20,14 @@
 //! sent again, which MLflow takes as the same spans (it keys them by trace and span id).
 
 mod owner;
+mod private;
 pub mod segment;
 
 use segment::{Header, Parsed};
 use std::collections::VecDeque;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Write};
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -34,6 +35,9 @@ use std::time::{Duration, Instant};
 pub const SYNC_EVERY: Duration = Duration::from_secs(1);
 /// Segments are this size at most: the unit in which a full spool drops its oldest records.
 const MAX_SEGMENT_BYTES: u64 = 4 << 20;
+/// The largest segment this version writes: a full segment plus one record that did not fit.
+const MAX_SEGMENT_FILE: u64 =
+    MAX_SEGMENT_BYTES + (segment::HEADER_LEN + segment::FRAME_LEN + segment::MAX_RECORD_LEN) as u64;
 /// Bytes read from a segment at a time (more when one record is larger).
 const READ_CHUNK: usize = 1 << 20;
 
@@ -134,7 +138,8 @@ impl Spool {
         Ok((spool, recovered))
     }
 
-    /// Moves an orphan's readable segments (and their acknowledgements) into our directory.
+    /// Moves an orphan's readable segments (and their acknowledgements) into our directory: only
+    /// this user's own regular files (not symbolic links, not another user's).
     fn take_over(&mut self, orphan: &Path, recovered: &mut Recovered) {
         let Ok(entries) = std::fs::read_dir(orphan) else { return };
         for path in entries.filter_map(Result::ok).map(|e| e.path()) {
@@ -142,14 +147,20 @@ impl Spool {
                 continue;
             }
             let mut head = [0u8; segment::HEADER_LEN];
-            let readable = File::open(&path).and_then(|f| f.read_exact_at(&mut head, 0)).is_ok()
+            let readable = private::is_ours(&path, false)
+                && private::open_read(&path).and_then(|f| f.read_exact_at(&mut head, 0)).is_ok()
                 && segment::check_header(&head) == Header::Readable;
             let ack = path.with_extension("ack");
             let (Some(name), true) = (path.file_name(), readable) else {
                 recovered.unreadable.push(path);
                 continue;
             };
-            if ack.exists() && std::fs::rename(&ack, self.dir.join(name).with_extension("ack")).is_err() {
+            let ack_present = std::fs::symlink_metadata(&ack).is_ok();
+            if ack_present && !private::is_ours(&ack, false) {
+                recovered.unreadable.push(path);
+                continue;
+            }
+            if ack_present && std::fs::rename(&ack, self.dir.join(name).with_extension("ack")).is_err() {
                 recovered.unreadable.push(path);
                 continue;
             }
@@ -168,7 +179,7 @@ impl Spool {
         names.sort();
         for name in names {
             let path = self.dir.join(format!("{name}.seg"));
-            let Ok(bytes) = std::fs::read(&path) else {
+            let Some(bytes) = read_plausible_segment(&path) else {
                 recovered.unreadable.push(path);
                 continue;
             };
@@ -281,7 +292,8 @@ impl Spool {
         self.sync();
         let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
         let name = format!("{nanos:020}-{}", std::process::id());
-        let mut file = OpenOptions::new().create_new(true).append(true).open(self.dir.join(format!("{name}.seg")))?;
+        let mut file =
+            private::write_options().create_new(true).append(true).open(self.dir.join(format!("{name}.seg")))?;
         file.write_all(&segment::header())?;
         // The new name itself must survive a power loss.
         File::open(&self.dir).and_then(|d| d.sync_all())?;
@@ -350,7 +362,7 @@ impl Spool {
     fn read_segment(&mut self, i: usize, max: usize, out: &mut Vec<(Position, Vec<u8>)>) -> io::Result<u64> {
         let id = self.segments[i].id;
         if self.reader.as_ref().is_none_or(|(r, _)| *r != id) {
-            let file = File::open(self.dir.join(format!("{}.seg", self.segments[i].name)))?;
+            let file = private::open_read(&self.dir.join(format!("{}.seg", self.segments[i].name)))?;
             self.reader = Some((id, file));
         }
         let file = &self.reader.as_ref().unwrap().1;
@@ -418,7 +430,7 @@ impl Spool {
         }
         let path = self.dir.join(format!("{}.ack", s.name));
         if s.ack_file.is_none() {
-            s.ack_file = OpenOptions::new().create(true).truncate(false).write(true).open(path).ok();
+            s.ack_file = private::write_options().create(true).truncate(false).open(path).ok();
         }
         if let Some(f) = &s.ack_file {
             let _ = f.write_all_at(&at.end.to_le_bytes(), 0);
@@ -472,9 +484,25 @@ impl Drop for Spool {
     }
 }
 
+/// A segment's bytes, if it is one this version could have written: a regular file of ours, no
+/// larger than a segment can be, and not sparse (segments are written front to back; a sparse
+/// file claims a length it does not hold, and reading it whole would allocate that length).
+fn read_plausible_segment(path: &Path) -> Option<Vec<u8>> {
+    let file = private::open_read(path).ok()?;
+    let meta = file.metadata().ok()?;
+    let holds = meta.blocks().saturating_mul(512);
+    let sparse = meta.len() > 64 << 10 && holds < meta.len() / 2;
+    if !meta.is_file() || meta.len() > MAX_SEGMENT_FILE || sparse {
+        return None;
+    }
+    let mut bytes = vec![0; meta.len() as usize];
+    file.read_exact_at(&mut bytes, 0).ok()?;
+    Some(bytes)
+}
+
 fn read_ack(path: &Path) -> u64 {
     let mut b = [0u8; 8];
-    match File::open(path).and_then(|f| f.read_exact_at(&mut b, 0)) {
+    match private::open_read(path).and_then(|f| f.read_exact_at(&mut b, 0)) {
         Ok(()) => u64::from_le_bytes(b),
         Err(_) => 0,
     }

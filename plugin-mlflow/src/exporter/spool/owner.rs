@@ -4,7 +4,8 @@
 //! process that is gone: its segments are taken over. Two processes on one `spoolDir` therefore
 //! never read the same segment.
 
-use std::fs::{File, OpenOptions};
+use super::private;
+use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -27,7 +28,7 @@ impl Owned {
 }
 
 fn lock(dir: &Path) -> io::Result<Option<File>> {
-    let file = OpenOptions::new().create(true).truncate(false).write(true).open(dir.join(LOCK_FILE))?;
+    let file = private::write_options().create(true).truncate(false).open(dir.join(LOCK_FILE))?;
     match file.try_lock() {
         Ok(()) => Ok(Some(file)),
         Err(std::fs::TryLockError::WouldBlock) => Ok(None),
@@ -36,23 +37,28 @@ fn lock(dir: &Path) -> io::Result<Option<File>> {
 }
 
 /// Creates and locks this process's directory in `stream_dir` (named by pid and start time, so
-/// that a restarted process with a reused pid still gets a new one).
+/// that a restarted process with a reused pid still gets a new one). The spool's directory and the
+/// stream's must be this user's alone (`private::check_dir`).
 pub fn claim(stream_dir: &Path) -> io::Result<Owned> {
-    std::fs::create_dir_all(stream_dir)?;
+    if let Some(spool_dir) = stream_dir.parent() {
+        private::ensure_dir(spool_dir)?;
+    }
+    private::ensure_dir(stream_dir)?;
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
     let dir = stream_dir.join(format!("p{}-{nanos}", std::process::id()));
-    std::fs::create_dir(&dir)?;
+    private::create_dir(&dir)?;
     let lock = lock(&dir)?.ok_or_else(|| io::Error::other("the new spool directory is locked by another process"))?;
     Ok(Owned { dir, lock })
 }
 
-/// The other directories in `stream_dir` whose owner is gone, locked by us now.
+/// The other directories in `stream_dir` whose owner is gone, locked by us now: only this user's
+/// own directories (not symbolic links, not another user's).
 pub fn orphans(stream_dir: &Path, own: &Path) -> Vec<Owned> {
     let Ok(entries) = std::fs::read_dir(stream_dir) else { return Vec::new() };
     let mut found: Vec<Owned> = entries
         .filter_map(Result::ok)
         .map(|e| e.path())
-        .filter(|p| p.is_dir() && p != own)
+        .filter(|p| p != own && private::is_ours(p, true))
         .filter_map(|dir| lock(&dir).ok().flatten().map(|lock| Owned { dir, lock }))
         .collect();
     found.sort_by(|a, b| a.dir.cmp(&b.dir));
@@ -65,8 +71,8 @@ mod tests {
 
     #[test]
     fn a_live_owners_directory_is_not_an_orphan_and_a_released_one_is() {
-        let root = std::env::temp_dir().join(format!("spool-owner-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&root);
+        let root = std::env::temp_dir().join(format!("spool-owner-{}", std::process::id())).join("traces");
+        let _ = std::fs::remove_dir_all(root.parent().unwrap());
         let first = claim(&root).unwrap();
         let second = claim(&root).unwrap();
         // flock locks belong to the open file: within one process a second open file conflicts too.
@@ -77,6 +83,6 @@ mod tests {
         assert_eq!(taken.iter().map(|o| o.dir.clone()).collect::<Vec<_>>(), vec![first_dir.clone()]);
         taken.into_iter().for_each(Owned::release_if_empty);
         assert!(!first_dir.exists());
-        let _ = std::fs::remove_dir_all(&root);
+        let _ = std::fs::remove_dir_all(root.parent().unwrap());
     }
 }

@@ -1,10 +1,12 @@
 use super::*;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
-/// A fresh stream directory under the system's temp dir.
+/// A fresh stream directory in a spool directory of its own under the system's temp dir (whose
+/// own directory others may write to: a spool is refused there).
 fn stream_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("spool-test-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
+    let spool = std::env::temp_dir().join(format!("spool-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&spool);
+    spool.join("traces")
 }
 
 fn payload(i: usize) -> Vec<u8> {
@@ -169,4 +171,96 @@ fn damage_to_this_processs_own_records_is_skipped_and_reported_as_lost() {
     let expected: Vec<Vec<u8>> = [0, 1, 3, 4].into_iter().map(payload).collect();
     assert_eq!(read.into_iter().map(|(_, p)| p).collect::<Vec<_>>(), expected);
     assert_eq!((lost, spool.unread()), (1, 0));
+}
+
+fn mode(path: &Path) -> u32 {
+    std::fs::symlink_metadata(path).unwrap().mode() & 0o777
+}
+
+#[test]
+fn only_this_user_may_read_the_spool_whatever_the_umask() {
+    let dir = stream_dir("modes");
+    let (mut spool, _) = Spool::open(&dir, 1 << 30).unwrap();
+    let positions = spool.append(&[payload(1), payload(2)]).0;
+    read_all(&mut spool);
+    spool.ack(positions[0]);
+    let own = spool.dir().to_path_buf();
+    for d in [dir.parent().unwrap(), &dir, &own] {
+        assert_eq!(mode(d), 0o700, "{}", d.display());
+    }
+    let files: Vec<PathBuf> = std::fs::read_dir(&own).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(files.len(), 3, "lock, segment, acknowledgement: {files:?}");
+    for f in &files {
+        assert_eq!(mode(f), 0o600, "{}", f.display());
+    }
+}
+
+#[test]
+fn a_spool_directory_that_is_a_link_or_others_may_write_to_is_refused() {
+    let dir = stream_dir("linked");
+    let real = dir.parent().unwrap().with_extension("real");
+    std::fs::create_dir_all(&real).unwrap();
+    std::fs::create_dir_all(dir.parent().unwrap().parent().unwrap()).unwrap();
+    std::os::unix::fs::symlink(&real, dir.parent().unwrap()).unwrap();
+    let err = Spool::open(&dir, 1 << 30).err().expect("refused");
+    assert!(err.to_string().contains("is a symbolic link"), "{err}");
+
+    let dir = stream_dir("writable");
+    std::fs::create_dir_all(dir.parent().unwrap()).unwrap();
+    std::fs::set_permissions(dir.parent().unwrap(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let err = Spool::open(&dir, 1 << 30).err().expect("refused");
+    assert!(err.to_string().contains("other users may write to it"), "{err}");
+}
+
+#[test]
+fn a_spool_directory_of_another_user_is_refused() {
+    // Root can give a directory away; another user finds one that is root's.
+    let foreign = if unsafe { libc::geteuid() } == 0 {
+        let dir = stream_dir("foreign");
+        std::fs::create_dir_all(dir.parent().unwrap()).unwrap();
+        std::os::unix::fs::chown(dir.parent().unwrap(), Some(65534), Some(65534)).unwrap();
+        dir
+    } else {
+        PathBuf::from("/traces")
+    };
+    let err = Spool::open(&foreign, 1 << 30).err().expect("refused");
+    assert!(err.to_string().contains("not to this process's user"), "{err}");
+}
+
+#[test]
+fn a_linked_orphan_is_not_taken_over() {
+    let dir = stream_dir("linked-orphan");
+    let (mut first, _) = Spool::open(&dir, 1 << 30).unwrap();
+    first.append(&[payload(1)]);
+    let planted = dir.parent().unwrap().join("planted");
+    std::fs::rename(first.dir(), &planted).unwrap();
+    crash(first);
+    std::os::unix::fs::symlink(&planted, dir.join("p1-1")).unwrap();
+    let (second, recovered) = Spool::open(&dir, 1 << 30).unwrap();
+    assert_eq!(recovered.records, 0, "nothing taken through the link");
+    let own: Vec<PathBuf> = std::fs::read_dir(second.dir()).unwrap().map(|e| e.unwrap().path()).collect();
+    assert!(own.iter().all(|p| p.extension().is_none_or(|x| x != "seg")), "{own:?}");
+    assert!(std::fs::read_dir(&planted).unwrap().any(|e| e.unwrap().path().extension().is_some_and(|x| x == "seg")));
+}
+
+/// The process's resident memory (`/proc/self/statm`), in bytes.
+fn resident_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
+    statm.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() * 4096
+}
+
+#[test]
+fn a_sparse_segment_is_left_unread_without_allocating_its_length() {
+    let dir = stream_dir("sparse");
+    let (mut first, _) = Spool::open(&dir, 1 << 30).unwrap();
+    first.append(&[payload(1)]);
+    crash(first);
+    let segment = segment_files(&dir).pop().unwrap();
+    std::fs::OpenOptions::new().write(true).open(&segment).unwrap().set_len(200 << 20).unwrap();
+    let before = resident_bytes();
+    let (_second, recovered) = Spool::open(&dir, 1 << 30).unwrap();
+    let grown = resident_bytes().saturating_sub(before);
+    assert!(grown < 64 << 20, "opening took {grown} bytes");
+    assert_eq!(recovered.records, 0);
+    assert_eq!(recovered.unreadable.len(), 1, "{recovered:?}");
 }
