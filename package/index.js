@@ -6,7 +6,7 @@
 // Hooks run on the gateway's only JavaScript thread, so every handler here is a hot path:
 // - it picks the few fields the interface needs and passes strings and numbers (never a whole
 //   payload, never JSON.stringify of one; llm_input's system prompt and tool list never cross);
-// - content is cut to maxContentBytes before it crosses;
+// - content is cut (to maxContentBytes and a margin for redaction) before it crosses;
 // - it never awaits, never blocks, never throws into the gateway (gateway_stop alone returns a
 //   promise, which OpenClaw awaits for up to 5 s, the limit it is registered with, while its
 //   thread goes on).
@@ -177,12 +177,20 @@ function num(value) {
   return typeof value === "number" && Number.isFinite(value) ? value : undefined;
 }
 
-/// Content cut to maxContentBytes (UTF-16 units here; the plugin cuts exact bytes) with a marker
-/// giving the full length; "" when content capture is off.
+/// What content keeps here beyond maxContentBytes: the plugin redacts secrets first and then cuts
+/// to maxContentBytes, so a secret across the cut is redacted whole (its REDACTION_MARGIN).
+const REDACTION_MARGIN = 8192;
+
+/// How much of a text crosses into native code (UTF-16 units here; the plugin cuts exact bytes).
+function keep() {
+  return state.maxContent + REDACTION_MARGIN;
+}
+
+/// Content cut to keep() with a marker giving the full length; "" when content capture is off.
 function content(text) {
   if (!state.capture || typeof text !== "string") return "";
-  if (text.length <= state.maxContent) return text;
-  return `${text.slice(0, state.maxContent)}${MARKER}${text.length} characters in all]`;
+  if (text.length <= keep()) return text;
+  return `${text.slice(0, keep())}${MARKER}${text.length} characters in all]`;
 }
 
 /// Text of a message's content: a string, or the text parts of a content array.
@@ -193,7 +201,7 @@ function contentText(value) {
   for (const part of value) {
     if (part && part.type === "text" && typeof part.text === "string") {
       text = text ? `${text}\n${part.text}` : part.text;
-      if (text.length > state.maxContent) break;
+      if (text.length > keep()) break;
     }
   }
   return content(text);
@@ -206,7 +214,7 @@ function boundedJson(value) {
   if (!state.capture || value === undefined) return "";
   if (typeof value === "string") return content(value);
   try {
-    const json = fitsBudget(value, state.maxContent, 0) ? JSON.stringify(value) : JSON.stringify(shrink(value, 0));
+    const json = fitsBudget(value, keep(), 0) ? JSON.stringify(value) : JSON.stringify(shrink(value, 0));
     return content(json ?? "");
   } catch {
     return "";
@@ -235,7 +243,7 @@ function fitsBudget(value, budget, depth) {
 }
 
 function shrink(value, depth) {
-  const cap = state.maxContent;
+  const cap = keep();
   if (typeof value === "string") return value.length > cap ? value.slice(0, cap) : value;
   if (value === null || typeof value !== "object") return value;
   if (depth > 8) return "…";

@@ -75,39 +75,49 @@ impl Intake {
     }
 
     /// Content (prompt, answer, tool payloads): `None` when content capture is off, else a copy cut
-    /// to `maxContentBytes` at a character boundary, with a marker saying how long it was. A text a
-    /// host already cut (the gateway's JavaScript side cuts before crossing into native code) ends
-    /// with its own marker, which knows the real length: it is kept, and only the text before it
-    /// is cut further if needed.
+    /// to `maxContentBytes` plus `REDACTION_MARGIN` (the exporter redacts, then cuts to
+    /// `maxContentBytes`: `cut`).
     #[inline]
     pub fn content(&self, text: RStr<'_>) -> Option<String> {
         if !self.capture_content || text.is_empty() {
             return None;
         }
-        let text = text.as_str();
-        if text.len() <= self.max_content_bytes {
-            return Some(text.to_owned());
-        }
-        let (body, upstream_marker) = split_marker(text);
-        if body.len() <= self.max_content_bytes {
-            return Some(text.to_owned());
-        }
-        let mut cut = self.max_content_bytes;
-        while !body.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        let mut out = String::with_capacity(cut + 64);
-        out.push_str(&body[..cut]);
-        match upstream_marker {
-            Some(marker) => out.push_str(marker),
-            None => {
-                out.push_str(TRUNCATION_MARKER);
-                out.push_str(&text.len().to_string());
-                out.push_str(" bytes in all]");
-            }
-        }
-        Some(out)
+        Some(cut(text.as_str(), self.max_content_bytes.saturating_add(REDACTION_MARGIN)).into_owned())
     }
+}
+
+/// What content keeps beyond `maxContentBytes` until it is redacted: longer than the secrets the
+/// redaction rules know (a 4096-bit RSA private key block is about 3.3 KB), so that one across the
+/// final cut is redacted whole.
+pub const REDACTION_MARGIN: usize = 8 << 10;
+
+/// `text` cut to `max` bytes at a character boundary, with a marker saying how long it was. A text
+/// an earlier hop cut (the gateway's JavaScript side cuts before crossing into native code) ends
+/// with its own marker, which knows the real length: it is kept, and only the text before it is cut
+/// further if needed.
+pub fn cut(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    if text.len() <= max {
+        return text.into();
+    }
+    let (body, upstream_marker) = split_marker(text);
+    if body.len() <= max {
+        return text.into();
+    }
+    let mut end = max;
+    while !body.is_char_boundary(end) {
+        end -= 1;
+    }
+    let mut out = String::with_capacity(end + 64);
+    out.push_str(&body[..end]);
+    match upstream_marker {
+        Some(marker) => out.push_str(marker),
+        None => {
+            out.push_str(TRUNCATION_MARKER);
+            out.push_str(&text.len().to_string());
+            out.push_str(" bytes in all]");
+        }
+    }
+    out.into()
 }
 
 /// The most an id, name or other label keeps (a session key, a tool name): what a label needs, far

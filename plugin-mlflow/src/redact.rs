@@ -1,43 +1,106 @@
 //! Secret redaction in captured content, applied on the exporter thread before anything leaves the
-//! process. Patterns cover the major providers' API keys, bearer tokens, passwords in URLs, private
-//! key blocks, JWTs and cloud keys; the configuration's `redactPatterns` adds more.
+//! process, and before content is cut to `maxContentBytes` (a secret across the cut is redacted
+//! whole: the text arrives with a margin beyond the cut, `intake::REDACTION_MARGIN`). Best effort:
+//! the rules follow the public rule sets of gitleaks and detect-secrets for the formats an agent's
+//! conversation is likely to carry; the configuration's `redactPatterns` adds more.
+//!
+//! JSON (tool parameters and results) is redacted string by string, decoded: a key at the start of
+//! a line is preceded by a newline there, not by the JSON escape `\n`. Text that is not JSON (or
+//! JSON cut short) is redacted as it is, where a token may follow an escape (`\n`, `\t`, `\r`):
+//! the anchored rules accept that as a boundary too.
 
 use regex::Regex;
 
 pub const MARKER: &str = "[REDACTED]";
 
-/// (pattern, replacement): `$1` keeps a prefix that helps a reader see what was there.
-const BUILTIN: &[(&str, &str)] = &[
-    (r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z0-9 ]*PRIVATE KEY-----", "[REDACTED PRIVATE KEY]"),
-    (r"\bsk-ant-[A-Za-z0-9_\-]{16,}", MARKER),
-    (r"\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,}", MARKER),
-    (r"\bAIza[0-9A-Za-z_\-]{35}", MARKER),
-    (r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b", MARKER),
-    (r"\bgh[pousr]_[A-Za-z0-9]{36,}", MARKER),
-    (r"\bgithub_pat_[A-Za-z0-9_]{22,}", MARKER),
-    (r"\bxox[abprs]-[A-Za-z0-9\-]{10,}", MARKER),
-    (r"\beyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}", MARKER),
+/// Where a token may start: the start, a character that is not part of a word, or a JSON escape.
+const B: &str = r#"(^|[^A-Za-z0-9_]|\\[nrt])"#;
+
+/// Tokens with a recognisable shape, each replaced whole (the boundary before it kept).
+const TOKENS: &[&str] = &[
+    r"sk-ant-[A-Za-z0-9_\-]{16,}",                                       // Anthropic
+    r"sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,}",                 // OpenAI
+    r"(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}",                         // Stripe
+    r"AIza[0-9A-Za-z_\-]{35}",                                           // Google API key
+    r"ya29\.[A-Za-z0-9_\-]{20,}",                                        // Google OAuth access token
+    r"(?:AKIA|ASIA)[0-9A-Z]{16}",                                        // AWS access key id
+    r"gh[pousr]_[A-Za-z0-9]{36,}",                                       // GitHub
+    r"github_pat_[A-Za-z0-9_]{22,}",                                     // GitHub fine-grained
+    r"glpat-[A-Za-z0-9_\-]{20,}",                                        // GitLab
+    r"xox[abprs]-[A-Za-z0-9\-]{10,}",                                    // Slack
+    r"hf_[A-Za-z0-9]{30,}",                                              // Hugging Face
+    r"npm_[A-Za-z0-9]{36}",                                              // npm
+    r"SG\.[A-Za-z0-9_\-]{22}\.[A-Za-z0-9_\-]{43}",                       // SendGrid
+    r"eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}", // JWT
+];
+
+/// (pattern, replacement): `$1` keeps what says what was there.
+const RULES: &[(&str, &str)] = &[
+    // A private key block (PEM, OpenSSH, PGP): to its END line, or to the end of the text when the
+    // END line is not there (cut off).
+    (
+        r"-----BEGIN[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----[\s\S]*?(?:-----END[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----|\z)",
+        "[REDACTED PRIVATE KEY]",
+    ),
+    (r"https://hooks\.slack\.com/(?:services|workflows)/[A-Za-z0-9/_\-]+", "https://hooks.slack.com/[REDACTED]"),
     (r#"(?i)(\bauthorization["']?\s*[:=]\s*["']?(?:basic|token|digest)\s+)[^\s"',]+"#, "${1}[REDACTED]"),
     (r"(?i)(\bbearer\s+)[A-Za-z0-9._~+/\-]{8,}=*", "${1}[REDACTED]"),
+    (r#"(?i)(\b(?:set-)?cookie\s*:\s*)[^\r\n"\\]+"#, "${1}[REDACTED]"),
     // scheme://user:password@host
     (r"([A-Za-z][A-Za-z0-9+.\-]*://[^\s:/@]+:)[^\s@/]+@", "${1}[REDACTED]@"),
-    // "password": "...", api_key=..., secret: ...
+    // Azure storage: AccountKey=..., a SAS signature sig=...
+    (r"(?i)(\bAccountKey=)[A-Za-z0-9+/=]{20,}", "${1}[REDACTED]"),
+    (r"(?i)([?&;]sig=)[A-Za-z0-9%+/=]{10,}", "${1}[REDACTED]"),
+    // Assignments to a secret-sounding name: password: "...", DB_PASSWORD=..., GITHUB_TOKEN=...,
+    // aws_secret_access_key = ..., "api_key": "..." (a quoted value whole, several words included).
     (
-        r#"(?i)((?:password|passwd|api[_-]?key|secret|access[_-]?token)["']?\s*[:=]\s*["']?)[^\s"',}&]{4,}"#,
+        r#"(?i)(\b[A-Za-z0-9_.\-]*(?:password|passwd|secret|token|api[_-]?key|access[_-]?key|auth[_-]?key|private[_-]?key|credentials?)\\?["']?\s*[:=]\s*)(?:\\?"[^"\r\n]{3,}?\\?"|'[^'\r\n]{3,}'|[^\s"',}&]{4,})"#,
         "${1}[REDACTED]",
     ),
 ];
 
+/// A JSON object's key whose string value is a secret (the names of the assignment rule above).
+const SECRET_NAME: &str = r"(?i)^[A-Za-z0-9_.\-]*(?:password|passwd|secret|token|api[_-]?key|access[_-]?key|auth[_-]?key|private[_-]?key|credentials?)$";
+
 pub struct Redactor {
     rules: Vec<(Regex, String)>,
+    secret_name: Regex,
 }
 
 impl Redactor {
     /// `extra` patterns were validated when the configuration was parsed.
     pub fn new(extra: &[String]) -> Redactor {
-        let builtin = BUILTIN.iter().map(|(p, r)| (Regex::new(p).expect("built-in pattern"), r.to_string()));
+        let tokens = TOKENS
+            .iter()
+            .map(|t| (Regex::new(&format!("{B}(?:{t})")).expect("built-in token"), format!("${{1}}{MARKER}")));
+        let rules = RULES.iter().map(|(p, r)| (Regex::new(p).expect("built-in pattern"), r.to_string()));
         let extra = extra.iter().filter_map(|p| Regex::new(p).ok()).map(|re| (re, MARKER.to_string()));
-        Redactor { rules: builtin.chain(extra).collect() }
+        let secret_name = Regex::new(SECRET_NAME).expect("built-in pattern");
+        Redactor { rules: rules.chain(tokens).chain(extra).collect(), secret_name }
+    }
+
+    /// A JSON value with every string in it redacted (decoded: real newlines), and whether anything
+    /// was.
+    pub fn redact_json(&self, value: &mut serde_json::Value) -> bool {
+        match value {
+            serde_json::Value::String(s) => {
+                let (out, changed) = self.redact(s);
+                if changed {
+                    *s = out;
+                }
+                changed
+            }
+            serde_json::Value::Array(items) => items.iter_mut().fold(false, |any, v| self.redact_json(v) | any),
+            serde_json::Value::Object(map) => map.iter_mut().fold(false, |any, (k, v)| {
+                let named_secret =
+                    matches!(v, serde_json::Value::String(s) if s.len() >= 3) && self.secret_name.is_match(k);
+                if named_secret {
+                    *v = serde_json::Value::String(MARKER.into());
+                }
+                (named_secret || self.redact_json(v)) | any
+            }),
+            _ => false,
+        }
     }
 
     /// The text with every secret replaced, and whether anything was.
@@ -128,6 +191,74 @@ mod tests {
         assert!(!out.contains("b3BzOnMzY3JldA==") && !out.contains("tok-123456789"), "{out}");
         assert_eq!(server_text("abcdef", 3), "abc…");
         assert_eq!(server_text("ünïcödé", 7), "ünïcödé");
+    }
+
+    #[test]
+    fn a_key_at_the_start_of_a_line_in_json_text_is_redacted_too() {
+        // JSON text (a cut tool payload): a new line is the escape \n, so the key follows an `n`.
+        let token = "ghp_1234567890abcdefghijABCDEFGHIJ123456";
+        for text in [
+            format!(r#"{{"content": "line one\n{token}\nline three"}}"#),
+            format!(r#"{{"content": "tab\t{token}"}}"#),
+            format!("plain text\n{token}"),
+        ] {
+            let out = redacted(&text);
+            assert!(!out.contains(token), "{text:?} -> {out}");
+        }
+        let mut json: serde_json::Value = serde_json::from_str(&format!(
+            r#"{{"a": ["x\n{token}", {{"b": "AKIAIOSFODNN7EXAMPLE"}}], "n": 1, "creds": {{"aws_secret_access_key": "wJalrXUtnFEMI", "max_tokens": 4096}}}}"#
+        ))
+        .unwrap();
+        assert!(Redactor::new(&[]).redact_json(&mut json));
+        assert_eq!(
+            json,
+            serde_json::json!({"a": ["x\n[REDACTED]", {"b": "[REDACTED]"}], "n": 1, "creds": {"aws_secret_access_key": "[REDACTED]", "max_tokens": 4096}})
+        );
+    }
+
+    #[test]
+    fn a_private_key_cut_before_its_end_line_is_redacted_to_the_end() {
+        let text = "here is my key\n-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAx3\nbmFtZQ==";
+        assert_eq!(redacted(text), "here is my key\n[REDACTED PRIVATE KEY]");
+        let pgp = "-----BEGIN PGP PRIVATE KEY BLOCK-----\nlQOYBF\n-----END PGP PRIVATE KEY BLOCK-----\nbye";
+        assert_eq!(redacted(pgp), "[REDACTED PRIVATE KEY]\nbye");
+    }
+
+    #[test]
+    fn the_common_secret_formats_are_redacted() {
+        for (text, secret) in [
+            ("aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "wJalrXUtnFEMI"),
+            ("export AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "wJalrXUtnFEMI"),
+            ("Authorization: Basic dXNlcjpodW50ZXIy", "dXNlcjpodW50ZXIy"),
+            ("Authorization: Token 9944b09199c62bcf9418ad846dd0e4bbdfc6ee4b", "9944b09199c62bcf"),
+            ("GITHUB_TOKEN=abcd1234efgh5678", "abcd1234efgh5678"),
+            ("DB_PASSWORD=s3cr3t-pa55", "s3cr3t-pa55"),
+            ("OPENAI_API_KEY=anything-secret-here", "anything-secret-here"),
+            ("APP_SECRET: 'quoted value'", "quoted value"),
+            (r#"{"password": "correct horse battery staple"}"#, "horse battery staple"),
+            ("sk_live_4eC39HqLyjWDarjtT1zdp7dc", "4eC39HqLyjWDarjtT1zdp7dc"),
+            ("https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX", "T00000000/B0000"),
+            ("ya29.a0AfH6SMBx7p3Q2Qe9Zl0kq4mN8vR5sT1uW3yY6", "a0AfH6SMBx7p3"),
+            ("hf_abcdefghijklmnopqrstuvwxyzABCDEFGH", "hf_abcdefghij"),
+            ("glpat-xxxxxxxxxxxxxxxxxxxx1234", "glpat-xxxxxxxx"),
+            ("npm_abcdefghijklmnopqrstuvwxyz0123456789", "npm_abcdefghij"),
+            ("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", "TwL2iGABf9DHoTf"),
+            (
+                "DefaultEndpointsProtocol=https;AccountName=x;AccountKey=Zm9vYmFyYmF6cXV4Zm9vYmFyYmF6cXV4Zm9v==",
+                "Zm9vYmFyYmF6",
+            ),
+            ("https://x.blob.core.windows.net/c/b?sv=2022-11-02&sig=abcDEF123%2Bghi%3D", "abcDEF123"),
+            ("Cookie: session=abc123; csrftoken=def456", "abc123"),
+        ] {
+            let out = redacted(text);
+            assert!(!out.contains(secret), "{text} -> {out}");
+            assert!(out.contains("[REDACTED"), "{text} -> {out}");
+        }
+        // Counts and ordinary words next to secret-sounding names stay.
+        for text in [r#"{"max_tokens": 4096, "input_tokens": 12}"#, "The secret word is PAPAYA.", "token usage: 1,234"]
+        {
+            assert_eq!(redacted(text), text);
+        }
     }
 
     #[test]

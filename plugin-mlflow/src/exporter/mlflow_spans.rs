@@ -21,6 +21,8 @@ pub struct SpanOptions {
     pub track_costs: bool,
     pub track_latency: bool,
     pub redactor: Redactor,
+    /// Each captured text is cut to this after it is redacted (`maxContentBytes`).
+    pub max_content_bytes: usize,
     pub scope: InstrumentationScope,
 }
 
@@ -75,19 +77,27 @@ struct Builder<'a> {
 }
 
 impl Builder<'_> {
+    /// Captured text as it may leave: redacted, then cut to `maxContentBytes` (so that a secret
+    /// across the cut is redacted whole, not sent in part).
     fn clean(&mut self, text: &str) -> String {
         let (out, changed) = self.opts.redactor.redact(text);
         self.redacted |= changed;
-        out
+        crate::intake::cut(&out, self.opts.max_content_bytes).into_owned()
     }
 
-    /// JSON text stays JSON (so MLflow renders it); anything else becomes a JSON string.
+    /// JSON text stays JSON (so MLflow renders it), redacted string by string (decoded); anything
+    /// else, or JSON too long to keep whole, becomes a JSON string.
     fn json_payload(&mut self, text: &str) -> String {
-        let text = self.clean(text);
-        match serde_json::from_str::<serde_json::Value>(&text) {
-            Ok(_) => text,
-            Err(_) => serde_json::Value::String(text).to_string(),
+        if let Ok(mut value) = serde_json::from_str::<serde_json::Value>(text) {
+            self.redacted |= self.opts.redactor.redact_json(&mut value);
+            let json = value.to_string();
+            if json.len() <= self.opts.max_content_bytes {
+                return json;
+            }
+            return serde_json::Value::String(crate::intake::cut(&json, self.opts.max_content_bytes).into_owned())
+                .to_string();
         }
+        serde_json::Value::String(self.clean(text)).to_string()
     }
 
     fn messages(&mut self, role: &str, text: &str) -> String {

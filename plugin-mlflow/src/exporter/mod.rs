@@ -232,6 +232,7 @@ impl Exporter {
                 track_costs: signals.costs,
                 track_latency: signals.latency,
                 redactor: Redactor::new(&config.capture.redact_patterns),
+                max_content_bytes: config.capture.max_content_bytes,
                 scope: InstrumentationScope::builder("openclaw-mlflow").with_version(env!("CARGO_PKG_VERSION")).build(),
             },
             track_traces: signals.traces,
