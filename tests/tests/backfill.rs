@@ -195,3 +195,71 @@ fn a_turn_the_live_plugin_sent_in_the_real_gateway_is_not_sent_again_by_backfill
     assert_eq!(after.len(), 1, "and lands on the live trace: {after:#?}");
     assert_eq!(after[0]["trace_id"], live[0]["trace_id"]);
 }
+
+/// The first transcript row of the fixture's store: (session id, seq).
+fn first_row(db: &Connection) -> (String, i64) {
+    db.query_row("SELECT session_id, seq FROM transcript_events ORDER BY session_id, seq LIMIT 1", [], |r| {
+        Ok((r.get(0)?, r.get(1)?))
+    })
+    .unwrap()
+}
+
+#[test]
+fn a_compressed_row_beyond_openclaws_bounds_is_named_and_not_decoded() {
+    let state = fixture_state();
+    let db = Connection::open(state.join("agents/main/agent/openclaw-agent.sqlite")).unwrap();
+    let (session, seq) = first_row(&db);
+    // A crafted store: OpenClaw's own CHECK constraints (its bounds) are switched off to write it.
+    db.execute_batch("PRAGMA ignore_check_constraints = ON").unwrap();
+    // 24 KB that decode to 200 MB: once claiming 100 bytes, once claiming all of it.
+    let bomb = zstd::encode_all(std::io::Read::take(std::io::repeat(b' '), 200 << 20), 19).unwrap();
+    let config = r#"{ diagnostics: { mlflow: { enabled: true, trackingUri: "http://127.0.0.1:9" } } }"#;
+    for (recorded, says) in
+        [(100i64, "does not decode to its recorded size of 100 bytes"), (200 << 20, "out of OpenClaw's bounds")]
+    {
+        db.execute(
+            "UPDATE transcript_events SET event_json = NULL, event_zstd = ?1, event_utf8_bytes = ?2, \
+             navigation_json = coalesce(navigation_json, '{}') WHERE session_id = ?3 AND seq = ?4",
+            rusqlite::params![bomb, recorded, session, seq],
+        )
+        .unwrap();
+        let run = backfill(&state, config, &["--dry-run"]);
+        let line = format!("session {session} entry {seq}: ");
+        assert!(run.stderr.lines().any(|l| l.contains(&line) && l.contains(says)), "{}", run.stderr);
+    }
+}
+
+#[test]
+fn a_store_whose_transcript_is_a_view_is_refused_at_once() {
+    let state = fixture_state();
+    let db = Connection::open(state.join("agents/main/agent/openclaw-agent.sqlite")).unwrap();
+    // A view that yields rows without end (the reader would spin and write until killed).
+    db.execute_batch(
+        "PRAGMA foreign_keys = OFF; ALTER TABLE transcript_events RENAME TO transcript_events_real;
+         CREATE VIEW transcript_events AS WITH RECURSIVE n(seq) AS (SELECT 1 UNION ALL SELECT seq + 1 FROM n)
+         SELECT (SELECT session_id FROM session_windows LIMIT 1) AS session_id, seq,
+                '{\"type\":\"message\",\"message\":{\"role\":\"user\",\"content\":\"again\"}}' AS event_json,
+                NULL AS event_zstd, NULL AS event_utf8_bytes FROM n;",
+    )
+    .unwrap();
+    drop(db);
+    let config = r#"{ diagnostics: { mlflow: { enabled: true, trackingUri: "http://127.0.0.1:9" } } }"#;
+    let args = ["backfill", "--state-dir", state.to_str().unwrap(), "--dry-run"];
+    let mut child = host_command(&args, config, &plugins_dir(&[built(MLFLOW_PLUGIN)]), &[])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("backfill of a store with a view ran past 60 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("transcript_events is a view, not OpenClaw's table"), "{stderr}");
+}
