@@ -193,6 +193,15 @@ function content(text) {
   return `${text.slice(0, keep())}${MARKER}${text.length} characters in all]`;
 }
 
+/// An error's text under the content rules (it often quotes the input). Without content capture
+/// only that there was one crosses: the translator reads a non-empty reply error as a failed call
+/// (and the plugin exports no error text then).
+function errorText(value) {
+  const text = asText(value);
+  if (!text) return "";
+  return state.capture ? content(text) : "(error text not captured)";
+}
+
 /// Text of a message's content: a string, or the text parts of a content array.
 function contentText(value) {
   if (typeof value === "string") return content(value);
@@ -319,7 +328,7 @@ const HANDLERS = {
       str(e.model),
       e.outcome === "error",
       // The error's text arrives on the assistant message just after (errorCategory is only "Error").
-      content(asText(e.error ?? e.errorMessage)),
+      errorText(e.error ?? e.errorMessage),
       num(e.durationMs),
     ),
   before_message_write: (event, ctx) => {
@@ -331,7 +340,7 @@ const HANDLERS = {
       usageOf(m.usage),
       costOf(m.usage?.cost),
       contentText(m.content),
-      content(asText(m.errorMessage)),
+      errorText(m.errorMessage),
     );
   },
   before_tool_call: (e, ctx) =>
@@ -355,7 +364,7 @@ const HANDLERS = {
       str(e.toolCallId ?? ctx?.toolCallId),
       str(e.toolName ?? ctx?.toolName),
       e.error != null || e.result?.isError === true,
-      content(asText(e.error)),
+      errorText(e.error),
       num(e.durationMs),
       toolResultText(e.result),
     ),
@@ -371,7 +380,7 @@ const HANDLERS = {
       str(ctx?.sessionId),
       str(ctx?.agentId),
       e.success !== false && !failedReply,
-      content(asText(e.error ?? (failedReply ? last.errorMessage : ""))),
+      errorText(e.error ?? (failedReply ? last.errorMessage : "")),
       num(e.durationMs),
       last ? contentText(last.content) : "",
     );
@@ -405,7 +414,7 @@ const HANDLERS = {
       str(ctx?.requesterSessionKey),
       str(e.targetSessionKey),
       str(e.outcome),
-      content(asText(e.error)),
+      errorText(e.error),
     ),
 };
 
