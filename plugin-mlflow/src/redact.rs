@@ -13,10 +13,8 @@ use regex::Regex;
 
 pub const MARKER: &str = "[REDACTED]";
 
-/// Where a token may start: the start, a character that is not part of a word, or a JSON escape.
-const B: &str = r#"(^|[^A-Za-z0-9_]|\\[nrt])"#;
-
-/// Tokens with a recognisable shape, each replaced whole (the boundary before it kept).
+/// Tokens with a recognisable shape, each replaced whole where it starts a word (`token_start`). One
+/// regular expression of them all: their literal prefixes let it skip ordinary text quickly.
 const TOKENS: &[&str] = &[
     r"sk-ant-[A-Za-z0-9_\-]{16,}",                                       // Anthropic
     r"sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,}",                 // OpenAI
@@ -43,18 +41,18 @@ const RULES: &[(&str, &str)] = &[
         "[REDACTED PRIVATE KEY]",
     ),
     (r"https://hooks\.slack\.com/(?:services|workflows)/[A-Za-z0-9/_\-]+", "https://hooks.slack.com/[REDACTED]"),
-    (r#"(?i)(\bauthorization["']?\s*[:=]\s*["']?(?:basic|token|digest)\s+)[^\s"',]+"#, "${1}[REDACTED]"),
-    (r"(?i)(\bbearer\s+)[A-Za-z0-9._~+/\-]{8,}=*", "${1}[REDACTED]"),
-    (r#"(?i)(\b(?:set-)?cookie\s*:\s*)[^\r\n"\\]+"#, "${1}[REDACTED]"),
+    (r#"(?i)((?-u:\b)authorization["']?\s*[:=]\s*["']?(?:basic|token|digest)\s+)[^\s"',]+"#, "${1}[REDACTED]"),
+    (r"(?i)((?-u:\b)bearer\s+)[A-Za-z0-9._~+/\-]{8,}=*", "${1}[REDACTED]"),
+    (r#"(?i)((?-u:\b)(?:set-)?cookie\s*:\s*)[^\r\n"\\]+"#, "${1}[REDACTED]"),
     // scheme://user:password@host
     (r"([A-Za-z][A-Za-z0-9+.\-]*://[^\s:/@]+:)[^\s@/]+@", "${1}[REDACTED]@"),
     // Azure storage: AccountKey=..., a SAS signature sig=...
-    (r"(?i)(\bAccountKey=)[A-Za-z0-9+/=]{20,}", "${1}[REDACTED]"),
+    (r"(?i)((?-u:\b)AccountKey=)[A-Za-z0-9+/=]{20,}", "${1}[REDACTED]"),
     (r"(?i)([?&;]sig=)[A-Za-z0-9%+/=]{10,}", "${1}[REDACTED]"),
     // Assignments to a secret-sounding name: password: "...", DB_PASSWORD=..., GITHUB_TOKEN=...,
     // aws_secret_access_key = ..., "api_key": "..." (a quoted value whole, several words included).
     (
-        r#"(?i)(\b[A-Za-z0-9_.\-]*(?:password|passwd|secret|token|api[_-]?key|access[_-]?key|auth[_-]?key|private[_-]?key|credentials?)\\?["']?\s*[:=]\s*)(?:\\?"[^"\r\n]{3,}?\\?"|'[^'\r\n]{3,}'|[^\s"',}&]{4,})"#,
+        r#"(?i)((?-u:\b)[A-Za-z0-9_.\-]*(?:password|passwd|secret|token|api[_-]?key|access[_-]?key|auth[_-]?key|private[_-]?key|credentials?)\\?["']?\s*[:=]\s*)(?:\\?"[^"\r\n]{3,}?\\?"|'[^'\r\n]{3,}'|[^\s"',}&]{4,})"#,
         "${1}[REDACTED]",
     ),
 ];
@@ -63,20 +61,38 @@ const RULES: &[(&str, &str)] = &[
 const SECRET_NAME: &str = r"(?i)^[A-Za-z0-9_.\-]*(?:password|passwd|secret|token|api[_-]?key|access[_-]?key|auth[_-]?key|private[_-]?key|credentials?)$";
 
 pub struct Redactor {
+    /// The rules with a replacement, then `redactPatterns`.
     rules: Vec<(Regex, String)>,
+    /// `TOKENS`, as one alternation.
+    tokens: Regex,
     secret_name: Regex,
+}
+
+/// Whether a token match at `start` starts a word: at the start, after a character that is not part
+/// of a word, or after a JSON escape (`\n`, `\r`, `\t`) in JSON text.
+fn token_start(text: &str, start: usize) -> bool {
+    let before = &text.as_bytes()[..start];
+    match before {
+        [] => true,
+        [.., b'\\', b'n' | b'r' | b't'] => true,
+        [.., last] => !(last.is_ascii_alphanumeric() || *last == b'_'),
+    }
 }
 
 impl Redactor {
     /// `extra` patterns were validated when the configuration was parsed.
     pub fn new(extra: &[String]) -> Redactor {
-        let tokens = TOKENS
+        let tokens = format!("(?:{})", TOKENS.join("|"));
+        let rules: Vec<(Regex, String)> = RULES
             .iter()
-            .map(|t| (Regex::new(&format!("{B}(?:{t})")).expect("built-in token"), format!("${{1}}{MARKER}")));
-        let rules = RULES.iter().map(|(p, r)| (Regex::new(p).expect("built-in pattern"), r.to_string()));
-        let extra = extra.iter().filter_map(|p| Regex::new(p).ok()).map(|re| (re, MARKER.to_string()));
-        let secret_name = Regex::new(SECRET_NAME).expect("built-in pattern");
-        Redactor { rules: rules.chain(tokens).chain(extra).collect(), secret_name }
+            .map(|(p, r)| (Regex::new(p).expect("built-in pattern"), r.to_string()))
+            .chain(extra.iter().filter_map(|p| Regex::new(p).ok()).map(|re| (re, MARKER.to_string())))
+            .collect();
+        Redactor {
+            rules,
+            tokens: Regex::new(&tokens).expect("built-in tokens"),
+            secret_name: Regex::new(SECRET_NAME).expect("built-in pattern"),
+        }
     }
 
     /// A JSON value with every string in it redacted (decoded: real newlines), and whether anything
@@ -110,6 +126,19 @@ impl Redactor {
             if re.is_match(&out) {
                 out = std::borrow::Cow::Owned(re.replace_all(&out, replacement.as_str()).into_owned());
             }
+        }
+        let mut replaced = false;
+        let tokens = self.tokens.replace_all(&out, |caps: &regex::Captures| {
+            let found = caps.get(0).expect("the whole match");
+            if token_start(&out, found.start()) {
+                replaced = true;
+                MARKER.to_string()
+            } else {
+                found.as_str().to_string()
+            }
+        });
+        if replaced {
+            out = std::borrow::Cow::Owned(tokens.into_owned());
         }
         let changed = matches!(out, std::borrow::Cow::Owned(_));
         (out.into_owned(), changed)
