@@ -103,10 +103,7 @@ pub fn cut(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
     if body.len() <= max {
         return text.into();
     }
-    let mut end = max;
-    while !body.is_char_boundary(end) {
-        end -= 1;
-    }
+    let end = body.floor_char_boundary(max);
     let mut out = String::with_capacity(end + 64);
     out.push_str(&body[..end]);
     match upstream_marker {
@@ -126,11 +123,7 @@ pub const MAX_LABEL_BYTES: usize = 1024;
 
 /// `text` up to `MAX_LABEL_BYTES`, cut at a character boundary.
 pub fn label(text: &str) -> String {
-    let mut end = text.len().min(MAX_LABEL_BYTES);
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    text[..end].to_owned()
+    text[..text.floor_char_boundary(MAX_LABEL_BYTES)].to_owned()
 }
 
 /// `("text", Some("…[truncated by openclaw-mlflow: N characters in all]"))` for a text an earlier

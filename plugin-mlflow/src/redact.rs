@@ -49,16 +49,18 @@ const RULES: &[(&str, &str)] = &[
     // Azure storage: AccountKey=..., a SAS signature sig=...
     (r"(?i)((?-u:\b)AccountKey=)[A-Za-z0-9+/=]{20,}", "${1}[REDACTED]"),
     (r"(?i)([?&;]sig=)[A-Za-z0-9%+/=]{10,}", "${1}[REDACTED]"),
-    // Assignments to a secret-sounding name: password: "...", DB_PASSWORD=..., GITHUB_TOKEN=...,
-    // aws_secret_access_key = ..., "api_key": "..." (a quoted value whole, several words included).
-    (
-        r#"(?i)((?-u:\b)[A-Za-z0-9_.\-]*(?:password|passwd|secret|token|api[_-]?key|access[_-]?key|auth[_-]?key|private[_-]?key|credentials?)\\?["']?\s*[:=]\s*)(?:\\?"[^"\r\n]{3,}?\\?"|'[^'\r\n]{3,}'|[^\s"',}&]{4,})"#,
-        "${1}[REDACTED]",
-    ),
 ];
 
-/// A JSON object's key whose string value is a secret (the names of the assignment rule above).
-const SECRET_NAME: &str = r"(?i)^[A-Za-z0-9_.\-]*(?:password|passwd|secret|token|api[_-]?key|access[_-]?key|auth[_-]?key|private[_-]?key|credentials?)$";
+/// Names whose value is a secret: in an assignment (`DB_PASSWORD=...`, `"api_key": "..."`) and as a
+/// JSON object's key.
+const SECRET_NAMES: &str = r"[A-Za-z0-9_.\-]*(?:password|passwd|secret|token|api[_-]?key|access[_-]?key|auth[_-]?key|private[_-]?key|credentials?)";
+
+/// An assignment to a secret-sounding name: password: "...", DB_PASSWORD=..., GITHUB_TOKEN=...,
+/// aws_secret_access_key = ..., "api_key": "..." (a quoted value whole, several words included).
+fn assignment_rule() -> (String, &'static str) {
+    let value = r#"\\?["']?\s*[:=]\s*)(?:\\?"[^"\r\n]{3,}?\\?"|'[^'\r\n]{3,}'|[^\s"',}&]{4,})"#;
+    (format!("(?i)((?-u:\\b){SECRET_NAMES}{value}"), "${1}[REDACTED]")
+}
 
 pub struct Redactor {
     /// The rules with a replacement, then `redactPatterns`.
@@ -83,15 +85,17 @@ impl Redactor {
     /// `extra` patterns were validated when the configuration was parsed.
     pub fn new(extra: &[String]) -> Redactor {
         let tokens = format!("(?:{})", TOKENS.join("|"));
+        let (assignment, replacement) = assignment_rule();
         let rules: Vec<(Regex, String)> = RULES
             .iter()
             .map(|(p, r)| (Regex::new(p).expect("built-in pattern"), r.to_string()))
+            .chain([(Regex::new(&assignment).expect("built-in pattern"), replacement.to_string())])
             .chain(extra.iter().filter_map(|p| Regex::new(p).ok()).map(|re| (re, MARKER.to_string())))
             .collect();
         Redactor {
             rules,
             tokens: Regex::new(&tokens).expect("built-in tokens"),
-            secret_name: Regex::new(SECRET_NAME).expect("built-in pattern"),
+            secret_name: Regex::new(&format!("(?i)^{SECRET_NAMES}$")).expect("built-in pattern"),
         }
     }
 
@@ -153,11 +157,7 @@ const SERVER_TEXT_SCANNED: usize = 16 << 10;
 /// would forge or colour lines), cut to `max_chars`.
 pub fn server_text(raw: &str, max_chars: usize) -> String {
     static BUILTIN_ONLY: std::sync::LazyLock<Redactor> = std::sync::LazyLock::new(|| Redactor::new(&[]));
-    let mut end = raw.len().min(SERVER_TEXT_SCANNED);
-    while !raw.is_char_boundary(end) {
-        end -= 1;
-    }
-    let (redacted, _) = BUILTIN_ONLY.redact(&raw[..end]);
+    let (redacted, _) = BUILTIN_ONLY.redact(&raw[..raw.floor_char_boundary(SERVER_TEXT_SCANNED)]);
     let mut out = String::with_capacity(max_chars.min(redacted.len()) + 8);
     for (count, c) in redacted.chars().enumerate() {
         if count == max_chars {

@@ -2,7 +2,7 @@
 //! settings the file leaves unset. Each value keeps its source, so that validation names the
 //! variable (or the file's key) that holds a bad value.
 
-use super::validate::{Given, Source};
+use super::validate::{percent_decode, Given, Source};
 use serde_json::Value;
 
 /// Where settings that the file leaves unset come from; a trait so tests need not touch the
@@ -37,25 +37,6 @@ pub fn otel_headers(text: &str) -> Result<Vec<(String, String)>, String> {
             _ => Err("OTEL_EXPORTER_OTLP_HEADERS: expected key=value pairs separated by commas".to_string()),
         })
         .collect()
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let Some(b) = std::str::from_utf8(&bytes[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok())
-            {
-                out.push(b);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The sample rate from `OTEL_TRACES_SAMPLER`/`_ARG` (the ratio samplers; `always_on`/`off`).

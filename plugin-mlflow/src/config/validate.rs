@@ -112,7 +112,9 @@ fn split_userinfo(uri: &str) -> (String, Option<(String, String)>) {
     (url, Some((percent_decode(user), percent_decode(password))))
 }
 
-fn percent_decode(text: &str) -> String {
+/// `%XX` escapes decoded (URL userinfo, `OTEL_EXPORTER_OTLP_HEADERS` values); a `%` that starts
+/// no escape stays as it is.
+pub fn percent_decode(text: &str) -> String {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

@@ -60,8 +60,6 @@ enum Session {
 
 pub struct MlflowDestination {
     experiment: ExperimentRef,
-    /// The workspace every call names (`MlflowScope`), checked as each session starts.
-    workspace: Option<String>,
     /// Who the server sees, for the permission messages ("user \"ops\"", "this token").
     principal: String,
     tracking_uri: String,
@@ -100,7 +98,6 @@ impl MlflowDestination {
             rest: MlflowRest::new(agent, &tracking_uri, scope),
             traces,
             experiment: settings.experiment.clone(),
-            workspace: settings.workspace.clone(),
             principal: settings.auth.principal(),
             tracking_uri,
             flush_interval: batching.flush_interval,
@@ -155,7 +152,7 @@ impl MlflowDestination {
     /// A configured workspace must exist on the server: otherwise every call would fail, or, on a
     /// server without workspaces, the traces would land outside it.
     fn check_workspace(&mut self) -> Result<(), ()> {
-        let Some(name) = self.workspace.clone() else { return Ok(()) };
+        let Some(name) = self.rest.scope().workspace().map(str::to_string) else { return Ok(()) };
         let problem = match self.rest.workspace(&name) {
             Ok(WorkspaceState::Exists) => return Ok(()),
             Ok(WorkspaceState::Missing) => format!("MLflow has no workspace {name:?}: create it (POST /api/3.0/mlflow/workspaces) or correct `workspace`/MLFLOW_WORKSPACE"),

@@ -69,6 +69,11 @@ impl MlflowRest {
         MlflowRest { agent, base: tracking_uri.to_string(), scope }
     }
 
+    /// The headers every call carries: the credentials' and the workspace's.
+    pub fn scope(&self) -> &MlflowScope {
+        &self.scope
+    }
+
     /// The same server and credentials, without the workspace (see `MlflowScope::without_workspace`).
     pub fn without_workspace(&self) -> MlflowRest {
         MlflowRest { agent: self.agent.clone(), base: self.base.clone(), scope: self.scope.without_workspace() }
