@@ -149,6 +149,18 @@ pub fn fixture(path: &str) -> PathBuf {
     workspace_root().join("tests").join("fixtures").join(path)
 }
 
+/// `openclaw-host replay <recording> <extra_args>` with `config` and the mlflow plugin.
+pub fn replay(recording: &Path, config: &str, extra_args: &[&str], env: &[(&str, &str)]) -> HostRun {
+    let mut args = vec!["replay", recording.to_str().unwrap()];
+    args.extend_from_slice(extra_args);
+    run_host_with_env(&args, config, &plugins_dir(&[built(MLFLOW_PLUGIN)]), env)
+}
+
+/// The real OpenClaw 2026.9.6 recording (six agent runs) in `tests/fixtures`.
+pub fn real_recording() -> PathBuf {
+    fixture("openclaw-2026.9.6/hooks.jsonl")
+}
+
 /// The hook calls a run made (`--events-out`).
 pub fn read_events(path: &Path) -> Vec<Value> {
     std::fs::read_to_string(path).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
@@ -245,9 +257,14 @@ impl Mlflow {
 
     /// The one trace of OpenClaw run `run_id` (its `openclaw.run_id` tag).
     pub fn trace_of_run(&self, experiment_id: &str, run_id: &str) -> Trace {
+        self.trace(&self.trace_id_of_run(experiment_id, run_id))
+    }
+
+    /// The id of the one trace of OpenClaw run `run_id`.
+    pub fn trace_id_of_run(&self, experiment_id: &str, run_id: &str) -> String {
         let found = self.search(experiment_id, &format!("tags.`openclaw.run_id` = '{run_id}'"));
         assert_eq!(found.len(), 1, "one trace for run {run_id}, found {}", found.len());
-        self.trace(found[0]["trace_id"].as_str().unwrap())
+        found[0]["trace_id"].as_str().unwrap().to_string()
     }
 
     /// Traces of the experiment matching `filter` (MLflow's search syntax; "" for all).
@@ -324,13 +341,20 @@ impl Mlflow {
     /// One trace with its spans; span attributes are turned into plain JSON values. (`batchGet`:
     /// every release from 3.6 has it; `traces/get` came in 3.7.)
     pub fn trace(&self, trace_id: &str) -> Trace {
-        let (status, body) = self.call("GET", &format!("/api/3.0/mlflow/traces/batchGet?trace_ids={trace_id}"), None);
-        assert_eq!(status, 200, "get {trace_id}: {body}");
-        let found = &body["traces"][0];
-        assert!(found.is_object(), "no trace {trace_id}: {body}");
+        let found = self.trace_record(trace_id);
         let info = found["trace_info"].clone();
         let spans = found["spans"].as_array().unwrap().iter().map(Span::from_otlp_json).collect();
         Trace { info, spans }
+    }
+
+    /// One trace as MLflow returns it (info and spans, attributes as stored): what a test searches
+    /// whole for text that must not be there.
+    pub fn trace_record(&self, trace_id: &str) -> Value {
+        let (status, body) = self.call("GET", &format!("/api/3.0/mlflow/traces/batchGet?trace_ids={trace_id}"), None);
+        assert_eq!(status, 200, "get {trace_id}: {body}");
+        let found = body["traces"][0].clone();
+        assert!(found.is_object(), "no trace {trace_id}: {body}");
+        found
     }
 }
 

@@ -122,14 +122,10 @@ fn failing_run(run_id: &str, session_key: &str, t0: u64, tool: &str, error: &str
     lines
 }
 
-/// The trace of `run_id` as MLflow returns it, whole, as text.
+/// The trace of `run_id`, and as MLflow returns it, whole, as text.
 fn trace_text(mlflow: &Mlflow, experiment: &str, run_id: &str) -> (Trace, String) {
-    let found = mlflow.search(experiment, &format!("tags.`openclaw.run_id` = '{run_id}'"));
-    assert_eq!(found.len(), 1, "{run_id}");
-    let id = found[0]["trace_id"].as_str().unwrap();
-    let (status, whole) = mlflow.call("GET", &format!("/api/3.0/mlflow/traces/batchGet?trace_ids={id}"), None);
-    assert_eq!(status, 200);
-    (mlflow.trace(id), whole.to_string())
+    let id = mlflow.trace_id_of_run(experiment, run_id);
+    (mlflow.trace(&id), mlflow.trace_record(&id).to_string())
 }
 
 #[test]

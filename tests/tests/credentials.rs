@@ -8,8 +8,7 @@ use openclaw_plugin_tests::fault_proxy::{Fault, FaultProxy, Rule, FORGED_LINE};
 use openclaw_plugin_tests::*;
 
 fn replay_fixture(config: &str) -> HostRun {
-    let fixture = fixture("openclaw-2026.9.6/hooks.jsonl");
-    run_host(&["replay", fixture.to_str().unwrap(), "--verbose"], config, &plugins_dir(&[built(MLFLOW_PLUGIN)]))
+    replay(&real_recording(), config, &["--verbose"], &[])
 }
 
 #[test]

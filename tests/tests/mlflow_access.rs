@@ -16,8 +16,7 @@ use std::time::{Duration, Instant};
 const SUBAGENT_SESSION: &str = "metadata.`mlflow.trace.session` = 'agent:main:subagent-demo'";
 
 fn replay_fixture(config: &str, env: &[(&str, &str)]) -> HostRun {
-    let fixture = fixture("openclaw-2026.9.6/hooks.jsonl");
-    run_host_with_env(&["replay", fixture.to_str().unwrap()], config, &plugins_dir(&[built(MLFLOW_PLUGIN)]), env)
+    replay(&real_recording(), config, &[], env)
 }
 
 fn create_workspace(admin: &Mlflow, name: &str) {

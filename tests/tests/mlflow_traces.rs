@@ -429,12 +429,6 @@ fn replaying_a_recording_again_adds_no_copies_and_another_experiment_gets_its_ow
     }
 }
 
-fn replay(path: &Path, config: &str, extra_args: &[&str], env: &[(&str, &str)]) -> HostRun {
-    let mut args = vec!["replay", path.to_str().unwrap()];
-    args.extend_from_slice(extra_args);
-    run_host_with_env(&args, config, &plugins_dir(&[built(MLFLOW_PLUGIN)]), env)
-}
-
 #[test]
 fn a_session_key_over_mlflows_limit_is_shortened_and_the_batch_lands_whole() {
     let mlflow = Mlflow::from_env();

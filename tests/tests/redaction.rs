@@ -64,26 +64,15 @@ fn turn(run_id: &str, t0: u64) -> Vec<Value> {
     lines
 }
 
-/// The trace of `run_id` as MLflow returns it, as text.
-fn trace_text(mlflow: &Mlflow, experiment: &str, run_id: &str) -> String {
-    let found = mlflow.search(experiment, &format!("tags.`openclaw.run_id` = '{run_id}'"));
-    assert_eq!(found.len(), 1, "{run_id}");
-    let id = found[0]["trace_id"].as_str().unwrap();
-    let (status, whole) = mlflow.call("GET", &format!("/api/3.0/mlflow/traces/batchGet?trace_ids={id}"), None);
-    assert_eq!(status, 200);
-    whole.to_string()
-}
-
-fn replay(mlflow: &Mlflow, name: &str, run_id: &str, extra: &str) -> String {
+/// The turn replayed into experiment `name` with settings `extra`: its trace as MLflow returns it,
+/// as text.
+fn replayed_trace_text(mlflow: &Mlflow, name: &str, run_id: &str, extra: &str) -> String {
     let path = write_recording(&[turn(run_id, now_ms() - 60_000)]);
-    let run = run_host(
-        &["replay", path.to_str().unwrap()],
-        &mlflow_config(mlflow, name, extra),
-        &plugins_dir(&[built(MLFLOW_PLUGIN)]),
-    );
+    let run = replay(&path, &mlflow_config(mlflow, name, extra), &[], &[]);
     run.assert_success();
     assert_eq!(run.stats("mlflow")["exported"], 1, "{}", run.stderr);
-    trace_text(mlflow, &mlflow.experiment_id(name).unwrap(), run_id)
+    let id = mlflow.trace_id_of_run(&mlflow.experiment_id(name).unwrap(), run_id);
+    mlflow.trace_record(&id).to_string()
 }
 
 #[test]
@@ -93,7 +82,7 @@ fn no_secret_reaches_mlflow_wherever_it_sits_in_a_turn() {
     let secrets = [GITHUB, AWS_SECRET, OPENAI, STRIPE];
 
     let name = unique("redaction-on");
-    let text = replay(&mlflow, &name, "redact-on", "maxContentBytes: 900");
+    let text = replayed_trace_text(&mlflow, &name, "redact-on", "maxContentBytes: 900");
     for secret in secrets.iter().copied().chain(key_lines.iter().map(String::as_str)) {
         assert!(!text.contains(secret), "{secret} reached MLflow");
     }
@@ -104,7 +93,7 @@ fn no_secret_reaches_mlflow_wherever_it_sits_in_a_turn() {
     );
 
     let name = unique("redaction-off");
-    let text = replay(&mlflow, &name, "redact-off", "captureContent: false");
+    let text = replayed_trace_text(&mlflow, &name, "redact-off", "captureContent: false");
     for secret in
         secrets.iter().copied().chain(key_lines.iter().map(String::as_str)).chain(["first line", "auth failed"])
     {
