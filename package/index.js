@@ -440,11 +440,11 @@ function warnWithoutConversationAccess(api) {
   );
 }
 
-// ---- `openclaw mlflow doctor`: the troubleshooting checks, in a CLI process of its own ----
+// ---- `openclaw mlflow doctor` and `openclaw mlflow spool`: in a CLI process of its own ----
 
 const CLI_ROOT = {
   name: "mlflow",
-  description: "MLflow tracing of agent turns: troubleshooting (doctor)",
+  description: "MLflow tracing of agent turns: troubleshooting (doctor) and the spool",
   hasSubcommands: true,
 };
 
@@ -460,6 +460,32 @@ function registerCommands(api, program) {
       process.stdout.write(options.json ? `${report.json}\n` : report.text);
       process.exitCode = report.ok ? 0 : 1;
     });
+  const spool = root
+    .command("spool")
+    .description("What waits in the spool and for which experiment; move it to this experiment or discard it");
+  const runSpool = (words) => async () => {
+    const addon = createRequire(import.meta.url)(path.join(nativeDir(api), ADDON));
+    try {
+      process.stdout.write(`${await addon.command(nativeDir(api), settingsJson(api), ["spool", ...words])}\n`);
+    } catch (error) {
+      process.stderr.write(`${error?.message ?? error}\n`);
+      process.exitCode = 1;
+    }
+  };
+  spool.command("list", { isDefault: true }).description("what waits, and for which experiment").action(runSpool(["list"]));
+  spool
+    .command("move")
+    .description("what waits for other experiments (or --experiment's) is sent to this one at the next start")
+    .option("--experiment <nameOrId>", "only what waits for this experiment")
+    .action((options) => runSpool(["move", ...(options.experiment ? ["--experiment", options.experiment] : [])])());
+  spool
+    .command("discard")
+    .description("delete what waits for another experiment (--experiment NAME|ID, or --all)")
+    .option("--experiment <nameOrId>", "what waits for this experiment")
+    .option("--all", "what waits for every other experiment")
+    .action((options) =>
+      runSpool(["discard", ...(options.experiment ? ["--experiment", options.experiment] : []), ...(options.all ? ["--all"] : [])])(),
+    );
 }
 
 export default {

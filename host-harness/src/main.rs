@@ -72,6 +72,61 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// What waits in the mlflow plugin's spool and for which experiment. A gateway delivers only
+    /// what was spooled for its own experiment; what waits for another is sent after `move` or
+    /// deleted by `discard`
+    Spool {
+        #[command(subcommand)]
+        action: Option<SpoolAction>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum SpoolAction {
+    /// What waits, for which experiment, and whether it is sent at the next start (the default)
+    List,
+    /// Make what waits for other experiments this configuration's: sent at the gateway's next start
+    Move {
+        /// Only what waits for this experiment (its name or ID)
+        #[arg(long, value_name = "NAME|ID")]
+        experiment: Option<String>,
+    },
+    /// Delete what waits for another experiment
+    Discard {
+        /// What waits for this experiment (its name or ID)
+        #[arg(long, value_name = "NAME|ID", required_unless_present = "all")]
+        experiment: Option<String>,
+        /// What waits for every other experiment
+        #[arg(long, conflicts_with = "experiment")]
+        all: bool,
+    },
+}
+
+impl SpoolAction {
+    /// The words of the plugin's `spool` command.
+    fn words(action: &Option<SpoolAction>) -> Vec<String> {
+        let mut words = vec!["spool".to_string()];
+        let experiment = |words: &mut Vec<String>, e: &Option<String>| {
+            if let Some(e) = e {
+                words.extend(["--experiment".to_string(), e.clone()]);
+            }
+        };
+        match action {
+            None | Some(SpoolAction::List) => words.push("list".into()),
+            Some(SpoolAction::Move { experiment: e }) => {
+                words.push("move".into());
+                experiment(&mut words, e);
+            }
+            Some(SpoolAction::Discard { experiment: e, all }) => {
+                words.push("discard".into());
+                experiment(&mut words, e);
+                if *all {
+                    words.push("--all".into());
+                }
+            }
+        }
+        words
+    }
 }
 
 #[derive(Args)]
@@ -175,6 +230,27 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // A plugin's own command runs without starting the plugins.
+    if let Command::Spool { action } = &o.command {
+        let plugins_dir = config::plugins_dir(o.plugins_dir.as_deref());
+        let words = SpoolAction::words(action);
+        return match openclaw_plugin_host::command::run(
+            &plugins_dir,
+            &config,
+            &words,
+            logger::host_handle(),
+            &logger::host,
+        ) {
+            Ok(output) => {
+                println!("{}", output.trim_end());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                logger::host(LogLevel::Error, &e);
+                ExitCode::from(1)
+            }
+        };
+    }
     // A dry run reads the store only: no plugin is started.
     if let Command::Backfill(b) = &o.command {
         if b.dry_run {
@@ -197,7 +273,7 @@ fn main() -> ExitCode {
             .and_then(|events| drive(&host, events_out.as_deref(), &format!("replay {}", file.display()), events)),
         Command::Backfill(b) => backfill::run(Some(&host), b, &mlflow_settings(&config), &logger::host),
         Command::Bench(bench) => bench::run(&host, bench),
-        Command::Check | Command::Doctor { .. } => Ok(()),
+        Command::Check | Command::Doctor { .. } | Command::Spool { .. } => Ok(()),
     };
     if o.linger_ms > 0 {
         std::thread::sleep(std::time::Duration::from_millis(o.linger_ms));

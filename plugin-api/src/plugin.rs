@@ -35,6 +35,15 @@ pub struct PluginMod {
     /// never from a hook. Absent (`None`) in a plugin built before 0.1.2.
     #[sabi(missing_field(option))]
     pub doctor: extern "C" fn(config_json: RStr<'_>, host: HostHandleRef) -> RVec<DoctorCheck>,
+    // ---- 0.1.3 ----
+    /// Runs one of the plugin's own operator commands (`args`: its words, the command's name
+    /// first, e.g. `spool list`) for this configuration, without starting the plugin: `ROk` is
+    /// the output to print, `RErr` a message (with the usage when the words were wrong). Like
+    /// `doctor`, for a host's command line, never from a hook. Absent in a plugin built before
+    /// 0.1.3.
+    #[sabi(missing_field(option))]
+    pub command:
+        extern "C" fn(config_json: RStr<'_>, args: RVec<RString>, host: HostHandleRef) -> RResult<RString, RString>,
 }
 
 impl RootModule for PluginModRef {

@@ -69,6 +69,13 @@ pub trait Plugin: Send + Sync + Sized + 'static {
         Vec::new()
     }
 
+    /// One of the plugin's operator commands (`args`: its words, the command's name first) for
+    /// this configuration, without starting the plugin: the output to print, or a message (with
+    /// the usage when the words were wrong). By default a plugin has no commands.
+    fn command(_config_json: &str, args: &[String], _host: HostHandleRef) -> Result<String, String> {
+        Err(format!("the {} plugin has no command {:?}", Self::ID, args.first().map_or("", String::as_str)))
+    }
+
     fn on_message_start(&self, _ctx: EventContextRef<'_>, _ev: MessageStartRef<'_>) {}
     fn on_message_end(&self, _ctx: EventContextRef<'_>, _ev: MessageEndRef<'_>) {}
     fn on_model_call_start(&self, _ctx: EventContextRef<'_>, _ev: ModelCallStartRef<'_>) {}
@@ -111,7 +118,8 @@ macro_rules! export_plugin {
 
 /// The root module of a library whose plugin is `P` (what [`export_plugin!`] exports).
 pub fn root_module<P: Plugin>() -> PluginModRef {
-    PluginMod { id: id::<P>, version: version::<P>, init: init::<P>, doctor: doctor::<P> }.leak_into_prefix()
+    PluginMod { id: id::<P>, version: version::<P>, init: init::<P>, doctor: doctor::<P>, command: command::<P> }
+        .leak_into_prefix()
 }
 
 /// What `PluginObject.state` holds for every plugin made here (see the module comment).
@@ -159,6 +167,18 @@ extern "C" fn doctor<P: Plugin>(config_json: RStr<'_>, host: HostHandleRef) -> R
         "report this as a bug in the plugin, with the host's log",
     )]);
     contain_panic(host, "doctor", failed, || RVec::from(P::doctor(config_json.as_str(), host)))
+}
+
+extern "C" fn command<P: Plugin>(
+    config_json: RStr<'_>,
+    args: RVec<RString>,
+    host: HostHandleRef,
+) -> RResult<RString, RString> {
+    let failed = RErr(RString::from(format!("{} plugin: the command panicked", P::ID)));
+    contain_panic(host, "command", failed, || {
+        let args: Vec<String> = args.into_iter().map(String::from).collect();
+        P::command(config_json.as_str(), &args, host).map(RString::from).map_err(RString::from).into()
+    })
 }
 
 fn erase<P: Plugin>(hosted: Hosted<P>) -> RBox<ErasedObject> {

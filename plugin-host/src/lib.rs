@@ -5,11 +5,13 @@
 //!   them with their settings, call their hooks, treat hooks a plugin predates as absent;
 //! - [`plugin_set`]: the plugins one host runs, started, driven and stopped the same way everywhere;
 //! - [`doctor`]: the configuration's checks, each plugin's own, and the report;
+//! - [`command`]: a plugin's own operator commands (the mlflow plugin's `spool`);
 //! - [`settings`]: which section of `openclaw.json` configures which plugin;
 //! - [`host_event`]: one hook call with owned data, what a host hands [`loaded::LoadedPlugin::dispatch`];
 //! - [`openclaw`]: OpenClaw's own hooks translated into those events as they happen, used live by
 //!   the addon and over a whole recording by `openclaw-host replay` ([`translate_recording`]).
 
+pub mod command;
 pub mod doctor;
 pub mod host_event;
 pub mod loaded;

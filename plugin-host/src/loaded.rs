@@ -4,7 +4,7 @@
 
 use crate::host_event::{Ctx, Hook, HostEvent};
 use openclaw_plugin_api::abi_stable::prefix_type::PrefixTypeTrait;
-use openclaw_plugin_api::abi_stable::std_types::{ROption, RStr};
+use openclaw_plugin_api::abi_stable::std_types::{ROption, RStr, RString};
 use openclaw_plugin_api::*;
 use std::path::{Path, PathBuf};
 
@@ -104,6 +104,15 @@ impl PluginLibrary {
     pub fn doctor(&self, config_json: &str, host: HostHandleRef) -> Option<Vec<DoctorCheck>> {
         let doctor = self.module.doctor()?;
         Some(doctor(RStr::from_str(config_json), host).into_vec())
+    }
+
+    /// Runs the plugin's operator command `args` (its words) for this configuration section:
+    /// the output to print, or a message. `None` when the library predates the `command` entry
+    /// (interface 0.1.3).
+    pub fn command(&self, config_json: &str, args: &[String], host: HostHandleRef) -> Option<Result<String, String>> {
+        let command = self.module.command()?;
+        let words = args.iter().map(|a| RString::from(a.as_str())).collect();
+        Some(command(RStr::from_str(config_json), words, host).into_result().map(String::from).map_err(String::from))
     }
 }
 

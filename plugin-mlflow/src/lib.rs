@@ -19,6 +19,7 @@ mod intake;
 mod log;
 pub mod pricing;
 pub mod redact;
+mod spool_admin;
 mod stats;
 pub mod tokens;
 
@@ -119,6 +120,15 @@ impl Plugin for MlflowPlugin {
 
     fn doctor(config_json: &str, host: HostHandleRef) -> Vec<DoctorCheck> {
         doctor::run(config_json, &config::ProcessEnv, Log::new(host))
+    }
+
+    fn command(config_json: &str, args: &[String], _host: HostHandleRef) -> Result<String, String> {
+        match args.split_first() {
+            Some((name, rest)) if name == "spool" => {
+                spool_admin::run(&config::Config::parse(config_json, &config::ProcessEnv)?, rest)
+            }
+            _ => Err(format!("the mlflow plugin's commands:\n{}", spool_admin::USAGE)),
+        }
     }
 
     fn on_message_start(&self, ctx: EventContextRef<'_>, ev: MessageStartRef<'_>) {

@@ -32,7 +32,7 @@ extern "C" fn to_stderr(level: LogLevel, line: RStr<'_>) {
     let _ = writeln!(std::io::stderr().lock(), "[mlflow] {}: {}", level.as_str(), line.as_str());
 }
 
-fn host_handle() -> HostHandleRef {
+pub(crate) fn host_handle() -> HostHandleRef {
     HostHandle { max_log_level: LogLevel::Warn, log: to_stderr }.leak_into_prefix()
 }
 

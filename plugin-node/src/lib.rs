@@ -10,9 +10,11 @@
 //!
 //! - [`bridge`]: the process-wide host (load, start, dispatch, shutdown);
 //! - [`log_sink`]: the plugins' log lines, to the gateway's logger;
-//! - [`doctor`]: `openclaw mlflow doctor`, the troubleshooting checks, off the JavaScript thread.
+//! - [`doctor`]: `openclaw mlflow doctor`, the troubleshooting checks, off the JavaScript thread;
+//! - [`command`]: a plugin's own operator commands (`openclaw mlflow spool …`), likewise.
 
 mod bridge;
+mod command;
 mod doctor;
 mod log_sink;
 
@@ -80,6 +82,13 @@ pub fn start(plugins_dir: String, config_json: String, log_level: String, on_log
 #[napi]
 pub fn doctor(plugins_dir: String, config_json: String) -> AsyncTask<doctor::Doctor> {
     AsyncTask::new(doctor::Doctor { plugins_dir, config_json })
+}
+
+/// Runs a plugin's operator command (`args`: its words, e.g. `["spool", "list"]`) with the gateway's
+/// configuration; resolves to the text to print, rejects with the message.
+#[napi]
+pub fn command(plugins_dir: String, config_json: String, args: Vec<String>) -> AsyncTask<command::PluginCommand> {
+    AsyncTask::new(command::PluginCommand { plugins_dir, config_json, args })
 }
 
 /// Log lines waiting for the gateway's logger: `[level, line, level, line, ...]`.

@@ -60,7 +60,7 @@ fn the_text_report_gives_one_line_per_check_and_the_fix_under_a_failure() {
     assert!(run.stdout.contains("PASS  config file"), "{}", run.stdout);
     assert!(run.stdout.contains("FAIL  TCP connection"), "{}", run.stdout);
     assert!(run.stdout.contains(&format!("fix: nothing listens on port {port}")), "{}", run.stdout);
-    assert!(run.stdout.trim_end().ends_with("1 failed, 11 skipped, 0 warning(s), of 18 checks"), "{}", run.stdout);
+    assert!(run.stdout.trim_end().ends_with("1 failed, 11 skipped, 0 warning(s), of 19 checks"), "{}", run.stdout);
 }
 
 #[test]

@@ -238,7 +238,8 @@ fn with_mlflow_unreachable_the_gateway_answers_and_the_next_process_delivers_the
     let mlflow = Mlflow::from_uri(&format!("http://127.0.0.1:{}", openclaw_plugin_tests::openclaw::free_port()));
     // Installed from the packed tarball (the other tests install the folder): the native plugin's
     // own log lines below prove its libraries load from where npm-pack puts them.
-    let oc = installed_as(Package::Packed, &mlflow, "unreachable", json!({}));
+    let experiment = unique("after-outage");
+    let oc = installed_as(Package::Packed, &mlflow, &experiment, json!({}));
     let with = oc.local_turn("agent:main:main", "Please read hello.txt (MLflow down)");
     with.assert_success("openclaw agent --local with MLflow unreachable");
     assert!(with.output.contains("The file says: Hello from the test workspace"), "{}", with.output);
@@ -254,12 +255,16 @@ fn with_mlflow_unreachable_the_gateway_answers_and_the_next_process_delivers_the
         with.output
     );
 
-    // The next gateway process, with MLflow reachable, delivers the turn the outage left in the
-    // spool (in the gateway's state directory) beside its own: each once.
+    // The gateway's CLI lists it, for this experiment.
+    let listed = oc.run(&["mlflow", "spool", "list"], &[], Duration::from_secs(120));
+    listed.assert_success("openclaw mlflow spool list");
+    let waiting = format!("1 trace(s) for experiment \"{experiment}\" at {} [sent at the next start]", mlflow.uri);
+    assert!(listed.output.contains(&waiting), "{}", listed.output);
+
+    // The next gateway process, with the tracking URI corrected, delivers the turn the outage
+    // left in the spool (in the gateway's state directory) beside its own: each once.
     let healthy = Mlflow::from_env();
-    let experiment = unique("after-outage");
     oc.set("/plugins/entries/mlflow/config/trackingUri", json!(healthy.uri));
-    oc.set("/plugins/entries/mlflow/config/experimentName", json!(experiment));
     let after = oc.local_turn("agent:main:after", "Please read hello.txt (MLflow back)");
     after.assert_success("openclaw agent --local with MLflow back");
     assert!(

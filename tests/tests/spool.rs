@@ -7,12 +7,13 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-/// Connection refused at once: MLflow is down.
+/// Connection refused at once: MLflow is down (or the tracking URI has a typo, corrected for the
+/// restart: what was spooled for the experiment is still delivered).
 const UNREACHABLE: &str = "http://127.0.0.1:9";
 
-fn outage_config(extra: &str) -> String {
+fn outage_config(experiment: &str, extra: &str) -> String {
     format!(
-        "{{ diagnostics: {{ mlflow: {{ enabled: true, trackingUri: \"{UNREACHABLE}\", experimentName: \"unreachable\", flushIntervalMs: 200, {extra} }} }} }}"
+        "{{ diagnostics: {{ mlflow: {{ enabled: true, trackingUri: \"{UNREACHABLE}\", experimentName: \"{experiment}\", flushIntervalMs: 200, {extra} }} }} }}"
     )
 }
 
@@ -35,15 +36,19 @@ fn turns(tag: &str, n: usize) -> PathBuf {
 
 /// A host replaying `recording` during an MLflow outage and then lingering like a running
 /// gateway; returned once it has spooled `n` traces.
-fn spooling_host(recording: &Path, n: usize, state: &Path, extra: &str) -> Child {
+fn spooling_host(recording: &Path, n: usize, state: &Path, experiment: &str, extra: &str) -> Child {
     let args = ["replay", recording.to_str().unwrap(), "--verbose", "--linger-ms", "600000", "--shutdown-ms", "5000"];
     let plugins = plugins_dir(&[built(MLFLOW_PLUGIN)]);
-    let mut child =
-        host_command(&args, &outage_config(extra), &plugins, &[("OPENCLAW_STATE_DIR", state.to_str().unwrap())])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+    let mut child = host_command(
+        &args,
+        &outage_config(experiment, extra),
+        &plugins,
+        &[("OPENCLAW_STATE_DIR", state.to_str().unwrap())],
+    )
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
     let stderr = BufReader::new(child.stderr.take().unwrap());
     // Traces queued before the spool is open are moved into it when it opens.
     let (mut queued, mut opened) = (0, false);
@@ -63,10 +68,17 @@ fn spooling_host(recording: &Path, n: usize, state: &Path, extra: &str) -> Child
 
 /// A host that replays `n` turns with MLflow down throughout and stops as a gateway does, with
 /// `shutdown_ms` for its flush and shutdown.
-fn replayed_during_outage(tag: &str, n: usize, state: &Path, shutdown_ms: &str, extra: &str) -> HostRun {
+fn replayed_during_outage(
+    tag: &str,
+    n: usize,
+    state: &Path,
+    experiment: &str,
+    shutdown_ms: &str,
+    extra: &str,
+) -> HostRun {
     run_host_with_env(
         &["replay", turns(tag, n).to_str().unwrap(), "--shutdown-ms", shutdown_ms],
-        &outage_config(extra),
+        &outage_config(experiment, extra),
         &plugins_dir(&[built(MLFLOW_PLUGIN)]),
         &[("OPENCLAW_STATE_DIR", state.to_str().unwrap())],
     )
@@ -148,7 +160,7 @@ fn a_host_killed_during_an_outage_loses_nothing_and_the_restart_delivers_each_tr
     let (tag, experiment) = (unique("kill"), unique("spool-kill"));
     let state = scratch_dir("state");
     let n = 40;
-    let mut host = spooling_host(&turns(&tag, n), n, &state, "");
+    let mut host = spooling_host(&turns(&tag, n), n, &state, &experiment, "");
     host.kill().unwrap(); // SIGKILL: no flush, no shutdown
     host.wait().unwrap();
     assert!(!segments(&state).is_empty(), "the killed host left its spool");
@@ -168,7 +180,7 @@ fn a_graceful_stop_during_an_outage_keeps_everything_for_the_next_start() {
     let state = scratch_dir("state");
     let n = 25;
     // The gateway's stop: flush and shutdown within its 5 s budget, with MLflow down throughout.
-    let stopped = replayed_during_outage(&tag, n, &state, "5000", "");
+    let stopped = replayed_during_outage(&tag, n, &state, &experiment, "5000", "");
     assert_eq!((stat(&stopped, "exported"), stat(&stopped, "failed")), (0, 0), "nothing sent, nothing lost");
     assert!(
         stopped.stderr.contains(&format!("{n} trace(s) stay in the spool for the next start")),
@@ -189,7 +201,7 @@ fn a_resend_after_a_crash_before_the_acknowledgement_duplicates_nothing() {
     let (tag, experiment) = (unique("resend"), unique("spool-resend"));
     let state = scratch_dir("state");
     let n = 10;
-    let mut host = spooling_host(&turns(&tag, n), n, &state, "");
+    let mut host = spooling_host(&turns(&tag, n), n, &state, &experiment, "");
     host.kill().unwrap();
     host.wait().unwrap();
     // The spool as it was before delivery: what a crash before the acknowledgement leaves.
@@ -210,7 +222,7 @@ fn a_torn_last_record_and_a_flipped_byte_cost_only_those_traces() {
     let (tag, experiment) = (unique("damage"), unique("spool-damage"));
     let state = scratch_dir("state");
     let n = 12;
-    let mut host = spooling_host(&turns(&tag, n), n, &state, "");
+    let mut host = spooling_host(&turns(&tag, n), n, &state, &experiment, "");
     host.kill().unwrap();
     host.wait().unwrap();
     let files = segments(&state);
@@ -262,7 +274,7 @@ fn a_full_spool_drops_the_oldest_traces_counts_them_and_delivers_the_rest() {
     let (tag, experiment) = (unique("full"), unique("spool-full"));
     let state = scratch_dir("state");
     let n = 300;
-    let stopped = replayed_during_outage(&tag, n, &state, "2000", "maxSpoolBytes: 65536");
+    let stopped = replayed_during_outage(&tag, n, &state, &experiment, "2000", "maxSpoolBytes: 65536");
     let dropped = stat(&stopped, "traces_dropped");
     assert!(dropped > 0, "300 traces do not fit in 64 KiB: {}", stopped.stderr);
     let spool_bytes: u64 = segments(&state).iter().map(|f| f.metadata().unwrap().len()).sum();
@@ -289,7 +301,7 @@ fn two_hosts_on_one_spool_directory_never_send_the_same_trace_and_a_dead_ones_tr
     let state = scratch_dir("state");
     let n = 8;
     // A keeps running during its outage, its traces spooled.
-    let mut a = spooling_host(&turns(&tag, n), n, &state, "");
+    let mut a = spooling_host(&turns(&tag, n), n, &state, &experiment, "");
     // B starts beside it, healthy: it must not take A's traces while A lives.
     let b = restart(&mlflow, &experiment, &state);
     assert_eq!((stat(&b, "spool_recovered"), stat(&b, "exported")), (0, 0), "{}", b.stderr);
@@ -346,4 +358,72 @@ fn a_spool_directory_others_may_write_to_is_refused_and_the_traces_go_from_memor
     assert!(refusals[0].contains("other users may write to it (mode 777)"), "{}", refusals[0]);
     assert_eq!(run.stats("mlflow")["exported"], 6, "delivered from memory: {}", run.stderr);
     assert_eq!(std::fs::read_dir(&shared).unwrap().count(), 0, "nothing written there");
+}
+
+/// Spooled traces belong to the experiment their ids were made for. A gateway now sending to
+/// another experiment leaves them where they are (one line says so, the doctor warns); the
+/// operator lists them, moves them to the current experiment, or discards them.
+#[test]
+fn traces_spooled_for_another_experiment_wait_until_the_operator_moves_or_discards_them() {
+    use openclaw_plugin_tests::doctor::{check, doctor};
+    let mlflow = Mlflow::from_env();
+    let (tag, old, new) = (unique("elsewhere"), unique("spool-old"), unique("spool-new"));
+    let state = scratch_dir("state");
+    let spool_dir = format!("spoolDir: \"{}\"", state.join("spool").display());
+    let plugins = plugins_dir(&[built(MLFLOW_PLUGIN)]);
+    let n = 4;
+    replayed_during_outage(&tag, n, &state, &old, "1000", &spool_dir).assert_success();
+    let config = mlflow_config(&mlflow, &new, &spool_dir);
+    // The turns that landed in `new`, without the doctor's test turns.
+    let landed_in_new = || -> Vec<String> {
+        landed_run_ids(&mlflow, &new).into_iter().filter(|id| !id.starts_with("doctor")).collect()
+    };
+    let spool_command = |args: &[&str]| {
+        let run = run_host(&[&["spool"], args].concat(), &config, &plugins);
+        run.assert_success();
+        run.stdout
+    };
+
+    // The gateway, now configured for `new`, sends its own turns and none of `old`'s.
+    let (own_tag, own) = (unique("own"), 3);
+    let run = run_host(&["replay", turns(&own_tag, own).to_str().unwrap()], &config, &plugins);
+    run.assert_success();
+    assert_eq!(landed_run_ids(&mlflow, &new), run_ids(&own_tag, 0..own), "{}", run.stderr);
+    assert!(mlflow.experiment_id(&old).is_none(), "nothing went to the old experiment either");
+    let said = format!("wait for another experiment: {n} for experiment \"{old}\" at {UNREACHABLE}");
+    assert_eq!(run.stderr.lines().filter(|l| l.contains(&said)).count(), 1, "one line:\n{}", run.stderr);
+
+    // The doctor and the listing name them.
+    let (code, report) = doctor(&config);
+    let spool = check(&report, "spool");
+    assert_eq!((code, spool["verdict"].as_str()), (0, Some("warn")), "a warning, not a failure: {report:#}");
+    assert!(spool["detail"].as_str().unwrap().contains(&format!("{n} trace(s) for experiment \"{old}\"")), "{spool}");
+    assert!(spool["fix"].as_str().unwrap().contains("spool move"), "{spool}");
+    let listed = spool_command(&["list"]);
+    assert!(
+        listed.contains(&format!(
+            "{n} trace(s) for experiment \"{old}\" at {UNREACHABLE} [waits for another experiment]"
+        )),
+        "{listed}"
+    );
+
+    // Moved: the next start delivers them to `new`, once.
+    let moved = spool_command(&["move", "--experiment", &old]);
+    assert!(moved.contains(&format!("{n} trace(s) for experiment \"{old}\"")), "{moved}");
+    let next = run_host(&["check"], &config, &plugins);
+    next.assert_success();
+    let mut both = [run_ids(&tag, 0..n), run_ids(&own_tag, 0..own)].concat();
+    both.sort();
+    assert_eq!(landed_in_new(), both, "{}", next.stderr);
+    assert_eq!(check(&doctor(&config).1, "spool")["verdict"], "pass");
+
+    // Discarded: gone, and never sent.
+    let (late_tag, late) = (unique("late"), 2);
+    replayed_during_outage(&late_tag, late, &state, &old, "1000", &spool_dir).assert_success();
+    let discarded = spool_command(&["discard", "--experiment", &old]);
+    assert!(discarded.starts_with("discarded:"), "{discarded}");
+    assert!(discarded.contains(&format!("\n  {late} trace(s) for experiment \"{old}\"")), "{discarded}");
+    assert!(!spool_command(&["list"]).contains("waits for another experiment"));
+    run_host(&["check"], &config, &plugins).assert_success();
+    assert_eq!(landed_in_new(), both, "the discarded turns were not sent");
 }

@@ -24,7 +24,8 @@ use serde_json::Value;
 use std::time::Duration;
 use validate::{count, flag, http_url, json_type, millis, secret_text, sourced_text, text, Given, HttpUrl, Source};
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum ExperimentRef {
     Id(String),
     Name(String),

@@ -2,7 +2,8 @@
 //! doctor`, `openclaw mlflow doctor` in the gateway) for the settings it would start with. The
 //! checks go in the order an operator would: the settings, then reaching the server (`reach`),
 //! then what the server says (`server`), then a real turn through the plugin's own pipeline
-//! (`test_trace`). A check whose premise failed is skipped, naming what it needed.
+//! (`test_trace`). A check whose premise failed is skipped, naming what it needed. Last, on its
+//! own, the spool on this machine (`spool_admin`).
 //!
 //! Read-only on the server except for the test turns (and the experiment, created by name when
 //! missing, as the plugin would); credentials are never printed.
@@ -43,6 +44,7 @@ pub fn run(config_json: &str, env: &dyn Env, log: Log) -> Vec<DoctorCheck> {
             let mut checks =
                 vec![DoctorCheck::fail("settings", e, "correct that key (the README's Configuration lists each one)")];
             checks.extend(MLFLOW_CHECKS.iter().map(|name| DoctorCheck::skip(name, "valid settings")));
+            checks.push(DoctorCheck::skip("spool", "valid settings"));
             return checks;
         }
     };
@@ -52,6 +54,8 @@ pub fn run(config_json: &str, env: &dyn Env, log: Log) -> Vec<DoctorCheck> {
         None => checks
             .push(DoctorCheck::pass("tracking URI", "none: traces go to the otlp endpoint only (not checked here)")),
     }
+    // Local, whatever the server said: what waits on this machine, and for whom.
+    checks.push(crate::spool_admin::doctor_check(&config));
     checks
 }
 

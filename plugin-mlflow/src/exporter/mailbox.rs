@@ -8,7 +8,7 @@
 use super::mlflow_spans::ReadyTrace;
 use super::outbox::{Cleared, Outbox};
 use super::run_metrics::MetricPoint;
-use super::spool::Spool;
+use super::spool::{Label, Recipient, Spool};
 use super::wire::{EncodedTrace, Record, TraceEncoder};
 use crate::log::{Log, Throttle};
 use crate::stats::Counters;
@@ -30,10 +30,12 @@ struct Boxes {
     disk_problems: Throttle,
 }
 
-/// Where a destination's outboxes are spooled: a stream directory and size limit for each.
+/// Where a destination's outboxes are spooled: a stream directory and size limit for each, and
+/// whom the records are for.
 pub struct SpoolPlan {
     pub traces: (PathBuf, u64),
     pub metrics: Option<(PathBuf, u64)>,
+    pub recipient: Recipient,
 }
 
 /// What was not delivered.
@@ -189,13 +191,14 @@ impl Mailbox {
     /// directory that cannot be used leaves that outbox in memory, with one log line.
     pub fn open_spool(&self, plan: &SpoolPlan) {
         let mut unusable = Vec::new();
-        let mut open = |stream: &(PathBuf, u64), what: &'static str| match self.open_stream(stream, what) {
-            Ok(opened) => Some(opened),
-            Err(e) => {
-                unusable.push((what, e));
-                None
-            }
-        };
+        let mut open =
+            |stream: &(PathBuf, u64), what: &'static str| match self.open_stream(stream, &plan.recipient, what) {
+                Ok(opened) => Some(opened),
+                Err(e) => {
+                    unusable.push((what, e));
+                    None
+                }
+            };
         let traces = open(&plan.traces, "traces").map(|(spool, recovered)| {
             Counters::add(&self.stats.spool_recovered, recovered);
             spool
@@ -230,8 +233,13 @@ impl Mailbox {
 
     /// Opens one stream's spool and says what it found of earlier processes; with the spool, how
     /// many records they left.
-    fn open_stream(&self, (dir, max): &(PathBuf, u64), what: &str) -> std::io::Result<(Spool, u64)> {
-        let (spool, recovered) = Spool::open(dir, *max)?;
+    fn open_stream(
+        &self,
+        (dir, max): &(PathBuf, u64),
+        recipient: &Recipient,
+        what: &str,
+    ) -> std::io::Result<(Spool, u64)> {
+        let (spool, recovered) = Spool::open(dir, *max, recipient)?;
         let name = self.name;
         Counters::add(&self.stats.spool_unreadable, recovered.damaged);
         self.log.info(|| {
@@ -253,6 +261,17 @@ impl Mailbox {
                 format!(
                     "MLflow plugin: left spool file(s) it cannot read (written by a newer version, or damaged): {}",
                     files.join(", ")
+                )
+            });
+        }
+        if let Some(elsewhere) = waiting_elsewhere(&recovered.elsewhere) {
+            let name = self.name;
+            let here = recipient.experiment_label();
+            self.log.warn(|| {
+                format!(
+                    "MLflow plugin: {name} {what} in the spool wait for another experiment: {elsewhere} (this \
+                     gateway sends to {here}); they stay there (`openclaw mlflow spool` or `openclaw-host spool` lists, moves or discards \
+                     them)"
                 )
             });
         }
@@ -419,6 +438,16 @@ impl Mailbox {
         }
         false
     }
+}
+
+/// "12 for experiment \"old\" at http://mlflow:5000, 3 for …": what waits for other experiments.
+fn waiting_elsewhere(elsewhere: &[(Label, u64)]) -> Option<String> {
+    let mut by_label = std::collections::BTreeMap::<String, u64>::new();
+    for (label, records) in elsewhere.iter().filter(|(_, records)| *records > 0) {
+        *by_label.entry(label.to_string()).or_default() += records;
+    }
+    let parts: Vec<String> = by_label.iter().map(|(label, records)| format!("{records} for {label}")).collect();
+    (!parts.is_empty()).then(|| parts.join(", "))
 }
 
 /// "64 KiB", "960 MiB", "1 GiB": a size limit as an operator reads it.

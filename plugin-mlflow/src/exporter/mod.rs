@@ -31,7 +31,7 @@ mod otlp_metrics;
 mod outbox;
 pub mod run_metrics;
 mod sampling;
-mod spool;
+pub(crate) mod spool;
 pub mod trace_ids;
 pub(crate) mod transport;
 mod wire;
@@ -107,7 +107,20 @@ fn spool_plan(config: &Config, name: &str, trace_streams: u64, has_metrics: bool
     Some(SpoolPlan {
         traces: (dir.join(format!("{name}-traces")), (max - metrics_share) / trace_streams.max(1)),
         metrics: has_metrics.then(|| (dir.join(format!("{name}-metrics")), metrics_share)),
+        recipient: spool_recipient(config),
     })
+}
+
+/// Whom this configuration's spooled records are for: its experiment and workspace (trace ids are
+/// derived for them, `id_scope`), and the address shown beside them.
+pub(crate) fn spool_recipient(config: &Config) -> spool::Recipient {
+    let to = &config.destination;
+    let address = match (&to.tracking_uri, &to.otlp) {
+        (Some(uri), _) => crate::config::printable_url(uri),
+        (None, Some(otlp)) => crate::config::printable_url(&otlp.traces_endpoint),
+        (None, None) => String::new(),
+    };
+    spool::Recipient { experiment: to.experiment.clone(), workspace: to.workspace.clone(), address }
 }
 
 /// Runs `thread` (its name: `{name}-delivery`) until its mailbox is stopped and empty. The thread

@@ -14,7 +14,7 @@ fn spooled(name: &str, window: usize) -> Outbox<u32> {
     let dir = std::env::temp_dir().join(format!("outbox-test-{}-{name}", std::process::id())).join("traces");
     let _ = std::fs::remove_dir_all(dir.parent().unwrap());
     let mut o = Outbox::new(100);
-    o.attach_spool(Spool::open(&dir, 1 << 30).unwrap().0, window);
+    o.attach_spool(Spool::open(&dir, 1 << 30, &crate::exporter::spool::tests::here()).unwrap().0, window);
     o
 }
 
@@ -93,7 +93,7 @@ fn a_full_spool_drops_the_oldest_items_in_memory_too_and_counts_each_once() {
     let _ = std::fs::remove_dir_all(dir.parent().unwrap());
     let mut o: Outbox<u32> = Outbox::new(1000);
     o.push(0..300); // before the spool opens: in memory
-    let dropped = o.attach_spool(Spool::open(&dir, 2048).unwrap().0, 200);
+    let dropped = o.attach_spool(Spool::open(&dir, 2048, &crate::exporter::spool::tests::here()).unwrap().0, 200);
     assert!(dropped > 0);
     let mut kept = Vec::new();
     loop {

@@ -4,6 +4,7 @@
 //!
 //! ```text
 //! <spoolDir>/<stream>/p<pid>-<start>/lock              held by the owning process (`owner`)
+//!                                   /destination       whom the records are for (`recipient`)
 //!                                   /<created>-<pid>.seg  append-only records (`segment`)
 //!                                   /<created>-<pid>.ack  how far the segment is acknowledged
 //! ```
@@ -12,7 +13,8 @@
 //! destination's delivery thread), so "acknowledged" is a position: everything before it is done
 //! with. Whole segments are deleted once acknowledged, and the oldest are deleted, unsent, when the
 //! spool outgrows `maxSpoolBytes`. On open, the segments of processes that are gone are taken over,
-//! oldest first, from where their acknowledgement had got to.
+//! oldest first, from where their acknowledgement had got to: those spooled for this process's
+//! experiment; those for another stay where they are (`Recovered::elsewhere`, `inventory`).
 //!
 //! Durability: a record is in the kernel once `append` returns (a crash of the process loses
 //! nothing appended); it is forced to the disk at most `SYNC_EVERY` later (a power loss loses at
@@ -21,8 +23,10 @@
 
 mod owner;
 mod private;
+pub mod recipient;
 pub mod segment;
 
+pub use recipient::{Label, Recipient};
 use segment::{Header, Parsed};
 use std::collections::VecDeque;
 use std::fs::File;
@@ -94,6 +98,9 @@ pub struct Recovered {
     pub damaged: u64,
     /// Segments left alone: written by a newer version, or not segments at all.
     pub unreadable: Vec<PathBuf>,
+    /// Records left by processes that are gone for another experiment, left where they are: for
+    /// whom, and how many.
+    pub elsewhere: Vec<(Label, u64)>,
 }
 
 pub struct Spool {
@@ -112,10 +119,11 @@ pub struct Spool {
 }
 
 impl Spool {
-    /// Claims a directory of its own in `stream_dir` and takes over what processes that are gone
-    /// left there. Errors are about the directory itself (missing and not creatable, read-only).
-    pub fn open(stream_dir: &Path, max_bytes: u64) -> io::Result<(Spool, Recovered)> {
-        let owned = owner::claim(stream_dir)?;
+    /// Claims a directory of its own in `stream_dir`, labelled for `recipient`, and takes over
+    /// what processes that are gone left there for the same experiment. Errors are about the
+    /// directory itself (missing and not creatable, read-only).
+    pub fn open(stream_dir: &Path, max_bytes: u64, recipient: &Recipient) -> io::Result<(Spool, Recovered)> {
+        let owned = owner::claim(stream_dir, recipient)?;
         let dir = owned.dir.clone();
         let mut spool = Spool {
             owned: Some(owned),
@@ -131,8 +139,15 @@ impl Spool {
         };
         let mut recovered = Recovered::default();
         for orphan in owner::orphans(stream_dir, &spool.dir) {
-            spool.take_over(&orphan.dir, &mut recovered);
-            orphan.release_if_empty();
+            let label = orphan.label();
+            let waiting = waiting_in(&orphan.dir);
+            // What is all delivered is cleared away whoever it was for.
+            if label.is_for(recipient) || waiting == 0 {
+                spool.take_over(&orphan.dir, &mut recovered);
+                orphan.release_if_empty();
+            } else {
+                recovered.elsewhere.push((label, waiting));
+            }
         }
         spool.adopt_own(&mut recovered)?;
         Ok((spool, recovered))
@@ -172,21 +187,14 @@ impl Spool {
 
     /// Indexes the segments now in our directory (all taken over), oldest first.
     fn adopt_own(&mut self, recovered: &mut Recovered) -> io::Result<()> {
-        let mut names: Vec<String> = std::fs::read_dir(&self.dir)?
-            .filter_map(Result::ok)
-            .filter_map(|e| e.file_name().to_str()?.strip_suffix(".seg").map(str::to_string))
-            .collect();
+        std::fs::read_dir(&self.dir)?; // the directory itself must be readable
+        let mut names = segment_names(&self.dir);
         names.sort();
         for name in names {
-            let path = self.dir.join(format!("{name}.seg"));
-            let Some(bytes) = read_plausible_segment(&path) else {
-                recovered.unreadable.push(path);
+            let Some(Surveyed { scan, acked, acked_records }) = survey(&self.dir, &name) else {
+                recovered.unreadable.push(self.dir.join(format!("{name}.seg")));
                 continue;
             };
-            let scan = segment::scan(&bytes);
-            let acked =
-                read_ack(&self.dir.join(format!("{name}.ack"))).clamp(segment::HEADER_LEN as u64, scan.valid_len);
-            let acked_records = scan.record_ends.iter().take_while(|end| **end <= acked).count() as u64;
             recovered.damaged += scan.damaged;
             recovered.records += scan.record_ends.len() as u64 - acked_records;
             self.bytes += scan.valid_len; // a torn tail is not counted (nor read)
@@ -484,6 +492,109 @@ impl Drop for Spool {
     }
 }
 
+/// A segment read whole and scanned, with how far it is acknowledged.
+struct Surveyed {
+    scan: segment::Scan,
+    /// The acknowledged offset, within the readable part.
+    acked: u64,
+    acked_records: u64,
+}
+
+/// The segment `<dir>/<name>.seg` and its acknowledgement, if it is a segment this version reads.
+fn survey(dir: &Path, name: &str) -> Option<Surveyed> {
+    let bytes = read_plausible_segment(&dir.join(format!("{name}.seg")))?;
+    let scan = segment::scan(&bytes);
+    let acked = read_ack(&dir.join(format!("{name}.ack"))).clamp(segment::HEADER_LEN as u64, scan.valid_len);
+    let acked_records = scan.record_ends.iter().take_while(|end| **end <= acked).count() as u64;
+    Some(Surveyed { scan, acked, acked_records })
+}
+
+/// The names (without `.seg`) of the segments in `dir`.
+fn segment_names(dir: &Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    entries
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_str()?.strip_suffix(".seg").map(str::to_string))
+        .collect()
+}
+
+/// How many records in `dir`'s segments are not acknowledged.
+fn waiting_in(dir: &Path) -> u64 {
+    segment_names(dir)
+        .iter()
+        .filter_map(|name| survey(dir, name))
+        .map(|s| s.scan.record_ends.len() as u64 - s.acked_records)
+        .sum()
+}
+
+/// One process's directory in a spool, as `inventory` finds it.
+#[derive(Debug)]
+pub struct Stored {
+    /// The stream: `mlflow-traces`, `mlflow-metrics`, `otlp-traces`.
+    pub stream: String,
+    pub dir: PathBuf,
+    pub label: Label,
+    /// Its process still runs (and delivers it).
+    pub running: bool,
+    /// Records not yet acknowledged.
+    pub records: u64,
+}
+
+/// Every process directory in `spool_dir` (this user's own, as `Spool::open` would see them),
+/// without changing anything. A directory whose process is gone is locked for a moment to tell.
+pub fn inventory(spool_dir: &Path) -> io::Result<Vec<Stored>> {
+    private::check_dir(spool_dir)?;
+    let mut found = Vec::new();
+    let mut streams: Vec<PathBuf> = std::fs::read_dir(spool_dir)?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| private::is_ours(p, true))
+        .collect();
+    streams.sort();
+    for stream in streams {
+        let Some(name) = stream.file_name().and_then(|n| n.to_str()).map(str::to_string) else { continue };
+        let Ok(entries) = std::fs::read_dir(&stream) else { continue };
+        let mut dirs: Vec<PathBuf> =
+            entries.filter_map(Result::ok).map(|e| e.path()).filter(|p| private::is_ours(p, true)).collect();
+        dirs.sort();
+        for dir in dirs {
+            let running = owner::lock_if_gone(&dir).is_ok_and(|held| held.is_none());
+            found.push(Stored {
+                stream: name.clone(),
+                label: recipient::read(&dir),
+                records: waiting_in(&dir),
+                running,
+                dir,
+            });
+        }
+    }
+    Ok(found)
+}
+
+/// Labels the records of `dir` (a gone process's directory) for `recipient`: the next process
+/// sending there takes them over. Refused while the directory's process runs.
+pub fn relabel(dir: &Path, recipient: &Recipient) -> io::Result<()> {
+    let held = owner::lock_if_gone(dir)?.ok_or_else(|| io::Error::other("its process is running"))?;
+    recipient::write(&held.dir, recipient)
+}
+
+/// Deletes the records of `dir` (a gone process's directory) and the directory; how many records
+/// were not yet delivered. Refused while the directory's process runs.
+pub fn discard(dir: &Path) -> io::Result<u64> {
+    let held = owner::lock_if_gone(dir)?.ok_or_else(|| io::Error::other("its process is running"))?;
+    let records = waiting_in(dir);
+    for name in segment_names(dir) {
+        for extension in ["seg", "ack"] {
+            let path = dir.join(format!("{name}.{extension}"));
+            if private::is_ours(&path, false) {
+                std::fs::remove_file(path)?;
+            }
+        }
+    }
+    held.release_if_empty();
+    Ok(records)
+}
+
 /// A segment's bytes, if it is one this version could have written: a regular file of ours, no
 /// larger than a segment can be, and not sparse (segments are written front to back; a sparse
 /// file claims a length it does not hold, and reading it whole would allocate that length).
@@ -509,4 +620,4 @@ fn read_ack(path: &Path) -> u64 {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
