@@ -427,3 +427,97 @@ fn traces_spooled_for_another_experiment_wait_until_the_operator_moves_or_discar
     run_host(&["check"], &config, &plugins).assert_success();
     assert_eq!(landed_in_new(), both, "the discarded turns were not sent");
 }
+
+/// The spool as two local users see it (the test runs as root and acts as both with `setpriv`):
+/// the gateway's user (`nobody`) spools during an outage; another user (uid 4242) can neither read
+/// nor list nor plant anything in that spool, and a spool directory that user prepared (theirs, or
+/// a symbolic link) is refused by the gateway, which then delivers from memory.
+#[test]
+fn another_local_user_can_neither_read_the_spool_nor_lend_the_gateway_one() {
+    use std::os::unix::fs::MetadataExt;
+    const GATEWAY_USER: u32 = 65534;
+    const OTHER_USER: u32 = 4242;
+    let test_user = std::fs::metadata("/proc/self").unwrap().uid();
+    assert_eq!(test_user, 0, "this test acts as two local users with setpriv: run it as root");
+    let as_user = |uid: u32, program: &Path, args: &[&str]| {
+        let mut cmd = Command::new("setpriv");
+        let id = uid.to_string();
+        cmd.args(["--reuid", &id, "--regid", &id, "--clear-groups", "--"]).arg(program).args(args);
+        cmd.output().unwrap()
+    };
+    let give = |dir: &Path, uid: u32| {
+        std::fs::create_dir_all(dir).unwrap();
+        std::os::unix::fs::chown(dir, Some(uid), Some(uid)).unwrap();
+    };
+    let plugins = plugins_dir(&[built(MLFLOW_PLUGIN)]);
+    let gateway = |config: &str, tag: &str| {
+        let file = scratch_dir("two-users").join("openclaw.json");
+        std::fs::write(&file, config).unwrap();
+        let (recording, config_path, plugins) =
+            (turns(tag, 3), file.display().to_string(), plugins.display().to_string());
+        let args = ["replay", recording.to_str().unwrap(), "--config", &config_path, "--plugins-dir", &plugins];
+        let run =
+            HostRun::from(as_user(GATEWAY_USER, &host_binary(), &[&args[..], &["--shutdown-ms", "10000"]].concat()));
+        run.assert_success();
+        run
+    };
+
+    // The gateway's user spools three turns during an outage: only that user can get at them.
+    let home = scratch_dir("gateway-user");
+    give(&home, GATEWAY_USER);
+    let spool = home.join("spool");
+    let outage = format!(
+        "{{ diagnostics: {{ mlflow: {{ enabled: true, trackingUri: \"{UNREACHABLE}\", spoolDir: \"{}\" }} }} }}",
+        spool.display()
+    );
+    let stopped = gateway(&outage, &unique("private"));
+    assert!(stopped.stderr.contains("3 trace(s) stay in the spool"), "{}", stopped.stderr);
+    let mut entries = vec![spool.clone()];
+    let mut segment = None;
+    while let Some(path) = entries.pop() {
+        let meta = std::fs::symlink_metadata(&path).unwrap();
+        assert_eq!(meta.uid(), GATEWAY_USER, "{}", path.display());
+        let expected = if meta.is_dir() { 0o700 } else { 0o600 };
+        assert_eq!(meta.mode() & 0o777, expected, "{}", path.display());
+        if meta.is_dir() {
+            entries.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+        } else if path.extension().is_some_and(|e| e == "seg") {
+            segment = Some(path);
+        }
+    }
+    let segment = segment.expect("a segment was written");
+    let read = as_user(OTHER_USER, Path::new("/bin/cat"), &[segment.to_str().unwrap()]);
+    assert!(!read.status.success() && read.stdout.is_empty(), "another user read the conversations");
+    let listed = as_user(OTHER_USER, Path::new("/bin/ls"), &[spool.join("mlflow-traces").to_str().unwrap()]);
+    assert!(!listed.status.success(), "another user listed the spool");
+    let stream = spool.join("mlflow-traces");
+    let planted = as_user(OTHER_USER, Path::new("/bin/mkdir"), &[stream.join("p1-1").to_str().unwrap()]);
+    assert!(!planted.status.success(), "another user planted an orphan directory");
+
+    // A spool directory the other user prepared, open to all, or a link to one: refused, delivered
+    // from memory, nothing written there.
+    let mlflow = Mlflow::from_env();
+    let lent = scratch_dir("other-user");
+    give(&lent, OTHER_USER);
+    let open_to_all = lent.join("spool");
+    assert!(as_user(OTHER_USER, Path::new("/bin/mkdir"), &["-m", "777", open_to_all.to_str().unwrap()])
+        .status
+        .success());
+    let link = lent.join("link");
+    assert!(as_user(OTHER_USER, Path::new("/bin/ln"), &["-s", open_to_all.to_str().unwrap(), link.to_str().unwrap()])
+        .status
+        .success());
+    for (spool_dir, why) in
+        [(&open_to_all, format!("belongs to user {OTHER_USER}")), (&link, "is a symbolic link".into())]
+    {
+        let experiment = unique("two-users");
+        let run = gateway(
+            &mlflow_config(&mlflow, &experiment, &format!("spoolDir: \"{}\"", spool_dir.display())),
+            &experiment,
+        );
+        let refused: Vec<&str> = run.stderr.lines().filter(|l| l.contains("is unusable")).collect();
+        assert!(refused.len() == 1 && refused[0].contains(&why), "{}: {}", spool_dir.display(), run.stderr);
+        assert_eq!(landed(&mlflow, &experiment).len(), 3, "delivered from memory: {}", run.stderr);
+        assert_eq!(std::fs::read_dir(&open_to_all).unwrap().count(), 0, "nothing written in the lent directory");
+    }
+}
