@@ -2,7 +2,7 @@
 //! enables, started, driven and stopped the same way in `openclaw-host` and in the gateway's addon.
 
 use crate::host_event::HostEvent;
-use crate::loaded::{discover, LoadedPlugin};
+use crate::loaded::{discover, LoadedPlugin, PluginLibrary};
 use crate::settings::{plugin_settings, PluginSettings};
 use openclaw_plugin_api::{HostHandleRef, LogLevel};
 use serde_json::{json, Value};
@@ -20,8 +20,19 @@ impl PluginSet {
     /// `config` (OpenClaw's configuration) enables, with its section. The host's own lines go to
     /// `log`; the plugins get `host` (its logger) for theirs.
     pub fn start(dir: &Path, config: &Value, host: HostHandleRef, log: &dyn Fn(LogLevel, &str)) -> PluginSet {
+        PluginSet::start_loaded(discover(dir, log), config, host, log)
+    }
+
+    /// The same for libraries already loaded (`discover`): a host may load them on one thread and
+    /// start them on another.
+    pub fn start_loaded(
+        libraries: Vec<PluginLibrary>,
+        config: &Value,
+        host: HostHandleRef,
+        log: &dyn Fn(LogLevel, &str),
+    ) -> PluginSet {
         let mut set = PluginSet { plugins: Vec::new(), start_failed: false };
-        for library in discover(dir, log) {
+        for library in libraries {
             let id = library.id.clone();
             match plugin_settings(config, &id) {
                 PluginSettings::Disabled(why) => log(LogLevel::Info, &format!("plugin {id} not started: {why}")),
@@ -29,7 +40,10 @@ impl PluginSet {
                     Ok(plugin) => {
                         let missing = plugin.missing_hooks();
                         if !missing.is_empty() {
-                            log(LogLevel::Info, &format!("plugin {id} predates hooks {}; they are skipped", missing.join(", ")));
+                            log(
+                                LogLevel::Info,
+                                &format!("plugin {id} predates hooks {}; they are skipped", missing.join(", ")),
+                            );
                         }
                         log(LogLevel::Info, &format!("plugin {id} started with {key}"));
                         set.plugins.push(plugin);

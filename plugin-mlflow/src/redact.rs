@@ -62,7 +62,15 @@ fn assignment_rule() -> (String, &'static str) {
     (format!("(?i)((?-u:\\b){SECRET_NAMES}{value}"), "${1}[REDACTED]")
 }
 
+/// The rules, compiled at their first use: on the thread that redacts (the assembler's), not on the
+/// one that starts the plugin (the gateway's JavaScript thread, at `init`).
 pub struct Redactor {
+    /// `redactPatterns`, until compiled.
+    extra: Vec<String>,
+    compiled: std::sync::OnceLock<Rules>,
+}
+
+struct Rules {
     /// The rules with a replacement, then `redactPatterns`.
     rules: Vec<(Regex, String)>,
     /// `TOKENS`, as one alternation.
@@ -84,19 +92,25 @@ fn token_start(text: &str, start: usize) -> bool {
 impl Redactor {
     /// `extra` patterns were validated when the configuration was parsed.
     pub fn new(extra: &[String]) -> Redactor {
-        let tokens = format!("(?:{})", TOKENS.join("|"));
-        let (assignment, replacement) = assignment_rule();
-        let rules: Vec<(Regex, String)> = RULES
-            .iter()
-            .map(|(p, r)| (Regex::new(p).expect("built-in pattern"), r.to_string()))
-            .chain([(Regex::new(&assignment).expect("built-in pattern"), replacement.to_string())])
-            .chain(extra.iter().filter_map(|p| Regex::new(p).ok()).map(|re| (re, MARKER.to_string())))
-            .collect();
-        Redactor {
-            rules,
-            tokens: Regex::new(&tokens).expect("built-in tokens"),
-            secret_name: Regex::new(&format!("(?i)^{SECRET_NAMES}$")).expect("built-in pattern"),
-        }
+        Redactor { extra: extra.to_vec(), compiled: std::sync::OnceLock::new() }
+    }
+
+    fn rules(&self) -> &Rules {
+        self.compiled.get_or_init(|| {
+            let tokens = format!("(?:{})", TOKENS.join("|"));
+            let (assignment, replacement) = assignment_rule();
+            let rules: Vec<(Regex, String)> = RULES
+                .iter()
+                .map(|(p, r)| (Regex::new(p).expect("built-in pattern"), r.to_string()))
+                .chain([(Regex::new(&assignment).expect("built-in pattern"), replacement.to_string())])
+                .chain(self.extra.iter().filter_map(|p| Regex::new(p).ok()).map(|re| (re, MARKER.to_string())))
+                .collect();
+            Rules {
+                rules,
+                tokens: Regex::new(&tokens).expect("built-in tokens"),
+                secret_name: Regex::new(&format!("(?i)^{SECRET_NAMES}$")).expect("built-in pattern"),
+            }
+        })
     }
 
     /// A JSON value with every string in it redacted (decoded: real newlines), and whether anything
@@ -113,7 +127,7 @@ impl Redactor {
             serde_json::Value::Array(items) => items.iter_mut().fold(false, |any, v| self.redact_json(v) | any),
             serde_json::Value::Object(map) => map.iter_mut().fold(false, |any, (k, v)| {
                 let named_secret =
-                    matches!(v, serde_json::Value::String(s) if s.len() >= 3) && self.secret_name.is_match(k);
+                    matches!(v, serde_json::Value::String(s) if s.len() >= 3) && self.rules().secret_name.is_match(k);
                 if named_secret {
                     *v = serde_json::Value::String(MARKER.into());
                 }
@@ -126,13 +140,14 @@ impl Redactor {
     /// The text with every secret replaced, and whether anything was.
     pub fn redact(&self, text: &str) -> (String, bool) {
         let mut out = std::borrow::Cow::Borrowed(text);
-        for (re, replacement) in &self.rules {
+        let rules = self.rules();
+        for (re, replacement) in &rules.rules {
             if re.is_match(&out) {
                 out = std::borrow::Cow::Owned(re.replace_all(&out, replacement.as_str()).into_owned());
             }
         }
         let mut replaced = false;
-        let tokens = self.tokens.replace_all(&out, |caps: &regex::Captures| {
+        let tokens = rules.tokens.replace_all(&out, |caps: &regex::Captures| {
             let found = caps.get(0).expect("the whole match");
             if token_start(&out, found.start()) {
                 replaced = true;

@@ -4,6 +4,10 @@
 //! OpenClaw registers a plugin several times per process, each time from a fresh copy of the package,
 //! and the addon may be required more than once; the JavaScript entry keeps one addon instance on
 //! `globalThis`, and this state is a process-wide `OnceLock`, so the plugins start exactly once.
+//!
+//! The plugin libraries are loaded on the gateway's JavaScript thread that calls `start`, and the
+//! plugins started on a thread of their own: what the hooks
+//! send meanwhile waits in `State::waiting`, in order, and is handed over once the plugins run.
 
 use crate::log_sink;
 use openclaw_plugin_api::LogLevel;
@@ -13,14 +17,19 @@ use openclaw_plugin_host::{HostEvent, PluginSet};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, OnceLock};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// How long the releaser stays awake after the last held event, so that a busy gateway does not
 /// pay a wake-up per model call; after that it sleeps until something is held again.
 const RELEASER_LINGER_MS: u64 = 10_000;
 
+/// At most this many events wait for the plugins to start (it takes milliseconds); later ones are
+/// counted and dropped.
+const MAX_WAITING: usize = 10_000;
+
 pub struct Bridge {
-    plugins: PluginSet,
+    /// Set, under the state lock, once the starter thread has started them.
+    plugins: OnceLock<PluginSet>,
     /// Only the gateway's JavaScript thread pushes; the releaser takes the lock when something the
     /// translator holds falls due (rarely contended).
     state: Mutex<State>,
@@ -35,12 +44,23 @@ struct State {
     out: Vec<HostEvent>,
     /// The releaser is awake (or lingering) and will see new deadlines by itself.
     releaser_armed: bool,
+    /// Events translated before the plugins started, oldest first, and how many did not fit.
+    waiting: Vec<HostEvent>,
+    dropped_waiting: u64,
 }
 
 impl State {
-    fn dispatch(&mut self, plugins: &PluginSet) {
-        for event in self.out.drain(..) {
-            plugins.dispatch(&event);
+    /// Hands this hook's events to the plugins, or keeps them until the plugins have started.
+    fn dispatch(&mut self, plugins: Option<&PluginSet>) {
+        match plugins {
+            Some(plugins) => self.out.drain(..).for_each(|event| plugins.dispatch(&event)),
+            None => {
+                let room = MAX_WAITING.saturating_sub(self.waiting.len());
+                self.dropped_waiting += self.out.len().saturating_sub(room) as u64;
+                let kept = self.out.len().min(room);
+                self.waiting.extend(self.out.drain(..).take(kept));
+                self.out.clear();
+            }
         }
     }
 }
@@ -48,27 +68,80 @@ impl State {
 static BRIDGE: OnceLock<Bridge> = OnceLock::new();
 
 /// Loads every plugin library in `plugins_dir` with `plugin-api`'s checks, and starts each that
-/// `config` (the gateway's configuration, JSON) enables, with its section. Runs once per process;
-/// later calls return the first start's summary.
-pub fn start(plugins_dir: &Path, config_json: &str, max_level: LogLevel, wake: log_sink::Wake) -> Result<String, String> {
+/// `config` (the gateway's configuration, JSON) enables, with its section: on a starter thread,
+/// which logs what it started and ends. Starts the releaser. Returns at once; runs once per process
+/// (later calls do nothing).
+pub fn start(plugins_dir: &Path, config_json: &str, max_level: LogLevel, wake: log_sink::Wake) -> Result<(), String> {
     let host = log_sink::host_handle(max_level, wake);
-    if let Some(bridge) = BRIDGE.get() {
-        return Ok(bridge.plugins.summary());
+    if BRIDGE.get().is_some() {
+        return Ok(());
     }
     let config: serde_json::Value =
         serde_json::from_str(config_json).map_err(|e| format!("the gateway's configuration is not JSON: {e}"))?;
-    let plugins = PluginSet::start(plugins_dir, &config, host, &|level, line| host.write(level, line));
-    let bridge = BRIDGE.get_or_init(|| Bridge {
-        plugins,
-        state: Mutex::new(State { translator: Translator::default(), out: Vec::with_capacity(8), releaser_armed: false }),
-        releaser: Condvar::new(),
-        stopped: AtomicBool::new(false),
+    let mut first = false;
+    let bridge = BRIDGE.get_or_init(|| {
+        first = true;
+        Bridge {
+            plugins: OnceLock::new(),
+            state: Mutex::new(State {
+                translator: Translator::default(),
+                out: Vec::with_capacity(8),
+                releaser_armed: false,
+                waiting: Vec::new(),
+                dropped_waiting: 0,
+            }),
+            releaser: Condvar::new(),
+            stopped: AtomicBool::new(false),
+        }
     });
+    if !first {
+        return Ok(());
+    }
+    // The libraries are loaded here, on the gateway's thread: an allocator inside one (mimalloc)
+    // takes the thread that loads it for the process's main thread, which must outlive its other
+    // threads. What starting the plugins costs happens on the starter thread.
+    let libraries = openclaw_plugin_host::discover(plugins_dir, &|level, line| host.write(level, line));
+    std::thread::Builder::new()
+        .name("openclaw-mlflow-start".into())
+        .spawn(move || {
+            let began = Instant::now();
+            let plugins = PluginSet::start_loaded(libraries, &config, host, &|level, line| host.write(level, line));
+            let took = began.elapsed().as_secs_f64() * 1000.0;
+            let summary = plugins.summary();
+            hand_over(bridge, plugins);
+            log_sink::log(
+                LogLevel::Info,
+                &format!(
+                    "MLflow host started in the gateway (pid {}, in {took:.1} ms on its own thread): {summary}",
+                    std::process::id()
+                ),
+            );
+        })
+        .map_err(|e| format!("could not start the host's starter thread: {e}"))?;
     std::thread::Builder::new()
         .name("openclaw-mlflow-releaser".into())
-        .spawn(|| release_when_due(BRIDGE.get().expect("set just above")))
+        .spawn(|| release_when_due(BRIDGE.get().expect("set above")))
         .map_err(|e| format!("could not start the host's releaser thread: {e}"))?;
-    Ok(bridge.plugins.summary())
+    Ok(())
+}
+
+/// Makes the started plugins the bridge's and hands them what waited, in order (under the lock, so
+/// that no hook's events overtake it).
+fn hand_over(bridge: &Bridge, plugins: PluginSet) {
+    let mut state = lock(bridge);
+    let plugins = bridge.plugins.get_or_init(|| plugins);
+    for event in std::mem::take(&mut state.waiting) {
+        plugins.dispatch(&event);
+    }
+    let dropped = std::mem::take(&mut state.dropped_waiting);
+    drop(state);
+    bridge.releaser.notify_all(); // a shutdown waiting for the start
+    if dropped > 0 {
+        log_sink::log(
+            LogLevel::Warn,
+            &format!("MLflow host: {dropped} event(s) came before the plugins had started and were dropped"),
+        );
+    }
 }
 
 fn now_ms() -> u64 {
@@ -89,7 +162,7 @@ fn release_when_due(bridge: &'static Bridge) {
         let now = now_ms();
         let State { translator, out, .. } = &mut *state;
         translator.release_due(now, out);
-        state.dispatch(&bridge.plugins);
+        state.dispatch(bridge.plugins.get());
         let wait = match state.translator.next_deadline() {
             Some(deadline) => {
                 last_busy = now;
@@ -99,7 +172,9 @@ fn release_when_due(bridge: &'static Bridge) {
             None => None,
         };
         state = match wait {
-            Some(ms) => bridge.releaser.wait_timeout(state, Duration::from_millis(ms)).unwrap_or_else(|e| e.into_inner()).0,
+            Some(ms) => {
+                bridge.releaser.wait_timeout(state, Duration::from_millis(ms)).unwrap_or_else(|e| e.into_inner()).0
+            }
             None => {
                 state.releaser_armed = false;
                 let state = bridge.releaser.wait(state).unwrap_or_else(|e| e.into_inner());
@@ -120,7 +195,7 @@ pub fn push(cx: HookContext, hook: OpenClawHook) {
     let mut state = lock(bridge);
     let State { translator, out, .. } = &mut *state;
     translator.push(cx, hook, out);
-    state.dispatch(&bridge.plugins);
+    state.dispatch(bridge.plugins.get());
     if !state.releaser_armed && state.translator.next_deadline().is_some() {
         state.releaser_armed = true;
         bridge.releaser.notify_one();
@@ -135,16 +210,26 @@ pub fn shutdown(budget_ms: u64) -> String {
     if bridge.stopped.swap(true, Ordering::AcqRel) {
         return String::new();
     }
-    {
+    let deadline = Instant::now() + Duration::from_millis(budget_ms);
+    let plugins = {
         let mut state = lock(bridge);
+        // A stop right after the start: the start is waited for, within the budget.
+        while bridge.plugins.get().is_none() && Instant::now() < deadline {
+            let wait = deadline.saturating_duration_since(Instant::now());
+            state = bridge.releaser.wait_timeout(state, wait).unwrap_or_else(|e| e.into_inner()).0;
+        }
         let State { translator, out, .. } = &mut *state;
         translator.finish(out);
-        state.dispatch(&bridge.plugins);
-    }
+        state.dispatch(bridge.plugins.get());
+        bridge.plugins.get()
+    };
     bridge.releaser.notify_all();
-    let left: Vec<String> = bridge
-        .plugins
-        .stop(budget_ms, &log_sink::log)
+    let Some(plugins) = plugins else {
+        return "the plugins had not started by the shutdown deadline; nothing was traced".into();
+    };
+    let left_ms = deadline.saturating_duration_since(Instant::now()).as_millis() as u64;
+    let left: Vec<String> = plugins
+        .stop(left_ms, &log_sink::log)
         .into_iter()
         .filter_map(|(plugin, result)| result.err().map(|e| format!("{}: {e}", plugin.id)))
         .collect();
@@ -154,7 +239,8 @@ pub fn shutdown(budget_ms: u64) -> String {
 /// Each plugin's counters, as JSON (`{"mlflow": {"accepted": .., ...}}`).
 pub fn stats() -> String {
     let Some(bridge) = BRIDGE.get() else { return "{}".to_string() };
+    let Some(plugins) = bridge.plugins.get() else { return "{}".to_string() };
     let all: serde_json::Map<String, serde_json::Value> =
-        bridge.plugins.plugins.iter().map(|p| (p.id.clone(), stats_json(p))).collect();
+        plugins.plugins.iter().map(|p| (p.id.clone(), stats_json(p))).collect();
     serde_json::Value::Object(all).to_string()
 }

@@ -59,11 +59,11 @@ fn context(ts: f64, run_id: String, session_key: String, session_id: String, age
 }
 
 /// Loads the plugin libraries in `plugins_dir` and starts each one `config_json` (the gateway's
-/// configuration, or the part of it that names the plugins) enables. `on_log` is called (with no
-/// argument) when log lines are waiting in [`drain_logs`]. Once per process; returns the plugins
-/// started, e.g. `mlflow 0.1.0`.
+/// configuration, or the part of it that names the plugins) enables, on a thread of the host's: it
+/// returns at once, and a log line says what started. `on_log` is called (with no argument) when
+/// log lines are waiting in [`drain_logs`]. Once per process.
 #[napi]
-pub fn start(plugins_dir: String, config_json: String, log_level: String, on_log: Function<(), ()>) -> napi::Result<String> {
+pub fn start(plugins_dir: String, config_json: String, log_level: String, on_log: Function<(), ()>) -> napi::Result<()> {
     let wake = on_log.build_threadsafe_function::<()>().weak::<true>().callee_handled::<false>().build()?;
     let level = match log_level.as_str() {
         "debug" | "trace" => LogLevel::Debug,
