@@ -5,9 +5,9 @@
 //! and the addon may be required more than once; the JavaScript entry keeps one addon instance on
 //! `globalThis`, and this state is a process-wide `OnceLock`, so the plugins start exactly once.
 //!
-//! The plugin libraries are loaded on the gateway's JavaScript thread that calls `start`, and the
-//! plugins started on a thread of their own: what the hooks
-//! send meanwhile waits in `State::waiting`, in order, and is handed over once the plugins run.
+//! The plugin libraries are loaded and the plugins started on the host's own thread, not on the
+//! gateway's JavaScript thread that calls `start`: what the hooks send meanwhile waits in
+//! `State::waiting`, in order, and is handed over once the plugins run.
 
 use crate::log_sink;
 use openclaw_plugin_api::LogLevel;
@@ -25,7 +25,7 @@ const RELEASER_LINGER_MS: u64 = 10_000;
 
 /// At most this many events wait for the plugins to start (it takes milliseconds); later ones are
 /// counted and dropped.
-const MAX_WAITING: usize = 10_000;
+const MAX_WAITING: usize = 1_000;
 
 pub struct Bridge {
     /// Set, under the state lock, once the starter thread has started them.
@@ -68,9 +68,9 @@ impl State {
 static BRIDGE: OnceLock<Bridge> = OnceLock::new();
 
 /// Loads every plugin library in `plugins_dir` with `plugin-api`'s checks, and starts each that
-/// `config` (the gateway's configuration, JSON) enables, with its section: on a starter thread,
-/// which logs what it started and ends. Starts the releaser. Returns at once; runs once per process
-/// (later calls do nothing).
+/// `config` (the gateway's configuration, JSON) enables, with its section, on the host's thread,
+/// which logs what it started and then releases what falls due. Returns at once; runs once per
+/// process (later calls do nothing).
 pub fn start(plugins_dir: &Path, config_json: &str, max_level: LogLevel, wake: log_sink::Wake) -> Result<(), String> {
     let host = log_sink::host_handle(max_level, wake);
     if BRIDGE.get().is_some() {
@@ -97,15 +97,15 @@ pub fn start(plugins_dir: &Path, config_json: &str, max_level: LogLevel, wake: l
     if !first {
         return Ok(());
     }
-    // The libraries are loaded here, on the gateway's thread: an allocator inside one (mimalloc)
-    // takes the thread that loads it for the process's main thread, which must outlive its other
-    // threads. What starting the plugins costs happens on the starter thread.
-    let libraries = openclaw_plugin_host::discover(plugins_dir, &|level, line| host.write(level, line));
+    // One thread of the host's loads the libraries, starts the plugins, then releases what the
+    // translator holds. It never ends: an allocator inside a plugin library (mimalloc) takes the
+    // thread that loaded it for the process's main one, whose end must not come before the others'.
+    let plugins_dir = plugins_dir.to_path_buf();
     std::thread::Builder::new()
-        .name("openclaw-mlflow-start".into())
+        .name("openclaw-mlflow-host".into())
         .spawn(move || {
             let began = Instant::now();
-            let plugins = PluginSet::start_loaded(libraries, &config, host, &|level, line| host.write(level, line));
+            let plugins = PluginSet::start(&plugins_dir, &config, host, &|level, line| host.write(level, line));
             let took = began.elapsed().as_secs_f64() * 1000.0;
             let summary = plugins.summary();
             hand_over(bridge, plugins);
@@ -116,12 +116,12 @@ pub fn start(plugins_dir: &Path, config_json: &str, max_level: LogLevel, wake: l
                     std::process::id()
                 ),
             );
+            release_when_due(bridge);
+            loop {
+                std::thread::park();
+            }
         })
-        .map_err(|e| format!("could not start the host's starter thread: {e}"))?;
-    std::thread::Builder::new()
-        .name("openclaw-mlflow-releaser".into())
-        .spawn(|| release_when_due(BRIDGE.get().expect("set above")))
-        .map_err(|e| format!("could not start the host's releaser thread: {e}"))?;
+        .map_err(|e| format!("could not start the host's thread: {e}"))?;
     Ok(())
 }
 
