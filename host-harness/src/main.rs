@@ -11,6 +11,7 @@ mod private_file;
 
 use clap::{Args, Parser, Subcommand};
 use openclaw_plugin_api::LogLevel;
+use openclaw_plugin_host::openclaw::payload::Capture;
 use openclaw_plugin_host::{host_event, PluginSet};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -268,7 +269,7 @@ fn main() -> ExitCode {
         Command::Demo { events_out } => drive(&host, events_out.as_deref(), "demo", demo::scenario(demo::now_ms())),
         Command::Replay { file, events_out, shift_to_now } => std::fs::read_to_string(file)
             .map_err(|e| format!("{}: {e}", file.display()))
-            .and_then(|recording| openclaw_plugin_host::translate_recording(&recording))
+            .and_then(|recording| openclaw_plugin_host::translate_recording(&recording, Capture::from_config(&config)))
             .map(|events| if *shift_to_now { shifted_to(demo::now_ms(), events) } else { events })
             .and_then(|events| drive(&host, events_out.as_deref(), &format!("replay {}", file.display()), events)),
         Command::Backfill(b) => backfill::run(Some(&host), b, &mlflow_settings(&config), &logger::host),

@@ -23,15 +23,15 @@ pub use host_event::{Ctx, Hook, HostEvent, HOOK_KINDS};
 pub use loaded::{discover, LoadedPlugin, PluginLibrary};
 pub use plugin_set::PluginSet;
 
-/// A whole `hooks.jsonl` recording through the live translator: the interface events, in order.
-/// A line that is not JSON is an error naming the line; hooks the interface has no use for are
-/// skipped.
-pub fn translate_recording(recording: &str) -> Result<Vec<HostEvent>, String> {
+/// A whole `hooks.jsonl` recording through the live translator, its content read under `capture`
+/// as the gateway's would be: the interface events, in order. A line that is not JSON is an error
+/// naming the line; hooks the interface has no use for are skipped.
+pub fn translate_recording(recording: &str, capture: openclaw::payload::Capture) -> Result<Vec<HostEvent>, String> {
     let mut translator = openclaw::Translator::default();
     let mut out = Vec::new();
     for (i, line) in recording.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
         let value: serde_json::Value = serde_json::from_str(line).map_err(|e| format!("line {}: {e}", i + 1))?;
-        if let Some((cx, hook)) = openclaw::recording::parse_line(&value) {
+        if let Some((cx, hook)) = openclaw::recording::parse_line(&value, capture) {
             translator.push(cx, hook, &mut out);
         }
     }

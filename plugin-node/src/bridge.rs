@@ -11,6 +11,7 @@
 
 use crate::log_sink;
 use openclaw_plugin_api::LogLevel;
+use openclaw_plugin_host::openclaw::payload::Capture;
 use openclaw_plugin_host::openclaw::{HookContext, OpenClawHook, Translator};
 use openclaw_plugin_host::plugin_set::stats_json;
 use openclaw_plugin_host::{HostEvent, PluginSet};
@@ -28,6 +29,8 @@ const RELEASER_LINGER_MS: u64 = 10_000;
 const MAX_WAITING: usize = 1_000;
 
 pub struct Bridge {
+    /// How much content the hooks read (from the plugins' settings).
+    capture: Capture,
     /// Set, under the state lock, once the starter thread has started them.
     plugins: OnceLock<PluginSet>,
     /// Only the gateway's JavaScript thread pushes; the releaser takes the lock when something the
@@ -82,6 +85,7 @@ pub fn start(plugins_dir: &Path, config_json: &str, max_level: LogLevel, wake: l
     let bridge = BRIDGE.get_or_init(|| {
         first = true;
         Bridge {
+            capture: Capture::from_config(&config),
             plugins: OnceLock::new(),
             state: Mutex::new(State {
                 translator: Translator::default(),
@@ -187,6 +191,11 @@ fn release_when_due(bridge: &'static Bridge) {
 
 /// The hot path: translate one hook and hand its events to every plugin (each copies and queues).
 #[inline]
+/// How much content the hooks' payloads give the plugins, from the settings `start` was given.
+pub fn capture() -> Capture {
+    BRIDGE.get().map_or(Capture::DEFAULT, |b| b.capture)
+}
+
 pub fn push(cx: HookContext, hook: OpenClawHook) {
     let Some(bridge) = BRIDGE.get() else { return };
     if bridge.stopped.load(Ordering::Relaxed) {

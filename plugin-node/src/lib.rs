@@ -16,13 +16,15 @@
 mod bridge;
 mod command;
 mod doctor;
+mod js_payload;
 mod log_sink;
 
-use napi::bindgen_prelude::{AsyncTask, Function};
-use napi::{Env, Task};
+use js_payload::JsPayload;
+use napi::bindgen_prelude::{AsyncTask, Function, Unknown};
+use napi::{Env, JsValue, Task};
 use napi_derive::napi;
-use openclaw_plugin_api::{LogLevel, ModelCost, TokenUsage};
-use openclaw_plugin_host::openclaw::{recording::subagent_outcome, HookContext, OpenClawHook};
+use openclaw_plugin_api::LogLevel;
+use openclaw_plugin_host::openclaw::payload::read_hook;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 /// Runs an export; a panic (a bug here, never expected) is logged and swallowed, so it never
@@ -34,28 +36,12 @@ fn guarded<R>(what: &str, fallback: R, f: impl FnOnce() -> R) -> R {
     })
 }
 
-fn ms(ts: f64) -> u64 {
-    if ts.is_finite() && ts > 0.0 {
-        ts as u64
-    } else {
-        0
-    }
-}
-
-fn duration(value: Option<f64>) -> Option<u64> {
-    value.filter(|v| v.is_finite() && *v >= 0.0).map(|v| v as u64)
-}
-
-fn count(value: f64) -> u64 {
+fn ms(value: f64) -> u64 {
     if value.is_finite() && value > 0.0 {
         value as u64
     } else {
         0
     }
-}
-
-fn context(ts: f64, run_id: String, session_key: String, session_id: String, agent_id: String) -> HookContext {
-    HookContext { ts_ms: ms(ts), run_id, session_key, session_id, agent_id, ..HookContext::default() }
 }
 
 /// Loads the plugin libraries in `plugins_dir` and starts each one `config_json` (the gateway's
@@ -97,213 +83,18 @@ pub fn drain_logs() -> Vec<String> {
     guarded("drainLogs", Vec::new(), log_sink::drain)
 }
 
+/// OpenClaw's hook `name` with its payload (`event`, `ctx`), as the gateway calls it at `ts`
+/// (milliseconds since the epoch): read by the shared rules (a few fields, bounded), translated and
+/// passed to the plugins. Hooks the interface has no use for cost a string comparison.
 #[napi]
-pub fn message_received(ts: f64, session_key: String) {
-    guarded("message_received", (), || {
-        let cx = HookContext { ts_ms: ms(ts), session_key, ..HookContext::default() };
-        bridge::push(cx, OpenClawHook::MessageReceived)
-    })
-}
-
-#[allow(clippy::too_many_arguments)]
-#[napi]
-pub fn run_started(
-    ts: f64,
-    run_id: String,
-    session_key: String,
-    session_id: String,
-    agent_id: String,
-    channel: String,
-    trigger: String,
-    prompt: String,
-) {
-    guarded("run_started", (), || {
-        let cx = HookContext { channel, trigger, ..context(ts, run_id, session_key, session_id, agent_id) };
-        bridge::push(cx, OpenClawHook::RunStarted { prompt })
-    })
-}
-
-#[allow(clippy::too_many_arguments)]
-#[napi]
-pub fn model_call_started(
-    ts: f64,
-    run_id: String,
-    session_key: String,
-    session_id: String,
-    call_id: String,
-    provider: String,
-    model: String,
-) {
-    guarded("model_call_started", (), || {
-        let cx = context(ts, run_id, session_key, session_id, String::new());
-        bridge::push(cx, OpenClawHook::ModelCallStarted { call_id, provider, model })
-    })
-}
-
-#[allow(clippy::too_many_arguments)]
-#[napi]
-pub fn model_call_ended(
-    ts: f64,
-    run_id: String,
-    session_key: String,
-    session_id: String,
-    call_id: String,
-    provider: String,
-    model: String,
-    failed: bool,
-    error: String,
-    duration_ms: Option<f64>,
-) {
-    guarded("model_call_ended", (), || {
-        let cx = context(ts, run_id, session_key, session_id, String::new());
-        let duration_ms = duration(duration_ms);
-        bridge::push(cx, OpenClawHook::ModelCallEnded { call_id, provider, model, failed, error, duration_ms })
-    })
-}
-
-/// An assistant message (`before_message_write`): the reply to the call that just ended in the
-/// session. `usage` is `[input, output, cacheRead, cacheWrite, total]` (empty when the message has
-/// none), `cost` is `[input, output, cacheRead, cacheWrite, total]` in USD (empty when none).
-#[napi]
-pub fn assistant_message(ts: f64, session_key: String, usage: Vec<f64>, cost: Vec<f64>, text: String, error: String) {
-    guarded("assistant_message", (), || {
-        let usage = (usage.len() == 5).then(|| TokenUsage {
-            input: count(usage[0]),
-            output: count(usage[1]),
-            cache_read: count(usage[2]),
-            cache_write: count(usage[3]),
-            total: count(usage[4]),
-        });
-        let finite = |v: f64| if v.is_finite() { v } else { 0.0 };
-        let cost = (cost.len() == 5).then(|| ModelCost {
-            input: finite(cost[0]),
-            output: finite(cost[1]),
-            cache_read: finite(cost[2]),
-            cache_write: finite(cost[3]),
-            total: finite(cost[4]),
-        });
-        let cx = HookContext { ts_ms: ms(ts), session_key, ..HookContext::default() };
-        bridge::push(cx, OpenClawHook::AssistantMessage { usage, cost, text, error })
-    })
-}
-
-#[allow(clippy::too_many_arguments)]
-#[napi]
-pub fn tool_call_started(
-    ts: f64,
-    run_id: String,
-    session_key: String,
-    session_id: String,
-    agent_id: String,
-    tool_call_id: String,
-    tool_name: String,
-    params: String,
-) {
-    guarded("tool_call_started", (), || {
-        let cx = context(ts, run_id, session_key, session_id, agent_id);
-        bridge::push(cx, OpenClawHook::ToolCallStarted { tool_call_id, tool_name, params })
-    })
-}
-
-#[allow(clippy::too_many_arguments)]
-#[napi]
-pub fn tool_call_ended(
-    ts: f64,
-    run_id: String,
-    session_key: String,
-    session_id: String,
-    agent_id: String,
-    tool_call_id: String,
-    tool_name: String,
-    failed: bool,
-    error: String,
-    duration_ms: Option<f64>,
-    result: String,
-) {
-    guarded("tool_call_ended", (), || {
-        let cx = context(ts, run_id, session_key, session_id, agent_id);
-        let duration_ms = duration(duration_ms);
-        bridge::push(cx, OpenClawHook::ToolCallEnded { tool_call_id, tool_name, failed, error, duration_ms, result })
-    })
-}
-
-#[allow(clippy::too_many_arguments)]
-#[napi]
-pub fn agent_ended(
-    ts: f64,
-    run_id: String,
-    session_key: String,
-    session_id: String,
-    agent_id: String,
-    success: bool,
-    error: String,
-    duration_ms: Option<f64>,
-    response: String,
-) {
-    guarded("agent_ended", (), || {
-        let cx = context(ts, run_id, session_key, session_id, agent_id);
-        let duration_ms = duration(duration_ms);
-        bridge::push(cx, OpenClawHook::AgentEnded { success, error, duration_ms, response })
-    })
-}
-
-#[napi]
-pub fn session_started(ts: f64, session_key: String, session_id: String, agent_id: String, resumed_from: String) {
-    guarded("session_started", (), || {
-        let cx = context(ts, String::new(), session_key, session_id, agent_id);
-        bridge::push(cx, OpenClawHook::SessionStarted { resumed_from })
-    })
-}
-
-#[allow(clippy::too_many_arguments)]
-#[napi]
-pub fn session_ended(
-    ts: f64,
-    session_key: String,
-    session_id: String,
-    agent_id: String,
-    reason: String,
-    message_count: Option<f64>,
-    duration_ms: Option<f64>,
-) {
-    guarded("session_ended", (), || {
-        let cx = context(ts, String::new(), session_key, session_id, agent_id);
-        let hook = OpenClawHook::SessionEnded { reason, message_count: duration(message_count), duration_ms: duration(duration_ms) };
-        bridge::push(cx, hook)
-    })
-}
-
-#[allow(clippy::too_many_arguments)]
-#[napi]
-pub fn subagent_spawned(
-    ts: f64,
-    run_id: String,
-    requester_session_key: String,
-    child_session_key: String,
-    child_agent_id: String,
-    label: String,
-    model: String,
-) {
-    guarded("subagent_spawned", (), || {
-        let cx = HookContext { ts_ms: ms(ts), run_id, ..HookContext::default() };
-        let hook = OpenClawHook::SubagentSpawned { requester_session_key, child_session_key, child_agent_id, label, model };
-        bridge::push(cx, hook)
-    })
-}
-
-#[napi]
-pub fn subagent_ended(
-    ts: f64,
-    run_id: String,
-    requester_session_key: String,
-    child_session_key: String,
-    outcome: String,
-    error: String,
-) {
-    guarded("subagent_ended", (), || {
-        let cx = HookContext { ts_ms: ms(ts), run_id, ..HookContext::default() };
-        let outcome = subagent_outcome(&outcome);
-        bridge::push(cx, OpenClawHook::SubagentEnded { requester_session_key, child_session_key, outcome, error })
+pub fn hook(env: Env, name: String, ts: f64, event: Unknown, ctx: Unknown) {
+    guarded("a hook", (), || {
+        let ts_ms = ms(ts);
+        // SAFETY: the env and values of this very call, used only during it.
+        let (event, ctx) = unsafe { (JsPayload::new(env.raw(), event.raw()), JsPayload::new(env.raw(), ctx.raw())) };
+        if let Some((cx, hook)) = read_hook(&name, ts_ms, &event, &ctx, bridge::capture()) {
+            bridge::push(cx, hook);
+        }
     })
 }
 

@@ -78,7 +78,7 @@ fn bad_input_is_sanitised_or_counted_and_everything_else_lands() {
         huge_trace.root().attr("mlflow.spanInputs").unwrap()["messages"][0]["content"].as_str().unwrap().to_string();
     assert!(inputs.len() < 9000, "cut: {} bytes", inputs.len());
     assert!(
-        inputs.ends_with("…[truncated by openclaw-mlflow: 5000003 bytes in all]"),
+        inputs.ends_with("…[truncated by openclaw-mlflow: 5000003 characters in all]"),
         "{}",
         &inputs[inputs.len() - 80..]
     );

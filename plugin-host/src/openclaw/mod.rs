@@ -25,6 +25,7 @@
 //! [`Limits::max_open_runs`] are open (the least recently active go first). Runs of parallel sessions
 //! interleave freely.
 
+pub mod payload;
 pub mod recording;
 
 use crate::host_event::{Ctx, Hook, HostEvent};

@@ -1,5 +1,6 @@
 use super::*;
 use crate::translate_recording;
+use super::payload::Capture;
 
 const FIXTURE: &str = include_str!("../../../tests/fixtures/openclaw-2026.9.6/hooks.jsonl");
 
@@ -9,7 +10,7 @@ fn count(events: &[HostEvent], f: fn(&Hook) -> bool) -> usize {
 
 #[test]
 fn the_recording_becomes_six_runs_with_eleven_model_calls_and_six_tools() {
-    let events = translate_recording(FIXTURE).unwrap();
+    let events = translate_recording(FIXTURE, Capture::DEFAULT).unwrap();
     assert_eq!(count(&events, |h| matches!(h, Hook::MessageStart { .. })), 6);
     assert_eq!(count(&events, |h| matches!(h, Hook::MessageEnd { .. })), 6);
     assert_eq!(count(&events, |h| matches!(h, Hook::ModelCallStart { .. })), 11);
@@ -21,7 +22,7 @@ fn the_recording_becomes_six_runs_with_eleven_model_calls_and_six_tools() {
 
 #[test]
 fn model_calls_get_tokens_and_cost_from_the_assistant_message() {
-    let events = translate_recording(FIXTURE).unwrap();
+    let events = translate_recording(FIXTURE, Capture::DEFAULT).unwrap();
     let first = events.iter().find_map(|e| match &e.hook {
         Hook::ModelCallEnd { usage, cost_usd, response, .. } => Some((*usage, *cost_usd, response.clone())),
         _ => None,
@@ -38,7 +39,7 @@ fn model_calls_get_tokens_and_cost_from_the_assistant_message() {
 
 #[test]
 fn every_run_event_carries_the_session_and_agent_of_its_run() {
-    for e in translate_recording(FIXTURE).unwrap() {
+    for e in translate_recording(FIXTURE, Capture::DEFAULT).unwrap() {
         assert!(e.ctx.session_key.starts_with("agent:"), "{e:?}");
         assert_eq!(e.ctx.agent_id, "main", "{e:?}");
     }
@@ -49,7 +50,7 @@ fn the_translator_keeps_nothing_once_the_recording_is_done() {
     let mut t = Translator::default();
     let mut out = Vec::new();
     for line in FIXTURE.lines() {
-        if let Some((cx, hook)) = recording::parse_line(&serde_json::from_str(line).unwrap()) {
+        if let Some((cx, hook)) = recording::parse_line(&serde_json::from_str(line).unwrap(), Capture::DEFAULT) {
             t.push(cx, hook, &mut out);
         }
     }
