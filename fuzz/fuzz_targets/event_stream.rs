@@ -21,6 +21,8 @@ fn options() -> &'static SpanOptions {
         track_costs: true,
         track_latency: true,
         redactor: Redactor::new(&[]),
+        max_content_bytes: 8192,
+        max_history_messages: 20,
         scope: opentelemetry::InstrumentationScope::builder("fuzz").build(),
     })
 }
@@ -45,7 +47,7 @@ fuzz_target!(|data: &[u8]| {
         let event = match kind % 10 {
             0 => Event::MessageStart { ctx, prompt: content, trigger: String::new() },
             1 => Event::MessageEnd { ctx, outcome, error: text(rest), response: content, duration_ms: Some(u64::from(*id)) },
-            2 => Event::ModelCallStart { ctx, call_id: call, provider: "p".into(), model: text(rest) },
+            2 => Event::ModelCallStart { ctx, call_id: call, provider: "p".into(), model: text(rest), input_messages: content },
             3 => Event::ModelCallEnd {
                 ctx,
                 call_id: call,
@@ -56,7 +58,8 @@ fuzz_target!(|data: &[u8]| {
                 duration_ms: Some(u64::from(*id) * 1000),
                 usage: Some(TokenUsage { input: u64::MAX / 2, output: 7, cache_read: 1, cache_write: 0, total: 3 }),
                 cost_usd: (id % 2 == 0).then_some(ModelCost { total: f64::from(*id), ..ModelCost::default() }),
-                response: content,
+                response: content.clone(),
+                tool_calls: content.clone(),
             },
             4 => Event::ToolCallStart { ctx, tool_call_id: call, tool_name: text(rest), params: content },
             5 => Event::ToolCallEnd { ctx, tool_call_id: call, tool_name: "t".into(), outcome, error: text(rest), duration_ms: None, result: content },

@@ -48,11 +48,21 @@ fn message(name: &str, session: usize, n: usize, ts: u64, payload: &Payload) -> 
             total: 0.01185,
         }),
         response: response.into(),
+        tool_calls: if i == 1 {
+            format!(r#"[{{"id":"call-{session}-{n}","name":"read","arguments":{{"path":"notes/report.md"}}}}]"#)
+        } else {
+            String::new()
+        },
     };
     let model_start = |i: u32| Hook::ModelCallStart {
         call_id: format!("{}:model:{i}", ctx.run_id),
         provider: "anthropic".into(),
         model: "claude-sonnet-4-5".into(),
+        input_messages: if i == 1 {
+            serde_json::json!([{"role": "user", "content": payload.prompt}]).to_string()
+        } else {
+            String::new()
+        },
     };
     vec![
         HostEvent { ctx: at(0), hook: Hook::MessageStart { prompt: payload.prompt.clone(), trigger: "user".into() } },

@@ -137,10 +137,19 @@ impl Run {
     pub fn model(&mut self, call: Call<'_>) -> &mut Self {
         self.model_calls += 1;
         let call_id = format!("{}:model:{}", self.ctx.run_id, self.model_calls);
+        // A run's first call receives the prompt (later calls: what happened since, which the
+        // plugin has seen).
+        let input_messages = match self.events.iter().find(|e| matches!(e.hook, Hook::MessageStart { .. })) {
+            Some(HostEvent { hook: Hook::MessageStart { prompt, .. }, .. }) if self.model_calls == 1 => {
+                serde_json::json!([{"role": "user", "content": prompt}]).to_string()
+            }
+            _ => String::new(),
+        };
         self.emit(Hook::ModelCallStart {
             call_id: call_id.clone(),
             provider: call.provider.into(),
             model: call.model.into(),
+            input_messages,
         });
         self.ctx.ts_ms += call.duration_ms;
         self.emit(Hook::ModelCallEnd {
@@ -153,12 +162,27 @@ impl Run {
             usage: call.usage,
             cost_usd: call.cost_usd,
             response: call.response.into(),
+            tool_calls: String::new(),
         });
         self.wait(4)
     }
 
+    /// The run's last model call asked for this tool (its reply's tool calls, as the host gives them).
+    fn ask_for_tool(&mut self, id: &str, name: &str, params: &str) {
+        let Some(Hook::ModelCallEnd { tool_calls, .. }) =
+            self.events.iter_mut().rev().map(|e| &mut e.hook).find(|h| matches!(h, Hook::ModelCallEnd { .. }))
+        else {
+            return;
+        };
+        let mut calls: Vec<serde_json::Value> = serde_json::from_str(tool_calls).unwrap_or_default();
+        let arguments = serde_json::from_str(params).unwrap_or(serde_json::Value::String(params.into()));
+        calls.push(serde_json::json!({"id": id, "name": name, "arguments": arguments}));
+        *tool_calls = serde_json::Value::Array(calls).to_string();
+    }
+
     pub fn tool(&mut self, name: &str, params: &str, duration_ms: u64, result: Result<&str, &str>) -> &mut Self {
         let tool_call_id = format!("call_{}", &self.ids.next_id()[..12]);
+        self.ask_for_tool(&tool_call_id, name, params);
         self.emit(Hook::ToolCallStart {
             tool_call_id: tool_call_id.clone(),
             tool_name: name.into(),

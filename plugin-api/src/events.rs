@@ -7,6 +7,12 @@
 //!
 //! Events are borrowed: a hook must copy what it keeps before it returns. Strings are UTF-8; an
 //! empty string means "the host does not know" (cheaper than `ROption<RStr>` and just as clear).
+//!
+//! # Chat messages
+//! Conversations cross as JSON text, an array of messages in one neutral shape (each plugin writes
+//! its backend's): `{"role": "system" | "user" | "assistant" | "tool", "content": "text"}`, an
+//! assistant message with `"tool_calls": [{"id", "name", "arguments": <JSON value>}]` (its
+//! `content` may be absent), a tool message with `"tool_call_id"` and `"name"`.
 
 use abi_stable::{
     prefix_type::{PrefixRef, PrefixRefTrait, PrefixTypeTrait, WithMetadata},
@@ -124,6 +130,12 @@ pub struct ModelCallStart<'a> {
     pub provider: RStr<'a>,
     #[sabi(last_prefix_field)]
     pub model: RStr<'a>,
+    // ---- 0.1.4 ----
+    /// The messages this call received that no earlier event of the run carried (content), as a
+    /// JSON array of [chat messages](crate::events#chat-messages): for a run's first call, the
+    /// conversation history the host passed and the user's prompt; empty for later calls, whose
+    /// input is the previous call's plus its reply and the tool results since.
+    pub input_messages: RStr<'a>,
 }
 
 #[repr(C)]
@@ -142,6 +154,10 @@ pub struct ModelCallEnd<'a> {
     // ---- 0.1.1 ----
     /// The model's reply text (content).
     pub response: RStr<'a>,
+    // ---- 0.1.4 ----
+    /// The tools the model asked to call in its reply (content): a JSON array of
+    /// `{"id", "name", "arguments"}`, `arguments` a JSON value; empty when it asked for none.
+    pub tool_calls: RStr<'a>,
 }
 
 #[repr(C)]

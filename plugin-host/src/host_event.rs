@@ -29,6 +29,8 @@ pub enum Hook {
         call_id: String,
         provider: String,
         model: String,
+        /// JSON chat messages (see the interface's `ModelCallStart::input_messages`).
+        input_messages: String,
     },
     ModelCallEnd {
         call_id: String,
@@ -40,6 +42,8 @@ pub enum Hook {
         usage: Option<TokenUsage>,
         cost_usd: Option<ModelCost>,
         response: String,
+        /// JSON `[{"id", "name", "arguments"}]`, or "".
+        tool_calls: String,
     },
     ToolCallStart {
         tool_call_id: String,
@@ -128,8 +132,8 @@ impl HostEvent {
             Hook::MessageEnd { outcome, error, response, duration_ms } => {
                 json!({"outcome": outcome.as_str(), "error": error, "response": response, "duration_ms": duration_ms})
             }
-            Hook::ModelCallStart { call_id, provider, model } => {
-                json!({"call_id": call_id, "provider": provider, "model": model})
+            Hook::ModelCallStart { call_id, provider, model, input_messages } => {
+                json!({"call_id": call_id, "provider": provider, "model": model, "input_messages": input_messages})
             }
             Hook::ModelCallEnd {
                 call_id,
@@ -141,10 +145,11 @@ impl HostEvent {
                 usage: u,
                 cost_usd,
                 response,
+                tool_calls,
             } => {
                 json!({"call_id": call_id, "provider": provider, "model": model, "outcome": outcome.as_str(),
                        "error": error, "duration_ms": duration_ms, "usage": usage(u), "cost_usd": cost(cost_usd),
-                       "response": response})
+                       "response": response, "tool_calls": tool_calls})
             }
             Hook::ToolCallStart { tool_call_id, tool_name, params } => {
                 json!({"tool_call_id": tool_call_id, "tool_name": tool_name, "params": params})

@@ -155,11 +155,27 @@ impl LoadedPlugin {
                 };
                 give(Some(hooks.on_message_end()), state, ctx, e)
             }
-            Hook::ModelCallStart { call_id, provider, model } => {
-                let e = ModelCallStart { call_id: s(call_id), provider: s(provider), model: s(model) };
+            Hook::ModelCallStart { call_id, provider, model, input_messages } => {
+                let e = ModelCallStart {
+                    call_id: s(call_id),
+                    provider: s(provider),
+                    model: s(model),
+                    input_messages: s(input_messages),
+                };
                 give(Some(hooks.on_model_call_start()), state, ctx, e)
             }
-            Hook::ModelCallEnd { call_id, provider, model, outcome, error, duration_ms, usage, cost_usd, response } => {
+            Hook::ModelCallEnd {
+                call_id,
+                provider,
+                model,
+                outcome,
+                error,
+                duration_ms,
+                usage,
+                cost_usd,
+                response,
+                tool_calls,
+            } => {
                 let e = ModelCallEnd {
                     call_id: s(call_id),
                     provider: s(provider),
@@ -170,6 +186,7 @@ impl LoadedPlugin {
                     usage: ropt(*usage),
                     cost_usd: ropt(*cost_usd),
                     response: s(response),
+                    tool_calls: s(tool_calls),
                 };
                 give(Some(hooks.on_model_call_end()), state, ctx, e)
             }

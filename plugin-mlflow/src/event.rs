@@ -31,6 +31,8 @@ pub enum Event {
         call_id: String,
         provider: String,
         model: String,
+        /// JSON chat messages (the interface's `input_messages`).
+        input_messages: Option<String>,
     },
     ModelCallEnd {
         ctx: Ctx,
@@ -43,6 +45,8 @@ pub enum Event {
         usage: Option<TokenUsage>,
         cost_usd: Option<ModelCost>,
         response: Option<String>,
+        /// JSON `[{"id", "name", "arguments"}]`.
+        tool_calls: Option<String>,
     },
     ToolCallStart {
         ctx: Ctx,
@@ -105,9 +109,11 @@ impl Event {
         ctx + match self {
             Event::MessageStart { prompt, trigger, .. } => opt(prompt) + trigger.len(),
             Event::MessageEnd { response, error, .. } => opt(response) + error.len(),
-            Event::ModelCallStart { call_id, provider, model, .. } => call_id.len() + provider.len() + model.len(),
-            Event::ModelCallEnd { call_id, provider, model, response, error, .. } => {
-                call_id.len() + provider.len() + model.len() + opt(response) + error.len()
+            Event::ModelCallStart { call_id, provider, model, input_messages, .. } => {
+                call_id.len() + provider.len() + model.len() + opt(input_messages)
+            }
+            Event::ModelCallEnd { call_id, provider, model, response, tool_calls, error, .. } => {
+                call_id.len() + provider.len() + model.len() + opt(response) + opt(tool_calls) + error.len()
             }
             Event::ToolCallStart { tool_call_id, tool_name, params, .. } => {
                 tool_call_id.len() + tool_name.len() + opt(params)

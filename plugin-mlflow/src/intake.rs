@@ -15,6 +15,8 @@ use std::sync::Arc;
 pub struct Intake {
     capture_content: bool,
     max_content_bytes: usize,
+    /// The most a conversation (JSON chat messages) may hold: its messages, each content-sized.
+    max_conversation_bytes: usize,
     queue: EventQueue,
     closed: AtomicBool,
     stats: Arc<Counters>,
@@ -26,15 +28,17 @@ pub const TRUNCATION_MARKER: &str = "…[truncated by openclaw-mlflow: ";
 
 impl Intake {
     pub fn new(
-        capture_content: bool,
-        max_content_bytes: usize,
+        capture: &crate::config::Capture,
         queue: EventQueue,
         stats: Arc<Counters>,
         doorbell: Arc<Doorbell>,
     ) -> Intake {
+        let per_message =
+            capture.max_content_bytes.saturating_add(REDACTION_MARGIN).saturating_add(CHAT_MESSAGE_OVERHEAD);
         Intake {
-            capture_content,
-            max_content_bytes,
+            capture_content: capture.content,
+            max_content_bytes: capture.max_content_bytes,
+            max_conversation_bytes: per_message.saturating_mul(capture.max_history_messages.saturating_add(1)),
             queue,
             closed: AtomicBool::new(false),
             stats,
@@ -84,7 +88,21 @@ impl Intake {
         }
         Some(cut(text.as_str(), self.max_content_bytes.saturating_add(REDACTION_MARGIN)).into_owned())
     }
+
+    /// A conversation (JSON chat messages: a model call's input or its tool calls): `None` when
+    /// content capture is off, or when it is larger than `maxHistoryMessages` messages of content
+    /// size could be (a host that does not bound its messages; JSON cannot be cut and stay JSON).
+    #[inline]
+    pub fn conversation(&self, json: RStr<'_>) -> Option<String> {
+        if !self.capture_content || json.is_empty() || json.len() > self.max_conversation_bytes {
+            return None;
+        }
+        Some(json.as_str().to_owned())
+    }
 }
+
+/// What a chat message's JSON adds to its content (role, ids, names, tool calls' framing).
+const CHAT_MESSAGE_OVERHEAD: usize = 4 << 10;
 
 /// What content keeps beyond `maxContentBytes` until it is redacted: longer than the secrets the
 /// redaction rules know (a 4096-bit RSA private key block is about 3.3 KB), so that one across the
@@ -92,7 +110,7 @@ impl Intake {
 pub const REDACTION_MARGIN: usize = 8 << 10;
 
 /// `text` cut to `max` bytes at a character boundary, with a marker saying how long it was. A text
-/// an earlier hop cut (the gateway's JavaScript side cuts before crossing into native code) ends
+/// an earlier hop cut (the host cuts before crossing into the plugin) ends
 /// with its own marker, which knows the real length: it is kept, and only the text before it is cut
 /// further if needed.
 pub fn cut(text: &str, max: usize) -> std::borrow::Cow<'_, str> {

@@ -66,13 +66,7 @@ impl MlflowPlugin {
         let stats = Arc::new(Counters::default());
         let (queue, queued) = event_queue::event_queue(config.limits.queue_capacity, config.limits.max_queue_bytes);
         let doorbell = Arc::new(doorbell::Doorbell::default());
-        let intake = Intake::new(
-            config.capture.content,
-            config.capture.max_content_bytes,
-            queue,
-            stats.clone(),
-            doorbell.clone(),
-        );
+        let intake = Intake::new(&config.capture, queue, stats.clone(), doorbell.clone());
         if !config.signals.traces {
             log.info(|| "MLflow: trackTraces is false; only the run's metrics are sent".into());
         }
@@ -150,11 +144,12 @@ impl Plugin for MlflowPlugin {
     }
 
     fn on_model_call_start(&self, ctx: EventContextRef<'_>, ev: ModelCallStartRef<'_>) {
-        self.take(|_| Event::ModelCallStart {
+        self.take(|i| Event::ModelCallStart {
             ctx: copy_ctx(ctx),
             call_id: s(ev.call_id()),
             provider: s(ev.provider()),
             model: s(ev.model()),
+            input_messages: ev.input_messages().and_then(|m| i.conversation(m)),
         });
     }
 
@@ -170,6 +165,7 @@ impl Plugin for MlflowPlugin {
             usage: ev.usage().into_option(),
             cost_usd: ev.cost_usd().into_option(),
             response: ev.response().and_then(|r| i.content(r)),
+            tool_calls: ev.tool_calls().and_then(|t| i.conversation(t)),
         });
     }
 

@@ -12,22 +12,44 @@ pub struct TracesTab {
     pub trace_view: String,
 }
 
-/// Opens the experiment's Traces tab, reads the table, then clicks the row whose Input shows
-/// `open_input` and reads its trace view (on its Events tab if it has one).
-pub fn read_traces_tab(tracking_uri: &str, experiment_id: &str, open_input: &str) -> TracesTab {
+/// One span's pane in a trace view, as read: its tab labels and the text of the tab it opens on
+/// (one line per element on the page).
+pub struct SpanPane {
+    pub tabs: Vec<String>,
+    pub panel: String,
+}
+
+/// Opens the trace whose Input shows `open_input`, selects the `nth` span named `span_name` (from
+/// 0, in the span tree's order) and reads its pane.
+pub fn read_span(tracking_uri: &str, experiment_id: &str, open_input: &str, span_name: &str, nth: usize) -> SpanPane {
+    let seen = run_script("ui/read_span.mjs", &[tracking_uri, experiment_id, open_input, span_name, &nth.to_string()]);
+    SpanPane {
+        tabs: serde_json::from_value(seen["tabs"].clone()).expect("tab labels"),
+        panel: seen["panel"].as_str().unwrap_or_default().to_string(),
+    }
+}
+
+/// Runs one of `ui/`'s scripts with the tests' Node and returns the JSON object it prints.
+fn run_script(script: &str, args: &[&str]) -> Value {
     let node = required("OPENCLAW_TEST_NODE");
-    let script = workspace_root().join("ui/read_traces.mjs");
-    let out =
-        Command::new(node).arg(&script).args([tracking_uri, experiment_id, open_input]).output().expect("runs node");
+    let script = workspace_root().join(script);
+    let out = Command::new(node).arg(&script).args(args).output().expect("runs node");
     assert!(
         out.status.success(),
-        "reading MLflow's Traces tab in Chromium failed ({}):\n{}",
+        "{} failed in Chromium ({}):\n{}",
+        script.display(),
         out.status,
         String::from_utf8_lossy(&out.stderr)
     );
-    let seen: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!("{} printed no JSON ({e}): {}", script.display(), String::from_utf8_lossy(&out.stdout))
-    });
+    })
+}
+
+/// Opens the experiment's Traces tab, reads the table, then clicks the row whose Input shows
+/// `open_input` and reads its trace view (on its Events tab if it has one).
+pub fn read_traces_tab(tracking_uri: &str, experiment_id: &str, open_input: &str) -> TracesTab {
+    let seen = run_script("ui/read_traces.mjs", &[tracking_uri, experiment_id, open_input]);
     TracesTab {
         rows: serde_json::from_value(seen["rows"].clone()).expect("rows of column texts"),
         trace_view: seen["trace"].as_str().unwrap_or_default().to_string(),

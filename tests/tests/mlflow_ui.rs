@@ -1,8 +1,9 @@
 //! The browser test: the demo's turns in MLflow's Traces tab, read in headless Chromium as an
 //! operator reads them (the Input preview, the Session, the State) and a failed turn's error text
-//! in its trace view, where it shows only because its span carries an `exception` event.
+//! in its trace view, where it shows only because its span carries an `exception` event; and a
+//! tool-calling turn's model call, whose pane shows the conversation the model received.
 
-use openclaw_plugin_tests::browser::read_traces_tab;
+use openclaw_plugin_tests::browser::{read_span, read_traces_tab};
 use openclaw_plugin_tests::*;
 use serde_json::Value;
 
@@ -68,4 +69,101 @@ fn the_traces_tab_shows_each_turns_input_session_and_state_and_a_failed_turns_er
     let view = &tab.trace_view;
     assert!(view.contains("Error"), "the trace view says Error: {view}");
     assert!(view.contains("exception.message") && view.contains(error), "the trace view shows {error:?}: {view}");
+}
+
+/// The lines of `text` from `start` on, for asserting what follows what on the page.
+fn lines_from<'a>(text: &'a str, start: &str) -> Vec<&'a str> {
+    let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    let at = lines.iter().position(|l| *l == start).unwrap_or_else(|| panic!("no line {start:?} in {text}"));
+    lines[at..].to_vec()
+}
+
+/// Something of a tool's result that shows as one line on the page: a JSON result is drawn as a
+/// code block, token by token, so one of its longer strings; a text, its opening words.
+fn recognisable(result: &str) -> String {
+    fn longest(v: &Value) -> Option<&str> {
+        match v {
+            Value::String(s) => Some(s.as_str()),
+            Value::Array(items) => items.iter().filter_map(longest).max_by_key(|s| s.len()),
+            Value::Object(fields) => fields.values().filter_map(longest).max_by_key(|s| s.len()),
+            _ => None,
+        }
+    }
+    match serde_json::from_str::<Value>(result) {
+        Ok(json) => longest(&json).unwrap_or(result).to_string(),
+        Err(_) => opening(result).to_string(),
+    }
+}
+
+/// `wanted` appear in `lines` in this order (other lines may come between).
+fn in_order(lines: &[&str], wanted: &[&str]) -> bool {
+    let mut rest = lines.iter();
+    wanted.iter().all(|w| rest.any(|l| l.contains(w)))
+}
+
+#[test]
+fn a_tool_calling_turns_second_model_call_shows_the_conversation_it_received_and_its_answer() {
+    let mlflow = Mlflow::from_env();
+    let name = unique("ui-chat");
+    let events_path = scratch_dir("ui-chat").join("events.jsonl");
+    run_host(
+        &["demo", "--events-out", events_path.to_str().unwrap()],
+        &mlflow_config(&mlflow, &name, ""),
+        &plugins_dir(&[built(MLFLOW_PLUGIN)]),
+    )
+    .assert_success();
+    // A demo turn that calls one tool between two model calls: what its second call received.
+    let events = read_events(&events_path);
+    fn of_run<'a>(events: &'a [Value], run: &'a Value) -> impl Iterator<Item = &'a Value> {
+        events.iter().filter(move |e| &e["ctx"]["run_id"] == run)
+    }
+    let start = events
+        .iter()
+        .filter(|e| e["hook"] == "message_start")
+        .find(|s| {
+            let hooks: Vec<&str> = of_run(&events, &s["ctx"]["run_id"]).map(|e| e["hook"].as_str().unwrap()).collect();
+            hooks.iter().filter(|h| **h == "tool_call_end").count() == 1
+                && hooks.iter().filter(|h| **h == "model_call_end").count() == 2
+        })
+        .expect("the demo has a turn with one tool call between two model calls");
+    let run = &start["ctx"]["run_id"];
+    let prompt = start["event"]["prompt"].as_str().unwrap();
+    let tool = of_run(&events, run).find(|e| e["hook"] == "tool_call_end").unwrap();
+    let tool_name = tool["event"]["tool_name"].as_str().unwrap();
+    let tool_start = of_run(&events, run).find(|e| e["hook"] == "tool_call_start").unwrap();
+    let params: Value = serde_json::from_str(tool_start["event"]["params"].as_str().unwrap()).unwrap();
+    let (param, value) = params.as_object().unwrap().iter().next().unwrap();
+    let result = tool["event"]["result"].as_str().unwrap();
+    let model_ends: Vec<&Value> = of_run(&events, run).filter(|e| e["hook"] == "model_call_end").collect();
+    let answer = model_ends[1]["event"]["response"].as_str().unwrap();
+    let span_name = format!(
+        "llm.{}.{}",
+        model_ends[1]["event"]["provider"].as_str().unwrap(),
+        model_ends[1]["event"]["model"].as_str().unwrap()
+    );
+    let experiment = mlflow.experiment_id(&name).unwrap();
+
+    let pane = read_span(&mlflow.uri, &experiment, opening(prompt), &span_name, 1);
+
+    assert!(pane.tabs.iter().any(|t| t.starts_with("Inputs")), "{:?}", pane.tabs);
+    // MLflow draws messages in chat format as turns: who said it, then what.
+    let inputs = lines_from(&pane.panel, "Inputs");
+    let asked = [
+        "User",
+        opening(prompt),
+        "Assistant",
+        "Tool calls",
+        tool_name,
+        param,
+        value.as_str().unwrap(),
+        tool_name,
+        &recognisable(result),
+        "Outputs",
+        "Assistant",
+    ];
+    assert!(in_order(&inputs, &asked), "the model call's pane shows {asked:?} in order:\n{}", pane.panel);
+    // The answer as rendered (markdown: "1) " opens a list, so only its last sentence is literal).
+    let last_sentence = answer.rsplit(". ").next().unwrap().trim_end_matches('.');
+    let outputs = lines_from(&pane.panel, "Outputs");
+    assert!(outputs.iter().any(|l| l.contains(last_sentence)), "the answer {answer:?} in:\n{}", pane.panel);
 }

@@ -7,7 +7,7 @@
 //! this machine's two cores while it starts).
 
 use openclaw_plugin_tests::openclaw::{mlflow_lines, OpenClaw, Package};
-use openclaw_plugin_tests::{unique, Mlflow, Trace};
+use openclaw_plugin_tests::{unique, Mlflow, Span, Trace};
 use serde_json::{json, Value};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -127,6 +127,24 @@ fn every_turn_of_the_real_gateway_lands_in_mlflow_once_with_what_a_user_looks_fo
     let cost = call.attr("mlflow.llm.cost").expect("cost on the model span");
     assert!(cost["total_cost"].as_f64().unwrap() > 0.0, "{cost}");
     assert_eq!(tools.tag("model"), Some("mock/mock-model"));
+    // Each model call carries its conversation in OpenAI's chat format, which MLflow draws as one:
+    // the first asked for `read`; the second received the prompt, that request and its result.
+    let mut calls: Vec<&Span> = tools.spans.iter().filter(|s| s.name == "llm.mock.mock-model").collect();
+    calls.sort_by_key(|s| s.start_ns);
+    let asked = &calls[0].attr("mlflow.spanOutputs").expect("the first call's reply")["choices"][0]["message"];
+    assert_eq!(asked["tool_calls"][0]["function"]["name"], "read", "{asked}");
+    let arguments: Value =
+        serde_json::from_str(asked["tool_calls"][0]["function"]["arguments"].as_str().unwrap()).unwrap();
+    assert!(arguments["path"].as_str().is_some_and(|p| p.ends_with("hello.txt")), "{arguments}");
+    let received = calls[1].attr("mlflow.spanInputs").expect("the second call's input")["messages"].clone();
+    let roles: Vec<&str> = received.as_array().unwrap().iter().filter_map(|m| m["role"].as_str()).collect();
+    assert_eq!(roles.last_chunk::<3>(), Some(&["user", "assistant", "tool"]), "{received:#}");
+    let [prompt, request, result] = received.as_array().unwrap().last_chunk::<3>().unwrap();
+    assert!(prompt["content"].as_str().unwrap().contains("Please read hello.txt (gateway turn)"), "{prompt}");
+    assert_eq!(request["tool_calls"][0]["id"], result["tool_call_id"], "{request} / {result}");
+    assert!(result["content"].as_str().unwrap().contains("PAPAYA"), "{result}");
+    let answer = &calls[1].attr("mlflow.spanOutputs").expect("the second call's reply")["choices"][0]["message"];
+    assert!(answer["content"].as_str().unwrap().contains("PAPAYA"), "{answer}");
 
     // A turn whose model call fails (500, then 429 on every retry): Error, with the error's text.
     let failed = the_one_in(&mlflow, &traces, "agent:main:gw-fail");

@@ -175,9 +175,22 @@ impl TurnBuilder {
         });
         let (usage, cost_usd) = usage_of(&m["usage"]);
         let answer = text_of(&m["content"]);
+        // The transcript holds the turn's prompt, not the history before it: the first call's input.
+        let input_messages = match (&self.hooks[0].1, self.model_calls) {
+            (Hook::MessageStart { prompt, .. }, 1) => serde_json::json!([{"role": "user", "content": prompt}]).to_string(),
+            _ => String::new(),
+        };
+        let tool_calls: Vec<Value> = m["content"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|c| c["type"] == "toolCall")
+            .map(|c| serde_json::json!({"id": c["id"], "name": c["name"], "arguments": c["arguments"]}))
+            .collect();
+        let tool_calls = if tool_calls.is_empty() { String::new() } else { Value::Array(tool_calls).to_string() };
         self.hooks.push((
             started,
-            Hook::ModelCallStart { call_id: call_id.clone(), provider: provider.into(), model: model.into() },
+            Hook::ModelCallStart { call_id: call_id.clone(), provider: provider.into(), model: model.into(), input_messages },
         ));
         self.hooks.push((
             at_ms,
@@ -191,6 +204,7 @@ impl TurnBuilder {
                 usage,
                 cost_usd,
                 response: answer.clone(),
+                tool_calls,
             },
         ));
         for call in m["content"].as_array().into_iter().flatten().filter(|c| c["type"] == "toolCall") {

@@ -57,13 +57,14 @@ pub struct HookContext {
 pub enum OpenClawHook {
     /// `message_received`: a channel message arrived; its run starts a little later.
     MessageReceived,
-    /// The first hook of a run ([`RUN_START_HOOKS`]): the user's prompt.
-    RunStarted { prompt: String },
+    /// The first hook of a run ([`RUN_START_HOOKS`]): the user's prompt; `llm_input` adds the
+    /// conversation the run's first model call receives (JSON chat messages, else "").
+    RunStarted { prompt: String, input_messages: String },
     ModelCallStarted { call_id: String, provider: String, model: String },
     ModelCallEnded { call_id: String, provider: String, model: String, failed: bool, error: String, duration_ms: Option<u64> },
     /// `before_message_write` of an assistant message: the reply to the model call that just ended
-    /// in this session (the hook names no run and no call).
-    AssistantMessage { usage: Option<TokenUsage>, cost: Option<ModelCost>, text: String, error: String },
+    /// in this session (the hook names no run and no call); `tool_calls` as JSON, else "".
+    AssistantMessage { usage: Option<TokenUsage>, cost: Option<ModelCost>, text: String, tool_calls: String, error: String },
     /// The trusted `model.call.completed` diagnostic: a call's usage, by call id.
     ModelCallUsage { call_id: String, usage: Option<TokenUsage>, cost: Option<ModelCost> },
     ToolCallStarted { tool_call_id: String, tool_name: String, params: String },
@@ -130,6 +131,8 @@ struct OpenRun {
     awaiting_reply: Option<HeldCall>,
     /// The run's end, waiting to see whether OpenClaw retries the run.
     held_end: Option<HeldCall>,
+    /// The conversation `llm_input` gave, for the run's next model call (JSON chat messages).
+    first_call_input: String,
 }
 
 struct HeldCall {
@@ -193,10 +196,12 @@ impl Translator {
                     bounded_insert(&mut self.received_at, &cx.session_key, cx.ts_ms, self.limits.max_sessions);
                 }
             }
-            OpenClawHook::RunStarted { prompt } => self.run_started(cx, prompt, out),
+            OpenClawHook::RunStarted { prompt, input_messages } => self.run_started(cx, prompt, input_messages, out),
             OpenClawHook::ModelCallStarted { call_id, provider, model } => {
                 if let Some(ctx) = self.run_ctx(&cx, out) {
-                    out.push(HostEvent { ctx, hook: Hook::ModelCallStart { call_id, provider, model } });
+                    let input_messages =
+                        self.runs.get_mut(&cx.run_id).map(|r| std::mem::take(&mut r.first_call_input)).unwrap_or_default();
+                    out.push(HostEvent { ctx, hook: Hook::ModelCallStart { call_id, provider, model, input_messages } });
                 }
             }
             OpenClawHook::ModelCallEnded { call_id, provider, model, failed, error, duration_ms } => {
@@ -211,14 +216,15 @@ impl Translator {
                         usage: None,
                         cost_usd: None,
                         response: String::new(),
+                        tool_calls: String::new(),
                     };
                     self.hold_for_reply(HostEvent { ctx, hook });
                 }
             }
-            OpenClawHook::AssistantMessage { usage, cost, text, error } => {
+            OpenClawHook::AssistantMessage { usage, cost, text, tool_calls, error } => {
                 let run_id = self.open_run_of_session.get(&cx.session_key).cloned();
                 if let Some(mut held) = run_id.and_then(|r| self.runs.get_mut(&r)).and_then(|r| r.awaiting_reply.take()) {
-                    fill_reply(&mut held.event.hook, usage, cost, Some(text), error);
+                    fill_reply(&mut held.event.hook, usage, cost, Some((text, tool_calls)), error);
                     out.push(held.event);
                 }
             }
@@ -332,19 +338,25 @@ impl Translator {
         }
     }
 
-    fn run_started(&mut self, cx: HookContext, prompt: String, out: &mut Vec<HostEvent>) {
+    fn run_started(&mut self, cx: HookContext, prompt: String, input_messages: String, out: &mut Vec<HostEvent>) {
         if cx.run_id.is_empty() {
             return;
         }
         if let Some(run) = self.runs.get_mut(&cx.run_id) {
             run.last_seen_ms = cx.ts_ms;
             run.held_end = None; // OpenClaw is retrying the run: its end is still to come
+            if !input_messages.is_empty() {
+                run.first_call_input = input_messages;
+            }
             return; // a later start hook of a run already started
         }
         let started_ms = self.received_at.remove(&cx.session_key).filter(|&r| r <= cx.ts_ms).unwrap_or(cx.ts_ms);
         let info = RunInfo::of(&cx);
         let ctx = ctx_of(&cx.run_id, &info, started_ms);
         self.open(cx.run_id.clone(), info, cx.ts_ms);
+        if let Some(run) = self.runs.get_mut(&cx.run_id) {
+            run.first_call_input = input_messages;
+        }
         out.push(HostEvent { ctx, hook: Hook::MessageStart { prompt: strip_timestamp(prompt), trigger: cx.trigger } });
     }
 
@@ -376,7 +388,8 @@ impl Translator {
 
     fn open(&mut self, run_id: String, info: RunInfo, now_ms: u64) {
         bounded_insert(&mut self.open_run_of_session, &info.session_key, run_id.clone(), self.limits.max_sessions);
-        self.runs.insert(run_id, OpenRun { info, last_seen_ms: now_ms, awaiting_reply: None, held_end: None });
+        let run = OpenRun { info, last_seen_ms: now_ms, awaiting_reply: None, held_end: None, first_call_input: String::new() };
+        self.runs.insert(run_id, run);
     }
 
     fn hold_for_reply(&mut self, event: HostEvent) {
@@ -453,12 +466,21 @@ impl Translator {
 }
 
 /// Puts a reply's usage, cost, text and error on a held model call's end.
-fn fill_reply(hook: &mut Hook, usage: Option<TokenUsage>, cost: Option<ModelCost>, text: Option<String>, reply_error: String) {
-    if let Hook::ModelCallEnd { usage: u, cost_usd, response, error, outcome, .. } = hook {
+/// Fills a held call's end from its reply: usage and cost, and (from the assistant message) its
+/// text and tool calls.
+fn fill_reply(
+    hook: &mut Hook,
+    usage: Option<TokenUsage>,
+    cost: Option<ModelCost>,
+    message: Option<(String, String)>,
+    reply_error: String,
+) {
+    if let Hook::ModelCallEnd { usage: u, cost_usd, response, tool_calls, error, outcome, .. } = hook {
         *u = usage.or(*u);
         *cost_usd = cost.or(*cost_usd);
-        if let Some(text) = text {
+        if let Some((text, calls)) = message {
             *response = text;
+            *tool_calls = calls;
         }
         // A reply that is an error (`stopReason: "error"`) is a failed call, whatever the call's
         // end said: OpenClaw before 2026.9 ends a stream that delivered an error as "completed".

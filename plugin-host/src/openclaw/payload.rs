@@ -18,6 +18,9 @@ pub const LABEL_MAX_BYTES: usize = 1024;
 /// cut, so a secret across the cut is redacted whole.
 pub const REDACTION_MARGIN_BYTES: usize = 8192;
 
+/// `maxHistoryMessages` by default.
+pub const DEFAULT_HISTORY_MESSAGES: usize = 20;
+
 /// Appended to a text cut here, with the whole text's length.
 pub const CUT_MARKER: &str = "…[truncated by openclaw-mlflow: ";
 
@@ -63,20 +66,24 @@ impl Text {
 pub struct Capture {
     pub content: bool,
     pub max_bytes: usize,
+    /// The most messages of the history OpenClaw passes a run that its first model call's input
+    /// keeps (the latest).
+    pub history_messages: usize,
 }
 
 impl Capture {
     /// The mlflow plugin's defaults (`captureContent: true`, `maxContentBytes: 8192`).
-    pub const DEFAULT: Capture = Capture { content: true, max_bytes: 8192 + REDACTION_MARGIN_BYTES };
+    pub const DEFAULT: Capture =
+        Capture { content: true, max_bytes: 8192 + REDACTION_MARGIN_BYTES, history_messages: DEFAULT_HISTORY_MESSAGES };
 
-    /// From the settings of the plugins a host starts (`captureContent`, `maxContentBytes` of each
-    /// enabled plugin's section): content crosses if any of them captures it, as much as the one
-    /// that keeps most.
+    /// From the settings of the plugins a host starts (`captureContent`, `maxContentBytes`,
+    /// `maxHistoryMessages` of each enabled plugin's section): content crosses if any of them
+    /// captures it, as much as the one that keeps most.
     pub fn from_config(config: &serde_json::Value) -> Capture {
         use crate::settings::{plugin_settings, PluginSettings};
         let entries = config.pointer("/plugins/entries").and_then(|e| e.as_object());
         let ids = entries.into_iter().flat_map(|e| e.keys().map(String::as_str)).chain(["mlflow"]);
-        let mut capture = Capture { content: false, max_bytes: 0 };
+        let mut capture = Capture { content: false, max_bytes: 0, history_messages: 0 };
         let mut any = false;
         for id in ids {
             let PluginSettings::Enabled { section, .. } = plugin_settings(config, id) else { continue };
@@ -87,6 +94,8 @@ impl Capture {
             let max = section.get("maxContentBytes").and_then(|m| m.as_u64()).map_or(8192, |m| m as usize);
             capture.content = true;
             capture.max_bytes = capture.max_bytes.max(max.saturating_add(REDACTION_MARGIN_BYTES));
+            let history = section.get("maxHistoryMessages").and_then(|m| m.as_u64());
+            capture.history_messages = capture.history_messages.max(history.map_or(DEFAULT_HISTORY_MESSAGES, |h| h as usize));
         }
         if any {
             capture
@@ -116,6 +125,7 @@ pub fn read_hook<P: Payload>(hook: &str, ts_ms: u64, event: &P, ctx: &P, capture
         h if RUN_START_HOOKS.contains(&h) => OpenClawHook::RunStarted {
             // before_agent_reply's cleanedBody is the user's text; llm_input's prompt adds a timestamp.
             prompt: first_non_empty([r.content(event.field("cleanedBody")), r.content(event.field("prompt"))]),
+            input_messages: if h == "llm_input" { r.model_input(event) } else { String::new() },
         },
         "model_call_started" => OpenClawHook::ModelCallStarted {
             call_id: r.label(event.field("callId")),
@@ -141,6 +151,7 @@ pub fn read_hook<P: Payload>(hook: &str, ts_ms: u64, event: &P, ctx: &P, capture
                 usage: usage.as_ref().map(token_usage),
                 cost: usage.as_ref().and_then(|u| u.field("cost")).as_ref().map(model_cost),
                 text: r.content_text(message.field("content")),
+                tool_calls: r.tool_calls_json(message.field("content")),
                 error: r.error(message.field("errorMessage")),
             }
         }
@@ -222,6 +233,8 @@ struct Reader {
     capture: Capture,
 }
 
+/// Tool calls read from one assistant message.
+const MAX_TOOL_CALLS: usize = 64;
 /// Nesting a JSON value keeps; deeper values become "…".
 const MAX_JSON_DEPTH: usize = 8;
 /// Array elements and object fields a JSON value keeps per level.
@@ -294,6 +307,99 @@ impl Reader {
             text.push_str(&piece.text);
         }
         marked(Text { text, whole_len, cut })
+    }
+
+    /// What a run's first model call receives, from `llm_input`, as JSON chat messages (see the
+    /// interface's `ModelCallStart::input_messages`): the last `history_messages` messages of the
+    /// history OpenClaw passed (user, assistant and tool-result messages; its own runtime-context
+    /// carriers are no conversation) and the prompt, each cut to the budget. "" without content
+    /// capture. Reads the history from its end, so a long one costs what a short one does.
+    fn model_input<P: Payload>(&self, event: &P) -> String {
+        if !self.capture.content {
+            return String::new();
+        }
+        let mut messages = Vec::new();
+        if let Some(history) = event.field("historyMessages") {
+            let len = history.array_len().unwrap_or(0);
+            for index in (0..len).rev() {
+                if messages.len() >= self.capture.history_messages {
+                    break;
+                }
+                if let Some(message) = history.item(index).and_then(|m| self.chat_message(&m)) {
+                    messages.push(message);
+                }
+            }
+            messages.reverse();
+        }
+        let prompt = self.content(event.field("prompt"));
+        if !prompt.is_empty() {
+            messages.push(serde_json::json!({"role": "user", "content": prompt}));
+        }
+        if messages.is_empty() {
+            return String::new();
+        }
+        serde_json::Value::Array(messages).to_string()
+    }
+
+    /// An OpenClaw transcript message as a chat message, or `None` for one that is no part of the
+    /// conversation (OpenClaw's `custom` messages).
+    fn chat_message<P: Payload>(&self, message: &P) -> Option<serde_json::Value> {
+        use serde_json::{json, Value};
+        let role = message.field("role")?.string(16)?;
+        let content = self.content_text(message.field("content"));
+        match role.text.as_str() {
+            "user" | "system" => Some(json!({"role": role.text, "content": content})),
+            "assistant" => {
+                let mut chat = json!({"role": "assistant"});
+                if !content.is_empty() {
+                    chat["content"] = Value::String(content);
+                }
+                let calls = self.tool_calls(message.field("content"));
+                if !calls.is_empty() {
+                    chat["tool_calls"] = Value::Array(calls);
+                }
+                Some(chat)
+            }
+            "toolResult" => Some(json!({
+                "role": "tool",
+                "tool_call_id": self.label(message.field("toolCallId")),
+                "name": self.label(message.field("toolName")),
+                "content": content,
+            })),
+            _ => None,
+        }
+    }
+
+    /// The `toolCall` parts of an assistant message's content: `{"id", "name", "arguments"}`.
+    fn tool_calls<P: Payload>(&self, content: Option<P>) -> Vec<serde_json::Value> {
+        let Some(content) = content else { return Vec::new() };
+        let mut calls = Vec::new();
+        for part in content.items(MAX_TOOL_CALLS) {
+            if !part.field("type").and_then(|t| t.string(16)).is_some_and(|t| t.is("toolCall")) {
+                continue;
+            }
+            let mut left = self.capture.max_bytes as isize;
+            let arguments = part.field("arguments").map_or(serde_json::Value::Null, |a| self.to_json(&a, 0, &mut left));
+            calls.push(serde_json::json!({
+                "id": self.label(part.field("id")),
+                "name": self.label(part.field("name")),
+                "arguments": arguments,
+            }));
+        }
+        calls
+    }
+
+    /// [`Reader::tool_calls`] as JSON text, "" when there are none or content is not captured.
+    fn tool_calls_json<P: Payload>(&self, content: Option<P>) -> String {
+        if !self.capture.content {
+            return String::new();
+        }
+        let calls = self.tool_calls(content);
+        if calls.is_empty() {
+            String::new()
+        } else {
+            serde_json::Value::Array(calls).to_string()
+        }
     }
 
     /// A tool's result: the text parts of its `content` (what the model reads), else the value as

@@ -38,6 +38,51 @@ fn model_calls_get_tokens_and_cost_from_the_assistant_message() {
 }
 
 #[test]
+fn a_runs_first_model_call_receives_the_history_and_prompt_and_each_reply_names_its_tool_calls() {
+    let events = translate_recording(FIXTURE, Capture::DEFAULT).unwrap();
+    let inputs: Vec<serde_json::Value> = events
+        .iter()
+        .filter_map(|e| match &e.hook {
+            Hook::ModelCallStart { input_messages, .. } if !input_messages.is_empty() => {
+                Some(serde_json::from_str(input_messages).unwrap())
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(inputs.len(), 6, "one per run (llm_input), on its first call");
+    let first = inputs[0].as_array().unwrap();
+    let prompt = first.last().unwrap();
+    assert_eq!(prompt["role"], "user");
+    assert!(prompt["content"].as_str().unwrap().contains("Please read"), "{prompt}");
+    // The announce run's history: the earlier turn, with its tool call and result, and no
+    // OpenClaw runtime-context carrier.
+    let announce = inputs.iter().map(|i| i.as_array().unwrap()).max_by_key(|i| i.len()).unwrap();
+    assert!(announce.iter().all(|m| ["user", "assistant", "tool"].contains(&m["role"].as_str().unwrap())));
+    let asked = announce.iter().find_map(|m| m.get("tool_calls")).expect("an assistant message with tool calls");
+    let answered = announce.iter().find(|m| m["role"] == "tool").expect("a tool result");
+    assert_eq!(asked[0]["id"], answered["tool_call_id"], "{asked} / {answered}");
+
+    let calls: Vec<serde_json::Value> = events
+        .iter()
+        .filter_map(|e| match &e.hook {
+            Hook::ModelCallEnd { tool_calls, .. } if !tool_calls.is_empty() => Some(serde_json::from_str(tool_calls).unwrap()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(calls.len(), 5, "the five calls that asked for a tool");
+    assert_eq!(calls[0][0]["name"], "read");
+    assert!(calls[0][0]["arguments"]["path"].is_string(), "{}", calls[0]);
+
+    let none = translate_recording(FIXTURE, Capture { content: false, ..Capture::DEFAULT }).unwrap();
+    let carried = none.iter().any(|e| match &e.hook {
+        Hook::ModelCallStart { input_messages, .. } => !input_messages.is_empty(),
+        Hook::ModelCallEnd { tool_calls, .. } => !tool_calls.is_empty(),
+        _ => false,
+    });
+    assert!(!carried, "without content capture no conversation crosses");
+}
+
+#[test]
 fn every_run_event_carries_the_session_and_agent_of_its_run() {
     for e in translate_recording(FIXTURE, Capture::DEFAULT).unwrap() {
         assert!(e.ctx.session_key.starts_with("agent:"), "{e:?}");
@@ -85,6 +130,7 @@ fn reply(input: u64) -> OpenClawHook {
         usage: Some(TokenUsage { input, output: 1, cache_read: 0, cache_write: 0, total: input + 1 }),
         cost: None,
         text: format!("reply {input}"),
+        tool_calls: String::new(),
         error: String::new(),
     }
 }
@@ -100,7 +146,7 @@ fn usage_of(e: &HostEvent) -> Option<u64> {
 fn interleaved_sessions_each_get_their_own_replies() {
     let mut t = Translator::default();
     let mut out = Vec::new();
-    let start = || OpenClawHook::RunStarted { prompt: "hi".into() };
+    let start = || OpenClawHook::RunStarted { prompt: "hi".into(), input_messages: String::new() };
     t.push(cx(1, "r1", "agent:a:main"), start(), &mut out);
     t.push(cx(2, "r2", "agent:b:main"), start(), &mut out);
     t.push(cx(3, "r1", "agent:a:main"), call_ended("r1:model:1"), &mut out);
@@ -118,12 +164,13 @@ fn interleaved_sessions_each_get_their_own_replies() {
 fn a_call_ended_as_completed_whose_reply_is_an_error_is_a_failed_call() {
     let mut t = Translator::default();
     let mut out = Vec::new();
-    t.push(cx(1, "r1", "s1"), OpenClawHook::RunStarted { prompt: "hi".into() }, &mut out);
+    t.push(cx(1, "r1", "s1"), OpenClawHook::RunStarted { prompt: "hi".into(), input_messages: String::new() }, &mut out);
     t.push(cx(2, "r1", "s1"), call_ended("c1"), &mut out);
     let failed_reply = OpenClawHook::AssistantMessage {
         usage: None,
         cost: None,
         text: String::new(),
+        tool_calls: String::new(),
         error: "500 mock: internal error".into(),
     };
     t.push(cx(3, "", "s1"), failed_reply, &mut out);
@@ -143,7 +190,7 @@ fn a_call_ended_as_completed_whose_reply_is_an_error_is_a_failed_call() {
 fn a_call_whose_reply_never_comes_goes_out_at_the_runs_next_hook_or_its_deadline() {
     let mut t = Translator::new(Limits { reply_wait_ms: 100, ..Limits::default() });
     let mut out = Vec::new();
-    t.push(cx(1, "r1", "s1"), OpenClawHook::RunStarted { prompt: String::new() }, &mut out);
+    t.push(cx(1, "r1", "s1"), OpenClawHook::RunStarted { prompt: String::new(), input_messages: String::new() }, &mut out);
     t.push(cx(2, "r1", "s1"), call_ended("c1"), &mut out);
     let tool = OpenClawHook::ToolCallStarted { tool_call_id: "t".into(), tool_name: "read".into(), params: "{}".into() };
     t.push(cx(3, "r1", "s1"), tool, &mut out);
@@ -152,7 +199,7 @@ fn a_call_whose_reply_never_comes_goes_out_at_the_runs_next_hook_or_its_deadline
 
     t.push(cx(10, "r1", "s1"), call_ended("c2"), &mut out);
     assert_eq!(out.len(), 3);
-    t.push(cx(500, "other", "s2"), OpenClawHook::RunStarted { prompt: String::new() }, &mut out);
+    t.push(cx(500, "other", "s2"), OpenClawHook::RunStarted { prompt: String::new(), input_messages: String::new() }, &mut out);
     assert!(matches!(&out[3].hook, Hook::ModelCallEnd { call_id, .. } if call_id == "c2"), "released by its deadline");
     t.push(cx(520, "r1", "s1"), call_ended("c3"), &mut out);
     assert_eq!(t.next_deadline(), Some(620));
@@ -164,7 +211,7 @@ fn a_call_whose_reply_never_comes_goes_out_at_the_runs_next_hook_or_its_deadline
 fn the_diagnostic_fills_a_call_by_its_id_and_a_late_duplicate_is_ignored() {
     let mut t = Translator::default();
     let mut out = Vec::new();
-    t.push(cx(1, "r1", "s1"), OpenClawHook::RunStarted { prompt: String::new() }, &mut out);
+    t.push(cx(1, "r1", "s1"), OpenClawHook::RunStarted { prompt: String::new(), input_messages: String::new() }, &mut out);
     t.push(cx(2, "r1", "s1"), call_ended("c1"), &mut out);
     let diag = |id: &str| OpenClawHook::ModelCallUsage {
         call_id: id.into(),
@@ -187,7 +234,7 @@ fn agent_end(success: bool) -> OpenClawHook {
 fn a_failed_runs_end_waits_for_a_retry_and_goes_out_once_when_none_comes() {
     let mut t = Translator::new(Limits { end_grace_ms: 100, ..Limits::default() });
     let mut out = Vec::new();
-    t.push(cx(1, "r1", "s1"), OpenClawHook::RunStarted { prompt: String::new() }, &mut out);
+    t.push(cx(1, "r1", "s1"), OpenClawHook::RunStarted { prompt: String::new(), input_messages: String::new() }, &mut out);
     t.push(cx(2, "r1", "s1"), agent_end(false), &mut out);
     t.push(cx(3, "r1", "s1"), agent_end(false), &mut out);
     assert_eq!(count(&out, |h| matches!(h, Hook::MessageEnd { .. })), 0, "held for a retry");
@@ -206,7 +253,7 @@ fn a_failed_runs_end_waits_for_a_retry_and_goes_out_once_when_none_comes() {
 fn a_successful_end_goes_out_at_once() {
     let mut t = Translator::default();
     let mut out = Vec::new();
-    t.push(cx(1, "r1", "s1"), OpenClawHook::RunStarted { prompt: String::new() }, &mut out);
+    t.push(cx(1, "r1", "s1"), OpenClawHook::RunStarted { prompt: String::new(), input_messages: String::new() }, &mut out);
     t.push(cx(2, "r1", "s1"), agent_end(true), &mut out);
     assert!(matches!(out.last().unwrap().hook, Hook::MessageEnd { outcome: Outcome::COMPLETED, .. }));
     assert_eq!((t.open_runs(), t.next_deadline()), (0, None));
@@ -216,7 +263,7 @@ fn a_successful_end_goes_out_at_once() {
 fn a_retried_run_is_one_trace_ending_with_its_last_attempt() {
     let mut t = Translator::default();
     let mut out = Vec::new();
-    t.push(cx(1, "r1", "s1"), OpenClawHook::RunStarted { prompt: String::new() }, &mut out);
+    t.push(cx(1, "r1", "s1"), OpenClawHook::RunStarted { prompt: String::new(), input_messages: String::new() }, &mut out);
     for (attempt, ts) in [(1u64, 10u64), (2, 800), (3, 3000)] {
         // OpenClaw's own gaps between attempts: 0.8 s and 2.2 s.
         let started = OpenClawHook::ModelCallStarted { call_id: format!("r1:model:{attempt}"), provider: "p".into(), model: "m".into() };
@@ -237,7 +284,7 @@ fn open_runs_stay_within_the_bound() {
     let mut t = Translator::new(Limits { max_open_runs: 100, ..Limits::default() });
     let mut out = Vec::new();
     for i in 0..10_000u64 {
-        t.push(cx(i, &format!("r{i}"), &format!("s{i}")), OpenClawHook::RunStarted { prompt: String::new() }, &mut out);
+        t.push(cx(i, &format!("r{i}"), &format!("s{i}")), OpenClawHook::RunStarted { prompt: String::new(), input_messages: String::new() }, &mut out);
         assert!(t.open_runs() <= 100, "{} open after {i}", t.open_runs());
     }
     assert_eq!(count(&out, |h| matches!(h, Hook::MessageStart { .. })), 10_000, "every run still started");
@@ -249,7 +296,7 @@ fn the_channel_message_time_starts_the_run_and_the_models_timestamp_is_not_the_p
     let mut out = Vec::new();
     t.push(cx(100, "", "agent:main:webchat"), OpenClawHook::MessageReceived, &mut out);
     let prompt = "[Wed 2026-11-25 17:31 UTC] Please read hello.txt".to_string();
-    t.push(cx(130, "r1", "agent:main:webchat"), OpenClawHook::RunStarted { prompt }, &mut out);
+    t.push(cx(130, "r1", "agent:main:webchat"), OpenClawHook::RunStarted { prompt, input_messages: String::new() }, &mut out);
     assert_eq!(out[0].ctx.ts_ms, 100);
     assert!(matches!(&out[0].hook, Hook::MessageStart { prompt, .. } if prompt == "Please read hello.txt"));
 }

@@ -32,6 +32,7 @@ pub struct FileSettings {
     // capture
     pub capture_content: Option<Value>,
     pub max_content_bytes: Option<Value>,
+    pub max_history_messages: Option<Value>,
     pub redact_patterns: Option<Value>,
     // batching
     pub batch_size: Option<Value>,

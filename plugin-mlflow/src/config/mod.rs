@@ -144,6 +144,8 @@ pub struct Signals {
 pub struct Capture {
     pub content: bool,
     pub max_content_bytes: usize,
+    /// The most messages a model call's input keeps (the latest; `maxHistoryMessages`).
+    pub max_history_messages: usize,
     pub redact_patterns: Vec<String>,
 }
 
@@ -274,6 +276,7 @@ impl Config {
         let capture = Capture {
             content: flag(Given::file(file.capture_content, "captureContent"), true)?,
             max_content_bytes: count(Given::file(file.max_content_bytes, "maxContentBytes"), 8192, 0, 10_000_000)?,
+            max_history_messages: count(Given::file(file.max_history_messages, "maxHistoryMessages"), 20, 0, 1000)?,
             redact_patterns: redact_patterns(Given::file(file.redact_patterns, "redactPatterns"))?,
         };
         let batching = Batching {

@@ -51,6 +51,7 @@ fn turn(run_id: &str, provider: &str, cost: Option<ModelCost>) -> Vec<Event> {
             call_id: call_id.clone(),
             provider: provider.into(),
             model: "doctor-probe".into(),
+            input_messages: None,
         },
         Event::ModelCallEnd {
             ctx: ctx(run_id, now.saturating_sub(10)),
@@ -63,6 +64,7 @@ fn turn(run_id: &str, provider: &str, cost: Option<ModelCost>) -> Vec<Event> {
             usage: Some(usage),
             cost_usd: cost,
             response: Some("yes".into()),
+            tool_calls: None,
         },
         Event::MessageEnd {
             ctx: ctx(run_id, now),

@@ -28,6 +28,11 @@ pub enum ChildKind {
         /// "host" or "price_table": who gave the cost (see `PriceTable::price_call`).
         cost_source: Option<&'static str>,
         response: Option<String>,
+        /// JSON chat messages the call received that no earlier event of the run carried (the
+        /// interface's `input_messages`): the run's first call's history and prompt.
+        input_messages: Option<String>,
+        /// JSON `[{"id", "name", "arguments"}]`: the tools the reply asked for.
+        tool_calls: Option<String>,
     },
     Tool {
         name: String,
@@ -35,6 +40,21 @@ pub enum ChildKind {
         params: Option<String>,
         result: Option<String>,
     },
+}
+
+impl ChildKind {
+    pub fn model(provider: String, model: String, input_messages: Option<String>) -> ChildKind {
+        ChildKind::Model {
+            provider,
+            model,
+            usage: None,
+            cost: None,
+            cost_source: None,
+            response: None,
+            input_messages,
+            tool_calls: None,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -188,10 +208,8 @@ impl Assembler {
                 let run_id = ctx.run_id.clone();
                 self.finish(&run_id, None, out);
             }
-            Event::ModelCallStart { ctx, call_id, provider, model } => {
-                let kind =
-                    ChildKind::Model { provider, model, usage: None, cost: None, cost_source: None, response: None };
-                self.open_child(&ctx, call_id, ts, kind);
+            Event::ModelCallStart { ctx, call_id, provider, model, input_messages } => {
+                self.open_child(&ctx, call_id, ts, ChildKind::model(provider, model, input_messages));
             }
             Event::ModelCallEnd {
                 ctx,
@@ -204,15 +222,18 @@ impl Assembler {
                 usage,
                 cost_usd,
                 response,
+                tool_calls,
             } => {
-                let fresh =
-                    ChildKind::Model { provider, model, usage: None, cost: None, cost_source: None, response: None };
+                let fresh = ChildKind::model(provider, model, None);
                 let prices = Arc::clone(&self.prices);
                 let child = self.close_child(&ctx, &call_id, ts, duration_ms, outcome, error, fresh);
-                if let ChildKind::Model { model, usage: u, cost: c, cost_source, response: r, .. } = &mut child.kind {
+                if let ChildKind::Model { model, usage: u, cost: c, cost_source, response: r, tool_calls: t, .. } =
+                    &mut child.kind
+                {
                     *u = usage.as_ref().map(Tokens::from_host);
                     (*c, *cost_source) = prices.price_call(model, u.as_ref(), cost_usd);
                     *r = response;
+                    *t = tool_calls;
                 }
             }
             Event::ToolCallStart { ctx, tool_call_id, tool_name, params } => {

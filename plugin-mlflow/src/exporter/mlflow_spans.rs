@@ -1,7 +1,8 @@
 //! A finished trace as OpenTelemetry spans, with the attributes MLflow reads (see
 //! `shared/reference/mlflow.md`): which attribute fills which trace field is decided here only.
 
-use super::assembler::{ChildKind, ChildSpan, FinishedTrace, RunTrace};
+use super::assembler::{ChildKind, FinishedTrace, RunTrace};
+use super::chat;
 use crate::genai;
 use crate::pricing::round_usd;
 use crate::redact::Redactor;
@@ -23,6 +24,8 @@ pub struct SpanOptions {
     pub redactor: Redactor,
     /// Each captured text is cut to this after it is redacted (`maxContentBytes`).
     pub max_content_bytes: usize,
+    /// The most messages a model call's input shows (`maxHistoryMessages`).
+    pub max_history_messages: usize,
     pub scope: InstrumentationScope,
 }
 
@@ -102,6 +105,58 @@ impl Builder<'_> {
 
     fn messages(&mut self, role: &str, text: &str) -> String {
         json!({"messages": [{"role": role, "content": self.clean(text)}]}).to_string()
+    }
+
+    /// A chat message (the interface's neutral shape) as OpenAI's chat format, which MLflow's UI
+    /// shows as a conversation: texts redacted and cut, tool calls' arguments a JSON string.
+    fn openai_message(&mut self, message: &serde_json::Value) -> serde_json::Value {
+        use serde_json::Value;
+        let mut out = serde_json::Map::new();
+        out.insert("role".into(), message.get("role").cloned().unwrap_or(Value::from("user")));
+        let content = message.get("content").and_then(Value::as_str).map(|t| Value::String(self.clean(t)));
+        out.insert("content".into(), content.unwrap_or(Value::Null));
+        for key in ["tool_call_id", "name"] {
+            if let Some(label) = message.get(key).and_then(Value::as_str) {
+                out.insert(key.into(), Value::String(crate::intake::label(label)));
+            }
+        }
+        if let Some(calls) = message.get("tool_calls").and_then(Value::as_array) {
+            let calls = calls.iter().map(|call| {
+                let mut arguments = call.get("arguments").cloned().unwrap_or(Value::Null);
+                self.redacted |= self.opts.redactor.redact_json(&mut arguments);
+                let arguments = match arguments {
+                    Value::String(text) => text,
+                    other => other.to_string(),
+                };
+                json!({
+                    "id": call.get("id").and_then(Value::as_str).unwrap_or_default(),
+                    "type": "function",
+                    "function": {
+                        "name": call.get("name").and_then(Value::as_str).unwrap_or_default(),
+                        "arguments": crate::intake::cut(&arguments, self.opts.max_content_bytes),
+                    },
+                })
+            });
+            out.insert("tool_calls".into(), Value::Array(calls.collect()));
+        }
+        Value::Object(out)
+    }
+
+    /// A model call's inputs and outputs as MLflow shows them in its Chat view: the messages the
+    /// call received (`{"messages": [...]}`) and its reply (`{"choices": [{"message": ...}]}`).
+    fn conversation(&mut self, run: &RunTrace, index: usize, attributes: &mut Vec<KeyValue>) {
+        let input = chat::input_of(&run.children, index, run.prompt.as_deref(), self.opts.max_history_messages);
+        if !input.is_empty() {
+            let messages: Vec<_> = input.iter().map(|m| self.openai_message(m)).collect();
+            attributes.push(KeyValue::new("mlflow.spanInputs", json!({"messages": messages}).to_string()));
+        }
+        let reply = chat::reply_of(&run.children[index]);
+        if reply.get("content").is_some() || reply.get("tool_calls").is_some() {
+            let finish_reason = if reply.get("tool_calls").is_some() { "tool_calls" } else { "stop" };
+            let message = self.openai_message(&reply);
+            let outputs = json!({"choices": [{"index": 0, "message": message, "finish_reason": finish_reason}]});
+            attributes.push(KeyValue::new("mlflow.spanOutputs", outputs.to_string()));
+        }
     }
 
     #[allow(clippy::too_many_arguments)] // one span's fields; a struct for them would only rename them
@@ -210,10 +265,11 @@ impl Builder<'_> {
         failed(span, failure)
     }
 
-    fn child(&mut self, run: &RunTrace, child: &ChildSpan) -> SpanData {
+    fn child(&mut self, run: &RunTrace, index: usize) -> SpanData {
+        let child = &run.children[index];
         let mut a = Vec::new();
         let name = match &child.kind {
-            ChildKind::Model { provider, model, usage, cost, cost_source, response } => {
+            ChildKind::Model { provider, model, usage, cost, cost_source, .. } => {
                 a.push(KeyValue::new("mlflow.spanType", "CHAT_MODEL"));
                 a.push(KeyValue::new(genai::OPERATION_NAME, genai::OP_CHAT));
                 a.push(KeyValue::new(genai::REQUEST_MODEL, model.clone()));
@@ -247,9 +303,7 @@ impl Builder<'_> {
                         a.push(KeyValue::new("openclaw.cost_source", *source));
                     }
                 }
-                if let Some(text) = response {
-                    a.push(KeyValue::new("mlflow.spanOutputs", self.messages("assistant", text)));
-                }
+                self.conversation(run, index, &mut a);
                 if provider.is_empty() {
                     format!("llm.{model}")
                 } else {
@@ -315,8 +369,8 @@ pub fn build(finished: &FinishedTrace, opts: &SpanOptions) -> ReadyTrace {
     let mut b = Builder { opts, redacted: false };
     let mut spans = Vec::with_capacity(1 + finished.run.children.len());
     spans.push(b.root(finished));
-    for child in &finished.run.children {
-        spans.push(b.child(&finished.run, child));
+    for index in 0..finished.run.children.len() {
+        spans.push(b.child(&finished.run, index));
     }
     ReadyTrace { trace_id: finished.run.trace_id, spans, redacted: b.redacted }
 }

@@ -18,6 +18,7 @@
 pub mod assembler;
 mod assembler_thread;
 mod backoff;
+mod chat;
 mod delivery;
 mod in_flight;
 mod mailbox;
@@ -246,6 +247,7 @@ impl Exporter {
                 track_latency: signals.latency,
                 redactor: Redactor::new(&config.capture.redact_patterns),
                 max_content_bytes: config.capture.max_content_bytes,
+                max_history_messages: config.capture.max_history_messages,
                 scope: InstrumentationScope::builder("openclaw-mlflow").with_version(env!("CARGO_PKG_VERSION")).build(),
             },
             track_traces: signals.traces,
