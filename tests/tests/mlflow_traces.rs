@@ -355,6 +355,12 @@ fn the_real_openclaw_recording_replays_into_mlflow_with_its_tokens_and_costs() {
     // (OpenClaw's subagent_spawned names the child's run, not the parent's).
     let requester = spawn["ctx"]["requesterSessionKey"].as_str().unwrap();
     let spawned_at = spawn["ts"].as_u64().unwrap();
+    // The completion OpenClaw announced to the parent reads as what it is, not as OpenClaw's wrapping.
+    let requester_traces = mlflow.search(&experiment, &format!("metadata.`mlflow.trace.session` = '{requester}'"));
+    assert!(
+        requester_traces.iter().any(|t| t["request_preview"] == "subagent hello-reader completed"),
+        "the announce turn's Input: {requester_traces:#?}"
+    );
     let (parent_run, _) = runs
         .iter()
         .find(|(_, r)| {

@@ -44,6 +44,19 @@ fn traces_when(mlflow: &Mlflow, experiment: &str, expected: usize) -> (String, V
     }
 }
 
+/// Waits until MLflow holds at least the given number of traces in each session.
+fn wait_for_sessions(mlflow: &Mlflow, experiment: &str, wanted: &[(&str, usize)]) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let traces = mlflow.experiment_id(experiment).map(|id| mlflow.search(&id, "")).unwrap_or_default();
+        if wanted.iter().all(|(session, count)| in_session(&traces, session).len() >= *count) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "sessions {wanted:?} not all there: {traces:#?}");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
 fn in_session<'a>(traces: &'a [Value], session: &str) -> Vec<&'a Value> {
     traces.iter().filter(|t| t["trace_metadata"]["mlflow.trace.session"] == session).collect()
 }
@@ -84,8 +97,9 @@ fn every_turn_of_the_real_gateway_lands_in_mlflow_once_with_what_a_user_looks_fo
     for mut turn in at_once {
         assert!(turn.wait().unwrap().success(), "a turn sent at the same time as another failed");
     }
-    // The webchat turn runs on after chat.send answered; give the subagent's announce time too.
-    std::thread::sleep(Duration::from_secs(3));
+    // The webchat turn runs on after chat.send answered, and the subagent's completion is announced
+    // to its parent in a turn of its own: both are delivered while the gateway runs.
+    wait_for_sessions(&mlflow, &experiment, &[("agent:main:webchat", 1), ("agent:main:gw-sub", 2)]);
     let status = gateway.terminate(Duration::from_secs(30));
     let log = gateway.output();
     assert!(status.success() || status.code() == Some(0) || status.code().is_none(), "gateway exit {status}:\n{log}");
@@ -180,6 +194,11 @@ fn every_turn_of_the_real_gateway_lands_in_mlflow_once_with_what_a_user_looks_fo
     assert!(
         spawner.iter().any(|t| t["request_preview"].as_str().unwrap_or("").contains("SPAWN_SUBAGENT")),
         "{spawner:#?}"
+    );
+    // The completion OpenClaw announces to the parent reads as what it is, not as OpenClaw's wrapping.
+    assert!(
+        spawner.iter().any(|t| t["request_preview"] == "subagent hello-reader completed"),
+        "the announce turn's Input: {spawner:#?}"
     );
     let child = traces
         .iter()

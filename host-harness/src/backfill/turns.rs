@@ -10,6 +10,7 @@
 
 use openclaw_plugin_api::{ModelCost, Outcome, TokenUsage};
 use openclaw_plugin_host::host_event::{Ctx, Hook, HostEvent};
+use openclaw_plugin_host::openclaw::preview;
 use serde_json::{json, Value};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -128,6 +129,8 @@ struct TurnBuilder {
     first_seq: i64,
     last_seq: i64,
     hooks: Vec<(u64, Hook)>,
+    /// The user message as the model received it (the trace's Input is its readable form).
+    prompt_as_sent: String,
     model_calls: u32,
     /// Tool calls asked for and not yet answered: (id, name, asked at).
     open_tools: Vec<(String, String, u64)>,
@@ -151,7 +154,8 @@ impl TurnBuilder {
             key_run_id: key_run_id.to_string(),
             first_seq: seq,
             last_seq: seq,
-            hooks: vec![(at_ms, Hook::MessageStart { prompt, trigger: "user".into() })],
+            hooks: vec![(at_ms, Hook::MessageStart { prompt: preview::readable(&prompt), trigger: "user".into() })],
+            prompt_as_sent: prompt,
             model_calls: 0,
             open_tools: Vec::new(),
             last_answer: None,
@@ -176,8 +180,8 @@ impl TurnBuilder {
         let (usage, cost_usd) = usage_of(&m["usage"]);
         let answer = text_of(&m["content"]);
         // The transcript holds the turn's prompt, not the history before it: the first call's input.
-        let input_messages = match (&self.hooks[0].1, self.model_calls) {
-            (Hook::MessageStart { prompt, .. }, 1) => serde_json::json!([{"role": "user", "content": prompt}]).to_string(),
+        let input_messages = match self.model_calls {
+            1 => json!([{"role": "user", "content": self.prompt_as_sent}]).to_string(),
             _ => String::new(),
         };
         let tool_calls: Vec<Value> = m["content"]

@@ -26,6 +26,7 @@
 //! interleave freely.
 
 pub mod payload;
+pub mod preview;
 pub mod recording;
 
 use crate::host_event::{Ctx, Hook, HostEvent};
@@ -357,7 +358,7 @@ impl Translator {
         if let Some(run) = self.runs.get_mut(&cx.run_id) {
             run.first_call_input = input_messages;
         }
-        out.push(HostEvent { ctx, hook: Hook::MessageStart { prompt: strip_timestamp(prompt), trigger: cx.trigger } });
+        out.push(HostEvent { ctx, hook: Hook::MessageStart { prompt: preview::readable(&prompt), trigger: cx.trigger } });
     }
 
     /// The interface context for a hook of a run, releasing the run's held call first (a later
@@ -525,21 +526,6 @@ fn agent_or_from_key(agent_id: &str, session_key: &str) -> String {
         agent_from_session_key(session_key)
     } else {
         agent_id.to_string()
-    }
-}
-
-/// `llm_input`'s prompt starts with the time OpenClaw shows the model (`[Wed 2026-11-25 17:31 UTC] `);
-/// the user did not type it.
-fn strip_timestamp(prompt: String) -> String {
-    let bytes = prompt.as_bytes();
-    let looks_stamped = bytes.len() > 20
-        && bytes[0] == b'['
-        && bytes[4] == b' '
-        && bytes[5..9].iter().all(u8::is_ascii_digit)
-        && bytes[9] == b'-';
-    match (looks_stamped, prompt.find("] ")) {
-        (true, Some(end)) if end < 48 => prompt[end + 2..].to_string(),
-        _ => prompt,
     }
 }
 
