@@ -85,6 +85,7 @@ fn message(name: &str, session: usize, n: usize, ts: u64, payload: &Payload) -> 
                 error: String::new(),
                 duration_ms: Some(25),
                 result: payload.tool_result.clone(),
+                documents: String::new(),
             },
         },
         HostEvent { ctx: at(945), hook: model_start(2) },

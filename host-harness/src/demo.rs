@@ -181,6 +181,31 @@ impl Run {
     }
 
     pub fn tool(&mut self, name: &str, params: &str, duration_ms: u64, result: Result<&str, &str>) -> &mut Self {
+        self.tool_returning(name, params, duration_ms, result, "")
+    }
+
+    /// A retrieval tool that found one document (its text is the tool's result).
+    pub fn retrieval(
+        &mut self,
+        name: &str,
+        params: &str,
+        duration_ms: u64,
+        text: &str,
+        uri: &str,
+        title: &str,
+    ) -> &mut Self {
+        let documents = serde_json::json!([{"content": text, "uri": uri, "title": title}]).to_string();
+        self.tool_returning(name, params, duration_ms, Ok(text), &documents)
+    }
+
+    fn tool_returning(
+        &mut self,
+        name: &str,
+        params: &str,
+        duration_ms: u64,
+        result: Result<&str, &str>,
+        documents: &str,
+    ) -> &mut Self {
         let tool_call_id = format!("call_{}", &self.ids.next_id()[..12]);
         self.ask_for_tool(&tool_call_id, name, params);
         self.emit(Hook::ToolCallStart {
@@ -200,6 +225,7 @@ impl Run {
             error: error.into(),
             duration_ms: Some(duration_ms),
             result: result.into(),
+            documents: documents.into(),
         });
         self.wait(3)
     }
@@ -335,7 +361,9 @@ pub fn scenario(start_ms: u64) -> Vec<HostEvent> {
         );
         c.wait(20)
             .model(Call { provider: "anthropic", model: "claude-haiku-4-5", duration_ms: 700, usage: Some(usage(1_200, 70, 0, 0)), cost_usd: None, response: "", error: None })
-            .tool("web_fetch", r#"{"url":"https://en.wikipedia.org/wiki/Eiffel_Tower"}"#, 1_350, Ok("The Eiffel Tower ... completed in 1889 for the World's Fair ... 330 metres tall ... repainted every seven years ..."))
+            .retrieval("web_fetch", r#"{"url":"https://en.wikipedia.org/wiki/Eiffel_Tower"}"#, 1_350,
+                "The Eiffel Tower ... completed in 1889 for the World's Fair ... 330 metres tall ... repainted every seven years ...",
+                "https://en.wikipedia.org/wiki/Eiffel_Tower", "Eiffel Tower - Wikipedia")
             .model(Call { provider: "anthropic", model: "claude-haiku-4-5", duration_ms: 1_100, usage: Some(usage(4_800, 160, 0, 0)), cost_usd: None,
                 response: "1) Completed in 1889 for the World's Fair. 2) About 330 m tall. 3) Repainted roughly every seven years.", error: None })
             .answer("1) Completed in 1889 for the World's Fair. 2) About 330 m tall. 3) Repainted roughly every seven years.");

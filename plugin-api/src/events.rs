@@ -13,6 +13,11 @@
 //! its backend's): `{"role": "system" | "user" | "assistant" | "tool", "content": "text"}`, an
 //! assistant message with `"tool_calls": [{"id", "name", "arguments": <JSON value>}]` (its
 //! `content` may be absent), a tool message with `"tool_call_id"` and `"name"`.
+//!
+//! # Documents
+//! What a retrieval tool returned crosses as JSON text, an array of
+//! `{"content": "text", "uri": "where it came from", "id", "title", "score"}` (all but `content`
+//! may be absent): a memory search's hits, a web search's results, a fetched page, a read note.
 
 use abi_stable::{
     prefix_type::{PrefixRef, PrefixRefTrait, PrefixTypeTrait, WithMetadata},
@@ -183,6 +188,10 @@ pub struct ToolCallEnd<'a> {
     /// The tool's result, JSON or text (content).
     #[sabi(last_prefix_field)]
     pub result: RStr<'a>,
+    // ---- 0.1.5 ----
+    /// The documents the tool returned, when its result holds search hits or a fetched page or
+    /// file (content): a JSON array of [documents](crate::events#documents); empty otherwise.
+    pub documents: RStr<'a>,
 }
 
 // ---- 0.1.1: session and subagent events ----

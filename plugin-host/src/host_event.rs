@@ -57,6 +57,8 @@ pub enum Hook {
         error: String,
         duration_ms: Option<u64>,
         result: String,
+        /// JSON documents (see the interface's `ToolCallEnd::documents`), else "".
+        documents: String,
     },
     SessionStart {
         resumed_from: String,
@@ -154,9 +156,9 @@ impl HostEvent {
             Hook::ToolCallStart { tool_call_id, tool_name, params } => {
                 json!({"tool_call_id": tool_call_id, "tool_name": tool_name, "params": params})
             }
-            Hook::ToolCallEnd { tool_call_id, tool_name, outcome, error, duration_ms, result } => {
+            Hook::ToolCallEnd { tool_call_id, tool_name, outcome, error, duration_ms, result, documents } => {
                 json!({"tool_call_id": tool_call_id, "tool_name": tool_name, "outcome": outcome.as_str(),
-                       "error": error, "duration_ms": duration_ms, "result": result})
+                       "error": error, "duration_ms": duration_ms, "result": result, "documents": documents})
             }
             Hook::SessionStart { resumed_from } => json!({"resumed_from": resumed_from}),
             Hook::SessionEnd { reason, message_count, duration_ms } => {

@@ -194,7 +194,7 @@ impl LoadedPlugin {
                 let e = ToolCallStart { tool_call_id: s(tool_call_id), tool_name: s(tool_name), params: s(params) };
                 give(Some(hooks.on_tool_call_start()), state, ctx, e)
             }
-            Hook::ToolCallEnd { tool_call_id, tool_name, outcome, error, duration_ms, result } => {
+            Hook::ToolCallEnd { tool_call_id, tool_name, outcome, error, duration_ms, result, documents } => {
                 let e = ToolCallEnd {
                     tool_call_id: s(tool_call_id),
                     tool_name: s(tool_name),
@@ -202,6 +202,7 @@ impl LoadedPlugin {
                     error: s(error),
                     duration_ms: ropt(*duration_ms),
                     result: s(result),
+                    documents: s(documents),
                 };
                 give(Some(hooks.on_tool_call_end()), state, ctx, e)
             }

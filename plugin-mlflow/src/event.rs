@@ -62,6 +62,8 @@ pub enum Event {
         error: String,
         duration_ms: Option<u64>,
         result: Option<String>,
+        /// JSON documents (the interface's `ToolCallEnd::documents`).
+        documents: Option<String>,
     },
     SessionStart {
         ctx: Ctx,
@@ -118,8 +120,8 @@ impl Event {
             Event::ToolCallStart { tool_call_id, tool_name, params, .. } => {
                 tool_call_id.len() + tool_name.len() + opt(params)
             }
-            Event::ToolCallEnd { tool_call_id, tool_name, result, error, .. } => {
-                tool_call_id.len() + tool_name.len() + opt(result) + error.len()
+            Event::ToolCallEnd { tool_call_id, tool_name, result, documents, error, .. } => {
+                tool_call_id.len() + tool_name.len() + opt(result) + opt(documents) + error.len()
             }
             Event::SessionStart { .. } => 0,
             Event::SessionEnd { reason, .. } => reason.len(),

@@ -89,11 +89,11 @@ impl Intake {
         Some(cut(text.as_str(), self.max_content_bytes.saturating_add(REDACTION_MARGIN)).into_owned())
     }
 
-    /// A conversation (JSON chat messages: a model call's input or its tool calls): `None` when
-    /// content capture is off, or when it is larger than `maxHistoryMessages` messages of content
-    /// size could be (a host that does not bound its messages; JSON cannot be cut and stay JSON).
+    /// JSON content (chat messages: a model call's input or its tool calls; a tool's documents):
+    /// `None` when content capture is off, or when it is larger than `maxHistoryMessages` messages of
+    /// content size could be (a host that does not bound it; JSON cannot be cut and stay JSON).
     #[inline]
-    pub fn conversation(&self, json: RStr<'_>) -> Option<String> {
+    pub fn json_content(&self, json: RStr<'_>) -> Option<String> {
         if !self.capture_content || json.is_empty() || json.len() > self.max_conversation_bytes {
             return None;
         }

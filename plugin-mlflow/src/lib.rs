@@ -149,7 +149,7 @@ impl Plugin for MlflowPlugin {
             call_id: s(ev.call_id()),
             provider: s(ev.provider()),
             model: s(ev.model()),
-            input_messages: ev.input_messages().and_then(|m| i.conversation(m)),
+            input_messages: ev.input_messages().and_then(|m| i.json_content(m)),
         });
     }
 
@@ -165,7 +165,7 @@ impl Plugin for MlflowPlugin {
             usage: ev.usage().into_option(),
             cost_usd: ev.cost_usd().into_option(),
             response: ev.response().and_then(|r| i.content(r)),
-            tool_calls: ev.tool_calls().and_then(|t| i.conversation(t)),
+            tool_calls: ev.tool_calls().and_then(|t| i.json_content(t)),
         });
     }
 
@@ -187,6 +187,7 @@ impl Plugin for MlflowPlugin {
             error: i.error_text(ev.error()),
             duration_ms: ev.duration_ms().into_option(),
             result: i.content(ev.result()),
+            documents: ev.documents().and_then(|d| i.json_content(d)),
         });
     }
 

@@ -84,7 +84,8 @@ impl Payload for JsPayload {
         }
         let mut utf16_len = 0usize;
         // SAFETY: a live env and string; a null buffer asks for the length only (constant time).
-        let status = unsafe { sys::napi_get_value_string_utf16(self.env, self.value, ptr::null_mut(), 0, &mut utf16_len) };
+        let status =
+            unsafe { sys::napi_get_value_string_utf16(self.env, self.value, ptr::null_mut(), 0, &mut utf16_len) };
         if status != sys::Status::napi_ok {
             return None;
         }
@@ -94,8 +95,9 @@ impl Payload for JsPayload {
         let mut written = 0usize;
         // SAFETY: `buf` has room + 1 bytes (Node writes at most bufsize - 1 and a NUL); Node never
         // splits a character at the end.
-        let status =
-            unsafe { sys::napi_get_value_string_utf8(self.env, self.value, buf.as_mut_ptr().cast(), buf.len(), &mut written) };
+        let status = unsafe {
+            sys::napi_get_value_string_utf8(self.env, self.value, buf.as_mut_ptr().cast(), buf.len(), &mut written)
+        };
         if status != sys::Status::napi_ok {
             return None;
         }
@@ -138,7 +140,8 @@ impl Payload for JsPayload {
         }
         let mut len = 0u32;
         // SAFETY: a live env and array.
-        (unsafe { sys::napi_get_array_length(self.env, self.value, &mut len) } == sys::Status::napi_ok).then_some(len as usize)
+        (unsafe { sys::napi_get_array_length(self.env, self.value, &mut len) } == sys::Status::napi_ok)
+            .then_some(len as usize)
     }
 
     fn item(&self, index: usize) -> Option<Self> {
@@ -157,7 +160,12 @@ impl Payload for JsPayload {
         // SAFETY: a live env and object.
         let status = unsafe { sys::napi_get_property_names(self.env, self.value, &mut names) };
         let Some(names) = self.wrap(names, status) else { return Vec::new() };
-        names.items(max).iter().filter_map(|name| name.string(super::js_payload::KEY_MAX_BYTES)).map(|t| t.text).collect()
+        names
+            .items(max)
+            .iter()
+            .filter_map(|name| name.string(super::js_payload::KEY_MAX_BYTES))
+            .map(|t| t.text)
+            .collect()
     }
 }
 

@@ -31,7 +31,9 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 /// becomes a JavaScript exception inside a gateway hook.
 fn guarded<R>(what: &str, fallback: R, f: impl FnOnce() -> R) -> R {
     catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|_| {
-        let _ = catch_unwind(|| log_sink::log(LogLevel::Error, &format!("MLflow host: {what} panicked; the call was skipped")));
+        let _ = catch_unwind(|| {
+            log_sink::log(LogLevel::Error, &format!("MLflow host: {what} panicked; the call was skipped"))
+        });
         fallback
     })
 }
@@ -49,7 +51,12 @@ fn ms(value: f64) -> u64 {
 /// returns at once, and a log line says what started. `on_log` is called (with no argument) when
 /// log lines are waiting in [`drain_logs`]. Once per process.
 #[napi]
-pub fn start(plugins_dir: String, config_json: String, log_level: String, on_log: Function<(), ()>) -> napi::Result<()> {
+pub fn start(
+    plugins_dir: String,
+    config_json: String,
+    log_level: String,
+    on_log: Function<(), ()>,
+) -> napi::Result<()> {
     let wake = on_log.build_threadsafe_function::<()>().weak::<true>().callee_handled::<false>().build()?;
     let level = match log_level.as_str() {
         "debug" | "trace" => LogLevel::Debug,

@@ -2,7 +2,7 @@
 //! after a replay of a real OpenClaw recording, and how the settings change it.
 
 use openclaw_plugin_tests::*;
-use serde_json::Value;
+use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -35,6 +35,10 @@ fn approx(a: f64, b: f64) -> bool {
     (a - b).abs() <= 1e-9 + 1e-6 * b.abs()
 }
 
+/// The tools the README says are RETRIEVER spans without `retrieverTools`.
+const RETRIEVAL_TOOLS: [&str; 7] =
+    ["memory_search", "memory_get", "web_search", "web_fetch", "x_search", "sessions_search", "wiki_search"];
+
 /// (name, type, start ms, end ms, failed) of the model and tool calls, from the hooks.
 fn expected_children(events: &[Value]) -> Vec<(String, String, u64, u64, bool)> {
     let mut starts: BTreeMap<String, u64> = BTreeMap::new();
@@ -53,7 +57,8 @@ fn expected_children(events: &[Value]) -> Vec<(String, String, u64, u64, bool)> 
             )),
             "tool_call_end" => children.push((
                 format!("tool.{}", ev["tool_name"].as_str().unwrap()),
-                "TOOL".to_string(),
+                if RETRIEVAL_TOOLS.contains(&ev["tool_name"].as_str().unwrap()) { "RETRIEVER" } else { "TOOL" }
+                    .to_string(),
                 starts[ev["tool_call_id"].as_str().unwrap()],
                 ms(e),
                 ev["outcome"] != "completed",
@@ -371,6 +376,10 @@ fn the_real_openclaw_recording_replays_into_mlflow_with_its_tokens_and_costs() {
         .expect("the requester's run under way at the spawn");
     let parent = mlflow.trace_of_run(&experiment, parent_run);
     assert_eq!(parent.tag("openclaw.subagent_sessions"), Some(child_key));
+    // The model spawned the subagent through OpenClaw's Tool Search bridge (`tool_call`): the trace
+    // shows the tool that ran, once.
+    let tools: Vec<String> = parent.span_names().into_iter().filter(|n| n.starts_with("tool.")).collect();
+    assert_eq!(tools, ["tool.sessions_spawn"], "{:?}", parent.span_names());
     let child = mlflow.trace(child[0]["trace_id"].as_str().unwrap());
     assert_eq!(child.tag("openclaw.parent_trace_id"), parent.info["trace_id"].as_str());
 }
@@ -643,4 +652,64 @@ fn finished_messages_are_searchable_while_the_host_runs_not_after_the_flush_wind
     assert!(!host.is_finished(), "the host stopped (and flushed) before the traces were searchable");
     assert_eq!(searchable, 6, "the demo's six messages, searchable while the host lingers");
     host.join().unwrap().assert_success();
+}
+
+/// Retrieval tools are RETRIEVER spans whose outputs are MLflow documents (what its retrieval judges
+/// and document view read): a memory search the model called through OpenClaw's Tool Search bridge,
+/// with its hits' files and lines, and a tool the operator named in `retrieverTools`, whose text
+/// result is one document. Other tools stay TOOL spans.
+#[test]
+fn retrieval_tools_are_retriever_spans_with_their_documents() {
+    let mlflow = Mlflow::from_env();
+    let name = unique("retriever");
+    let run_id = unique("run");
+    let mut run = openclaw_run(&run_id, "agent:main:recall", now_ms() - 10_000, "What does Dana prefer?", true);
+    let end = run.pop().unwrap();
+    let ctx = run[0]["ctx"].clone();
+    let t = end["ts"].as_u64().unwrap() - 4;
+    let tool = |hook: &str, ts: u64, event: Value| json!({"hook": hook, "ts": ts, "event": event, "ctx": ctx});
+    let hits = json!({"results": [
+        {"path": "memory/2026-11-20.md", "startLine": 3, "endLine": 7, "score": 0.82, "snippet": "Dana prefers Tuesday calls"}
+    ]});
+    let bridge_args = json!({"id": "memory_search", "args": {"query": "Dana preferences"}});
+    let inner_id = "tool_search_code:call_m1:memory_search:1";
+    run.extend([
+        tool("before_tool_call", t, json!({"toolName": "tool_call", "toolCallId": "call_m1", "params": bridge_args})),
+        tool("before_tool_call", t, json!({"toolName": "memory_search", "toolCallId": inner_id, "params": {"query": "Dana preferences"}})),
+        tool("after_tool_call", t + 1, json!({"toolName": "memory_search", "toolCallId": inner_id, "params": {"query": "Dana preferences"},
+            "result": {"content": [{"type": "text", "text": hits.to_string()}], "details": hits}, "durationMs": 1})),
+        tool("after_tool_call", t + 1, json!({"toolName": "tool_call", "toolCallId": "call_m1", "params": bridge_args,
+            "result": {"content": [{"type": "text", "text": "{\"tool\": {\"name\": \"memory_search\"}}"}]}, "durationMs": 1})),
+        tool("before_tool_call", t + 2, json!({"toolName": "kb_lookup", "toolCallId": "call_k1", "params": {"q": "Dana"}})),
+        tool("after_tool_call", t + 3, json!({"toolName": "kb_lookup", "toolCallId": "call_k1", "params": {"q": "Dana"},
+            "result": {"content": [{"type": "text", "text": "Dana: account manager since 2024"}]}, "durationMs": 1})),
+        tool("before_tool_call", t + 3, json!({"toolName": "read", "toolCallId": "call_r1", "params": {"path": "a.md"}})),
+        tool("after_tool_call", t + 3, json!({"toolName": "read", "toolCallId": "call_r1", "params": {"path": "a.md"},
+            "result": {"content": [{"type": "text", "text": "a"}]}, "durationMs": 0})),
+    ]);
+    run.push(end);
+    let recording = write_recording(&[run]);
+    replay(&recording, &mlflow_config(&mlflow, &name, "retrieverTools: [\"kb_lookup\"]"), &[], &[]).assert_success();
+
+    let trace = mlflow.trace_of_run(&mlflow.experiment_id(&name).unwrap(), &run_id);
+    let span = |name: &str| {
+        trace.spans.iter().find(|s| s.name == name).unwrap_or_else(|| panic!("{name}: {:?}", trace.span_names()))
+    };
+    assert!(!trace.span_names().contains(&"tool.tool_call".to_string()), "{:?}", trace.span_names());
+    let memory = span("tool.memory_search");
+    assert_eq!(memory.attr_str("mlflow.spanType"), Some("RETRIEVER"));
+    assert_eq!(memory.attr("mlflow.spanInputs"), Some(&json!({"query": "Dana preferences"})));
+    assert_eq!(
+        memory.attr("mlflow.spanOutputs"),
+        Some(&json!([{"page_content": "Dana prefers Tuesday calls",
+                      "metadata": {"doc_uri": "memory/2026-11-20.md#L3-L7", "score": 0.82}}]))
+    );
+    let lookup = span("tool.kb_lookup");
+    assert_eq!(lookup.attr_str("mlflow.spanType"), Some("RETRIEVER"));
+    let documents = lookup.attr("mlflow.spanOutputs").and_then(Value::as_array).expect("documents");
+    assert_eq!(documents.len(), 1, "{documents:?}");
+    assert_eq!(documents[0]["page_content"], "Dana: account manager since 2024");
+    // No source to name: MLflow 3.6 stores the empty metadata as null.
+    assert!(documents[0]["metadata"].as_object().is_none_or(|m| m.is_empty()), "{documents:?}");
+    assert_eq!(span("tool.read").attr_str("mlflow.spanType"), Some("TOOL"));
 }

@@ -167,3 +167,35 @@ fn a_tool_calling_turns_second_model_call_shows_the_conversation_it_received_and
     let outputs = lines_from(&pane.panel, "Outputs");
     assert!(outputs.iter().any(|l| l.contains(last_sentence)), "the answer {answer:?} in:\n{}", pane.panel);
 }
+
+/// A retrieval tool's span (the demo's subagent fetches a page) shows its documents as MLflow draws
+/// retrieved documents: each one's text and where it came from.
+#[test]
+fn a_retrieval_span_shows_the_documents_it_found_with_their_source() {
+    let mlflow = Mlflow::from_env();
+    let name = unique("ui-retriever");
+    let events_path = scratch_dir("ui-retriever").join("events.jsonl");
+    run_host(
+        &["demo", "--events-out", events_path.to_str().unwrap()],
+        &mlflow_config(&mlflow, &name, ""),
+        &plugins_dir(&[built(MLFLOW_PLUGIN)]),
+    )
+    .assert_success();
+    let events = read_events(&events_path);
+    let fetch = events
+        .iter()
+        .find(|e| e["hook"] == "tool_call_end" && e["event"]["tool_name"] == "web_fetch")
+        .expect("the demo fetches a page");
+    let documents: Value = serde_json::from_str(fetch["event"]["documents"].as_str().unwrap()).unwrap();
+    let (uri, text) = (documents[0]["uri"].as_str().unwrap(), documents[0]["content"].as_str().unwrap());
+    let run = &fetch["ctx"]["run_id"];
+    let start = events.iter().find(|e| e["hook"] == "message_start" && &e["ctx"]["run_id"] == run).unwrap();
+    let experiment = mlflow.experiment_id(&name).unwrap();
+
+    let pane =
+        read_span(&mlflow.uri, &experiment, opening(start["event"]["prompt"].as_str().unwrap()), "tool.web_fetch", 0);
+
+    let outputs = lines_from(&pane.panel, "Outputs");
+    // MLflow's document view: the text, then the metadata, `doc_uri` first.
+    assert!(in_order(&outputs, &[opening(text), "doc_uri", uri]), "the document's text and source:\n{}", pane.panel);
+}

@@ -10,6 +10,7 @@
 
 use openclaw_plugin_api::{ModelCost, Outcome, TokenUsage};
 use openclaw_plugin_host::host_event::{Ctx, Hook, HostEvent};
+use openclaw_plugin_host::openclaw::payload::{self, Capture};
 use openclaw_plugin_host::openclaw::preview;
 use serde_json::{json, Value};
 use time::format_description::well_known::Rfc3339;
@@ -194,7 +195,12 @@ impl TurnBuilder {
         let tool_calls = if tool_calls.is_empty() { String::new() } else { Value::Array(tool_calls).to_string() };
         self.hooks.push((
             started,
-            Hook::ModelCallStart { call_id: call_id.clone(), provider: provider.into(), model: model.into(), input_messages },
+            Hook::ModelCallStart {
+                call_id: call_id.clone(),
+                provider: provider.into(),
+                model: model.into(),
+                input_messages,
+            },
         ));
         self.hooks.push((
             at_ms,
@@ -238,6 +244,7 @@ impl TurnBuilder {
                 error,
                 duration_ms: Some(ended - asked),
                 result,
+                documents: payload::documents(&m, Capture::DEFAULT),
             },
         ));
     }

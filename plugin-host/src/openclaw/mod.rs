@@ -28,14 +28,21 @@
 pub mod payload;
 pub mod preview;
 pub mod recording;
+mod tool_bridge;
 
 use crate::host_event::{Ctx, Hook, HostEvent};
 use openclaw_plugin_api::{ModelCost, Outcome, TokenUsage};
 use std::collections::{HashMap, HashSet, VecDeque};
 
 /// OpenClaw hooks that may be a run's first, in the order OpenClaw emits them.
-pub const RUN_START_HOOKS: [&str; 6] =
-    ["before_agent_reply", "before_model_resolve", "agent_turn_prepare", "before_prompt_build", "before_agent_run", "llm_input"];
+pub const RUN_START_HOOKS: [&str; 6] = [
+    "before_agent_reply",
+    "before_model_resolve",
+    "agent_turn_prepare",
+    "before_prompt_build",
+    "before_agent_run",
+    "llm_input",
+];
 
 /// Who and where, as OpenClaw's hook event and context give it; an empty string is "not given".
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -60,23 +67,86 @@ pub enum OpenClawHook {
     MessageReceived,
     /// The first hook of a run ([`RUN_START_HOOKS`]): the user's prompt; `llm_input` adds the
     /// conversation the run's first model call receives (JSON chat messages, else "").
-    RunStarted { prompt: String, input_messages: String },
-    ModelCallStarted { call_id: String, provider: String, model: String },
-    ModelCallEnded { call_id: String, provider: String, model: String, failed: bool, error: String, duration_ms: Option<u64> },
+    RunStarted {
+        prompt: String,
+        input_messages: String,
+    },
+    ModelCallStarted {
+        call_id: String,
+        provider: String,
+        model: String,
+    },
+    ModelCallEnded {
+        call_id: String,
+        provider: String,
+        model: String,
+        failed: bool,
+        error: String,
+        duration_ms: Option<u64>,
+    },
     /// `before_message_write` of an assistant message: the reply to the model call that just ended
     /// in this session (the hook names no run and no call); `tool_calls` as JSON, else "".
-    AssistantMessage { usage: Option<TokenUsage>, cost: Option<ModelCost>, text: String, tool_calls: String, error: String },
+    AssistantMessage {
+        usage: Option<TokenUsage>,
+        cost: Option<ModelCost>,
+        text: String,
+        tool_calls: String,
+        error: String,
+    },
     /// The trusted `model.call.completed` diagnostic: a call's usage, by call id.
-    ModelCallUsage { call_id: String, usage: Option<TokenUsage>, cost: Option<ModelCost> },
-    ToolCallStarted { tool_call_id: String, tool_name: String, params: String },
-    ToolCallEnded { tool_call_id: String, tool_name: String, failed: bool, error: String, duration_ms: Option<u64>, result: String },
+    ModelCallUsage {
+        call_id: String,
+        usage: Option<TokenUsage>,
+        cost: Option<ModelCost>,
+    },
+    /// `bridged`: the model called the tool through OpenClaw's Tool Search bridge (`tool_call`);
+    /// `tool_name` and `params` are the tool's it asked for ([`tool_bridge`]).
+    ToolCallStarted {
+        tool_call_id: String,
+        tool_name: String,
+        bridged: bool,
+        params: String,
+    },
+    ToolCallEnded {
+        tool_call_id: String,
+        tool_name: String,
+        bridged: bool,
+        failed: bool,
+        error: String,
+        duration_ms: Option<u64>,
+        result: String,
+        /// JSON documents (the interface's `ToolCallEnd::documents`), else "".
+        documents: String,
+    },
     /// `agent_end`.
-    AgentEnded { success: bool, error: String, duration_ms: Option<u64>, response: String },
-    SessionStarted { resumed_from: String },
-    SessionEnded { reason: String, message_count: Option<u64>, duration_ms: Option<u64> },
+    AgentEnded {
+        success: bool,
+        error: String,
+        duration_ms: Option<u64>,
+        response: String,
+    },
+    SessionStarted {
+        resumed_from: String,
+    },
+    SessionEnded {
+        reason: String,
+        message_count: Option<u64>,
+        duration_ms: Option<u64>,
+    },
     /// In the requester's session (`requester_session_key`); `ctx.run_id` is the run OpenClaw names.
-    SubagentSpawned { requester_session_key: String, child_session_key: String, child_agent_id: String, label: String, model: String },
-    SubagentEnded { requester_session_key: String, child_session_key: String, outcome: Outcome, error: String },
+    SubagentSpawned {
+        requester_session_key: String,
+        child_session_key: String,
+        child_agent_id: String,
+        label: String,
+        model: String,
+    },
+    SubagentEnded {
+        requester_session_key: String,
+        child_session_key: String,
+        outcome: Outcome,
+        error: String,
+    },
 }
 
 /// Bounds on what the translator remembers.
@@ -134,6 +204,7 @@ struct OpenRun {
     held_end: Option<HeldCall>,
     /// The conversation `llm_input` gave, for the run's next model call (JSON chat messages).
     first_call_input: String,
+    tool_bridge: tool_bridge::ToolBridge,
 }
 
 struct HeldCall {
@@ -200,9 +271,15 @@ impl Translator {
             OpenClawHook::RunStarted { prompt, input_messages } => self.run_started(cx, prompt, input_messages, out),
             OpenClawHook::ModelCallStarted { call_id, provider, model } => {
                 if let Some(ctx) = self.run_ctx(&cx, out) {
-                    let input_messages =
-                        self.runs.get_mut(&cx.run_id).map(|r| std::mem::take(&mut r.first_call_input)).unwrap_or_default();
-                    out.push(HostEvent { ctx, hook: Hook::ModelCallStart { call_id, provider, model, input_messages } });
+                    let input_messages = self
+                        .runs
+                        .get_mut(&cx.run_id)
+                        .map(|r| std::mem::take(&mut r.first_call_input))
+                        .unwrap_or_default();
+                    out.push(HostEvent {
+                        ctx,
+                        hook: Hook::ModelCallStart { call_id, provider, model, input_messages },
+                    });
                 }
             }
             OpenClawHook::ModelCallEnded { call_id, provider, model, failed, error, duration_ms } => {
@@ -224,7 +301,8 @@ impl Translator {
             }
             OpenClawHook::AssistantMessage { usage, cost, text, tool_calls, error } => {
                 let run_id = self.open_run_of_session.get(&cx.session_key).cloned();
-                if let Some(mut held) = run_id.and_then(|r| self.runs.get_mut(&r)).and_then(|r| r.awaiting_reply.take()) {
+                if let Some(mut held) = run_id.and_then(|r| self.runs.get_mut(&r)).and_then(|r| r.awaiting_reply.take())
+                {
                     fill_reply(&mut held.event.hook, usage, cost, Some((text, tool_calls)), error);
                     out.push(held.event);
                 }
@@ -240,18 +318,35 @@ impl Translator {
                     }
                 }
             }
-            OpenClawHook::ToolCallStarted { tool_call_id, tool_name, params } => {
+            OpenClawHook::ToolCallStarted { tool_call_id, tool_name, bridged, params } => {
                 if let Some(ctx) = self.run_ctx(&cx, out) {
-                    out.push(HostEvent { ctx, hook: Hook::ToolCallStart { tool_call_id, tool_name, params } });
+                    let start = HostEvent { ctx, hook: Hook::ToolCallStart { tool_call_id, tool_name, params } };
+                    let Some(run) = self.runs.get_mut(&cx.run_id) else { return out.push(start) };
+                    if bridged {
+                        run.tool_bridge.outer_started(start);
+                    } else {
+                        out.push(run.tool_bridge.started(start));
+                    }
                 }
             }
-            OpenClawHook::ToolCallEnded { tool_call_id, tool_name, failed, error, duration_ms, result } => {
+            OpenClawHook::ToolCallEnded {
+                tool_call_id,
+                tool_name,
+                bridged,
+                failed,
+                error,
+                duration_ms,
+                result,
+                documents,
+            } => {
                 if let Some(ctx) = self.run_ctx(&cx, out) {
                     let outcome = if failed || !error.is_empty() { Outcome::ERROR } else { Outcome::COMPLETED };
-                    out.push(HostEvent {
-                        ctx,
-                        hook: Hook::ToolCallEnd { tool_call_id, tool_name, outcome, error, duration_ms, result },
-                    });
+                    let hook =
+                        Hook::ToolCallEnd { tool_call_id, tool_name, outcome, error, duration_ms, result, documents };
+                    match self.runs.get_mut(&cx.run_id) {
+                        Some(run) => run.tool_bridge.ended(HostEvent { ctx, hook }, bridged, out),
+                        None => out.push(HostEvent { ctx, hook }),
+                    }
                 }
             }
             OpenClawHook::AgentEnded { success, error, duration_ms, response } => {
@@ -278,11 +373,23 @@ impl Translator {
                 out.push(HostEvent { ctx: session_ctx(&cx), hook: Hook::SessionStart { resumed_from } });
             }
             OpenClawHook::SessionEnded { reason, message_count, duration_ms } => {
-                out.push(HostEvent { ctx: session_ctx(&cx), hook: Hook::SessionEnd { reason, message_count, duration_ms } });
+                out.push(HostEvent {
+                    ctx: session_ctx(&cx),
+                    hook: Hook::SessionEnd { reason, message_count, duration_ms },
+                });
             }
-            OpenClawHook::SubagentSpawned { requester_session_key, child_session_key, child_agent_id, label, model } => {
+            OpenClawHook::SubagentSpawned {
+                requester_session_key,
+                child_session_key,
+                child_agent_id,
+                label,
+                model,
+            } => {
                 let ctx = self.requester_ctx(&cx, &requester_session_key);
-                out.push(HostEvent { ctx, hook: Hook::SubagentSpawned { child_session_key, child_agent_id, label, model } });
+                out.push(HostEvent {
+                    ctx,
+                    hook: Hook::SubagentSpawned { child_session_key, child_agent_id, label, model },
+                });
             }
             OpenClawHook::SubagentEnded { requester_session_key, child_session_key, outcome, error } => {
                 let ctx = self.requester_ctx(&cx, &requester_session_key);
@@ -358,7 +465,10 @@ impl Translator {
         if let Some(run) = self.runs.get_mut(&cx.run_id) {
             run.first_call_input = input_messages;
         }
-        out.push(HostEvent { ctx, hook: Hook::MessageStart { prompt: preview::readable(&prompt), trigger: cx.trigger } });
+        out.push(HostEvent {
+            ctx,
+            hook: Hook::MessageStart { prompt: preview::readable(&prompt), trigger: cx.trigger },
+        });
     }
 
     /// The interface context for a hook of a run, releasing the run's held call first (a later
@@ -389,7 +499,14 @@ impl Translator {
 
     fn open(&mut self, run_id: String, info: RunInfo, now_ms: u64) {
         bounded_insert(&mut self.open_run_of_session, &info.session_key, run_id.clone(), self.limits.max_sessions);
-        let run = OpenRun { info, last_seen_ms: now_ms, awaiting_reply: None, held_end: None, first_call_input: String::new() };
+        let run = OpenRun {
+            info,
+            last_seen_ms: now_ms,
+            awaiting_reply: None,
+            held_end: None,
+            first_call_input: String::new(),
+            tool_bridge: Default::default(),
+        };
         self.runs.insert(run_id, run);
     }
 

@@ -95,7 +95,8 @@ impl Capture {
             capture.content = true;
             capture.max_bytes = capture.max_bytes.max(max.saturating_add(REDACTION_MARGIN_BYTES));
             let history = section.get("maxHistoryMessages").and_then(|m| m.as_u64());
-            capture.history_messages = capture.history_messages.max(history.map_or(DEFAULT_HISTORY_MESSAGES, |h| h as usize));
+            capture.history_messages =
+                capture.history_messages.max(history.map_or(DEFAULT_HISTORY_MESSAGES, |h| h as usize));
         }
         if any {
             capture
@@ -107,7 +108,13 @@ impl Capture {
 
 /// The translator's input for OpenClaw's hook `hook` with its `event` and `ctx`, or `None` for a
 /// hook the interface has no use for. `ts_ms` is the gateway's clock when the hook ran.
-pub fn read_hook<P: Payload>(hook: &str, ts_ms: u64, event: &P, ctx: &P, capture: Capture) -> Option<(HookContext, OpenClawHook)> {
+pub fn read_hook<P: Payload>(
+    hook: &str,
+    ts_ms: u64,
+    event: &P,
+    ctx: &P,
+    capture: Capture,
+) -> Option<(HookContext, OpenClawHook)> {
     let r = Reader { capture };
     // The event's own field first, then the run context's.
     let field = |name: &str| event.field(name).or_else(|| ctx.field(name));
@@ -163,21 +170,28 @@ pub fn read_hook<P: Payload>(hook: &str, ts_ms: u64, event: &P, ctx: &P, capture
                 cost: usage.as_ref().and_then(|u| u.field("cost")).as_ref().map(model_cost),
             }
         }
-        "before_tool_call" => OpenClawHook::ToolCallStarted {
-            tool_call_id: r.label(field("toolCallId")),
-            tool_name: r.label(field("toolName")),
-            params: r.json(event.field("params")),
-        },
+        "before_tool_call" => {
+            let (tool_name, bridged, params) = r.tool_called(field("toolName"), event.field("params"));
+            OpenClawHook::ToolCallStarted {
+                tool_call_id: r.label(field("toolCallId")),
+                tool_name,
+                bridged,
+                params: r.json(params),
+            }
+        }
         "after_tool_call" => {
             let result = event.field("result");
             let error = event.field("error");
             let is_error = result.as_ref().and_then(|r| r.field("isError")).and_then(|e| e.boolean()) == Some(true);
+            let (tool_name, bridged, _) = r.tool_called(field("toolName"), event.field("params"));
             OpenClawHook::ToolCallEnded {
                 tool_call_id: r.label(field("toolCallId")),
-                tool_name: r.label(field("toolName")),
+                tool_name,
+                bridged,
                 failed: error.is_some() || is_error,
                 error: r.error(error),
                 duration_ms: duration(event.field("durationMs")),
+                documents: result.as_ref().map(|result| documents(result, r.capture)).unwrap_or_default(),
                 result: r.tool_result(result),
             }
         }
@@ -185,9 +199,13 @@ pub fn read_hook<P: Payload>(hook: &str, ts_ms: u64, event: &P, ctx: &P, capture
             // A turn whose last model reply is an error failed (a 429, a 500...), though OpenClaw
             // reports `success: true`; the reply carries the error's text.
             let last = last_assistant(event.field("messages"));
-            let failed_reply =
-                last.as_ref().and_then(|m| m.field("stopReason")).and_then(|s| s.string(16)).is_some_and(|s| s.is("error"));
-            let error = event.field("error").or_else(|| if failed_reply { last.as_ref()?.field("errorMessage") } else { None });
+            let failed_reply = last
+                .as_ref()
+                .and_then(|m| m.field("stopReason"))
+                .and_then(|s| s.string(16))
+                .is_some_and(|s| s.is("error"));
+            let error =
+                event.field("error").or_else(|| if failed_reply { last.as_ref()?.field("errorMessage") } else { None });
             OpenClawHook::AgentEnded {
                 success: event.field("success").and_then(|s| s.boolean()) != Some(false) && !failed_reply,
                 error: r.error(error),
@@ -225,6 +243,70 @@ pub fn subagent_outcome(outcome: &str) -> Outcome {
         "ok" | "completed" | "" => Outcome::COMPLETED,
         "aborted" | "cancelled" | "killed" | "reset" | "deleted" => Outcome::ABORTED,
         _ => Outcome::ERROR,
+    }
+}
+
+/// OpenClaw's Tool Search bridge: the model calls `tool_call` with `{"id": <tool>, "args": {...}}`
+/// and the bridge runs the tool as a call of its own.
+const BRIDGE_TOOL: &str = "tool_call";
+
+/// Documents read from one tool result.
+const MAX_DOCUMENTS: usize = 64;
+
+/// The [documents](openclaw_plugin_api::events#documents) a tool's result holds, as JSON text;
+/// "" when it holds none or content is not captured. OpenClaw's retrieval tools put them in the
+/// result's `details`: a search's `results` (memory: `path`, `startLine`, `endLine`, `score`,
+/// `snippet`; web: `title`, `url`, `snippet` or `description`), or one page or file (`text` with
+/// `url`, `finalUrl` or `path`). Web texts lose OpenClaw's untrusted-content wrapping.
+pub fn documents<P: Payload>(result: &P, capture: Capture) -> String {
+    use serde_json::{json, Map, Value};
+    let Some(details) = result.field("details").filter(|_| capture.content) else { return String::new() };
+    let hits = match details.field("results") {
+        Some(list) if list.array_len().is_some() => list.items(MAX_DOCUMENTS),
+        _ if ["url", "finalUrl", "path"].iter().any(|k| details.field(k).is_some()) => vec![details],
+        _ => return String::new(),
+    };
+    let r = Reader { capture };
+    let mut left = capture.max_bytes;
+    let mut docs = Vec::new();
+    for hit in hits {
+        let Some(text) = ["snippet", "text", "content", "description"]
+            .iter()
+            .find_map(|k| hit.field(k).and_then(|v| v.string(left)))
+        else {
+            continue;
+        };
+        let content = super::preview::without_external_wrapping(&marked(text)).to_string();
+        left = left.saturating_sub(content.len());
+        let mut doc = Map::new();
+        doc.insert("content".into(), Value::String(content));
+        let uri =
+            first_non_empty([r.label(hit.field("url")), r.label(hit.field("finalUrl")), r.label(hit.field("path"))]);
+        let lines = (hit.field("startLine").and_then(|v| v.number()), hit.field("endLine").and_then(|v| v.number()));
+        let uri = match lines {
+            (Some(start), Some(end)) if !uri.is_empty() => format!("{uri}#L{start}-L{end}"),
+            _ => uri,
+        };
+        if !uri.is_empty() {
+            doc.insert("uri".into(), Value::String(uri));
+        }
+        for (key, value) in [("id", r.label(hit.field("id"))), ("title", r.label(hit.field("title")))] {
+            if !value.is_empty() {
+                doc.insert(key.into(), Value::String(value));
+            }
+        }
+        if let Some(score) = hit.field("score").and_then(|v| v.number()).filter(|s| s.is_finite()) {
+            doc.insert("score".into(), json!(score));
+        }
+        docs.push(Value::Object(doc));
+        if left == 0 {
+            break;
+        }
+    }
+    if docs.is_empty() {
+        String::new()
+    } else {
+        Value::Array(docs).to_string()
     }
 }
 
@@ -402,11 +484,27 @@ impl Reader {
         }
     }
 
+    /// The tool a call runs, whether the model called it through OpenClaw's Tool Search bridge,
+    /// and its parameters: for the bridge's `tool_call`, the tool it names and that tool's `args`.
+    fn tool_called<P: Payload>(&self, name: Option<P>, params: Option<P>) -> (String, bool, Option<P>) {
+        let name = self.label(name);
+        if name == BRIDGE_TOOL {
+            if let Some(inner) = params.as_ref().and_then(|p| p.field("id")).map(|id| self.label(Some(id))) {
+                if !inner.is_empty() {
+                    return (inner, true, params.and_then(|p| p.field("args")));
+                }
+            }
+        }
+        (name, false, params)
+    }
+
     /// A tool's result: the text parts of its `content` (what the model reads), else the value as
     /// JSON.
     fn tool_result<P: Payload>(&self, result: Option<P>) -> String {
         match result {
-            Some(r) if r.field("content").and_then(|c| c.array_len()).is_some() => self.content_text(r.field("content")),
+            Some(r) if r.field("content").and_then(|c| c.array_len()).is_some() => {
+                self.content_text(r.field("content"))
+            }
             Some(r) if r.string(0).is_some() => self.content(Some(r)),
             other => self.json(other),
         }
@@ -533,5 +631,11 @@ fn token_usage<P: Payload>(u: &P) -> TokenUsage {
 
 fn model_cost<P: Payload>(c: &P) -> ModelCost {
     let n = |k: &str| c.field(k).and_then(|v| v.number()).filter(|v| v.is_finite()).unwrap_or(0.0);
-    ModelCost { input: n("input"), output: n("output"), cache_read: n("cacheRead"), cache_write: n("cacheWrite"), total: n("total") }
+    ModelCost {
+        input: n("input"),
+        output: n("output"),
+        cache_read: n("cacheRead"),
+        cache_write: n("cacheWrite"),
+        total: n("total"),
+    }
 }

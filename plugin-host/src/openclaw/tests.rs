@@ -1,6 +1,6 @@
+use super::payload::Capture;
 use super::*;
 use crate::translate_recording;
-use super::payload::Capture;
 
 const FIXTURE: &str = include_str!("../../../tests/fixtures/openclaw-2026.9.6/hooks.jsonl");
 
@@ -9,13 +9,15 @@ fn count(events: &[HostEvent], f: fn(&Hook) -> bool) -> usize {
 }
 
 #[test]
-fn the_recording_becomes_six_runs_with_eleven_model_calls_and_six_tools() {
+fn the_recording_becomes_six_runs_with_eleven_model_calls_and_five_tools() {
     let events = translate_recording(FIXTURE, Capture::DEFAULT).unwrap();
     assert_eq!(count(&events, |h| matches!(h, Hook::MessageStart { .. })), 6);
     assert_eq!(count(&events, |h| matches!(h, Hook::MessageEnd { .. })), 6);
     assert_eq!(count(&events, |h| matches!(h, Hook::ModelCallStart { .. })), 11);
     assert_eq!(count(&events, |h| matches!(h, Hook::ModelCallEnd { .. })), 11);
-    assert_eq!(count(&events, |h| matches!(h, Hook::ToolCallEnd { .. })), 6);
+    // Four `read`s and a `sessions_spawn` the model called through the Tool Search bridge.
+    assert_eq!(count(&events, |h| matches!(h, Hook::ToolCallStart { .. })), 5);
+    assert_eq!(count(&events, |h| matches!(h, Hook::ToolCallEnd { .. })), 5);
     assert_eq!(count(&events, |h| matches!(h, Hook::SubagentSpawned { .. })), 1);
     assert_eq!(count(&events, |h| matches!(h, Hook::SessionEnd { .. })), 3);
 }
@@ -65,7 +67,9 @@ fn a_runs_first_model_call_receives_the_history_and_prompt_and_each_reply_names_
     let calls: Vec<serde_json::Value> = events
         .iter()
         .filter_map(|e| match &e.hook {
-            Hook::ModelCallEnd { tool_calls, .. } if !tool_calls.is_empty() => Some(serde_json::from_str(tool_calls).unwrap()),
+            Hook::ModelCallEnd { tool_calls, .. } if !tool_calls.is_empty() => {
+                Some(serde_json::from_str(tool_calls).unwrap())
+            }
             _ => None,
         })
         .collect();
@@ -164,7 +168,11 @@ fn interleaved_sessions_each_get_their_own_replies() {
 fn a_call_ended_as_completed_whose_reply_is_an_error_is_a_failed_call() {
     let mut t = Translator::default();
     let mut out = Vec::new();
-    t.push(cx(1, "r1", "s1"), OpenClawHook::RunStarted { prompt: "hi".into(), input_messages: String::new() }, &mut out);
+    t.push(
+        cx(1, "r1", "s1"),
+        OpenClawHook::RunStarted { prompt: "hi".into(), input_messages: String::new() },
+        &mut out,
+    );
     t.push(cx(2, "r1", "s1"), call_ended("c1"), &mut out);
     let failed_reply = OpenClawHook::AssistantMessage {
         usage: None,
@@ -190,28 +198,48 @@ fn a_call_ended_as_completed_whose_reply_is_an_error_is_a_failed_call() {
 fn a_call_whose_reply_never_comes_goes_out_at_the_runs_next_hook_or_its_deadline() {
     let mut t = Translator::new(Limits { reply_wait_ms: 100, ..Limits::default() });
     let mut out = Vec::new();
-    t.push(cx(1, "r1", "s1"), OpenClawHook::RunStarted { prompt: String::new(), input_messages: String::new() }, &mut out);
+    t.push(
+        cx(1, "r1", "s1"),
+        OpenClawHook::RunStarted { prompt: String::new(), input_messages: String::new() },
+        &mut out,
+    );
     t.push(cx(2, "r1", "s1"), call_ended("c1"), &mut out);
-    let tool = OpenClawHook::ToolCallStarted { tool_call_id: "t".into(), tool_name: "read".into(), params: "{}".into() };
+    let tool = OpenClawHook::ToolCallStarted {
+        tool_call_id: "t".into(),
+        tool_name: "read".into(),
+        bridged: false,
+        params: "{}".into(),
+    };
     t.push(cx(3, "r1", "s1"), tool, &mut out);
     assert!(matches!(out[1].hook, Hook::ModelCallEnd { usage: None, .. }), "{out:?}");
     assert!(matches!(out[2].hook, Hook::ToolCallStart { .. }), "the held call went out before the tool");
 
     t.push(cx(10, "r1", "s1"), call_ended("c2"), &mut out);
     assert_eq!(out.len(), 3);
-    t.push(cx(500, "other", "s2"), OpenClawHook::RunStarted { prompt: String::new(), input_messages: String::new() }, &mut out);
+    t.push(
+        cx(500, "other", "s2"),
+        OpenClawHook::RunStarted { prompt: String::new(), input_messages: String::new() },
+        &mut out,
+    );
     assert!(matches!(&out[3].hook, Hook::ModelCallEnd { call_id, .. } if call_id == "c2"), "released by its deadline");
     t.push(cx(520, "r1", "s1"), call_ended("c3"), &mut out);
     assert_eq!(t.next_deadline(), Some(620));
     t.release_due(620, &mut out);
-    assert!(matches!(&out.last().unwrap().hook, Hook::ModelCallEnd { call_id, .. } if call_id == "c3"), "released by the clock alone");
+    assert!(
+        matches!(&out.last().unwrap().hook, Hook::ModelCallEnd { call_id, .. } if call_id == "c3"),
+        "released by the clock alone"
+    );
 }
 
 #[test]
 fn the_diagnostic_fills_a_call_by_its_id_and_a_late_duplicate_is_ignored() {
     let mut t = Translator::default();
     let mut out = Vec::new();
-    t.push(cx(1, "r1", "s1"), OpenClawHook::RunStarted { prompt: String::new(), input_messages: String::new() }, &mut out);
+    t.push(
+        cx(1, "r1", "s1"),
+        OpenClawHook::RunStarted { prompt: String::new(), input_messages: String::new() },
+        &mut out,
+    );
     t.push(cx(2, "r1", "s1"), call_ended("c1"), &mut out);
     let diag = |id: &str| OpenClawHook::ModelCallUsage {
         call_id: id.into(),
@@ -234,7 +262,11 @@ fn agent_end(success: bool) -> OpenClawHook {
 fn a_failed_runs_end_waits_for_a_retry_and_goes_out_once_when_none_comes() {
     let mut t = Translator::new(Limits { end_grace_ms: 100, ..Limits::default() });
     let mut out = Vec::new();
-    t.push(cx(1, "r1", "s1"), OpenClawHook::RunStarted { prompt: String::new(), input_messages: String::new() }, &mut out);
+    t.push(
+        cx(1, "r1", "s1"),
+        OpenClawHook::RunStarted { prompt: String::new(), input_messages: String::new() },
+        &mut out,
+    );
     t.push(cx(2, "r1", "s1"), agent_end(false), &mut out);
     t.push(cx(3, "r1", "s1"), agent_end(false), &mut out);
     assert_eq!(count(&out, |h| matches!(h, Hook::MessageEnd { .. })), 0, "held for a retry");
@@ -253,7 +285,11 @@ fn a_failed_runs_end_waits_for_a_retry_and_goes_out_once_when_none_comes() {
 fn a_successful_end_goes_out_at_once() {
     let mut t = Translator::default();
     let mut out = Vec::new();
-    t.push(cx(1, "r1", "s1"), OpenClawHook::RunStarted { prompt: String::new(), input_messages: String::new() }, &mut out);
+    t.push(
+        cx(1, "r1", "s1"),
+        OpenClawHook::RunStarted { prompt: String::new(), input_messages: String::new() },
+        &mut out,
+    );
     t.push(cx(2, "r1", "s1"), agent_end(true), &mut out);
     assert!(matches!(out.last().unwrap().hook, Hook::MessageEnd { outcome: Outcome::COMPLETED, .. }));
     assert_eq!((t.open_runs(), t.next_deadline()), (0, None));
@@ -263,10 +299,18 @@ fn a_successful_end_goes_out_at_once() {
 fn a_retried_run_is_one_trace_ending_with_its_last_attempt() {
     let mut t = Translator::default();
     let mut out = Vec::new();
-    t.push(cx(1, "r1", "s1"), OpenClawHook::RunStarted { prompt: String::new(), input_messages: String::new() }, &mut out);
+    t.push(
+        cx(1, "r1", "s1"),
+        OpenClawHook::RunStarted { prompt: String::new(), input_messages: String::new() },
+        &mut out,
+    );
     for (attempt, ts) in [(1u64, 10u64), (2, 800), (3, 3000)] {
         // OpenClaw's own gaps between attempts: 0.8 s and 2.2 s.
-        let started = OpenClawHook::ModelCallStarted { call_id: format!("r1:model:{attempt}"), provider: "p".into(), model: "m".into() };
+        let started = OpenClawHook::ModelCallStarted {
+            call_id: format!("r1:model:{attempt}"),
+            provider: "p".into(),
+            model: "m".into(),
+        };
         t.push(cx(ts, "r1", "s1"), started, &mut out);
         t.push(cx(ts + 5, "r1", "s1"), call_ended(&format!("r1:model:{attempt}")), &mut out);
         t.push(cx(ts + 6, "", "s1"), reply(0), &mut out);
@@ -284,7 +328,11 @@ fn open_runs_stay_within_the_bound() {
     let mut t = Translator::new(Limits { max_open_runs: 100, ..Limits::default() });
     let mut out = Vec::new();
     for i in 0..10_000u64 {
-        t.push(cx(i, &format!("r{i}"), &format!("s{i}")), OpenClawHook::RunStarted { prompt: String::new(), input_messages: String::new() }, &mut out);
+        t.push(
+            cx(i, &format!("r{i}"), &format!("s{i}")),
+            OpenClawHook::RunStarted { prompt: String::new(), input_messages: String::new() },
+            &mut out,
+        );
         assert!(t.open_runs() <= 100, "{} open after {i}", t.open_runs());
     }
     assert_eq!(count(&out, |h| matches!(h, Hook::MessageStart { .. })), 10_000, "every run still started");
@@ -296,7 +344,136 @@ fn the_channel_message_time_starts_the_run_and_the_models_timestamp_is_not_the_p
     let mut out = Vec::new();
     t.push(cx(100, "", "agent:main:webchat"), OpenClawHook::MessageReceived, &mut out);
     let prompt = "[Wed 2026-11-25 17:31 UTC] Please read hello.txt".to_string();
-    t.push(cx(130, "r1", "agent:main:webchat"), OpenClawHook::RunStarted { prompt, input_messages: String::new() }, &mut out);
+    t.push(
+        cx(130, "r1", "agent:main:webchat"),
+        OpenClawHook::RunStarted { prompt, input_messages: String::new() },
+        &mut out,
+    );
     assert_eq!(out[0].ctx.ts_ms, 100);
     assert!(matches!(&out[0].hook, Hook::MessageStart { prompt, .. } if prompt == "Please read hello.txt"));
+}
+
+/// The model called `sessions_spawn` through the bridge (`tool_call` {id, args}); OpenClaw fired the
+/// tool hooks for the bridge's call and for the spawn it ran: one call of `sessions_spawn`, under the
+/// model's call id, with the spawn's own arguments and result.
+#[test]
+fn a_tool_called_through_the_tool_search_bridge_is_one_call_of_that_tool() {
+    let events = translate_recording(FIXTURE, Capture::DEFAULT).unwrap();
+    let in_run: Vec<&Hook> = events.iter().filter(|e| e.ctx.run_id == "hookrec-sub-1").map(|e| &e.hook).collect();
+    let starts: Vec<_> = in_run
+        .iter()
+        .filter_map(|h| match h {
+            Hook::ToolCallStart { tool_call_id, tool_name, params } => Some((tool_call_id, tool_name, params)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(starts.len(), 1, "{starts:?}");
+    let (id, name, params) = starts[0];
+    assert_eq!((id.as_str(), name.as_str()), ("call_1bf087774d5b", "sessions_spawn"));
+    let params: serde_json::Value = serde_json::from_str(params).unwrap();
+    assert_eq!(params["label"], "hello-reader", "the spawn's own arguments: {params}");
+    let ends: Vec<_> = in_run
+        .iter()
+        .filter_map(|h| match h {
+            Hook::ToolCallEnd { tool_call_id, tool_name, result, .. } => Some((tool_call_id, tool_name, result)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(ends.len(), 1, "{ends:?}");
+    assert_eq!((ends[0].0.as_str(), ends[0].1.as_str()), ("call_1bf087774d5b", "sessions_spawn"));
+    assert!(ends[0].2.contains("\"status\": \"accepted\""), "the spawn's result, not the bridge's: {}", ends[0].2);
+}
+
+/// A bridge call that ran nothing (the tool it named is unknown) is still a call, named after the
+/// tool the model asked for, with the bridge's error.
+#[test]
+fn a_bridge_call_that_ran_nothing_is_kept_with_its_error() {
+    let mut t = Translator::default();
+    let mut out = Vec::new();
+    let cx =
+        |ts| HookContext { ts_ms: ts, run_id: "r".into(), session_key: "agent:main:x".into(), ..Default::default() };
+    t.push(cx(1), OpenClawHook::RunStarted { prompt: "hi".into(), input_messages: String::new() }, &mut out);
+    let start = OpenClawHook::ToolCallStarted {
+        tool_call_id: "call_9".into(),
+        tool_name: "no_such_tool".into(),
+        bridged: true,
+        params: "{}".into(),
+    };
+    t.push(cx(2), start, &mut out);
+    assert!(!out.iter().any(|e| matches!(e.hook, Hook::ToolCallStart { .. })), "held until the bridge runs a tool");
+    let end = OpenClawHook::ToolCallEnded {
+        tool_call_id: "call_9".into(),
+        tool_name: "no_such_tool".into(),
+        bridged: true,
+        failed: true,
+        error: "unknown tool".into(),
+        duration_ms: Some(3),
+        result: String::new(),
+        documents: String::new(),
+    };
+    t.push(cx(5), end, &mut out);
+    let tools: Vec<_> = out
+        .iter()
+        .filter_map(|e| match &e.hook {
+            Hook::ToolCallStart { tool_name, .. } => Some(("start", tool_name.clone(), e.ctx.ts_ms)),
+            Hook::ToolCallEnd { tool_name, outcome, .. } => Some((outcome.as_str(), tool_name.clone(), e.ctx.ts_ms)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(tools, [("start", "no_such_tool".to_string(), 2), ("error", "no_such_tool".to_string(), 5)]);
+}
+
+fn tool_end(tool: &str, details: serde_json::Value) -> OpenClawHook {
+    let line = serde_json::json!({"hook": "after_tool_call", "ts": 1, "ctx": {"runId": "r"}, "event": {
+        "toolName": tool, "toolCallId": "c1", "params": {},
+        "result": {"content": [{"type": "text", "text": details.to_string()}], "details": details}}});
+    super::recording::parse_line(&line, Capture::DEFAULT).unwrap().1
+}
+
+fn documents_of(hook: OpenClawHook) -> serde_json::Value {
+    match hook {
+        OpenClawHook::ToolCallEnded { documents, .. } if documents.is_empty() => serde_json::Value::Null,
+        OpenClawHook::ToolCallEnded { documents, .. } => serde_json::from_str(&documents).unwrap(),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// What OpenClaw's retrieval tools return in `details`, as documents: a memory search's hits with
+/// their file and lines, a web search's results without OpenClaw's untrusted-content wrapping, a
+/// fetched page; a file read is no retrieval.
+#[test]
+fn retrieval_results_become_documents_with_their_source() {
+    let memory = tool_end(
+        "memory_search",
+        serde_json::json!({"results": [
+            {"path": "memory/2026-11-20.md", "startLine": 3, "endLine": 7, "score": 0.82, "snippet": "Dana prefers Tuesday calls", "citation": "memory/2026-11-20.md#L3-L7"},
+            {"path": "MEMORY.md", "startLine": 1, "endLine": 2, "score": 0.41, "snippet": "Passport renewal due in March"}
+        ]}),
+    );
+    assert_eq!(
+        documents_of(memory),
+        serde_json::json!([
+            {"content": "Dana prefers Tuesday calls", "uri": "memory/2026-11-20.md#L3-L7", "score": 0.82},
+            {"content": "Passport renewal due in March", "uri": "MEMORY.md#L1-L2", "score": 0.41}
+        ])
+    );
+    let wrapped = "<<<EXTERNAL_UNTRUSTED_CONTENT id=\"a1\">>>\nSource: Web Search\n---\nRust is a language.\n<<<END_EXTERNAL_UNTRUSTED_CONTENT id=\"a1\">>>";
+    let web = tool_end(
+        "web_search",
+        serde_json::json!({"query": "rust", "results": [{"title": "Rust", "url": "https://www.rust-lang.org/", "snippet": wrapped}]}),
+    );
+    assert_eq!(
+        documents_of(web),
+        serde_json::json!([{"content": "Rust is a language.", "uri": "https://www.rust-lang.org/", "title": "Rust"}])
+    );
+    let fetched = tool_end(
+        "web_fetch",
+        serde_json::json!({"url": "https://example.org/a", "finalUrl": "https://example.org/b", "title": "B", "text": "Page text"}),
+    );
+    assert_eq!(
+        documents_of(fetched),
+        serde_json::json!([{"content": "Page text", "uri": "https://example.org/a", "title": "B"}])
+    );
+    let read = tool_end("read", serde_json::json!({"kind": "text", "content": "file text"}));
+    assert_eq!(documents_of(read), serde_json::Value::Null);
 }

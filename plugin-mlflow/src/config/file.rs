@@ -34,6 +34,7 @@ pub struct FileSettings {
     pub max_content_bytes: Option<Value>,
     pub max_history_messages: Option<Value>,
     pub redact_patterns: Option<Value>,
+    pub retriever_tools: Option<Value>,
     // batching
     pub batch_size: Option<Value>,
     pub flush_interval_ms: Option<Value>,

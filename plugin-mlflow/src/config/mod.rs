@@ -147,7 +147,13 @@ pub struct Capture {
     /// The most messages a model call's input keeps (the latest; `maxHistoryMessages`).
     pub max_history_messages: usize,
     pub redact_patterns: Vec<String>,
+    /// Tools whose calls are RETRIEVER spans: [`DEFAULT_RETRIEVER_TOOLS`] and `retrieverTools`.
+    pub retriever_tools: Vec<String>,
 }
+
+/// OpenClaw's tools that retrieve documents (memory, the web, session transcripts, the wiki).
+pub const DEFAULT_RETRIEVER_TOOLS: [&str; 7] =
+    ["memory_search", "memory_get", "web_search", "web_fetch", "x_search", "sessions_search", "wiki_search"];
 
 /// When a delivery thread sends.
 #[derive(Clone, Copy, Debug)]
@@ -278,6 +284,7 @@ impl Config {
             max_content_bytes: count(Given::file(file.max_content_bytes, "maxContentBytes"), 8192, 0, 10_000_000)?,
             max_history_messages: count(Given::file(file.max_history_messages, "maxHistoryMessages"), 20, 0, 1000)?,
             redact_patterns: redact_patterns(Given::file(file.redact_patterns, "redactPatterns"))?,
+            retriever_tools: retriever_tools(Given::file(file.retriever_tools, "retrieverTools"))?,
         };
         let batching = Batching {
             batch_size: count(Given::file(file.batch_size, "batchSize"), 100, 1, 10_000)?,
@@ -399,6 +406,21 @@ fn redact_patterns(given: Option<Given>) -> Result<Vec<String>, String> {
             other => Err(Given { value: other.clone(), source: given.source }.refuse(EXPECTED)),
         })
         .collect()
+}
+
+/// [`DEFAULT_RETRIEVER_TOOLS`] and the names the file adds.
+fn retriever_tools(given: Option<Given>) -> Result<Vec<String>, String> {
+    const EXPECTED: &str = "an array of tool names";
+    let mut tools: Vec<String> = DEFAULT_RETRIEVER_TOOLS.iter().map(|t| t.to_string()).collect();
+    let Some(given) = given else { return Ok(tools) };
+    let Value::Array(items) = &given.value else { return Err(given.refuse(EXPECTED)) };
+    for item in items {
+        match item {
+            Value::String(name) if !name.is_empty() && name.len() <= 256 => tools.push(name.clone()),
+            other => return Err(Given { value: other.clone(), source: given.source }.refuse(EXPECTED)),
+        }
+    }
+    Ok(tools)
 }
 
 /// The built-in prices, extended or overridden by the file's `pricing`.

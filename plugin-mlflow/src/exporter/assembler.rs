@@ -39,6 +39,8 @@ pub enum ChildKind {
         call_id: String,
         params: Option<String>,
         result: Option<String>,
+        /// JSON documents a retrieval tool returned (the interface's `ToolCallEnd::documents`).
+        documents: Option<String>,
     },
 }
 
@@ -237,15 +239,27 @@ impl Assembler {
                 }
             }
             Event::ToolCallStart { ctx, tool_call_id, tool_name, params } => {
-                let kind = ChildKind::Tool { name: tool_name, call_id: tool_call_id.clone(), params, result: None };
+                let kind = ChildKind::Tool {
+                    name: tool_name,
+                    call_id: tool_call_id.clone(),
+                    params,
+                    result: None,
+                    documents: None,
+                };
                 self.open_child(&ctx, tool_call_id, ts, kind);
             }
-            Event::ToolCallEnd { ctx, tool_call_id, tool_name, outcome, error, duration_ms, result } => {
-                let fresh =
-                    ChildKind::Tool { name: tool_name, call_id: tool_call_id.clone(), params: None, result: None };
+            Event::ToolCallEnd { ctx, tool_call_id, tool_name, outcome, error, duration_ms, result, documents } => {
+                let fresh = ChildKind::Tool {
+                    name: tool_name,
+                    call_id: tool_call_id.clone(),
+                    params: None,
+                    result: None,
+                    documents: None,
+                };
                 let child = self.close_child(&ctx, &tool_call_id, ts, duration_ms, outcome, error, fresh);
-                if let ChildKind::Tool { result: r, .. } = &mut child.kind {
+                if let ChildKind::Tool { result: r, documents: d, .. } = &mut child.kind {
                     *r = result;
+                    *d = documents;
                 }
             }
             Event::SessionStart { .. } | Event::SessionEnd { .. } => {}
@@ -496,6 +510,7 @@ mod tests {
             error: String::new(),
             duration_ms,
             result: None,
+            documents: None,
         }
     }
 

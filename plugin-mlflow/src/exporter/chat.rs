@@ -95,7 +95,13 @@ mod tests {
     }
 
     fn tool(id: &str, name: &str, result: &str) -> ChildSpan {
-        child(ChildKind::Tool { name: name.into(), call_id: id.into(), params: None, result: Some(result.into()) })
+        child(ChildKind::Tool {
+            name: name.into(),
+            call_id: id.into(),
+            params: None,
+            result: Some(result.into()),
+            documents: None,
+        })
     }
 
     fn child(kind: ChildKind) -> ChildSpan {
@@ -136,8 +142,13 @@ mod tests {
         );
         assert!(input_of(&children, 1, None, 20).iter().all(|m| m["role"] == "assistant"));
         // Without content nothing is a message: no empty turns.
-        let uncaptured_tool =
-            child(ChildKind::Tool { name: "read".into(), call_id: "c".into(), params: None, result: None });
+        let uncaptured_tool = child(ChildKind::Tool {
+            name: "read".into(),
+            call_id: "c".into(),
+            params: None,
+            result: None,
+            documents: None,
+        });
         let uncaptured = vec![model(None, "", None), uncaptured_tool, model(None, "", None)];
         assert_eq!(input_of(&uncaptured, 2, None, 20), Vec::<Value>::new());
         assert!(reply_of(&uncaptured[2]).is_null());

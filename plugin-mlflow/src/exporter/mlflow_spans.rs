@@ -26,6 +26,8 @@ pub struct SpanOptions {
     pub max_content_bytes: usize,
     /// The most messages a model call's input shows (`maxHistoryMessages`).
     pub max_history_messages: usize,
+    /// Tools whose calls are RETRIEVER spans.
+    pub retriever_tools: Vec<String>,
     pub scope: InstrumentationScope,
 }
 
@@ -101,6 +103,36 @@ impl Builder<'_> {
                 .to_string();
         }
         serde_json::Value::String(self.clean(text)).to_string()
+    }
+
+    /// A retrieval tool's documents in MLflow's document shape (`page_content`, `metadata` with
+    /// `doc_uri`, `id`), which its retrieval judges and the UI's document view read; the tool's
+    /// whole result as one document when the host gave no documents.
+    fn retrieved(&mut self, documents: Option<&str>, result: Option<&str>) -> Option<String> {
+        use serde_json::Value;
+        let given: Vec<Value> = documents.and_then(|d| serde_json::from_str(d).ok()).unwrap_or_default();
+        let mut out = Vec::new();
+        for doc in &given {
+            let Some(content) = doc.get("content").and_then(Value::as_str) else { continue };
+            let mut metadata = serde_json::Map::new();
+            for (from, to) in [("uri", "doc_uri"), ("title", "title")] {
+                if let Some(text) = doc.get(from).and_then(Value::as_str) {
+                    metadata.insert(to.into(), Value::String(self.clean(text)));
+                }
+            }
+            if let Some(score) = doc.get("score").filter(|s| s.is_number()) {
+                metadata.insert("score".into(), score.clone());
+            }
+            let mut document = json!({"page_content": self.clean(content), "metadata": metadata});
+            if let Some(id) = doc.get("id").and_then(Value::as_str) {
+                document["id"] = Value::String(id.to_string());
+            }
+            out.push(document);
+        }
+        if out.is_empty() {
+            out.push(json!({"page_content": self.clean(result?), "metadata": {}}));
+        }
+        Some(Value::Array(out).to_string())
     }
 
     fn messages(&mut self, role: &str, text: &str) -> String {
@@ -310,15 +342,20 @@ impl Builder<'_> {
                     format!("llm.{provider}.{model}")
                 }
             }
-            ChildKind::Tool { name, call_id, params, result } => {
-                a.push(KeyValue::new("mlflow.spanType", "TOOL"));
+            ChildKind::Tool { name, call_id, params, result, documents } => {
+                let retriever = self.opts.retriever_tools.iter().any(|t| t == name);
+                a.push(KeyValue::new("mlflow.spanType", if retriever { "RETRIEVER" } else { "TOOL" }));
                 a.push(KeyValue::new(genai::OPERATION_NAME, genai::OP_EXECUTE_TOOL));
                 a.push(KeyValue::new(genai::TOOL_NAME, name.clone()));
                 a.push(KeyValue::new(genai::TOOL_CALL_ID, call_id.clone()));
                 if let Some(p) = params {
                     a.push(KeyValue::new("mlflow.spanInputs", self.json_payload(p)));
                 }
-                if let Some(r) = result {
+                if retriever {
+                    if let Some(docs) = self.retrieved(documents.as_deref(), result.as_deref()) {
+                        a.push(KeyValue::new("mlflow.spanOutputs", docs));
+                    }
+                } else if let Some(r) = result {
                     a.push(KeyValue::new("mlflow.spanOutputs", self.json_payload(r)));
                 }
                 format!("tool.{name}")
@@ -389,5 +426,41 @@ mod tests {
         let other = format!("agent:main:telegram:group:{}y", "x".repeat(400));
         assert_ne!(a, mlflow_session_id(&other), "keys sharing a long prefix must stay distinct");
         assert!(a.starts_with("agent:main:telegram:group:xxx"));
+    }
+
+    fn options(max_content_bytes: usize) -> SpanOptions {
+        SpanOptions {
+            track_token_usage: true,
+            track_costs: true,
+            track_latency: true,
+            redactor: Redactor::new(&[]),
+            max_content_bytes,
+            max_history_messages: 20,
+            retriever_tools: vec!["memory_search".into()],
+            scope: InstrumentationScope::builder("test").build(),
+        }
+    }
+
+    /// Retrieved documents leave like all content: redacted, each text cut to `maxContentBytes`.
+    #[test]
+    fn retrieved_documents_are_redacted_and_cut() {
+        let opts = options(40);
+        let mut builder = Builder { opts: &opts, redacted: false };
+        let documents = serde_json::json!([
+            {"content": "deploy key ghp_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa in notes", "uri": "notes.md", "id": "n1"},
+            {"content": "x".repeat(100), "score": 0.5}
+        ]);
+        let out: serde_json::Value =
+            serde_json::from_str(&builder.retrieved(Some(&documents.to_string()), None).unwrap()).unwrap();
+        assert!(builder.redacted);
+        assert_eq!(out[0]["page_content"], "deploy key [REDACTED] in notes");
+        assert_eq!(out[0]["metadata"], serde_json::json!({"doc_uri": "notes.md"}));
+        assert_eq!(out[0]["id"], "n1");
+        let cut = out[1]["page_content"].as_str().unwrap();
+        assert!(
+            cut.starts_with(&"x".repeat(40)) && cut.contains("100 bytes in all") && !cut.contains(&"x".repeat(41)),
+            "{cut}"
+        );
+        assert_eq!(out[1]["metadata"]["score"], 0.5);
     }
 }

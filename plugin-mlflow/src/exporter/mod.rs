@@ -248,6 +248,7 @@ impl Exporter {
                 redactor: Redactor::new(&config.capture.redact_patterns),
                 max_content_bytes: config.capture.max_content_bytes,
                 max_history_messages: config.capture.max_history_messages,
+                retriever_tools: config.capture.retriever_tools.clone(),
                 scope: InstrumentationScope::builder("openclaw-mlflow").with_version(env!("CARGO_PKG_VERSION")).build(),
             },
             track_traces: signals.traces,
