@@ -1,0 +1,155 @@
+//! One mapping from OpenClaw's hooks: the shipped package (`dist/openclaw-mlflow`: `index.js`, the
+//! addon, the plugin), driven under Node with the recorded hook calls of `tests/fixtures` the way the
+//! gateway calls it, makes the same traces as `openclaw-host replay` of that recording, span for span
+//! and attribute for attribute, all but the times (the live path stamps each hook when it runs).
+
+use openclaw_plugin_tests::*;
+use serde_json::{json, Map, Value};
+use std::collections::HashMap;
+use std::process::Command;
+
+/// Attributes that differ by design: a duration (the live path's times are the driver's clock).
+const DIFFERING_ATTRIBUTES: [&str; 1] = ["openclaw.latency_ms"];
+
+/// A trace as compared: its previews, state, session and user, its tags but MLflow's bookkeeping,
+/// and its spans (name, parent's name, status, attributes, events) without span ids or times. Trace
+/// ids are derived from the experiment (each path writes to its own): each becomes the run it traces.
+fn shape(trace: &Trace, run_of_trace: &HashMap<String, String>) -> Value {
+    let name_of: HashMap<&str, &str> = trace.spans.iter().map(|s| (s.id.as_str(), s.name.as_str())).collect();
+    let mut spans: Vec<Value> = trace
+        .spans
+        .iter()
+        .map(|s| {
+            let mut attributes = s.attributes.clone();
+            for differing in DIFFERING_ATTRIBUTES {
+                attributes.remove(differing);
+            }
+            let events: Vec<Value> = s.events.iter().map(|(name, attrs)| json!([name, attrs])).collect();
+            json!({
+                "name": s.name,
+                "parent": s.parent_id.as_deref().map(|p| name_of.get(p).copied().unwrap_or("?")),
+                "status": [s.status_code, s.status_message],
+                "attributes": attributes,
+                "events": events,
+            })
+        })
+        .collect();
+    spans.sort_by_key(Value::to_string);
+    // MLflow's own, per experiment or process: the trace's size, its artifact location, the run it is
+    // linked to.
+    let kept = |map: &Value| -> Map<String, Value> {
+        let map = map.as_object().cloned().unwrap_or_default();
+        let own =
+            |k: &str| k.starts_with("mlflow.trace.size") || k == "mlflow.sourceRun" || k == "mlflow.artifactLocation";
+        map.into_iter().filter(|(k, _)| !own(k)).collect()
+    };
+    let mut shape = json!({
+        "request_preview": trace.info["request_preview"],
+        "response_preview": trace.info["response_preview"],
+        "state": trace.info["state"],
+        "tags": kept(&trace.info["tags"]),
+        "metadata": kept(&trace.info["trace_metadata"]),
+        "spans": spans,
+    });
+    name_traces_by_run(&mut shape, run_of_trace);
+    shape
+}
+
+fn name_traces_by_run(value: &mut Value, run_of_trace: &HashMap<String, String>) {
+    match value {
+        Value::String(text) => {
+            if let Some(run) = run_of_trace.get(text.as_str()) {
+                *text = format!("<the trace of run {run}>");
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| name_traces_by_run(v, run_of_trace)),
+        Value::Object(fields) => fields.values_mut().for_each(|v| name_traces_by_run(v, run_of_trace)),
+        _ => {}
+    }
+}
+
+/// Each trace's id and the run it traces.
+fn runs_by_trace(mlflow: &Mlflow, experiment: &str) -> HashMap<String, String> {
+    let found = mlflow.search(&mlflow.experiment_id(experiment).expect("the experiment"), "");
+    let run = |t: &Value| t["tags"]["openclaw.run_id"].as_str().expect("a run id tag").to_string();
+    found.iter().map(|t| (t["trace_id"].as_str().unwrap().to_string(), run(t))).collect()
+}
+
+fn sorted_runs(runs_by_trace: &HashMap<String, String>) -> Vec<String> {
+    let mut runs: Vec<String> = runs_by_trace.values().cloned().collect();
+    runs.sort();
+    runs
+}
+
+#[test]
+fn the_package_under_node_and_replay_make_the_same_traces_of_the_same_hooks() {
+    let mlflow = Mlflow::from_env();
+    let recording = real_recording();
+    let (replayed, live) = (unique("golden-replay"), unique("golden-live"));
+    replay(&recording, &mlflow_config(&mlflow, &replayed, ""), &[], &[]).assert_success();
+
+    let node =
+        std::env::var_os("OPENCLAW_TEST_NODE").expect("OPENCLAW_TEST_NODE: the Node that `make gateway` installs");
+    let package = workspace_root().join("dist/openclaw-mlflow");
+    assert!(package.join("index.js").exists(), "{}: run `make package`", package.display());
+    let state = scratch_dir("golden-state");
+    let config = json!({"trackingUri": mlflow.uri, "experimentName": live, "flushIntervalMs": 200});
+    let driven = Command::new(node)
+        .arg(workspace_root().join("tests/golden/drive_package.mjs"))
+        .arg(&package)
+        .arg(&recording)
+        .arg(config.to_string())
+        .env("HOME", &state)
+        .env("OPENCLAW_STATE_DIR", &state)
+        .env_remove("MLFLOW_TRACKING_URI")
+        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+        .output()
+        .expect("run node");
+    let log = String::from_utf8_lossy(&driven.stderr);
+    assert!(driven.status.success(), "the driver failed:\n{log}");
+    assert!(!log.contains("error:"), "the package logged an error:\n{log}");
+
+    let (replayed_traces, live_traces) = (runs_by_trace(&mlflow, &replayed), runs_by_trace(&mlflow, &live));
+    let runs = sorted_runs(&replayed_traces);
+    assert_eq!(runs.len(), 6, "the recording's six runs, replayed");
+    assert_eq!(sorted_runs(&live_traces), runs, "the same runs through the package");
+    let (replayed_id, live_id) = (mlflow.experiment_id(&replayed).unwrap(), mlflow.experiment_id(&live).unwrap());
+    for run in &runs {
+        let expected = shape(&mlflow.trace_of_run(&replayed_id, run), &replayed_traces);
+        let actual = shape(&mlflow.trace_of_run(&live_id, run), &live_traces);
+        assert!(
+            actual == expected,
+            "run {run}: the package's trace differs from replay's, first at (package vs replay)\n{}",
+            first_difference(&actual, &expected, "")
+        );
+    }
+}
+
+/// Where two JSON values first differ, as a path and the two values.
+fn first_difference(a: &Value, b: &Value, at: &str) -> String {
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            let mut keys: Vec<&String> = x.keys().chain(y.keys()).collect();
+            keys.sort();
+            keys.dedup();
+            keys.into_iter()
+                .find(|k| x.get(*k) != y.get(*k))
+                .map(|k| {
+                    first_difference(
+                        x.get(k).unwrap_or(&Value::Null),
+                        y.get(k).unwrap_or(&Value::Null),
+                        &format!("{at}.{k}"),
+                    )
+                })
+                .unwrap_or_default()
+        }
+        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => x
+            .iter()
+            .zip(y)
+            .enumerate()
+            .find(|(_, (p, q))| p != q)
+            .map(|(i, (p, q))| first_difference(p, q, &format!("{at}[{i}]")))
+            .unwrap_or_default(),
+        _ => format!("{at}: {a} vs {b}"),
+    }
+}
