@@ -37,18 +37,24 @@ fn opening(prompt: &str) -> &str {
     &prompt[..end]
 }
 
-#[test]
-fn the_traces_tab_shows_each_turns_input_session_and_state_and_a_failed_turns_error_text() {
-    let mlflow = Mlflow::from_env();
-    let name = unique("ui");
-    let events_path = scratch_dir("ui").join("events.jsonl");
+/// `openclaw-host demo` into a new experiment: its name and the hook calls the demo made.
+fn demo_into(mlflow: &Mlflow, prefix: &str) -> (String, Vec<Value>) {
+    let name = unique(prefix);
+    let events_path = scratch_dir(prefix).join("events.jsonl");
     run_host(
         &["demo", "--events-out", events_path.to_str().unwrap()],
-        &mlflow_config(&mlflow, &name, ""),
+        &mlflow_config(mlflow, &name, ""),
         &plugins_dir(&[built(MLFLOW_PLUGIN)]),
     )
     .assert_success();
-    let turns = turns(&read_events(&events_path));
+    (name, read_events(&events_path))
+}
+
+#[test]
+fn the_traces_tab_shows_each_turns_input_session_and_state_and_a_failed_turns_error_text() {
+    let mlflow = Mlflow::from_env();
+    let (name, events) = demo_into(&mlflow, "ui");
+    let turns = turns(&events);
     let failed = turns.iter().find(|t| t.error.is_some()).expect("the demo has a failed turn");
     let experiment = mlflow.experiment_id(&name).unwrap();
 
@@ -104,16 +110,8 @@ fn in_order(lines: &[&str], wanted: &[&str]) -> bool {
 #[test]
 fn a_tool_calling_turns_second_model_call_shows_the_conversation_it_received_and_its_answer() {
     let mlflow = Mlflow::from_env();
-    let name = unique("ui-chat");
-    let events_path = scratch_dir("ui-chat").join("events.jsonl");
-    run_host(
-        &["demo", "--events-out", events_path.to_str().unwrap()],
-        &mlflow_config(&mlflow, &name, ""),
-        &plugins_dir(&[built(MLFLOW_PLUGIN)]),
-    )
-    .assert_success();
+    let (name, events) = demo_into(&mlflow, "ui-chat");
     // A demo turn that calls one tool between two model calls: what its second call received.
-    let events = read_events(&events_path);
     fn of_run<'a>(events: &'a [Value], run: &'a Value) -> impl Iterator<Item = &'a Value> {
         events.iter().filter(move |e| &e["ctx"]["run_id"] == run)
     }
@@ -173,15 +171,7 @@ fn a_tool_calling_turns_second_model_call_shows_the_conversation_it_received_and
 #[test]
 fn a_retrieval_span_shows_the_documents_it_found_with_their_source() {
     let mlflow = Mlflow::from_env();
-    let name = unique("ui-retriever");
-    let events_path = scratch_dir("ui-retriever").join("events.jsonl");
-    run_host(
-        &["demo", "--events-out", events_path.to_str().unwrap()],
-        &mlflow_config(&mlflow, &name, ""),
-        &plugins_dir(&[built(MLFLOW_PLUGIN)]),
-    )
-    .assert_success();
-    let events = read_events(&events_path);
+    let (name, events) = demo_into(&mlflow, "ui-retriever");
     let fetch = events
         .iter()
         .find(|e| e["hook"] == "tool_call_end" && e["event"]["tool_name"] == "web_fetch")
