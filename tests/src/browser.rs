@@ -29,6 +29,13 @@ pub fn read_span(tracking_uri: &str, experiment_id: &str, open_input: &str, span
     }
 }
 
+/// The text of one sub-tab of the experiment's Overview tab (`Usage`, `Quality`, `Tool calls`), read
+/// once it shows each of `shows`.
+pub fn read_overview_tab(tracking_uri: &str, experiment_id: &str, tab: &str, shows: &[&str]) -> String {
+    let args: Vec<&str> = [tracking_uri, experiment_id, tab].into_iter().chain(shows.iter().copied()).collect();
+    run_script("ui/read_overview.mjs", &args)["text"].as_str().unwrap_or_default().to_string()
+}
+
 /// Runs one of `ui/`'s scripts with the tests' Node and returns the JSON object it prints.
 fn run_script(script: &str, args: &[&str]) -> Value {
     let node = required("OPENCLAW_TEST_NODE");

@@ -3,7 +3,7 @@
 //! in its trace view, where it shows only because its span carries an `exception` event; and a
 //! tool-calling turn's model call, whose pane shows the conversation the model received.
 
-use openclaw_plugin_tests::browser::{read_span, read_traces_tab};
+use openclaw_plugin_tests::browser::{read_overview_tab, read_span, read_traces_tab};
 use openclaw_plugin_tests::*;
 use serde_json::Value;
 
@@ -188,4 +188,35 @@ fn a_retrieval_span_shows_the_documents_it_found_with_their_source() {
     let outputs = lines_from(&pane.panel, "Outputs");
     // MLflow's document view: the text, then the metadata, `doc_uri` first.
     assert!(in_order(&outputs, &[opening(text), "doc_uri", uri]), "the document's text and source:\n{}", pane.panel);
+}
+
+/// MLflow's Overview (an experiment's first page) charts our traces as they are: the recording's six
+/// turns on the Usage tab, and on the Tool calls tab each tool that ran, with its calls and success
+/// rate; the Tool Search bridge's `tool_call` is no tool of its own there.
+#[test]
+fn the_overview_counts_the_turns_and_the_tools_that_ran() {
+    let mlflow = Mlflow::from_env();
+    let name = unique("ui-overview");
+    replay(&real_recording(), &mlflow_config(&mlflow, &name, ""), &["--shift-to-now"], &[]).assert_success();
+    let recording: Vec<Value> =
+        std::fs::read_to_string(real_recording()).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let turns = recording.iter().filter(|l| l["hook"] == "agent_end").count();
+    let reads =
+        recording.iter().filter(|l| l["hook"] == "before_tool_call" && l["event"]["toolName"] == "read").count();
+    let experiment = mlflow.experiment_id(&name).unwrap();
+
+    let usage = read_overview_tab(&mlflow.uri, &experiment, "Usage", &["Traces", "Token Usage"]);
+    let usage = lines_from(&usage, "Traces");
+    assert_eq!(usage[1], turns.to_string(), "the Traces chart's count:\n{usage:#?}");
+
+    let tools = read_overview_tab(&mlflow.uri, &experiment, "Tool calls", &["tool.read", "tool.sessions_spawn"]);
+    let tools: Vec<&str> = tools.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    // The table: Tool, Calls, Success, Latency (AVG), a line each.
+    let row = |tool: &str| -> Vec<&str> {
+        let at = tools.iter().position(|l| *l == tool).unwrap_or_else(|| panic!("no row {tool}: {tools:#?}"));
+        tools[at + 1..at + 3].to_vec()
+    };
+    assert_eq!(row("tool.read"), [reads.to_string().as_str(), "100.00%"], "{tools:#?}");
+    assert_eq!(row("tool.sessions_spawn"), ["1", "100.00%"], "{tools:#?}");
+    assert!(!tools.iter().any(|l| l.contains("tool_call")), "the bridge is no tool: {tools:#?}");
 }
