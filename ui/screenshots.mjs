@@ -37,6 +37,9 @@ try {
   let view = await openTrace(page, TURN_WITH_MODEL_CALLS);
   await selectSpan(view, /^llm\./);
   await shot("trace-model-span.png", "a turn's span tree, a model span's tokens and cost");
+  await view.getByRole("tab", { name: /^Inputs/ }).first().click();
+  await view.getByText("Tool calls").first().waitFor();
+  await shot("model-span-conversation.png", "a model span's Inputs / Outputs: the conversation it received and the tool it asked for");
   await closeTrace(page);
 
   view = await openTrace(page, FAILED_TURN);
@@ -47,6 +50,11 @@ try {
   await filterBy(page, "Session", SESSION);
   const shown = (await tracesTable(page)).length;
   await shot("session-filter.png", `Filters -> Session = ${SESSION} (${shown} traces)`);
+
+  await page.goto(`${uri}/#/experiments/${experiment}`);
+  await page.getByText("Token Usage").first().waitFor();
+  await page.getByText("Total Cost").first().waitFor();
+  await shot("overview.png", "the experiment's Overview: traces, latency, errors, tokens and cost over time");
 
   // The run with the most metrics: the built-in scenario's (several models, an error outcome).
   const run = (await runs(uri, experiment)).sort((a, b) => (b.data.metrics?.length ?? 0) - (a.data.metrics?.length ?? 0))[0];
