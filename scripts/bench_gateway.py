@@ -205,6 +205,7 @@ class Gateway:
                         "http": {"endpoints": {"chatCompletions": {"enabled": True}}}},
         }
         self.write(config)
+        self.extra_env = {}
         if which == "ours":
             self.run(["plugins", "install", OURS, "--force", "--accept-capabilities"])
             config = json.load(open(self.config_path))
@@ -226,6 +227,7 @@ class Gateway:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "OTEL_"))}
         env.update(PATH=f"{os.path.dirname(NODE)}:{env.get('PATH', '')}", HOME=self.dir, OPENCLAW_STATE_DIR=self.dir,
                    OPENCLAW_CONFIG_PATH=self.config_path, OPENCLAW_GATEWAY_TOKEN=TOKEN, NO_COLOR="1")
+        env.update(self.extra_env)
         return env
 
     def run(self, args):
@@ -334,7 +336,61 @@ def real_gateway(server, lines):
               "trace landed in each round with a plugin (the end-to-end figure waits for all of them).", "",
               "Loading the addon and starting the native host, once, at the gateway's start, on its JavaScript thread (as the",
               "package logs it): " + spread([r["host_start_ms"] for r in rows["ours"]], "{:.1f}") + " ms.", ""]
+    mock, mock_port = mock_model()
+    try:
+        profiles = {which: gateway_profile(which, server, mock_port, f"gateway-{which}-profiled") for which in ("ours", "peer")}
+    finally:
+        mock.terminate()
+    turns = GATEWAY_WARMUP + GATEWAY_TURNS
+    lines += ["### The gateway's JavaScript thread, profiled", "",
+              f"One more run per plugin with V8's CPU profiler on the gateway (`NODE_OPTIONS=--cpu-prof --cpu-prof-interval=100`,",
+              f"a sample every 100 µs), {turns} turns as above, from `gateway run` until it stops: the thread's time in the plugin's own",
+              "code (for ours `index.js`, which includes the native addon's calls it makes; for the peer its `index.js` and the",
+              "OpenTelemetry packages, from the copy the gateway loads), and all the thread's work but idle, per turn. The profiler",
+              "slows the thread: these are shares, not the unprofiled cost.", "",
+              "| plugin | in the plugin's code per turn | the thread busy per turn | plugin share |", "|---|---|---|---|"]
+    for which, p in profiles.items():
+        lines.append(f"| {which} | {p['plugin_ms'] / turns:.3f} ms | {p['busy_ms'] / turns:.1f} ms | {100 * p['plugin_ms'] / p['busy_ms']:.2f}% |")
+    ratio = profiles["peer"]["plugin_ms"] / max(profiles["ours"]["plugin_ms"], 1e-9)
+    lines += ["", f"Peer / ours in the plugin's code: **{ratio:.1f}x**.", ""]
     return rows
+
+
+def gateway_profile(which, server, mock_port, name):
+    """A gateway run under V8's CPU profiler: ms of the JavaScript thread in the plugin's code, and
+    busy (everything but idle), over the whole run."""
+    gateway = Gateway(which, server, mock_port, name)
+    profile_dir = os.path.join(gateway.dir, "cpu-profiles")
+    gateway.extra_env = {"NODE_OPTIONS": f"--cpu-prof --cpu-prof-dir={profile_dir} --cpu-prof-interval=100"}
+    try:
+        gateway.start()
+        gateway.load(0, GATEWAY_WARMUP + GATEWAY_TURNS, GATEWAY_CONCURRENCY)
+        wait_for_traces(server, name, GATEWAY_WARMUP + GATEWAY_TURNS)
+    finally:
+        gateway.stop()
+    # CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile, one per thread of each process (the launcher,
+    # the gateway, its workers): the gateway's JavaScript thread is the main thread (0) busiest.
+    names = os.listdir(profile_dir) if os.path.isdir(profile_dir) else []
+    main_threads = [os.path.join(profile_dir, f) for f in names if f.split(".")[4] == "0"]
+    if not main_threads:
+        raise SystemExit(f"{which}: the gateway wrote no CPU profile into {profile_dir}")
+    # Either plugin's code runs from the gateway's state directory: ours is installed there, and the
+    # gateway loads the peer from a copy it captures there.
+    own = f"file://{gateway.dir}/"
+    return max((profiled_ms(json.load(open(f)), own) for f in main_threads), key=lambda t: t["busy_ms"])
+
+
+def profiled_ms(profile, own):
+    """ms of a V8 CPU profile's thread in code under the path `own`, and busy (all but idle)."""
+    url = {n["id"]: n["callFrame"]["url"] for n in profile["nodes"]}
+    function = {n["id"]: n["callFrame"]["functionName"] for n in profile["nodes"]}
+    plugin_us = busy_us = 0
+    for node, delta in zip(profile["samples"], profile["timeDeltas"]):
+        if function[node] != "(idle)":
+            busy_us += delta
+        if own in url[node]:
+            plugin_us += delta
+    return dict(plugin_ms=plugin_us / 1000, busy_ms=busy_us / 1000)
 
 
 def measure_gateway(which, server, mock_port, name):
