@@ -28,33 +28,37 @@ fn installed_as(form: Package, mlflow: &Mlflow, experiment: &str, extra: Value) 
     oc
 }
 
-/// The experiment's traces once `expected` have landed (MLflow assembles spans as they come).
-fn traces_when(mlflow: &Mlflow, experiment: &str, expected: usize) -> (String, Vec<Value>) {
-    let deadline = Instant::now() + Duration::from_secs(30);
+/// The experiment's id (once it exists) and traces when `done` holds for them, or when `within` has
+/// passed (the caller's assertions then say what is missing). MLflow assembles spans as they come.
+fn traces_once(
+    mlflow: &Mlflow,
+    experiment: &str,
+    within: Duration,
+    done: impl Fn(&[Value]) -> bool,
+) -> (Option<String>, Vec<Value>) {
+    let deadline = Instant::now() + within;
     loop {
-        if let Some(id) = mlflow.experiment_id(experiment) {
-            let traces = mlflow.search(&id, "");
-            if traces.len() >= expected || Instant::now() > deadline {
-                return (id, traces);
-            }
-        } else {
-            assert!(Instant::now() < deadline, "experiment {experiment} was never created");
+        let id = mlflow.experiment_id(experiment);
+        let traces = id.as_ref().map(|id| mlflow.search(id, "")).unwrap_or_default();
+        if done(&traces) || Instant::now() > deadline {
+            return (id, traces);
         }
         std::thread::sleep(Duration::from_millis(300));
     }
 }
 
+/// The experiment's traces once `expected` have landed.
+fn traces_when(mlflow: &Mlflow, experiment: &str, expected: usize) -> (String, Vec<Value>) {
+    let (id, traces) = traces_once(mlflow, experiment, Duration::from_secs(30), |t| t.len() >= expected);
+    (id.unwrap_or_else(|| panic!("experiment {experiment} was never created")), traces)
+}
+
 /// Waits until MLflow holds at least the given number of traces in each session.
 fn wait_for_sessions(mlflow: &Mlflow, experiment: &str, wanted: &[(&str, usize)]) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let traces = mlflow.experiment_id(experiment).map(|id| mlflow.search(&id, "")).unwrap_or_default();
-        if wanted.iter().all(|(session, count)| in_session(&traces, session).len() >= *count) {
-            return;
-        }
-        assert!(Instant::now() < deadline, "sessions {wanted:?} not all there: {traces:#?}");
-        std::thread::sleep(Duration::from_millis(300));
-    }
+    let all_there =
+        |traces: &[Value]| wanted.iter().all(|(session, count)| in_session(traces, session).len() >= *count);
+    let (_, traces) = traces_once(mlflow, experiment, Duration::from_secs(60), all_there);
+    assert!(all_there(&traces), "sessions {wanted:?} not all there: {traces:#?}");
 }
 
 fn in_session<'a>(traces: &'a [Value], session: &str) -> Vec<&'a Value> {

@@ -321,11 +321,10 @@ impl Translator {
             OpenClawHook::ToolCallStarted { tool_call_id, tool_name, bridged, params } => {
                 if let Some(ctx) = self.run_ctx(&cx, out) {
                     let start = HostEvent { ctx, hook: Hook::ToolCallStart { tool_call_id, tool_name, params } };
-                    let Some(run) = self.runs.get_mut(&cx.run_id) else { return out.push(start) };
-                    if bridged {
-                        run.tool_bridge.outer_started(start);
-                    } else {
-                        out.push(run.tool_bridge.started(start));
+                    match self.runs.get_mut(&cx.run_id) {
+                        Some(run) if bridged => run.tool_bridge.outer_started(start),
+                        Some(run) => out.push(run.tool_bridge.started(start)),
+                        None => out.push(start),
                     }
                 }
             }

@@ -80,7 +80,7 @@ pub fn without_external_wrapping(text: &str) -> &str {
 }
 
 /// `[Wed 2026-11-25 17:31 UTC] hello` -> `hello`.
-pub fn strip_time_prefix(text: &str) -> &str {
+fn strip_time_prefix(text: &str) -> &str {
     let bytes = text.as_bytes();
     let looks_stamped = bytes.len() > 20
         && bytes[0] == b'['
