@@ -47,6 +47,8 @@ pub struct Seen {
 struct State {
     rules: Vec<Rule>,
     seen: Vec<Seen>,
+    /// Per path: requests awaiting their answer now, and the most there have been at once.
+    in_flight: std::collections::HashMap<String, (usize, usize)>,
 }
 
 pub struct FaultProxy {
@@ -121,7 +123,7 @@ impl FaultProxy {
         let upstream = upstream.trim_start_matches("http://").trim_end_matches('/').to_string();
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
-        let state = Arc::new(Mutex::new(State { rules: Vec::new(), seen: Vec::new() }));
+        let state = Arc::new(Mutex::new(State { rules: Vec::new(), seen: Vec::new(), in_flight: Default::default() }));
         let shared = state.clone();
         std::thread::spawn(move || {
             for client in listener.incoming().flatten() {
@@ -155,6 +157,9 @@ impl FaultProxy {
                             fault: fault.clone(),
                             headers: request.headers.clone(),
                         });
+                        let (now, most) = s.in_flight.entry(request.path.clone()).or_default();
+                        *now += 1;
+                        *most = (*most).max(*now);
                         fault
                     };
                     let answer = match fault {
@@ -188,6 +193,7 @@ impl FaultProxy {
                     if let Some(answer) = answer {
                         let _ = writer.write_all(&answer);
                     }
+                    state.lock().unwrap().in_flight.entry(request.path).or_default().0 -= 1;
                 });
             }
         });
@@ -200,6 +206,11 @@ impl FaultProxy {
 
     pub fn clear(&self) {
         self.state.lock().unwrap().rules.clear();
+    }
+
+    /// The most requests to `path` that awaited their answer at once.
+    pub fn most_in_flight(&self, path: &str) -> usize {
+        self.state.lock().unwrap().in_flight.get(path).map_or(0, |(_, most)| *most)
     }
 
     pub fn seen(&self) -> Vec<Seen> {

@@ -394,17 +394,34 @@ fn a_slow_request_is_overtaken_by_others_and_its_traces_still_land_once() {
     let mlflow = Mlflow::from_env();
     let proxy = FaultProxy::start(&mlflow.uri);
     let name = unique("overtaken");
+    // Every answer held 300 ms: traces back up, so the in-flight limit (one at first) grows to
+    // maxConcurrentRequests in a few quick rounds, whatever the machine's load.
+    let queueing = Rule {
+        path_prefix: "/v1/traces".into(),
+        fault: Fault::DelayResponse(Duration::from_millis(300)),
+        times: None,
+    };
+    proxy.add(queueing.clone());
     let host = busy_host(&proxy.url, &name, 10, 100);
-    // Once requests flow and the in-flight limit has had rounds to grow (it starts at one), one
-    // is held 3 s after MLflow answered it.
-    wait_for_trace_requests(&proxy, 20);
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while proxy.most_in_flight("/v1/traces") < 4 {
+        assert!(std::time::Instant::now() < deadline, "never 4 requests in flight");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Then one request is held 3 s after MLflow answered it.
     let hold = Duration::from_secs(3);
+    proxy.clear();
     proxy.add(Rule { path_prefix: "/v1/traces".into(), fault: Fault::DelayResponse(hold), times: Some(1) });
+    proxy.add(queueing);
     let run: HostRun = host.wait_with_output().unwrap().into();
     run.assert_success();
 
     let seen = trace_requests(&proxy);
-    let held = seen.iter().find(|s| s.fault.is_some()).expect("a request was held").at;
+    let held = seen
+        .iter()
+        .find(|s| matches!(s.fault, Some(Fault::DelayResponse(d)) if d == hold))
+        .expect("a request was held")
+        .at;
     let meanwhile = seen.iter().filter(|s| s.at > held && s.at < held + hold).count();
     // Rounds would post at most 3 more (the held one's round) and wait; a sliding window keeps
     // posting until it holds two rounds (80 traces: 7 more requests of 10).
