@@ -15,6 +15,9 @@ use std::ptr;
 pub struct JsPayload {
     env: sys::napi_env,
     value: sys::napi_value,
+    /// `typeof value`, asked once: every read below needs it, and in the gateway each Node-API call
+    /// is a cache-cold trip into V8.
+    kind: sys::napi_valuetype,
 }
 
 impl JsPayload {
@@ -22,24 +25,15 @@ impl JsPayload {
     /// `env` and `value` are those of the Node-API call under way, and the payload is used only
     /// during it (Node frees its handles when the call returns).
     pub unsafe fn new(env: sys::napi_env, value: sys::napi_value) -> JsPayload {
-        JsPayload { env, value }
-    }
-
-    fn kind(&self) -> sys::napi_valuetype {
-        let mut kind = sys::ValueType::napi_undefined;
-        // SAFETY: a live env and value (see `new`); `kind` outlives the call.
-        let status = unsafe { sys::napi_typeof(self.env, self.value, &mut kind) };
-        if status == sys::Status::napi_ok {
-            kind
-        } else {
-            sys::ValueType::napi_undefined
-        }
+        // SAFETY: the caller's.
+        JsPayload { env, value, kind: unsafe { kind_of(env, value) } }
     }
 
     fn is_array(&self) -> bool {
         let mut yes = false;
-        // SAFETY: as in `kind`.
-        unsafe { sys::napi_is_array(self.env, self.value, &mut yes) == sys::Status::napi_ok && yes }
+        // SAFETY: a live env and value (see `new`); `yes` outlives the call.
+        self.kind == sys::ValueType::napi_object
+            && unsafe { sys::napi_is_array(self.env, self.value, &mut yes) == sys::Status::napi_ok && yes }
     }
 
     fn wrap(&self, value: sys::napi_value, status: sys::napi_status) -> Option<JsPayload> {
@@ -47,11 +41,27 @@ impl JsPayload {
             self.clear_exception();
             return None;
         }
-        let child = JsPayload { env: self.env, value };
-        match child.kind() {
+        // SAFETY: a value of the call under way, as `self`'s.
+        let child = unsafe { JsPayload::new(self.env, value) };
+        match child.kind {
             sys::ValueType::napi_undefined | sys::ValueType::napi_null => None,
             _ => Some(child),
         }
+    }
+
+    /// A string shorter than `SHORT_STRING_BYTES` in one Node-API call (ids, names, roles: most
+    /// reads); `None` when it may be longer.
+    fn short_string(&self) -> Option<String> {
+        let mut buf = [0u8; SHORT_STRING_BYTES + 4];
+        let mut written = 0usize;
+        // SAFETY: a live env and string; Node writes at most `buf.len() - 1` bytes and a NUL.
+        let status = unsafe {
+            sys::napi_get_value_string_utf8(self.env, self.value, buf.as_mut_ptr().cast(), buf.len(), &mut written)
+        };
+        // A longer string fills the buffer but for the NUL and at most 3 bytes of a character Node
+        // keeps whole: fewer than `SHORT_STRING_BYTES` written means the string was written whole.
+        (status == sys::Status::napi_ok && written < SHORT_STRING_BYTES)
+            .then(|| String::from_utf8_lossy(&buf[..written]).into_owned())
     }
 
     fn clear_exception(&self) {
@@ -66,9 +76,27 @@ impl JsPayload {
     }
 }
 
+/// `typeof value`; undefined if Node cannot say.
+///
+/// # Safety
+/// As for [`JsPayload::new`].
+unsafe fn kind_of(env: sys::napi_env, value: sys::napi_value) -> sys::napi_valuetype {
+    let mut kind = sys::ValueType::napi_undefined;
+    // SAFETY: the caller's; `kind` outlives the call.
+    let status = unsafe { sys::napi_typeof(env, value, &mut kind) };
+    if status == sys::Status::napi_ok {
+        kind
+    } else {
+        sys::ValueType::napi_undefined
+    }
+}
+
+/// Strings shorter than this are read in one call ([`JsPayload::short_string`]).
+const SHORT_STRING_BYTES: usize = 252;
+
 impl Payload for JsPayload {
     fn field(&self, name: &str) -> Option<Self> {
-        if self.kind() != sys::ValueType::napi_object {
+        if self.kind != sys::ValueType::napi_object {
             return None;
         }
         let name = CString::new(name).ok()?;
@@ -79,8 +107,14 @@ impl Payload for JsPayload {
     }
 
     fn string(&self, max_bytes: usize) -> Option<Text> {
-        if self.kind() != sys::ValueType::napi_string {
+        if self.kind != sys::ValueType::napi_string {
             return None;
+        }
+        if let Some(whole) = self.short_string() {
+            let whole_len = whole.encode_utf16().count();
+            let text = cut_str(&whole, max_bytes).to_string();
+            let cut = text.len() < whole.len();
+            return Some(Text { text, whole_len, cut });
         }
         let mut utf16_len = 0usize;
         // SAFETY: a live env and string; a null buffer asks for the length only (constant time).
@@ -112,7 +146,7 @@ impl Payload for JsPayload {
     }
 
     fn number(&self) -> Option<f64> {
-        if self.kind() != sys::ValueType::napi_number {
+        if self.kind != sys::ValueType::napi_number {
             return None;
         }
         let mut n = 0.0;
@@ -121,7 +155,7 @@ impl Payload for JsPayload {
     }
 
     fn boolean(&self) -> Option<bool> {
-        if self.kind() != sys::ValueType::napi_boolean {
+        if self.kind != sys::ValueType::napi_boolean {
             return None;
         }
         let mut b = false;
@@ -153,7 +187,7 @@ impl Payload for JsPayload {
     }
 
     fn keys(&self, max: usize) -> Vec<String> {
-        if self.kind() != sys::ValueType::napi_object || self.is_array() {
+        if self.kind != sys::ValueType::napi_object || self.is_array() {
             return Vec::new();
         }
         let mut names = ptr::null_mut();

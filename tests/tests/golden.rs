@@ -83,10 +83,55 @@ fn sorted_runs(runs_by_trace: &HashMap<String, String>) -> Vec<String> {
 
 #[test]
 fn the_package_under_node_and_replay_make_the_same_traces_of_the_same_hooks() {
+    let runs = package_and_replay_agree(&real_recording());
+    assert_eq!(runs.len(), 6, "the recording's six runs, replayed");
+}
+
+#[test]
+fn ids_names_and_texts_around_the_addons_short_read_are_read_whole_or_cut_alike() {
+    // The addon reads a string shorter than 252 bytes in one call and a longer one in two; a
+    // character of 2 or 4 bytes across that bound must not be lost, doubled or taken for the end.
+    let t0 = now_ms() - 60_000;
+    let runs: Vec<Vec<Value>> = (246..=254)
+        .map(|k| {
+            let (crab, accent) = (format!("{}\u{1F980}", "x".repeat(k)), format!("{}\u{e9}", "y".repeat(k + 1)));
+            let run_id = format!("run-{crab}");
+            let ctx = json!({"runId": run_id, "agentId": "main", "sessionKey": format!("agent:main:{accent}"), "sessionId": crab});
+            let call = json!({"runId": run_id, "callId": accent, "provider": "openai", "model": crab});
+            let ended = json!({"runId": run_id, "callId": accent, "provider": "openai", "model": crab, "durationMs": 40, "outcome": "completed"});
+            let answer = json!({"role": "assistant", "content": [{"type": "text", "text": accent}],
+                "usage": {"input": 10, "output": 5, "cacheRead": 0, "cacheWrite": 0, "totalTokens": 15}});
+            let tool = json!({"runId": run_id, "toolName": accent, "toolCallId": crab, "params": {"path": crab}});
+            let mut done = tool.clone();
+            done["result"] = json!({"content": [{"type": "text", "text": accent}]});
+            done["durationMs"] = json!(3);
+            let hooks = [
+                ("llm_input", json!({"runId": run_id, "prompt": crab, "provider": "openai", "model": crab})),
+                ("model_call_started", call),
+                ("before_tool_call", tool),
+                ("after_tool_call", done),
+                ("model_call_ended", ended),
+                ("before_message_write", json!({"message": answer})),
+                ("agent_end", json!({"success": true, "durationMs": 100, "messages": []})),
+            ];
+            hooks
+                .into_iter()
+                .enumerate()
+                .map(|(i, (hook, event))| json!({"hook": hook, "ts": t0 + 10 * i as u64, "event": event, "ctx": ctx}))
+                .collect()
+        })
+        .collect();
+    let agreed = package_and_replay_agree(&write_recording(&runs));
+    assert_eq!(agreed.len(), runs.len(), "every run traced");
+    assert!(agreed.iter().all(|run| run.ends_with('\u{1F980}')), "run ids whole: {agreed:?}");
+}
+
+/// Replays `recording` into one experiment and drives the shipped package under Node with it into
+/// another, and asserts that each run's trace is the same in both; the runs traced.
+fn package_and_replay_agree(recording: &std::path::Path) -> Vec<String> {
     let mlflow = Mlflow::from_env();
-    let recording = real_recording();
     let (replayed, live) = (unique("golden-replay"), unique("golden-live"));
-    replay(&recording, &mlflow_config(&mlflow, &replayed, ""), &[], &[]).assert_success();
+    replay(recording, &mlflow_config(&mlflow, &replayed, ""), &[], &[]).assert_success();
 
     let node =
         std::env::var_os("OPENCLAW_TEST_NODE").expect("OPENCLAW_TEST_NODE: the Node that `make gateway` installs");
@@ -97,7 +142,7 @@ fn the_package_under_node_and_replay_make_the_same_traces_of_the_same_hooks() {
     let driven = Command::new(node)
         .arg(workspace_root().join("tests/golden/drive_package.mjs"))
         .arg(&package)
-        .arg(&recording)
+        .arg(recording)
         .arg(config.to_string())
         .env("HOME", &state)
         .env("OPENCLAW_STATE_DIR", &state)
@@ -111,7 +156,6 @@ fn the_package_under_node_and_replay_make_the_same_traces_of_the_same_hooks() {
 
     let (replayed_traces, live_traces) = (runs_by_trace(&mlflow, &replayed), runs_by_trace(&mlflow, &live));
     let runs = sorted_runs(&replayed_traces);
-    assert_eq!(runs.len(), 6, "the recording's six runs, replayed");
     assert_eq!(sorted_runs(&live_traces), runs, "the same runs through the package");
     let (replayed_id, live_id) = (mlflow.experiment_id(&replayed).unwrap(), mlflow.experiment_id(&live).unwrap());
     for run in &runs {
@@ -123,6 +167,7 @@ fn the_package_under_node_and_replay_make_the_same_traces_of_the_same_hooks() {
             first_difference(&actual, &expected, "")
         );
     }
+    runs
 }
 
 /// Where two JSON values first differ, as a path and the two values.
