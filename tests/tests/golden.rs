@@ -89,7 +89,7 @@ fn the_package_under_node_and_replay_make_the_same_traces_of_the_same_hooks() {
 
 #[test]
 fn ids_names_and_texts_around_the_addons_short_read_are_read_whole_or_cut_alike() {
-    // The addon reads a string shorter than 252 bytes in one call and a longer one in two; a
+    // The addon reads a string shorter than 252 bytes in one call and a longer one in three; a
     // character of 2 or 4 bytes across that bound must not be lost, doubled or taken for the end.
     let t0 = now_ms() - 60_000;
     let runs: Vec<Vec<Value>> = (246..=254)
