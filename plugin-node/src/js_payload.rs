@@ -110,10 +110,11 @@ impl Payload for JsPayload {
         if self.kind != sys::ValueType::napi_string {
             return None;
         }
-        if let Some(whole) = self.short_string() {
-            let whole_len = whole.encode_utf16().count();
-            let text = cut_str(&whole, max_bytes).to_string();
-            let cut = text.len() < whole.len();
+        if let Some(mut text) = self.short_string() {
+            let whole_len = text.encode_utf16().count();
+            let kept = cut_str(&text, max_bytes).len();
+            let cut = kept < text.len();
+            text.truncate(kept);
             return Some(Text { text, whole_len, cut });
         }
         let mut utf16_len = 0usize;

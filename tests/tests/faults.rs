@@ -340,11 +340,11 @@ fn busy_host(uri: &str, name: &str, batch: usize, messages: usize) -> std::proce
     .unwrap()
 }
 
-/// Waits (up to a minute) until the proxy has seen `n` trace requests.
-fn wait_for_trace_requests(proxy: &FaultProxy, n: usize) {
+/// Waits (up to a minute) until `seen` holds for what the proxy has seen; fails naming `what`.
+fn wait_for_proxy(proxy: &FaultProxy, what: &str, seen: impl Fn(&FaultProxy) -> bool) {
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while trace_requests(proxy).len() < n {
-        assert!(std::time::Instant::now() < deadline, "no trace requests");
+    while !seen(proxy) {
+        assert!(std::time::Instant::now() < deadline, "never {what}");
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -363,7 +363,7 @@ fn a_busy_gateway_posts_several_requests_at_once_and_a_failed_one_is_resent_and_
     let name = unique("in-flight");
     let host = busy_host(&proxy.url, &name, 20, 40);
     // Once requests flow, one of them (wherever it falls among those out) is answered 503.
-    wait_for_trace_requests(&proxy, 3);
+    wait_for_proxy(&proxy, "3 trace requests", |p| trace_requests(p).len() >= 3);
     proxy.clear();
     proxy.add(Rule {
         path_prefix: "/v1/traces".into(),
@@ -400,11 +400,7 @@ fn a_slow_request_is_overtaken_by_others_and_its_traces_still_land_once() {
     let queueing = Rule { path_prefix: "/v1/traces".into(), fault: Fault::DelayResponse(queued), times: None };
     proxy.add(queueing.clone());
     let host = busy_host(&proxy.url, &name, 10, 100);
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while proxy.most_in_flight("/v1/traces") < 4 {
-        assert!(std::time::Instant::now() < deadline, "never 4 requests in flight");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_for_proxy(&proxy, "4 requests in flight", |p| p.most_in_flight("/v1/traces") >= 4);
     // Then one request is held 3 s after MLflow answered it.
     let hold = Duration::from_secs(3);
     proxy.clear();
