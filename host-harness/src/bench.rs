@@ -63,6 +63,7 @@ fn message(name: &str, session: usize, n: usize, ts: u64, payload: &Payload) -> 
         } else {
             String::new()
         },
+        tool_definitions: String::new(),
     };
     vec![
         HostEvent { ctx: at(0), hook: Hook::MessageStart { prompt: payload.prompt.clone(), trigger: "user".into() } },

@@ -150,6 +150,7 @@ impl Run {
             provider: call.provider.into(),
             model: call.model.into(),
             input_messages,
+            tool_definitions: String::new(),
         });
         self.ctx.ts_ms += call.duration_ms;
         self.emit(Hook::ModelCallEnd {

@@ -14,6 +14,11 @@
 //! assistant message with `"tool_calls": [{"id", "name", "arguments": <JSON value>}]` (its
 //! `content` may be absent), a tool message with `"tool_call_id"` and `"name"`.
 //!
+//! # Content parts
+//! A plugin says which parts of the content it wants ([`ContentParts`](crate::ContentParts)); a
+//! host may leave out what no plugin wants (the system prompt and tool definitions are tens of KB
+//! on every run), and a plugin drops what it did not ask for.
+//!
 //! # Documents
 //! What a retrieval tool returned crosses as JSON text, an array of
 //! `{"content": "text", "uri": "where it came from", "id", "title", "score"}` (all but `content`
@@ -139,8 +144,14 @@ pub struct ModelCallStart<'a> {
     /// The messages this call received that no earlier event of the run carried (content), as a
     /// JSON array of [chat messages](crate::events#chat-messages): for a run's first call, the
     /// conversation history the host passed and the user's prompt; empty for later calls, whose
-    /// input is the previous call's plus its reply and the tool results since.
+    /// input is the previous call's plus its reply and the tool results since. A system prompt is
+    /// its first message (role `system`), when the host passes one.
     pub input_messages: RStr<'a>,
+    // ---- 0.1.6 ----
+    /// The tools the model was offered (content), as a JSON array of
+    /// `{"name", "description", "parameters": <JSON schema>}` (all but `name` may be absent); for a
+    /// run's first call, empty for later calls (the same tools).
+    pub tool_definitions: RStr<'a>,
 }
 
 #[repr(C)]

@@ -10,6 +10,7 @@
 //! both directions (an old plugin in a new host, a new plugin in an old host); the new entries read
 //! as absent where the other side predates them. Reordering or removing anything is not.
 
+pub mod content;
 pub mod doctor;
 pub mod events;
 mod guard;
@@ -17,6 +18,7 @@ pub mod host;
 pub mod plugin;
 pub mod sdk;
 
+pub use content::ContentParts;
 pub use doctor::{DoctorCheck, Verdict};
 pub use events::*;
 pub use guard::contain_panic;

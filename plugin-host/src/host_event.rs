@@ -31,6 +31,8 @@ pub enum Hook {
         model: String,
         /// JSON chat messages (see the interface's `ModelCallStart::input_messages`).
         input_messages: String,
+        /// JSON tool definitions (the interface's `ModelCallStart::tool_definitions`).
+        tool_definitions: String,
     },
     ModelCallEnd {
         call_id: String,
@@ -134,8 +136,9 @@ impl HostEvent {
             Hook::MessageEnd { outcome, error, response, duration_ms } => {
                 json!({"outcome": outcome.as_str(), "error": error, "response": response, "duration_ms": duration_ms})
             }
-            Hook::ModelCallStart { call_id, provider, model, input_messages } => {
-                json!({"call_id": call_id, "provider": provider, "model": model, "input_messages": input_messages})
+            Hook::ModelCallStart { call_id, provider, model, input_messages, tool_definitions } => {
+                json!({"call_id": call_id, "provider": provider, "model": model, "input_messages": input_messages,
+                    "tool_definitions": tool_definitions})
             }
             Hook::ModelCallEnd {
                 call_id,

@@ -155,12 +155,13 @@ impl LoadedPlugin {
                 };
                 give(Some(hooks.on_message_end()), state, ctx, e)
             }
-            Hook::ModelCallStart { call_id, provider, model, input_messages } => {
+            Hook::ModelCallStart { call_id, provider, model, input_messages, tool_definitions } => {
                 let e = ModelCallStart {
                     call_id: s(call_id),
                     provider: s(provider),
                     model: s(model),
                     input_messages: s(input_messages),
+                    tool_definitions: s(tool_definitions),
                 };
                 give(Some(hooks.on_model_call_start()), state, ctx, e)
             }

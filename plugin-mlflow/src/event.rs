@@ -33,6 +33,8 @@ pub enum Event {
         model: String,
         /// JSON chat messages (the interface's `input_messages`).
         input_messages: Option<String>,
+        /// JSON `[{"name", "description", "parameters"}]` (the interface's `tool_definitions`).
+        tool_definitions: Option<String>,
     },
     ModelCallEnd {
         ctx: Ctx,
@@ -111,8 +113,8 @@ impl Event {
         ctx + match self {
             Event::MessageStart { prompt, trigger, .. } => opt(prompt) + trigger.len(),
             Event::MessageEnd { response, error, .. } => opt(response) + error.len(),
-            Event::ModelCallStart { call_id, provider, model, input_messages, .. } => {
-                call_id.len() + provider.len() + model.len() + opt(input_messages)
+            Event::ModelCallStart { call_id, provider, model, input_messages, tool_definitions, .. } => {
+                call_id.len() + provider.len() + model.len() + opt(input_messages) + opt(tool_definitions)
             }
             Event::ModelCallEnd { call_id, provider, model, response, tool_calls, error, .. } => {
                 call_id.len() + provider.len() + model.len() + opt(response) + opt(tool_calls) + error.len()

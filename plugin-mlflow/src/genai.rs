@@ -12,6 +12,12 @@ pub const CONVERSATION_ID: &str = "gen_ai.conversation.id";
 pub const AGENT_ID: &str = "gen_ai.agent.id";
 pub const TOOL_NAME: &str = "gen_ai.tool.name";
 pub const TOOL_CALL_ID: &str = "gen_ai.tool.call.id";
+pub const TOOL_CALL_ARGUMENTS: &str = "gen_ai.tool.call.arguments";
+pub const TOOL_CALL_RESULT: &str = "gen_ai.tool.call.result";
+pub const TOOL_DEFINITIONS: &str = "gen_ai.tool.definitions";
+pub const SYSTEM_INSTRUCTIONS: &str = "gen_ai.system_instructions";
+pub const INPUT_MESSAGES: &str = "gen_ai.input.messages";
+pub const OUTPUT_MESSAGES: &str = "gen_ai.output.messages";
 pub const TOKEN_TYPE: &str = "gen_ai.token.type";
 pub const ERROR_TYPE: &str = "error.type";
 

@@ -8,15 +8,18 @@ use crate::event::{Ctx, Event};
 use crate::event_queue::EventQueue;
 use crate::stats::Counters;
 use openclaw_plugin_api::abi_stable::std_types::RStr;
-use openclaw_plugin_api::EventContextRef;
+use openclaw_plugin_api::{ContentParts, EventContextRef};
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::Arc;
 
 pub struct Intake {
-    capture_content: bool,
+    /// The content parts captured (`captureContent`).
+    pub parts: ContentParts,
     max_content_bytes: usize,
     /// The most a conversation (JSON chat messages) may hold: its messages, each content-sized.
     max_conversation_bytes: usize,
+    /// The most a model call's tool definitions may hold: each tool content-sized.
+    max_tool_definitions_bytes: usize,
     queue: EventQueue,
     closed: AtomicBool,
     stats: Arc<Counters>,
@@ -36,9 +39,11 @@ impl Intake {
         let per_message =
             capture.max_content_bytes.saturating_add(REDACTION_MARGIN).saturating_add(CHAT_MESSAGE_OVERHEAD);
         Intake {
-            capture_content: capture.content,
+            parts: capture.parts,
             max_content_bytes: capture.max_content_bytes,
-            max_conversation_bytes: per_message.saturating_mul(capture.max_history_messages.saturating_add(1)),
+            // The history, the prompt and the system prompt.
+            max_conversation_bytes: per_message.saturating_mul(capture.max_history_messages.saturating_add(2)),
+            max_tool_definitions_bytes: per_message.saturating_mul(MAX_TOOL_DEFINITIONS),
             queue,
             closed: AtomicBool::new(false),
             stats,
@@ -71,35 +76,48 @@ impl Intake {
         }
     }
 
-    /// An error's text, under the content rules (it often quotes the user's input): empty when
-    /// content capture is off, else cut like content.
+    /// An error's text, under the content rules (it often quotes the user's input): empty unless
+    /// `captured` (the part the error belongs to), else cut like content.
     #[inline]
-    pub fn error_text(&self, text: RStr<'_>) -> String {
-        self.content(text).unwrap_or_default()
+    pub fn error_text(&self, captured: bool, text: RStr<'_>) -> String {
+        self.content(captured, text).unwrap_or_default()
     }
 
-    /// Content (prompt, answer, tool payloads): `None` when content capture is off, else a copy cut
-    /// to `maxContentBytes` plus `REDACTION_MARGIN` (the exporter redacts, then cuts to
+    /// Content of a part (prompt, answer, tool payloads): `None` unless `captured`, else a copy
+    /// cut to `maxContentBytes` plus `REDACTION_MARGIN` (the exporter redacts, then cuts to
     /// `maxContentBytes`: `cut`).
     #[inline]
-    pub fn content(&self, text: RStr<'_>) -> Option<String> {
-        if !self.capture_content || text.is_empty() {
+    pub fn content(&self, captured: bool, text: RStr<'_>) -> Option<String> {
+        if !captured || text.is_empty() {
             return None;
         }
         Some(cut(text.as_str(), self.max_content_bytes.saturating_add(REDACTION_MARGIN)).into_owned())
     }
 
-    /// JSON content (chat messages: a model call's input or its tool calls; a tool's documents):
-    /// `None` when content capture is off, or when it is larger than `maxHistoryMessages` messages of
-    /// content size could be (a host that does not bound it; JSON cannot be cut and stay JSON).
+    /// JSON content of a part (chat messages: a model call's input or its tool calls; a tool's
+    /// documents): `None` unless `captured`, or when it is larger than a conversation of content-
+    /// sized messages could be (a host that does not bound it; JSON cannot be cut and stay JSON).
     #[inline]
-    pub fn json_content(&self, json: RStr<'_>) -> Option<String> {
-        if !self.capture_content || json.is_empty() || json.len() > self.max_conversation_bytes {
+    pub fn json_content(&self, captured: bool, json: RStr<'_>) -> Option<String> {
+        self.json_within(captured, json, self.max_conversation_bytes)
+    }
+
+    /// A model call's tool definitions (JSON), like [`Intake::json_content`].
+    #[inline]
+    pub fn tool_definitions(&self, json: RStr<'_>) -> Option<String> {
+        self.json_within(self.parts.tool_definitions, json, self.max_tool_definitions_bytes)
+    }
+
+    fn json_within(&self, captured: bool, json: RStr<'_>, max_bytes: usize) -> Option<String> {
+        if !captured || json.is_empty() || json.len() > max_bytes {
             return None;
         }
         Some(json.as_str().to_owned())
     }
 }
+
+/// Tool definitions a model call keeps (the host's own bound).
+const MAX_TOOL_DEFINITIONS: usize = 256;
 
 /// What a chat message's JSON adds to its content (role, ids, names, tool calls' framing).
 const CHAT_MESSAGE_OVERHEAD: usize = 4 << 10;

@@ -78,7 +78,7 @@ impl MlflowPlugin {
                 config.destination.experiment,
                 config.batching.batch_size,
                 config.batching.flush_interval.as_millis(),
-                config.capture.content
+                config.capture.parts.any()
             )
         });
         for url in config.destination.credentials_in_clear() {
@@ -128,7 +128,7 @@ impl Plugin for MlflowPlugin {
     fn on_message_start(&self, ctx: EventContextRef<'_>, ev: MessageStartRef<'_>) {
         self.take(|i| Event::MessageStart {
             ctx: copy_ctx(ctx),
-            prompt: i.content(ev.prompt()),
+            prompt: i.content(i.parts.previews, ev.prompt()),
             trigger: ev.trigger().map(s).unwrap_or_default(),
         });
     }
@@ -137,8 +137,8 @@ impl Plugin for MlflowPlugin {
         self.take(|i| Event::MessageEnd {
             ctx: copy_ctx(ctx),
             outcome: ev.outcome(),
-            error: i.error_text(ev.error()),
-            response: i.content(ev.response()),
+            error: i.error_text(i.parts.previews, ev.error()),
+            response: i.content(i.parts.previews, ev.response()),
             duration_ms: ev.duration_ms().into_option(),
         });
     }
@@ -149,7 +149,11 @@ impl Plugin for MlflowPlugin {
             call_id: s(ev.call_id()),
             provider: s(ev.provider()),
             model: s(ev.model()),
-            input_messages: ev.input_messages().and_then(|m| i.json_content(m)),
+            // The system prompt crosses as the first message.
+            input_messages: ev
+                .input_messages()
+                .and_then(|m| i.json_content(i.parts.input_messages || i.parts.system_prompt, m)),
+            tool_definitions: ev.tool_definitions().and_then(|t| i.tool_definitions(t)),
         });
     }
 
@@ -160,12 +164,15 @@ impl Plugin for MlflowPlugin {
             provider: s(ev.provider()),
             model: s(ev.model()),
             outcome: ev.outcome(),
-            error: i.error_text(ev.error()),
+            error: i.error_text(i.parts.output_messages, ev.error()),
             duration_ms: ev.duration_ms().into_option(),
             usage: ev.usage().into_option(),
             cost_usd: ev.cost_usd().into_option(),
-            response: ev.response().and_then(|r| i.content(r)),
-            tool_calls: ev.tool_calls().and_then(|t| i.json_content(t)),
+            // A reply is also the next call's input.
+            response: ev.response().and_then(|r| i.content(i.parts.output_messages || i.parts.input_messages, r)),
+            tool_calls: ev
+                .tool_calls()
+                .and_then(|t| i.json_content(i.parts.output_messages || i.parts.input_messages, t)),
         });
     }
 
@@ -174,7 +181,7 @@ impl Plugin for MlflowPlugin {
             ctx: copy_ctx(ctx),
             tool_call_id: s(ev.tool_call_id()),
             tool_name: s(ev.tool_name()),
-            params: i.content(ev.params()),
+            params: i.content(i.parts.tool_inputs, ev.params()),
         });
     }
 
@@ -184,10 +191,11 @@ impl Plugin for MlflowPlugin {
             tool_call_id: s(ev.tool_call_id()),
             tool_name: s(ev.tool_name()),
             outcome: ev.outcome(),
-            error: i.error_text(ev.error()),
+            error: i.error_text(i.parts.tool_outputs, ev.error()),
             duration_ms: ev.duration_ms().into_option(),
-            result: i.content(ev.result()),
-            documents: ev.documents().and_then(|d| i.json_content(d)),
+            // A tool's result is also the next model call's input.
+            result: i.content(i.parts.tool_outputs || i.parts.input_messages, ev.result()),
+            documents: ev.documents().and_then(|d| i.json_content(i.parts.tool_outputs, d)),
         });
     }
 
@@ -214,7 +222,7 @@ impl Plugin for MlflowPlugin {
             ctx: copy_ctx(ctx),
             child_session_key: s(ev.child_session_key()),
             outcome: ev.outcome(),
-            error: i.error_text(ev.error()),
+            error: i.error_text(i.parts.previews, ev.error()),
         });
     }
 

@@ -83,8 +83,64 @@ fn sorted_runs(runs_by_trace: &HashMap<String, String>) -> Vec<String> {
 
 #[test]
 fn the_package_under_node_and_replay_make_the_same_traces_of_the_same_hooks() {
-    let runs = package_and_replay_agree(&real_recording());
+    let (runs, _) = package_and_replay_agree(&real_recording(), json!(true));
     assert_eq!(runs.len(), 6, "the recording's six runs, replayed");
+}
+
+/// The parts read only on request (the system prompt, the tool definitions: `llm_input`'s largest
+/// fields) read alike, from the recording (tools as names) and from tools given as objects with
+/// their schemas.
+#[test]
+fn the_system_prompt_and_tool_definitions_are_read_alike_when_captured() {
+    let mut hooks: Vec<Value> =
+        std::fs::read_to_string(real_recording()).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    // Before the recording's first hook (it ends with its own end marker).
+    let t0 = hooks[0]["ts"].as_u64().unwrap() - 60_000;
+    let ctx =
+        json!({"runId": "run-tools", "agentId": "main", "sessionKey": "agent:main:tools", "sessionId": "s-tools"});
+    let schema = json!({"type": "object", "properties": {"query": {"type": "string", "description": "what to find"},
+        "limit": {"type": "integer", "minimum": 1}}, "required": ["query"]});
+    let tools = json!([
+        {"name": "memory_search", "label": "Memory", "description": "Search the memory files.", "parameters": schema},
+        {"name": "read", "description": "Read a file.", "parameters": {"type": "object", "properties": {"path": {"type": "string"}}}},
+        "bare_name",
+    ]);
+    let llm_input = json!({"runId": "run-tools", "provider": "openai", "model": "gpt-5-mini", "prompt": "find it",
+        "systemPrompt": "You are terse.\n## Tooling\n- memory_search", "historyMessages": [], "tools": tools});
+    let call =
+        json!({"runId": "run-tools", "callId": "run-tools:model:1", "provider": "openai", "model": "gpt-5-mini"});
+    let mut ended = call.clone();
+    ended["durationMs"] = json!(40);
+    ended["outcome"] = json!("completed");
+    let answer = json!({"role": "assistant", "content": [{"type": "text", "text": "found"}],
+        "usage": {"input": 10, "output": 5, "cacheRead": 0, "cacheWrite": 0, "totalTokens": 15}});
+    let run = [
+        ("llm_input", llm_input),
+        ("model_call_started", call),
+        ("model_call_ended", ended),
+        ("before_message_write", json!({"message": answer})),
+        ("agent_end", json!({"success": true, "durationMs": 100, "messages": []})),
+    ];
+    let run = run
+        .into_iter()
+        .enumerate()
+        .map(|(i, (hook, event))| json!({"hook": hook, "ts": t0 + 10 * i as u64, "event": event, "ctx": ctx}));
+    hooks.splice(0..0, run);
+    let parts = json!({"systemPrompt": true, "toolDefinitions": true});
+    let (runs, live) = package_and_replay_agree(&write_recording(&[hooks]), parts);
+    assert_eq!(runs.len(), 7, "the recording's six runs and the one with tool objects");
+    let trace = Mlflow::from_env().trace_of_run(&live, "run-tools");
+    let model = trace.spans.iter().find(|s| s.name == "llm.openai.gpt-5-mini").expect("the model call");
+    assert_eq!(
+        model.attr("mlflow.spanInputs").unwrap()["messages"][0]["content"],
+        "You are terse.\n## Tooling\n- memory_search"
+    );
+    let offered = model.attr("mlflow.chat.tools").and_then(Value::as_array).expect("the tools offered");
+    assert_eq!(
+        offered[0]["function"],
+        json!({"name": "memory_search", "description": "Search the memory files.", "parameters": schema})
+    );
+    assert_eq!(offered[2], json!({"type": "function", "function": {"name": "bare_name"}}));
 }
 
 #[test]
@@ -121,24 +177,27 @@ fn ids_names_and_texts_around_the_addons_short_read_are_read_whole_or_cut_alike(
                 .collect()
         })
         .collect();
-    let agreed = package_and_replay_agree(&write_recording(&runs));
+    let (agreed, _) = package_and_replay_agree(&write_recording(&runs), json!(true));
     assert_eq!(agreed.len(), runs.len(), "every run traced");
     assert!(agreed.iter().all(|run| run.ends_with('\u{1F980}')), "run ids whole: {agreed:?}");
 }
 
 /// Replays `recording` into one experiment and drives the shipped package under Node with it into
-/// another, and asserts that each run's trace is the same in both; the runs traced.
-fn package_and_replay_agree(recording: &std::path::Path) -> Vec<String> {
+/// another, both with `capture_content` as `captureContent`, and asserts that each run's trace is
+/// the same in both; the runs traced, and the package's experiment.
+fn package_and_replay_agree(recording: &std::path::Path, capture_content: Value) -> (Vec<String>, String) {
     let mlflow = Mlflow::from_env();
     let (replayed, live) = (unique("golden-replay"), unique("golden-live"));
-    replay(recording, &mlflow_config(&mlflow, &replayed, ""), &[], &[]).assert_success();
+    let capture = format!("captureContent: {capture_content}");
+    replay(recording, &mlflow_config(&mlflow, &replayed, &capture), &[], &[]).assert_success();
 
     let node =
         std::env::var_os("OPENCLAW_TEST_NODE").expect("OPENCLAW_TEST_NODE: the Node that `make gateway` installs");
     let package = workspace_root().join("dist/openclaw-mlflow");
     assert!(package.join("index.js").exists(), "{}: run `make package`", package.display());
     let state = scratch_dir("golden-state");
-    let config = json!({"trackingUri": mlflow.uri, "experimentName": live, "flushIntervalMs": 200});
+    let config = json!({"trackingUri": mlflow.uri, "experimentName": live, "flushIntervalMs": 200,
+        "captureContent": capture_content});
     let driven = Command::new(node)
         .arg(workspace_root().join("tests/golden/drive_package.mjs"))
         .arg(&package)
@@ -167,7 +226,7 @@ fn package_and_replay_agree(recording: &std::path::Path) -> Vec<String> {
             first_difference(&actual, &expected, "")
         );
     }
-    runs
+    (runs, live_id)
 }
 
 /// Where two JSON values first differ, as a path and the two values.

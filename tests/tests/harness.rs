@@ -102,7 +102,16 @@ fn invalid_mlflow_settings_fail_init_with_the_key_and_what_it_expects() {
             r#"flushIntervalMs: "soon""#,
             "mlflow config `flushIntervalMs`: expected an integer from 10 to 3600000, got \"soon\"",
         ),
-        (r#"captureContent: "yes""#, "mlflow config `captureContent`: expected true or false, got \"yes\""),
+        (
+            r#"captureContent: "yes""#,
+            "mlflow config `captureContent`: expected true, false or an object of previews, inputMessages, \
+             outputMessages, toolInputs, toolOutputs, systemPrompt, toolDefinitions set to true or false, got \"yes\"",
+        ),
+        (
+            r#"captureContent: { systemPrompts: true }"#,
+            "mlflow config `captureContent.systemPrompts`: no such part; expected one of previews, inputMessages, \
+             outputMessages, toolInputs, toolOutputs, systemPrompt, toolDefinitions",
+        ),
     ];
     for (setting, message) in cases {
         let config = format!(

@@ -713,3 +713,52 @@ fn retrieval_tools_are_retriever_spans_with_their_documents() {
     assert!(documents[0]["metadata"].as_object().is_none_or(|m| m.is_empty()), "{documents:?}");
     assert_eq!(span("tool.read").attr_str("mlflow.spanType"), Some("TOOL"));
 }
+
+/// `captureContent` as parts: the system prompt and the tool definitions added, the previews and
+/// the tool outputs left out; each span shows what was asked for and nothing else.
+#[test]
+fn content_parts_choose_what_each_span_shows() {
+    let mlflow = Mlflow::from_env();
+    let name = unique("content-parts");
+    let parts = "captureContent: { systemPrompt: true, toolDefinitions: true, previews: false, toolOutputs: false }";
+    replay(&real_recording(), &mlflow_config(&mlflow, &name, parts), &[], &[]).assert_success();
+    let experiment = mlflow.experiment_id(&name).unwrap();
+    let found = mlflow.search(&experiment, "");
+    assert_eq!(found.len(), 6);
+    let mut model_spans = 0;
+    let mut later_calls_with_a_tool_result = 0;
+    for t in found {
+        assert!(t["request_preview"].as_str().unwrap_or("").is_empty(), "previews off: {t}");
+        assert!(t["response_preview"].as_str().unwrap_or("").is_empty(), "previews off: {t}");
+        let trace = mlflow.trace(t["trace_id"].as_str().unwrap());
+        for (nth, span) in trace.spans.iter().filter(|s| s.name.starts_with("llm.")).enumerate() {
+            model_spans += 1;
+            let messages = span.attr("mlflow.spanInputs").map(|i| i["messages"].clone()).unwrap_or_default();
+            let messages = messages.as_array().unwrap_or_else(|| panic!("{} has no input messages", span.name));
+            assert_eq!(messages[0]["role"], "system", "{}: {:?}", span.name, messages[0]);
+            assert!(messages[0]["content"].as_str().unwrap().contains("You are a personal assistant"));
+            assert_eq!(messages.iter().filter(|m| m["role"] == "system").count(), 1);
+            let tool_result = |m: &Value| m["role"] == "tool" && m["content"].as_str().is_some_and(|c| !c.is_empty());
+            if nth > 0 && messages.iter().any(tool_result) {
+                later_calls_with_a_tool_result += 1;
+            }
+            let tools = span.attr("mlflow.chat.tools").and_then(Value::as_array).expect("the tools offered");
+            assert!(
+                tools.iter().any(|t| t == &json!({"type": "function", "function": {"name": "memory_search"}})),
+                "{tools:?}"
+            );
+        }
+        for span in trace.spans.iter().filter(|s| s.name.starts_with("tool.")) {
+            assert!(span.attr("mlflow.spanInputs").is_some(), "{}: tool inputs are on", span.name);
+            assert!(
+                span.attr("mlflow.spanOutputs").is_none_or(Value::is_null),
+                "{}: tool outputs are off: {:?}",
+                span.name,
+                span.attr("mlflow.spanOutputs")
+            );
+        }
+    }
+    assert_eq!(model_spans, 11);
+    // Each of a run's later calls (5) followed a tool call; its result is still what it received.
+    assert_eq!(later_calls_with_a_tool_result, 5);
+}

@@ -44,11 +44,18 @@ fn mlflow_as_a_plain_otlp_endpoint_receives_the_traces_with_genai_attributes() {
         assert_eq!(root.attr_str("gen_ai.conversation.id"), trace.metadata("mlflow.trace.session"));
         for span in trace.spans.iter().filter(|s| s.parent_id.is_some()) {
             if span.name.starts_with("llm.") {
+                // MLflow takes the GenAI messages as the span's inputs and outputs.
+                let inputs = span.attr("mlflow.spanInputs").and_then(|i| i.as_array()).expect("inputs");
+                assert!(inputs[0]["parts"][0]["content"].is_string(), "{inputs:?}");
                 assert_eq!(span.attr_str("gen_ai.operation.name"), Some("chat"));
                 assert!(
                     span.attr_str("gen_ai.provider.name").is_some() && span.attr_str("gen_ai.request.model").is_some()
                 );
                 if span.status_code != "STATUS_CODE_ERROR" {
+                    assert_eq!(
+                        span.attr("mlflow.spanOutputs").map(|o| &o[0]["role"]),
+                        Some(&serde_json::json!("assistant"))
+                    );
                     for key in [
                         "gen_ai.usage.input_tokens",
                         "gen_ai.usage.output_tokens",
@@ -297,4 +304,86 @@ fn a_protocol_other_than_http_protobuf_is_refused_at_init() {
         "{}",
         run.stderr
     );
+}
+
+/// The generic OTLP destination carries the same content parts as MLflow's spans, in the GenAI
+/// conventions' attributes: the same turn replayed to both, span by span.
+#[test]
+fn an_otlp_backend_gets_the_content_parts_as_genai_messages_the_same_as_mlflows_spans() {
+    let mlflow = Mlflow::from_env();
+    let receiver = OtlpReceiver::start();
+    let name = unique("genai-content");
+    let extra = format!(
+        r#"captureContent: {{ systemPrompt: true, toolDefinitions: true }}, otlp: {{ endpoint: "{}", metrics: false }}"#,
+        receiver.url
+    );
+    replay(&real_recording(), &mlflow_config(&mlflow, &name, &extra), &[], &[]).assert_success();
+    let received: BTreeMap<(String, u64), Vec<KeyValue>> = receiver
+        .traces()
+        .iter()
+        .flat_map(|t| &t.resource_spans)
+        .flat_map(|r| &r.scope_spans)
+        .flat_map(|s| &s.spans)
+        .map(|s| ((s.name.clone(), s.start_time_unix_nano), s.attributes.clone()))
+        .collect();
+    let json = |attributes: &[KeyValue], key: &str| -> serde_json::Value {
+        attr(attributes, key).map_or(serde_json::Value::Null, |t| serde_json::from_str(&t).unwrap())
+    };
+    let experiment = mlflow.experiment_id(&name).unwrap();
+    let (mut models, mut tools) = (0, 0);
+    for t in mlflow.search(&experiment, "") {
+        for span in mlflow.trace(t["trace_id"].as_str().unwrap()).spans {
+            let otlp = &received[&(span.name.clone(), span.start_ns)];
+            if span.name.starts_with("llm.") {
+                models += 1;
+                let messages = span.attr("mlflow.spanInputs").unwrap()["messages"].as_array().unwrap().clone();
+                let instructions = json(otlp, "gen_ai.system_instructions");
+                assert_eq!(instructions, serde_json::json!([{"type": "text", "content": messages[0]["content"]}]));
+                let input = json(otlp, "gen_ai.input.messages");
+                let input = input.as_array().expect("gen_ai.input.messages");
+                assert_eq!(input.len(), messages.len() - 1, "{}: all but the system prompt", span.name);
+                for (genai, chat) in input.iter().zip(&messages[1..]) {
+                    assert_eq!(genai["role"], chat["role"]);
+                    match chat["role"].as_str().unwrap() {
+                        "tool" => {
+                            assert_eq!(genai["parts"][0]["type"], "tool_call_response");
+                            assert_eq!(genai["parts"][0]["id"], chat["tool_call_id"]);
+                            assert_eq!(genai["parts"][0]["response"], chat["content"]);
+                        }
+                        _ if chat["content"].is_string() => assert_eq!(genai["parts"][0]["content"], chat["content"]),
+                        _ => {}
+                    }
+                }
+                let reply = &span.attr("mlflow.spanOutputs").unwrap()["choices"][0];
+                let output = json(otlp, "gen_ai.output.messages");
+                assert_eq!(output[0]["finish_reason"], reply["finish_reason"]);
+                let asked = reply["message"]["tool_calls"].as_array().map_or(0, Vec::len);
+                let calls = output[0]["parts"].as_array().unwrap().iter().filter(|p| p["type"] == "tool_call").count();
+                assert_eq!(calls, asked, "{}: the tool calls it asked for", span.name);
+                let offered = span.attr("mlflow.chat.tools").unwrap().as_array().unwrap().len();
+                assert_eq!(json(otlp, "gen_ai.tool.definitions").as_array().unwrap().len(), offered);
+            } else if span.name.starts_with("tool.") {
+                tools += 1;
+                assert_eq!(
+                    attr(otlp, "gen_ai.tool.call.arguments")
+                        .map(|a| serde_json::from_str::<serde_json::Value>(&a).unwrap()),
+                    span.attr("mlflow.spanInputs").cloned()
+                );
+                assert!(attr(otlp, "gen_ai.tool.call.result").is_some(), "{}", span.name);
+            } else {
+                assert_eq!(attr(otlp, "mlflow.spanInputs").is_some(), span.attr("mlflow.spanInputs").is_some());
+                let prompt = json(otlp, "gen_ai.input.messages");
+                assert_eq!(
+                    prompt[0]["parts"][0]["content"],
+                    span.attr("mlflow.spanInputs").unwrap()["messages"][0]["content"]
+                );
+            }
+            if span.parent_id.is_some() {
+                for key in ["mlflow.spanInputs", "mlflow.spanOutputs", "mlflow.chat.tools"] {
+                    assert!(attr(otlp, key).is_none(), "{} keeps {key} in the OTLP export", span.name);
+                }
+            }
+        }
+    }
+    assert_eq!((models, tools), (11, 5));
 }

@@ -1,6 +1,7 @@
 //! Secrets in a conversation never reach MLflow, wherever they sit: in the prompt, inline in a
 //! tool's parameters, at the start of a line in them, inside a result object, across the
-//! `maxContentBytes` cut, in an error text; with content capture on (redacted) and off (not sent).
+//! `maxContentBytes` cut, in an error text, in the system prompt and the tools offered; with
+//! content capture on (redacted) and off (not sent).
 //! Replayed through `openclaw-host` into the real MLflow; what MLflow returns is searched whole.
 
 use openclaw_plugin_tests::*;
@@ -26,6 +27,12 @@ fn turn(run_id: &str, t0: u64) -> Vec<Value> {
     // The key starts just before the 900-byte cut and ends well after it.
     let prompt = format!("{}\n{key}\nand my token {OPENAI}", "p".repeat(850));
     let mut lines = openclaw_run(run_id, &session, t0, &prompt, false);
+    // The system prompt and the tools offered (captured only when asked for).
+    let tools = json!([{"name": "deploy", "description": format!("Deploys with the key {STRIPE}."),
+        "parameters": {"type": "object", "properties": {"token": {"type": "string", "default": OPENAI}}}}]);
+    let llm_input = json!({"runId": run_id, "provider": "openai", "model": "gpt-5-mini", "prompt": prompt,
+        "systemPrompt": format!("Deploy with the token {GITHUB} when asked."), "historyMessages": [], "tools": tools});
+    lines.insert(1, json!({"hook": "llm_input", "ts": t0 + 1, "ctx": ctx, "event": llm_input}));
     // A `write` tool call with `params`; `ending` (its result or error) merged into its end.
     let tool = |id: &str, ts: u64, params: Value, ending: Value| {
         let mut end = json!({"toolName": "write", "params": {}, "runId": run_id, "toolCallId": id, "durationMs": 5});
@@ -82,7 +89,8 @@ fn no_secret_reaches_mlflow_wherever_it_sits_in_a_turn() {
     let secrets = [GITHUB, AWS_SECRET, OPENAI, STRIPE];
 
     let name = unique("redaction-on");
-    let text = replayed_trace_text(&mlflow, &name, "redact-on", "maxContentBytes: 900");
+    let every_part = "captureContent: { systemPrompt: true, toolDefinitions: true }";
+    let text = replayed_trace_text(&mlflow, &name, "redact-on", &format!("maxContentBytes: 900, {every_part}"));
     for secret in secrets.iter().copied().chain(key_lines.iter().map(String::as_str)) {
         assert!(!text.contains(secret), "{secret} reached MLflow");
     }
@@ -91,6 +99,8 @@ fn no_secret_reaches_mlflow_wherever_it_sits_in_a_turn() {
         text.contains("first line") && text.contains("[REDACTED PRIVATE KEY]") && text.contains("[REDACTED]"),
         "{text}"
     );
+    assert!(text.contains("Deploy with the token [REDACTED] when asked."), "the system prompt: {text}");
+    assert!(text.contains("Deploys with the key [REDACTED]."), "the tool's description: {text}");
 
     let name = unique("redaction-off");
     let text = replayed_trace_text(&mlflow, &name, "redact-off", "captureContent: false");

@@ -200,6 +200,7 @@ impl TurnBuilder {
                 provider: provider.into(),
                 model: model.into(),
                 input_messages,
+                tool_definitions: String::new(),
             },
         ));
         self.hooks.push((

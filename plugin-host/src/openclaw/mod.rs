@@ -59,17 +59,32 @@ pub struct HookContext {
     pub trigger: String,
 }
 
+/// What a run's first model call receives, from `llm_input`, as JSON text ("" when absent or not
+/// captured): its messages (the interface's `input_messages`: the system prompt, the history and
+/// the prompt) and the tools it is offered (`tool_definitions`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ModelInput {
+    pub messages: String,
+    pub tool_definitions: String,
+}
+
+impl ModelInput {
+    pub fn is_empty(&self) -> bool {
+        self.messages.is_empty() && self.tool_definitions.is_empty()
+    }
+}
+
 /// The OpenClaw hooks the translator understands, with the fields it needs (already picked out of
 /// OpenClaw's payload by the caller; content already cut to the plugin's budget where it is large).
 #[derive(Clone, Debug, PartialEq)]
 pub enum OpenClawHook {
     /// `message_received`: a channel message arrived; its run starts a little later.
     MessageReceived,
-    /// The first hook of a run ([`RUN_START_HOOKS`]): the user's prompt; `llm_input` adds the
-    /// conversation the run's first model call receives (JSON chat messages, else "").
+    /// The first hook of a run ([`RUN_START_HOOKS`]): the user's prompt; `llm_input` adds what
+    /// the run's first model call receives.
     RunStarted {
         prompt: String,
-        input_messages: String,
+        model_input: ModelInput,
     },
     ModelCallStarted {
         call_id: String,
@@ -202,8 +217,8 @@ struct OpenRun {
     awaiting_reply: Option<HeldCall>,
     /// The run's end, waiting to see whether OpenClaw retries the run.
     held_end: Option<HeldCall>,
-    /// The conversation `llm_input` gave, for the run's next model call (JSON chat messages).
-    first_call_input: String,
+    /// What `llm_input` gave, for the run's next model call.
+    first_call_input: ModelInput,
     tool_bridge: tool_bridge::ToolBridge,
 }
 
@@ -268,17 +283,23 @@ impl Translator {
                     bounded_insert(&mut self.received_at, &cx.session_key, cx.ts_ms, self.limits.max_sessions);
                 }
             }
-            OpenClawHook::RunStarted { prompt, input_messages } => self.run_started(cx, prompt, input_messages, out),
+            OpenClawHook::RunStarted { prompt, model_input } => self.run_started(cx, prompt, model_input, out),
             OpenClawHook::ModelCallStarted { call_id, provider, model } => {
                 if let Some(ctx) = self.run_ctx(&cx, out) {
-                    let input_messages = self
+                    let ModelInput { messages, tool_definitions } = self
                         .runs
                         .get_mut(&cx.run_id)
                         .map(|r| std::mem::take(&mut r.first_call_input))
                         .unwrap_or_default();
                     out.push(HostEvent {
                         ctx,
-                        hook: Hook::ModelCallStart { call_id, provider, model, input_messages },
+                        hook: Hook::ModelCallStart {
+                            call_id,
+                            provider,
+                            model,
+                            input_messages: messages,
+                            tool_definitions,
+                        },
                     });
                 }
             }
@@ -445,15 +466,15 @@ impl Translator {
         }
     }
 
-    fn run_started(&mut self, cx: HookContext, prompt: String, input_messages: String, out: &mut Vec<HostEvent>) {
+    fn run_started(&mut self, cx: HookContext, prompt: String, model_input: ModelInput, out: &mut Vec<HostEvent>) {
         if cx.run_id.is_empty() {
             return;
         }
         if let Some(run) = self.runs.get_mut(&cx.run_id) {
             run.last_seen_ms = cx.ts_ms;
             run.held_end = None; // OpenClaw is retrying the run: its end is still to come
-            if !input_messages.is_empty() {
-                run.first_call_input = input_messages;
+            if !model_input.is_empty() {
+                run.first_call_input = model_input;
             }
             return; // a later start hook of a run already started
         }
@@ -462,7 +483,7 @@ impl Translator {
         let ctx = ctx_of(&cx.run_id, &info, started_ms);
         self.open(cx.run_id.clone(), info, cx.ts_ms);
         if let Some(run) = self.runs.get_mut(&cx.run_id) {
-            run.first_call_input = input_messages;
+            run.first_call_input = model_input;
         }
         out.push(HostEvent {
             ctx,
@@ -503,7 +524,7 @@ impl Translator {
             last_seen_ms: now_ms,
             awaiting_reply: None,
             held_end: None,
-            first_call_input: String::new(),
+            first_call_input: ModelInput::default(),
             tool_bridge: Default::default(),
         };
         self.runs.insert(run_id, run);

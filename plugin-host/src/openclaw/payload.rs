@@ -5,11 +5,11 @@
 //!
 //! Reading is bounded whatever the payload: a text is copied up to the [`Capture`] budget (a 20 MB
 //! error costs what an 8 KB one does), ids and names up to [`LABEL_MAX_BYTES`], JSON values are
-//! walked until the budget is spent, and nothing reads the fields the interface has no use for
+//! walked until the budget is spent, and nothing reads a content part no plugin captures
 //! (`llm_input`'s system prompt and tool definitions are tens of KB on every run).
 
-use super::{HookContext, OpenClawHook, RUN_START_HOOKS};
-use openclaw_plugin_api::{ModelCost, Outcome, TokenUsage};
+use super::{HookContext, ModelInput, OpenClawHook, RUN_START_HOOKS};
+use openclaw_plugin_api::{ContentParts, ModelCost, Outcome, TokenUsage};
 
 /// The most an id, name or label keeps (the plugin keeps as much).
 pub const LABEL_MAX_BYTES: usize = 1024;
@@ -60,11 +60,11 @@ impl Text {
     }
 }
 
-/// How much content the plugins want, decided from their settings: a text crosses cut to
-/// `max_bytes`, or not at all when no plugin captures content.
+/// How much content the plugins want, decided from their settings: the parts any of them
+/// captures, each text cut to `max_bytes`.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Capture {
-    pub content: bool,
+    pub parts: ContentParts,
     pub max_bytes: usize,
     /// The most messages of the history OpenClaw passes a run that its first model call's input
     /// keeps (the latest).
@@ -73,26 +73,31 @@ pub struct Capture {
 
 impl Capture {
     /// The mlflow plugin's defaults (`captureContent: true`, `maxContentBytes: 8192`).
-    pub const DEFAULT: Capture =
-        Capture { content: true, max_bytes: 8192 + REDACTION_MARGIN_BYTES, history_messages: DEFAULT_HISTORY_MESSAGES };
+    pub const DEFAULT: Capture = Capture {
+        parts: ContentParts::DEFAULT,
+        max_bytes: 8192 + REDACTION_MARGIN_BYTES,
+        history_messages: DEFAULT_HISTORY_MESSAGES,
+    };
 
     /// From the settings of the plugins a host starts (`captureContent`, `maxContentBytes`,
-    /// `maxHistoryMessages` of each enabled plugin's section): content crosses if any of them
-    /// captures it, as much as the one that keeps most.
+    /// `maxHistoryMessages` of each enabled plugin's section): a part crosses if any of them
+    /// captures it, as much as the one that keeps most. The plugins check their own settings and
+    /// refuse a wrong one; here a value of the wrong type reads as the default.
     pub fn from_config(config: &serde_json::Value) -> Capture {
         use crate::settings::{plugin_settings, PluginSettings};
         let entries = config.pointer("/plugins/entries").and_then(|e| e.as_object());
         let ids = entries.into_iter().flat_map(|e| e.keys().map(String::as_str)).chain(["mlflow"]);
-        let mut capture = Capture { content: false, max_bytes: 0, history_messages: 0 };
+        let mut capture = Capture { parts: ContentParts::NONE, max_bytes: 0, history_messages: 0 };
         let mut any = false;
         for id in ids {
             let PluginSettings::Enabled { section, .. } = plugin_settings(config, id) else { continue };
             any = true;
-            if section.get("captureContent") == Some(&serde_json::Value::Bool(false)) {
+            let parts = content_parts(section.get("captureContent"));
+            if !parts.any() {
                 continue;
             }
             let max = section.get("maxContentBytes").and_then(|m| m.as_u64()).map_or(8192, |m| m as usize);
-            capture.content = true;
+            capture.parts = capture.parts.union(parts);
             capture.max_bytes = capture.max_bytes.max(max.saturating_add(REDACTION_MARGIN_BYTES));
             let history = section.get("maxHistoryMessages").and_then(|m| m.as_u64());
             capture.history_messages =
@@ -106,6 +111,25 @@ impl Capture {
     }
 }
 
+/// The parts a `captureContent` setting asks for: `false` none, an object its named parts over
+/// the defaults, anything else the defaults.
+fn content_parts(setting: Option<&serde_json::Value>) -> ContentParts {
+    use serde_json::Value;
+    match setting {
+        Some(Value::Bool(false)) => ContentParts::NONE,
+        Some(Value::Object(named)) => {
+            let mut parts = ContentParts::DEFAULT;
+            for (name, on) in named {
+                if let (Some(part), Some(on)) = (parts.part_mut(name), on.as_bool()) {
+                    *part = on;
+                }
+            }
+            parts
+        }
+        _ => ContentParts::DEFAULT,
+    }
+}
+
 /// The translator's input for OpenClaw's hook `hook` with its `event` and `ctx`, or `None` for a
 /// hook the interface has no use for. `ts_ms` is the gateway's clock when the hook ran.
 pub fn read_hook<P: Payload>(
@@ -115,7 +139,10 @@ pub fn read_hook<P: Payload>(
     ctx: &P,
     capture: Capture,
 ) -> Option<(HookContext, OpenClawHook)> {
-    let r = Reader { capture };
+    let r = Reader { capture, on: false };
+    // Reads content of one part: nothing when no plugin captures it.
+    let part = |on: bool| Reader { capture, on };
+    let parts = capture.parts;
     // The event's own field first, then the run context's.
     let field = |name: &str| event.field(name).or_else(|| ctx.field(name));
     let context = HookContext {
@@ -131,8 +158,11 @@ pub fn read_hook<P: Payload>(
         "message_received" => OpenClawHook::MessageReceived,
         h if RUN_START_HOOKS.contains(&h) => OpenClawHook::RunStarted {
             // before_agent_reply's cleanedBody is the user's text; llm_input's prompt adds a timestamp.
-            prompt: first_non_empty([r.content(event.field("cleanedBody")), r.content(event.field("prompt"))]),
-            input_messages: if h == "llm_input" { r.model_input(event) } else { String::new() },
+            prompt: {
+                let previews = part(parts.previews);
+                first_non_empty([previews.content(event.field("cleanedBody")), previews.content(event.field("prompt"))])
+            },
+            model_input: if h == "llm_input" { part(true).model_input(event) } else { ModelInput::default() },
         },
         "model_call_started" => OpenClawHook::ModelCallStarted {
             call_id: r.label(event.field("callId")),
@@ -145,7 +175,7 @@ pub fn read_hook<P: Payload>(
             model: r.label(event.field("model")),
             failed: r.label(event.field("outcome")) == "error",
             // The error's text arrives on the assistant message just after (errorCategory is only "Error").
-            error: r.error(event.field("error").or_else(|| event.field("errorMessage"))),
+            error: part(parts.output_messages).error(event.field("error").or_else(|| event.field("errorMessage"))),
             duration_ms: duration(event.field("durationMs")),
         },
         "before_message_write" => {
@@ -154,12 +184,14 @@ pub fn read_hook<P: Payload>(
                 return None;
             }
             let usage = message.field("usage");
+            // A reply is also the next call's input.
+            let reply = part(parts.output_messages || parts.input_messages);
             OpenClawHook::AssistantMessage {
                 usage: usage.as_ref().map(token_usage),
                 cost: usage.as_ref().and_then(|u| u.field("cost")).as_ref().map(model_cost),
-                text: r.content_text(message.field("content")),
-                tool_calls: r.tool_calls_json(message.field("content")),
-                error: r.error(message.field("errorMessage")),
+                text: reply.content_text(message.field("content")),
+                tool_calls: reply.tool_calls_json(message.field("content")),
+                error: part(parts.output_messages).error(message.field("errorMessage")),
             }
         }
         "diag:model.call.completed" => {
@@ -176,7 +208,7 @@ pub fn read_hook<P: Payload>(
                 tool_call_id: r.label(field("toolCallId")),
                 tool_name,
                 bridged,
-                params: r.json(params),
+                params: part(parts.tool_inputs).json(params),
             }
         }
         "after_tool_call" => {
@@ -184,15 +216,17 @@ pub fn read_hook<P: Payload>(
             let error = event.field("error");
             let is_error = result.as_ref().and_then(|r| r.field("isError")).and_then(|e| e.boolean()) == Some(true);
             let (tool_name, bridged, _) = r.tool_called(field("toolName"), event.field("params"));
+            let outputs = part(parts.tool_outputs);
             OpenClawHook::ToolCallEnded {
                 tool_call_id: r.label(field("toolCallId")),
                 tool_name,
                 bridged,
                 failed: error.is_some() || is_error,
-                error: r.error(error),
+                error: outputs.error(error),
                 duration_ms: duration(event.field("durationMs")),
-                documents: result.as_ref().map(|result| documents(result, r.capture)).unwrap_or_default(),
-                result: r.tool_result(result),
+                documents: result.as_ref().map(|result| outputs.documents(result)).unwrap_or_default(),
+                // A tool's result is also the next model call's input.
+                result: part(parts.tool_outputs || parts.input_messages).tool_result(result),
             }
         }
         "agent_end" => {
@@ -206,11 +240,12 @@ pub fn read_hook<P: Payload>(
                 .is_some_and(|s| s.is("error"));
             let error =
                 event.field("error").or_else(|| if failed_reply { last.as_ref()?.field("errorMessage") } else { None });
+            let previews = part(parts.previews);
             OpenClawHook::AgentEnded {
                 success: event.field("success").and_then(|s| s.boolean()) != Some(false) && !failed_reply,
-                error: r.error(error),
+                error: previews.error(error),
                 duration_ms: duration(event.field("durationMs")),
-                response: r.content_text(last.as_ref().and_then(|m| m.field("content"))),
+                response: previews.content_text(last.as_ref().and_then(|m| m.field("content"))),
             }
         }
         "session_start" => OpenClawHook::SessionStarted { resumed_from: r.label(event.field("resumedFrom")) },
@@ -230,7 +265,7 @@ pub fn read_hook<P: Payload>(
             requester_session_key: r.label(ctx.field("requesterSessionKey")),
             child_session_key: r.label(event.field("targetSessionKey")),
             outcome: subagent_outcome(&r.label(event.field("outcome"))),
-            error: r.error(event.field("error")),
+            error: part(parts.previews).error(event.field("error")),
         },
         _ => return None,
     };
@@ -253,76 +288,89 @@ const BRIDGE_TOOL: &str = "tool_call";
 /// Documents read from one tool result.
 const MAX_DOCUMENTS: usize = 64;
 
-/// The [documents](openclaw_plugin_api::events#documents) a tool's result holds, as JSON text;
-/// "" when it holds none or content is not captured. OpenClaw's retrieval tools put them in the
-/// result's `details`: a search's `results` (memory: `path`, `startLine`, `endLine`, `score`,
-/// `snippet`; web: `title`, `url`, `snippet` or `description`), or one page or file (`text` with
-/// `url`, `finalUrl` or `path`). Web texts lose OpenClaw's untrusted-content wrapping.
+/// The [documents](openclaw_plugin_api::events#documents) a tool's result holds, as JSON text
+/// (see `Reader::documents`); "" when `capture` leaves tool outputs out.
 pub fn documents<P: Payload>(result: &P, capture: Capture) -> String {
-    use serde_json::{json, Map, Value};
-    let Some(details) = result.field("details").filter(|_| capture.content) else { return String::new() };
-    let hits = match details.field("results") {
-        Some(list) if list.array_len().is_some() => list.items(MAX_DOCUMENTS),
-        _ if ["url", "finalUrl", "path"].iter().any(|k| details.field(k).is_some()) => vec![details],
-        _ => return String::new(),
-    };
-    let r = Reader { capture };
-    let mut left = capture.max_bytes;
-    let mut docs = Vec::new();
-    for hit in hits {
-        let Some(text) = ["snippet", "text", "content", "description"]
-            .iter()
-            .find_map(|k| hit.field(k).and_then(|v| v.string(left)))
-        else {
-            continue;
-        };
-        let content = super::preview::without_external_wrapping(&marked(text)).to_string();
-        left = left.saturating_sub(content.len());
-        let mut doc = Map::new();
-        doc.insert("content".into(), Value::String(content));
-        let uri =
-            first_non_empty([r.label(hit.field("url")), r.label(hit.field("finalUrl")), r.label(hit.field("path"))]);
-        let lines = (hit.field("startLine").and_then(|v| v.number()), hit.field("endLine").and_then(|v| v.number()));
-        let uri = match lines {
-            (Some(start), Some(end)) if !uri.is_empty() => format!("{uri}#L{start}-L{end}"),
-            _ => uri,
-        };
-        if !uri.is_empty() {
-            doc.insert("uri".into(), Value::String(uri));
-        }
-        for (key, value) in [("id", r.label(hit.field("id"))), ("title", r.label(hit.field("title")))] {
-            if !value.is_empty() {
-                doc.insert(key.into(), Value::String(value));
-            }
-        }
-        if let Some(score) = hit.field("score").and_then(|v| v.number()).filter(|s| s.is_finite()) {
-            doc.insert("score".into(), json!(score));
-        }
-        docs.push(Value::Object(doc));
-        if left == 0 {
-            break;
-        }
-    }
-    if docs.is_empty() {
-        String::new()
-    } else {
-        Value::Array(docs).to_string()
-    }
+    Reader { capture, on: capture.parts.tool_outputs }.documents(result)
 }
 
 /// The reading rules for one hook call.
 struct Reader {
     capture: Capture,
+    /// The content part being read is captured (ids, names and labels are read regardless).
+    on: bool,
 }
 
 /// Tool calls read from one assistant message.
 const MAX_TOOL_CALLS: usize = 64;
+/// Tools read from one `llm_input` (OpenClaw offers about 60).
+pub const MAX_TOOL_DEFINITIONS: usize = 256;
 /// Nesting a JSON value keeps; deeper values become "…".
 const MAX_JSON_DEPTH: usize = 8;
 /// Array elements and object fields a JSON value keeps per level.
 const MAX_JSON_ITEMS: usize = 64;
 
 impl Reader {
+    /// The [documents](openclaw_plugin_api::events#documents) a tool's result holds, as JSON text;
+    /// "" when it holds none or its part is not captured. OpenClaw's retrieval tools put them in the
+    /// result's `details`: a search's `results` (memory: `path`, `startLine`, `endLine`, `score`,
+    /// `snippet`; web: `title`, `url`, `snippet` or `description`), or one page or file (`text` with
+    /// `url`, `finalUrl` or `path`). Web texts lose OpenClaw's untrusted-content wrapping.
+    fn documents<P: Payload>(&self, result: &P) -> String {
+        use serde_json::{json, Map, Value};
+        let Some(details) = result.field("details").filter(|_| self.on) else { return String::new() };
+        let hits = match details.field("results") {
+            Some(list) if list.array_len().is_some() => list.items(MAX_DOCUMENTS),
+            _ if ["url", "finalUrl", "path"].iter().any(|k| details.field(k).is_some()) => vec![details],
+            _ => return String::new(),
+        };
+        let mut left = self.capture.max_bytes;
+        let mut docs = Vec::new();
+        for hit in hits {
+            let Some(text) = ["snippet", "text", "content", "description"]
+                .iter()
+                .find_map(|k| hit.field(k).and_then(|v| v.string(left)))
+            else {
+                continue;
+            };
+            let content = super::preview::without_external_wrapping(&marked(text)).to_string();
+            left = left.saturating_sub(content.len());
+            let mut doc = Map::new();
+            doc.insert("content".into(), Value::String(content));
+            let uri = first_non_empty([
+                self.label(hit.field("url")),
+                self.label(hit.field("finalUrl")),
+                self.label(hit.field("path")),
+            ]);
+            let lines =
+                (hit.field("startLine").and_then(|v| v.number()), hit.field("endLine").and_then(|v| v.number()));
+            let uri = match lines {
+                (Some(start), Some(end)) if !uri.is_empty() => format!("{uri}#L{start}-L{end}"),
+                _ => uri,
+            };
+            if !uri.is_empty() {
+                doc.insert("uri".into(), Value::String(uri));
+            }
+            for (key, value) in [("id", self.label(hit.field("id"))), ("title", self.label(hit.field("title")))] {
+                if !value.is_empty() {
+                    doc.insert(key.into(), Value::String(value));
+                }
+            }
+            if let Some(score) = hit.field("score").and_then(|v| v.number()).filter(|s| s.is_finite()) {
+                doc.insert("score".into(), json!(score));
+            }
+            docs.push(Value::Object(doc));
+            if left == 0 {
+                break;
+            }
+        }
+        if docs.is_empty() {
+            String::new()
+        } else {
+            Value::Array(docs).to_string()
+        }
+    }
+
     /// An id, name or label: a string, number or boolean as text, cut to [`LABEL_MAX_BYTES`].
     fn label<P: Payload>(&self, value: Option<P>) -> String {
         let Some(value) = value else { return String::new() };
@@ -335,7 +383,7 @@ impl Reader {
     /// A text under the content rules: "" without content capture, else cut to the budget with a
     /// marker giving the whole length.
     fn content<P: Payload>(&self, value: Option<P>) -> String {
-        if !self.capture.content {
+        if !self.on {
             return String::new();
         }
         value.and_then(|v| v.string(self.capture.max_bytes)).map(marked).unwrap_or_default()
@@ -351,7 +399,7 @@ impl Reader {
         if text.as_ref().is_some_and(|t| t.text.is_empty()) {
             return String::new();
         }
-        if !self.capture.content {
+        if !self.on {
             return "(error text not captured)".to_string();
         }
         match text {
@@ -364,7 +412,7 @@ impl Reader {
     /// newlines, up to the budget.
     fn content_text<P: Payload>(&self, content: Option<P>) -> String {
         let Some(content) = content else { return String::new() };
-        if !self.capture.content {
+        if !self.on {
             return String::new();
         }
         if let Some(text) = content.string(self.capture.max_bytes) {
@@ -391,36 +439,78 @@ impl Reader {
         marked(Text { text, whole_len, cut })
     }
 
-    /// What a run's first model call receives, from `llm_input`, as JSON chat messages (see the
-    /// interface's `ModelCallStart::input_messages`): the last `history_messages` messages of the
-    /// history OpenClaw passed (user, assistant and tool-result messages; its own runtime-context
-    /// carriers are no conversation) and the prompt, each cut to the budget. "" without content
-    /// capture. Reads the history from its end, so a long one costs what a short one does.
-    fn model_input<P: Payload>(&self, event: &P) -> String {
-        if !self.capture.content {
-            return String::new();
-        }
+    /// What a run's first model call receives, from `llm_input`, each part only when captured
+    /// (see the interface's `ModelCallStart`): as chat messages the system prompt, the last
+    /// `history_messages` messages of the history OpenClaw passed (user, assistant and tool-result
+    /// messages; its own runtime-context carriers are no conversation) and the prompt; and the
+    /// tools offered. Each text cut to the budget; the history read from its end, so a long one
+    /// costs what a short one does. Called on a reader whose part is on.
+    fn model_input<P: Payload>(&self, event: &P) -> ModelInput {
+        let parts = self.capture.parts;
         let mut messages = Vec::new();
-        if let Some(history) = event.field("historyMessages") {
-            let len = history.array_len().unwrap_or(0);
-            for index in (0..len).rev() {
-                if messages.len() >= self.capture.history_messages {
-                    break;
-                }
-                if let Some(message) = history.item(index).and_then(|m| self.chat_message(&m)) {
-                    messages.push(message);
-                }
+        if parts.system_prompt {
+            let system = self.content(event.field("systemPrompt"));
+            if !system.is_empty() {
+                messages.push(serde_json::json!({"role": "system", "content": system}));
             }
-            messages.reverse();
         }
-        let prompt = self.content(event.field("prompt"));
-        if !prompt.is_empty() {
-            messages.push(serde_json::json!({"role": "user", "content": prompt}));
+        if parts.input_messages {
+            let first_history = messages.len();
+            if let Some(history) = event.field("historyMessages") {
+                let len = history.array_len().unwrap_or(0);
+                for index in (0..len).rev() {
+                    if messages.len() - first_history >= self.capture.history_messages {
+                        break;
+                    }
+                    if let Some(message) = history.item(index).and_then(|m| self.chat_message(&m)) {
+                        messages.push(message);
+                    }
+                }
+                messages[first_history..].reverse();
+            }
+            let prompt = self.content(event.field("prompt"));
+            if !prompt.is_empty() {
+                messages.push(serde_json::json!({"role": "user", "content": prompt}));
+            }
         }
-        if messages.is_empty() {
-            return String::new();
+        let tools = if parts.tool_definitions { self.tool_definitions(event.field("tools")) } else { Vec::new() };
+        let json_or_empty = |items: Vec<serde_json::Value>| {
+            if items.is_empty() {
+                String::new()
+            } else {
+                serde_json::Value::Array(items).to_string()
+            }
+        };
+        ModelInput { messages: json_or_empty(messages), tool_definitions: json_or_empty(tools) }
+    }
+
+    /// `llm_input`'s `tools`: tool objects (`name`, `description`, `parameters` as a JSON schema)
+    /// or bare names, as `{"name", "description", "parameters"}`; each description cut and each
+    /// schema walked within the budget.
+    fn tool_definitions<P: Payload>(&self, tools: Option<P>) -> Vec<serde_json::Value> {
+        let Some(tools) = tools else { return Vec::new() };
+        let mut definitions = Vec::new();
+        for tool in tools.items(MAX_TOOL_DEFINITIONS) {
+            if let Some(name) = tool.string(LABEL_MAX_BYTES) {
+                definitions.push(serde_json::json!({"name": name.text}));
+                continue;
+            }
+            let name = self.label(tool.field("name"));
+            if name.is_empty() {
+                continue;
+            }
+            let mut definition = serde_json::json!({"name": name});
+            let description = self.content(tool.field("description"));
+            if !description.is_empty() {
+                definition["description"] = serde_json::Value::String(description);
+            }
+            if let Some(schema) = tool.field("parameters") {
+                let mut left = self.capture.max_bytes as isize;
+                definition["parameters"] = self.to_json(&schema, 0, &mut left);
+            }
+            definitions.push(definition);
         }
-        serde_json::Value::Array(messages).to_string()
+        definitions
     }
 
     /// An OpenClaw transcript message as a chat message, or `None` for one that is no part of the
@@ -473,7 +563,7 @@ impl Reader {
 
     /// [`Reader::tool_calls`] as JSON text, "" when there are none or content is not captured.
     fn tool_calls_json<P: Payload>(&self, content: Option<P>) -> String {
-        if !self.capture.content {
+        if !self.on {
             return String::new();
         }
         let calls = self.tool_calls(content);
@@ -514,7 +604,7 @@ impl Reader {
     /// long arrays and objects and deep nesting elided.
     fn json<P: Payload>(&self, value: Option<P>) -> String {
         let Some(value) = value else { return String::new() };
-        if !self.capture.content {
+        if !self.on {
             return String::new();
         }
         if let Some(text) = value.string(self.capture.max_bytes) {
@@ -537,6 +627,10 @@ impl Reader {
         }
         if let Some(n) = value.number() {
             *left -= 8;
+            // JavaScript has one number type: a whole one reads back as the integer it was written as.
+            if n.fract() == 0.0 && n.abs() < 9_007_199_254_740_992.0 {
+                return Value::from(n as i64);
+            }
             return serde_json::Number::from_f64(n).map_or(Value::Null, Value::Number);
         }
         if let Some(b) = value.boolean() {

@@ -1,6 +1,7 @@
 use super::payload::Capture;
 use super::*;
 use crate::translate_recording;
+use openclaw_plugin_api::ContentParts;
 
 const FIXTURE: &str = include_str!("../../../tests/fixtures/openclaw-2026.9.6/hooks.jsonl");
 
@@ -77,13 +78,65 @@ fn a_runs_first_model_call_receives_the_history_and_prompt_and_each_reply_names_
     assert_eq!(calls[0][0]["name"], "read");
     assert!(calls[0][0]["arguments"]["path"].is_string(), "{}", calls[0]);
 
-    let none = translate_recording(FIXTURE, Capture { content: false, ..Capture::DEFAULT }).unwrap();
+    let none = translate_recording(FIXTURE, Capture { parts: ContentParts::NONE, ..Capture::DEFAULT }).unwrap();
     let carried = none.iter().any(|e| match &e.hook {
         Hook::ModelCallStart { input_messages, .. } => !input_messages.is_empty(),
         Hook::ModelCallEnd { tool_calls, .. } => !tool_calls.is_empty(),
         _ => false,
     });
     assert!(!carried, "without content capture no conversation crosses");
+}
+
+/// Each content part read only when a plugin captures it: the system prompt and the tool
+/// definitions (tens of KB on every run) only when asked for.
+#[test]
+fn each_content_part_crosses_only_when_captured() {
+    let with = |parts: ContentParts| translate_recording(FIXTURE, Capture { parts, ..Capture::DEFAULT }).unwrap();
+    let first_input = |events: &[HostEvent]| {
+        events.iter().find_map(|e| match &e.hook {
+            Hook::ModelCallStart { input_messages, tool_definitions, .. }
+                if !input_messages.is_empty() || !tool_definitions.is_empty() =>
+            {
+                Some((input_messages.clone(), tool_definitions.clone()))
+            }
+            _ => None,
+        })
+    };
+    let (messages, tools) = first_input(&with(ContentParts::DEFAULT)).unwrap();
+    assert!(!messages.contains("\"system\"") && tools.is_empty(), "the defaults leave both out");
+
+    let all = ContentParts { system_prompt: true, tool_definitions: true, ..ContentParts::DEFAULT };
+    let (messages, tools) = first_input(&with(all)).unwrap();
+    let messages: serde_json::Value = serde_json::from_str(&messages).unwrap();
+    assert_eq!(messages[0]["role"], "system");
+    assert!(messages[0]["content"].as_str().unwrap().contains("You are a personal assistant"), "{}", messages[0]);
+    assert_eq!(messages.as_array().unwrap().last().unwrap()["role"], "user", "the prompt still last");
+    let tools: serde_json::Value = serde_json::from_str(&tools).unwrap();
+    assert!(tools.as_array().unwrap().iter().any(|t| t == &serde_json::json!({"name": "memory_search"})), "{tools}");
+
+    let only_system = ContentParts { system_prompt: true, ..ContentParts::NONE };
+    let (messages, _) = first_input(&with(only_system)).unwrap();
+    let roles: Vec<String> = serde_json::from_str::<Vec<serde_json::Value>>(&messages)
+        .unwrap()
+        .iter()
+        .map(|m| m["role"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(roles, ["system"], "the system prompt alone: no history, no prompt");
+
+    let only_tool_inputs = with(ContentParts { tool_inputs: true, ..ContentParts::NONE });
+    let texts = |e: &HostEvent| -> Vec<String> {
+        match &e.hook {
+            Hook::MessageStart { prompt, .. } => vec![prompt.clone()],
+            Hook::MessageEnd { response, error, .. } => vec![response.clone(), error.clone()],
+            Hook::ModelCallEnd { response, tool_calls, .. } => vec![response.clone(), tool_calls.clone()],
+            Hook::ToolCallEnd { result, documents, .. } => vec![result.clone(), documents.clone()],
+            _ => vec![],
+        }
+    };
+    assert!(only_tool_inputs.iter().flat_map(texts).all(|t| t.is_empty() || t.contains("not captured")));
+    let params =
+        only_tool_inputs.iter().filter(|e| matches!(&e.hook, Hook::ToolCallStart { params, .. } if !params.is_empty()));
+    assert_eq!(params.count(), 5, "each tool call's parameters");
 }
 
 #[test]
@@ -150,7 +203,7 @@ fn usage_of(e: &HostEvent) -> Option<u64> {
 fn interleaved_sessions_each_get_their_own_replies() {
     let mut t = Translator::default();
     let mut out = Vec::new();
-    let start = || OpenClawHook::RunStarted { prompt: "hi".into(), input_messages: String::new() };
+    let start = || OpenClawHook::RunStarted { prompt: "hi".into(), model_input: ModelInput::default() };
     t.push(cx(1, "r1", "agent:a:main"), start(), &mut out);
     t.push(cx(2, "r2", "agent:b:main"), start(), &mut out);
     t.push(cx(3, "r1", "agent:a:main"), call_ended("r1:model:1"), &mut out);
@@ -170,7 +223,7 @@ fn a_call_ended_as_completed_whose_reply_is_an_error_is_a_failed_call() {
     let mut out = Vec::new();
     t.push(
         cx(1, "r1", "s1"),
-        OpenClawHook::RunStarted { prompt: "hi".into(), input_messages: String::new() },
+        OpenClawHook::RunStarted { prompt: "hi".into(), model_input: ModelInput::default() },
         &mut out,
     );
     t.push(cx(2, "r1", "s1"), call_ended("c1"), &mut out);
@@ -200,7 +253,7 @@ fn a_call_whose_reply_never_comes_goes_out_at_the_runs_next_hook_or_its_deadline
     let mut out = Vec::new();
     t.push(
         cx(1, "r1", "s1"),
-        OpenClawHook::RunStarted { prompt: String::new(), input_messages: String::new() },
+        OpenClawHook::RunStarted { prompt: String::new(), model_input: ModelInput::default() },
         &mut out,
     );
     t.push(cx(2, "r1", "s1"), call_ended("c1"), &mut out);
@@ -218,7 +271,7 @@ fn a_call_whose_reply_never_comes_goes_out_at_the_runs_next_hook_or_its_deadline
     assert_eq!(out.len(), 3);
     t.push(
         cx(500, "other", "s2"),
-        OpenClawHook::RunStarted { prompt: String::new(), input_messages: String::new() },
+        OpenClawHook::RunStarted { prompt: String::new(), model_input: ModelInput::default() },
         &mut out,
     );
     assert!(matches!(&out[3].hook, Hook::ModelCallEnd { call_id, .. } if call_id == "c2"), "released by its deadline");
@@ -237,7 +290,7 @@ fn the_diagnostic_fills_a_call_by_its_id_and_a_late_duplicate_is_ignored() {
     let mut out = Vec::new();
     t.push(
         cx(1, "r1", "s1"),
-        OpenClawHook::RunStarted { prompt: String::new(), input_messages: String::new() },
+        OpenClawHook::RunStarted { prompt: String::new(), model_input: ModelInput::default() },
         &mut out,
     );
     t.push(cx(2, "r1", "s1"), call_ended("c1"), &mut out);
@@ -264,7 +317,7 @@ fn a_failed_runs_end_waits_for_a_retry_and_goes_out_once_when_none_comes() {
     let mut out = Vec::new();
     t.push(
         cx(1, "r1", "s1"),
-        OpenClawHook::RunStarted { prompt: String::new(), input_messages: String::new() },
+        OpenClawHook::RunStarted { prompt: String::new(), model_input: ModelInput::default() },
         &mut out,
     );
     t.push(cx(2, "r1", "s1"), agent_end(false), &mut out);
@@ -287,7 +340,7 @@ fn a_successful_end_goes_out_at_once() {
     let mut out = Vec::new();
     t.push(
         cx(1, "r1", "s1"),
-        OpenClawHook::RunStarted { prompt: String::new(), input_messages: String::new() },
+        OpenClawHook::RunStarted { prompt: String::new(), model_input: ModelInput::default() },
         &mut out,
     );
     t.push(cx(2, "r1", "s1"), agent_end(true), &mut out);
@@ -301,7 +354,7 @@ fn a_retried_run_is_one_trace_ending_with_its_last_attempt() {
     let mut out = Vec::new();
     t.push(
         cx(1, "r1", "s1"),
-        OpenClawHook::RunStarted { prompt: String::new(), input_messages: String::new() },
+        OpenClawHook::RunStarted { prompt: String::new(), model_input: ModelInput::default() },
         &mut out,
     );
     for (attempt, ts) in [(1u64, 10u64), (2, 800), (3, 3000)] {
@@ -330,7 +383,7 @@ fn open_runs_stay_within_the_bound() {
     for i in 0..10_000u64 {
         t.push(
             cx(i, &format!("r{i}"), &format!("s{i}")),
-            OpenClawHook::RunStarted { prompt: String::new(), input_messages: String::new() },
+            OpenClawHook::RunStarted { prompt: String::new(), model_input: ModelInput::default() },
             &mut out,
         );
         assert!(t.open_runs() <= 100, "{} open after {i}", t.open_runs());
@@ -346,7 +399,7 @@ fn the_channel_message_time_starts_the_run_and_the_models_timestamp_is_not_the_p
     let prompt = "[Wed 2026-11-25 17:31 UTC] Please read hello.txt".to_string();
     t.push(
         cx(130, "r1", "agent:main:webchat"),
-        OpenClawHook::RunStarted { prompt, input_messages: String::new() },
+        OpenClawHook::RunStarted { prompt, model_input: ModelInput::default() },
         &mut out,
     );
     assert_eq!(out[0].ctx.ts_ms, 100);
@@ -392,7 +445,7 @@ fn a_bridge_call_that_ran_nothing_is_kept_with_its_error() {
     let mut out = Vec::new();
     let cx =
         |ts| HookContext { ts_ms: ts, run_id: "r".into(), session_key: "agent:main:x".into(), ..Default::default() };
-    t.push(cx(1), OpenClawHook::RunStarted { prompt: "hi".into(), input_messages: String::new() }, &mut out);
+    t.push(cx(1), OpenClawHook::RunStarted { prompt: "hi".into(), model_input: ModelInput::default() }, &mut out);
     let start = OpenClawHook::ToolCallStarted {
         tool_call_id: "call_9".into(),
         tool_name: "no_such_tool".into(),

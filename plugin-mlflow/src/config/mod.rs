@@ -20,6 +20,7 @@ pub use validate::printable_url;
 use crate::pricing::{ModelPrice, PriceTable};
 use env::{file_or_env, from_env, otel_headers, otel_sample_rate};
 use file::{FileOtlp, FileSettings};
+use openclaw_plugin_api::ContentParts;
 use serde_json::Value;
 use std::time::Duration;
 use validate::{count, flag, http_url, json_type, millis, secret_text, sourced_text, text, Given, HttpUrl, Source};
@@ -142,7 +143,8 @@ pub struct Signals {
 /// What of a conversation's content is copied into the spans.
 #[derive(Clone, Debug)]
 pub struct Capture {
-    pub content: bool,
+    /// Which parts of the content (`captureContent`).
+    pub parts: ContentParts,
     pub max_content_bytes: usize,
     /// The most messages a model call's input keeps (the latest; `maxHistoryMessages`).
     pub max_history_messages: usize,
@@ -280,7 +282,7 @@ impl Config {
             prices: prices(Given::file(file.pricing, "pricing"))?,
         };
         let capture = Capture {
-            content: flag(Given::file(file.capture_content, "captureContent"), true)?,
+            parts: content_parts(Given::file(file.capture_content, "captureContent"))?,
             max_content_bytes: count(Given::file(file.max_content_bytes, "maxContentBytes"), 8192, 0, 10_000_000)?,
             max_history_messages: count(Given::file(file.max_history_messages, "maxHistoryMessages"), 20, 0, 1000)?,
             redact_patterns: redact_patterns(Given::file(file.redact_patterns, "redactPatterns"))?,
@@ -391,6 +393,29 @@ fn auth(token: Option<Value>, username: Option<Value>, password: Option<Value>, 
         }
         _ => Auth::None,
     })
+}
+
+/// `captureContent`: `true` (the default parts), `false` (none), or an object naming parts, each
+/// `true` or `false`, over the defaults.
+fn content_parts(given: Option<Given>) -> Result<ContentParts, String> {
+    let expected = || format!("true, false or an object of {} set to true or false", ContentParts::NAMES.join(", "));
+    let Some(given) = given else { return Ok(ContentParts::DEFAULT) };
+    match &given.value {
+        Value::Bool(true) => Ok(ContentParts::DEFAULT),
+        Value::Bool(false) => Ok(ContentParts::NONE),
+        Value::Object(named) => {
+            let mut parts = ContentParts::DEFAULT;
+            for (name, on) in named {
+                let key = format!("mlflow config `captureContent.{name}`");
+                let Some(part) = parts.part_mut(name) else {
+                    return Err(format!("{key}: no such part; expected one of {}", ContentParts::NAMES.join(", ")));
+                };
+                *part = on.as_bool().ok_or_else(|| format!("{key}: expected true or false, got {on}"))?;
+            }
+            Ok(parts)
+        }
+        _ => Err(given.refuse(&expected())),
+    }
 }
 
 fn redact_patterns(given: Option<Given>) -> Result<Vec<String>, String> {
@@ -574,6 +599,12 @@ mod tests {
         assert_eq!(keys("/configSchema/properties"), known_keys);
         assert_eq!(keys("/configSchema/properties/otlp/properties"), known_otlp_keys);
         assert_eq!(manifest["configSchema"]["additionalProperties"], false);
+        let parts = &manifest["configSchema"]["properties"]["captureContent"]["properties"];
+        for name in ContentParts::NAMES {
+            let mut defaults = ContentParts::DEFAULT;
+            assert_eq!(parts[name]["default"], *defaults.part_mut(name).unwrap(), "captureContent.{name}");
+        }
+        assert_eq!(parts.as_object().unwrap().len(), ContentParts::NAMES.len());
     }
 
     use super::*;
@@ -599,7 +630,8 @@ mod tests {
         assert!(!c.enabled);
         assert_eq!(c.destination.experiment, ExperimentRef::Name("openclaw-default".into()));
         let s = &c.signals;
-        assert!(s.token_usage && s.costs && s.latency && s.traces && c.capture.content);
+        assert!(s.token_usage && s.costs && s.latency && s.traces);
+        assert_eq!(c.capture.parts, ContentParts::DEFAULT);
         assert_eq!(c.batching.batch_size, 100);
         assert_eq!(c.batching.flush_interval, Duration::from_millis(5000));
         assert_eq!(c.batching.max_in_flight, 4);
@@ -774,6 +806,29 @@ mod tests {
             assert!(err.contains(key) && err.contains("expected"), "{json}: {err}");
             assert!(!err.contains("31415926535"), "{json}: the secret is echoed: {err}");
         }
+    }
+
+    #[test]
+    fn capture_content_is_true_false_or_the_parts_over_the_defaults() {
+        let parts = |value: &str| {
+            Config::parse(&format!(r#"{{{URI}, "captureContent": {value}}}"#), &env(&[])).map(|c| c.capture.parts)
+        };
+        assert_eq!(parts("true").unwrap(), ContentParts::DEFAULT);
+        assert_eq!(parts("false").unwrap(), ContentParts::NONE);
+        assert_eq!(
+            parts(r#"{"systemPrompt": true, "toolOutputs": false}"#).unwrap(),
+            ContentParts { system_prompt: true, tool_outputs: false, ..ContentParts::DEFAULT }
+        );
+        assert_eq!(parts("{}").unwrap(), ContentParts::DEFAULT, "a part left out keeps its default");
+        let unknown = parts(r#"{"systemPrompts": true}"#).unwrap_err();
+        assert!(
+            unknown.contains("`captureContent.systemPrompts`") && unknown.contains("systemPrompt, toolDefinitions"),
+            "{unknown}"
+        );
+        let not_a_flag = parts(r#"{"previews": "yes"}"#).unwrap_err();
+        assert!(not_a_flag.contains("`captureContent.previews`: expected true or false"), "{not_a_flag}");
+        let wrong = parts("1").unwrap_err();
+        assert!(wrong.contains("`captureContent`: expected true, false or an object of previews"), "{wrong}");
     }
 
     #[test]

@@ -52,6 +52,7 @@ fn turn(run_id: &str, provider: &str, cost: Option<ModelCost>) -> Vec<Event> {
             provider: provider.into(),
             model: "doctor-probe".into(),
             input_messages: None,
+            tool_definitions: None,
         },
         Event::ModelCallEnd {
             ctx: ctx(run_id, now.saturating_sub(10)),

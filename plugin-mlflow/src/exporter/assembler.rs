@@ -33,6 +33,9 @@ pub enum ChildKind {
         input_messages: Option<String>,
         /// JSON `[{"id", "name", "arguments"}]`: the tools the reply asked for.
         tool_calls: Option<String>,
+        /// JSON `[{"name", "description", "parameters"}]`: the tools the run's calls are offered
+        /// (the interface's `tool_definitions`, on the run's first call).
+        tool_definitions: Option<String>,
     },
     Tool {
         name: String,
@@ -45,7 +48,12 @@ pub enum ChildKind {
 }
 
 impl ChildKind {
-    pub fn model(provider: String, model: String, input_messages: Option<String>) -> ChildKind {
+    pub fn model(
+        provider: String,
+        model: String,
+        input_messages: Option<String>,
+        tool_definitions: Option<String>,
+    ) -> ChildKind {
         ChildKind::Model {
             provider,
             model,
@@ -55,6 +63,7 @@ impl ChildKind {
             response: None,
             input_messages,
             tool_calls: None,
+            tool_definitions,
         }
     }
 }
@@ -210,8 +219,9 @@ impl Assembler {
                 let run_id = ctx.run_id.clone();
                 self.finish(&run_id, None, out);
             }
-            Event::ModelCallStart { ctx, call_id, provider, model, input_messages } => {
-                self.open_child(&ctx, call_id, ts, ChildKind::model(provider, model, input_messages));
+            Event::ModelCallStart { ctx, call_id, provider, model, input_messages, tool_definitions } => {
+                let kind = ChildKind::model(provider, model, input_messages, tool_definitions);
+                self.open_child(&ctx, call_id, ts, kind);
             }
             Event::ModelCallEnd {
                 ctx,
@@ -226,7 +236,7 @@ impl Assembler {
                 response,
                 tool_calls,
             } => {
-                let fresh = ChildKind::model(provider, model, None);
+                let fresh = ChildKind::model(provider, model, None, None);
                 let prices = Arc::clone(&self.prices);
                 let child = self.close_child(&ctx, &call_id, ts, duration_ms, outcome, error, fresh);
                 if let ChildKind::Model { model, usage: u, cost: c, cost_source, response: r, tool_calls: t, .. } =

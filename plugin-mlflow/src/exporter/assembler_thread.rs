@@ -5,6 +5,7 @@
 //! (see `AssemblerThread::run`).
 
 use super::assembler::{Assembler, FinishedTrace};
+use super::genai_content;
 use super::mailbox::Mailbox;
 use super::mlflow_spans::{self, ReadyTrace, SpanOptions};
 use super::now_ms;
@@ -227,7 +228,8 @@ impl AssemblerThread {
             mailbox.push_traces(&ready);
         }
         if let (Some(otlp), false) = (&self.otlp, to_otlp.is_empty()) {
-            otlp.mailbox.push_traces(to_otlp.iter().map(|&i| &ready[i]));
+            let genai: Vec<ReadyTrace> = to_otlp.iter().map(|&i| genai_content::to_genai(&ready[i])).collect();
+            otlp.mailbox.push_traces(&genai);
         }
     }
 

@@ -42,9 +42,20 @@ pub fn input_of(children: &[ChildSpan], index: usize, prompt: Option<&str>, max_
             }
         }
     }
-    let skip = messages.len().saturating_sub(max_messages);
-    messages.drain(..skip);
+    // The latest messages, and the system prompt however long the conversation.
+    let system = messages.iter().take_while(|m| m["role"] == "system").count();
+    let skip = (messages.len() - system).saturating_sub(max_messages);
+    messages.drain(system..system + skip);
     messages
+}
+
+/// The tools model call `children[index]` was offered: those the run's latest call up to it
+/// carried (the host gives them to a run's first call).
+pub fn tool_definitions_of(children: &[ChildSpan], index: usize) -> Option<Vec<Value>> {
+    children[..=index].iter().rev().find_map(|c| match &c.kind {
+        ChildKind::Model { tool_definitions: Some(tools), .. } => Some(parse_array(tools)),
+        _ => None,
+    })
 }
 
 /// The assistant message a model call answered with: its text and the tools it asked for; `Null`
@@ -86,7 +97,7 @@ mod tests {
     use opentelemetry::trace::SpanId;
 
     fn model(input: Option<&str>, response: &str, tool_calls: Option<&str>) -> ChildSpan {
-        let mut kind = ChildKind::model("p".into(), "m".into(), input.map(String::from));
+        let mut kind = ChildKind::model("p".into(), "m".into(), input.map(String::from), None);
         if let ChildKind::Model { response: r, tool_calls: t, .. } = &mut kind {
             *r = Some(response.into());
             *t = tool_calls.map(String::from);
@@ -141,6 +152,12 @@ mod tests {
             vec![json!({"role": "assistant", "content": "a"}), json!({"role": "assistant", "content": "b"})]
         );
         assert!(input_of(&children, 1, None, 20).iter().all(|m| m["role"] == "assistant"));
+        // The system prompt stays however many messages are cut.
+        let system = r#"[{"role":"system","content":"be brief"},{"role":"user","content":"hi"}]"#;
+        let with_system = vec![model(Some(system), "a", None), model(None, "b", None), model(None, "c", None)];
+        let kept = input_of(&with_system, 2, None, 2);
+        let roles: Vec<&str> = kept.iter().map(|m| m["role"].as_str().unwrap()).collect();
+        assert_eq!(roles, ["system", "assistant", "assistant"]);
         // Without content nothing is a message: no empty turns.
         let uncaptured_tool = child(ChildKind::Tool {
             name: "read".into(),

@@ -6,6 +6,7 @@ use super::chat;
 use crate::genai;
 use crate::pricing::round_usd;
 use crate::redact::Redactor;
+use openclaw_plugin_api::ContentParts;
 use opentelemetry::trace::{SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId, TraceState};
 use opentelemetry::{InstrumentationScope, KeyValue};
 use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
@@ -22,6 +23,9 @@ pub struct SpanOptions {
     pub track_costs: bool,
     pub track_latency: bool,
     pub redactor: Redactor,
+    /// The content parts shown (the hooks also keep replies and tool results for later calls'
+    /// inputs, and a host may pass parts another plugin asked for).
+    pub parts: ContentParts,
     /// Each captured text is cut to this after it is redacted (`maxContentBytes`).
     pub max_content_bytes: usize,
     /// The most messages a model call's input shows (`maxHistoryMessages`).
@@ -174,15 +178,51 @@ impl Builder<'_> {
         Value::Object(out)
     }
 
+    /// A tool definition as OpenAI's (`{"type": "function", "function": {name, description,
+    /// parameters}}`), which MLflow shows as the call's tools: the description redacted and cut,
+    /// the schema redacted.
+    fn openai_tool(&mut self, tool: &serde_json::Value) -> serde_json::Value {
+        use serde_json::Value;
+        let mut function = serde_json::Map::new();
+        let name = tool.get("name").and_then(Value::as_str).unwrap_or_default();
+        function.insert("name".into(), Value::String(crate::intake::label(name)));
+        if let Some(description) = tool.get("description").and_then(Value::as_str) {
+            function.insert("description".into(), Value::String(self.clean(description)));
+        }
+        if let Some(parameters) = tool.get("parameters") {
+            let mut parameters = parameters.clone();
+            self.redacted |= self.opts.redactor.redact_json(&mut parameters);
+            function.insert("parameters".into(), parameters);
+        }
+        json!({"type": "function", "function": function})
+    }
+
     /// A model call's inputs and outputs as MLflow shows them in its Chat view: the messages the
     /// call received (`{"messages": [...]}`) and its reply (`{"choices": [{"message": ...}]}`).
     fn conversation(&mut self, run: &RunTrace, index: usize, attributes: &mut Vec<KeyValue>) {
+        let parts = self.opts.parts;
         let input = chat::input_of(&run.children, index, run.prompt.as_deref(), self.opts.max_history_messages);
-        if !input.is_empty() {
-            let messages: Vec<_> = input.iter().map(|m| self.openai_message(m)).collect();
+        let shown = |m: &&serde_json::Value| {
+            if m["role"] == "system" {
+                parts.system_prompt
+            } else {
+                parts.input_messages
+            }
+        };
+        let messages: Vec<_> = input.iter().filter(shown).map(|m| self.openai_message(m)).collect();
+        if !messages.is_empty() {
             attributes.push(KeyValue::new("mlflow.spanInputs", json!({"messages": messages}).to_string()));
         }
+        if parts.tool_definitions {
+            if let Some(tools) = chat::tool_definitions_of(&run.children, index) {
+                let tools: Vec<_> = tools.iter().map(|t| self.openai_tool(t)).collect();
+                attributes.push(KeyValue::new("mlflow.chat.tools", serde_json::Value::Array(tools).to_string()));
+            }
+        }
         let reply = chat::reply_of(&run.children[index]);
+        if !parts.output_messages {
+            return;
+        }
         if reply.get("content").is_some() || reply.get("tool_calls").is_some() {
             let finish_reason = if reply.get("tool_calls").is_some() { "tool_calls" } else { "stop" };
             let message = self.openai_message(&reply);
@@ -351,8 +391,10 @@ impl Builder<'_> {
                 if let Some(p) = params {
                     a.push(KeyValue::new("mlflow.spanInputs", self.json_payload(p)));
                 }
+                // A result may be kept only as a later model call's input.
+                let result = result.as_deref().filter(|_| self.opts.parts.tool_outputs);
                 if retriever {
-                    if let Some(docs) = self.retrieved(documents.as_deref(), result.as_deref()) {
+                    if let Some(docs) = self.retrieved(documents.as_deref(), result) {
                         a.push(KeyValue::new("mlflow.spanOutputs", docs));
                     }
                 } else if let Some(r) = result {
@@ -434,6 +476,7 @@ mod tests {
             track_costs: true,
             track_latency: true,
             redactor: Redactor::new(&[]),
+            parts: ContentParts::DEFAULT,
             max_content_bytes,
             max_history_messages: 20,
             retriever_tools: vec!["memory_search".into()],

@@ -20,6 +20,7 @@ mod assembler_thread;
 mod backoff;
 mod chat;
 mod delivery;
+mod genai_content;
 mod in_flight;
 mod mailbox;
 mod mlflow_destination;
@@ -246,6 +247,7 @@ impl Exporter {
                 track_costs: signals.costs,
                 track_latency: signals.latency,
                 redactor: Redactor::new(&config.capture.redact_patterns),
+                parts: config.capture.parts,
                 max_content_bytes: config.capture.max_content_bytes,
                 max_history_messages: config.capture.max_history_messages,
                 retriever_tools: config.capture.retriever_tools.clone(),
