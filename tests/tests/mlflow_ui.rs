@@ -1,7 +1,8 @@
 //! The browser test: the demo's turns in MLflow's Traces tab, read in headless Chromium as an
 //! operator reads them (the Input preview, the Session, the State) and a failed turn's error text
 //! in its trace view, where it shows only because its span carries an `exception` event; and a
-//! tool-calling turn's model call, whose pane shows the conversation the model received.
+//! tool-calling turn's model call, whose pane shows the conversation the model received (with the
+//! system prompt and the tools offered when those are captured).
 
 use openclaw_plugin_tests::browser::{read_overview_tab, read_span, read_traces_tab};
 use openclaw_plugin_tests::*;
@@ -219,4 +220,35 @@ fn the_overview_counts_the_turns_and_the_tools_that_ran() {
     assert_eq!(row("tool.read"), [reads.to_string().as_str(), "100.00%"], "{tools:#?}");
     assert_eq!(row("tool.sessions_spawn"), ["1", "100.00%"], "{tools:#?}");
     assert!(!tools.iter().any(|l| l.contains("tool_call")), "the bridge is no tool: {tools:#?}");
+}
+
+/// With the system prompt and the tool definitions captured, a model call's pane shows the
+/// system prompt as the conversation's first turn and the tools the model was offered.
+#[test]
+fn a_model_calls_pane_shows_the_system_prompt_and_the_tools_offered_when_captured() {
+    let mlflow = Mlflow::from_env();
+    let name = unique("ui-tools");
+    let run_id = unique("run");
+    let session = "agent:main:ui-tools";
+    let prompt = "Which notes mention the quarterly review?";
+    let mut run = openclaw_run(&run_id, session, now_ms() - 60_000, prompt, true);
+    let system = "You are a personal assistant running inside OpenClaw. Answer briefly.";
+    let tools = serde_json::json!([
+        {"name": "memory_search", "description": "Search the memory files for a query.",
+         "parameters": {"type": "object", "properties": {"query": {"type": "string"}}, "required": ["query"]}},
+        {"name": "web_fetch", "description": "Fetch a web page as text.",
+         "parameters": {"type": "object", "properties": {"url": {"type": "string"}}}},
+    ]);
+    let llm_input = serde_json::json!({"runId": run_id, "provider": "openai", "model": "gpt-5-mini", "prompt": prompt,
+        "systemPrompt": system, "historyMessages": [], "tools": tools});
+    let ts = run[0]["ts"].as_u64().unwrap() + 1;
+    run.insert(1, serde_json::json!({"hook": "llm_input", "ts": ts, "ctx": run[0]["ctx"], "event": llm_input}));
+    let parts = "captureContent: { systemPrompt: true, toolDefinitions: true }";
+    replay(&write_recording(&[run]), &mlflow_config(&mlflow, &name, parts), &[], &[]).assert_success();
+
+    let pane =
+        read_span(&mlflow.uri, &mlflow.experiment_id(&name).unwrap(), opening(prompt), "llm.openai.gpt-5-mini", 0);
+    let lines = lines_from(&pane.panel, "Tools");
+    let shown = ["Tools", "(2)", "Inputs", "System", system, "User", prompt, "Outputs", "Assistant", "Hello!"];
+    assert!(in_order(&lines, &shown), "the model call's pane shows {shown:?} in order:\n{}", pane.panel);
 }
