@@ -5,75 +5,56 @@
 //! and the addon may be required more than once; the JavaScript entry keeps one addon instance on
 //! `globalThis`, and this state is a process-wide `OnceLock`, so the plugins start exactly once.
 //!
-//! The plugin libraries are loaded and the plugins started on the host's own thread, not on the
-//! gateway's JavaScript thread that calls `start`: what the hooks send meanwhile waits in
-//! `State::waiting`, in order, and is handed over once the plugins run.
+//! The gateway's JavaScript thread only reads a hook's payload and sends it here; the host's own
+//! thread owns the translator and the plugins: it loads the libraries, starts the plugins, then
+//! translates each hook, hands the events to the plugins and releases what the translator holds when
+//! it falls due. A stop is a message with a reply, so it comes after every hook sent before it. The
+//! queue between the two is bounded by bytes; what does not fit is counted and dropped, never
+//! waited for.
 
 use crate::log_sink;
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use openclaw_plugin_api::LogLevel;
 use openclaw_plugin_host::openclaw::payload::Capture;
 use openclaw_plugin_host::openclaw::{HookContext, OpenClawHook, Translator};
 use openclaw_plugin_host::plugin_set::stats_json;
 use openclaw_plugin_host::{HostEvent, PluginSet};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Condvar, Mutex, MutexGuard, OnceLock};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-/// How long the releaser stays awake after the last held event, so that a busy gateway does not
-/// pay a wake-up per model call; after that it sleeps until something is held again.
-const RELEASER_LINGER_MS: u64 = 10_000;
-
-/// At most this many events wait for the plugins to start (it takes milliseconds); later ones are
-/// counted and dropped.
-const MAX_WAITING: usize = 1_000;
+/// The most the hooks waiting for the host's thread may hold (their texts and a fixed overhead
+/// each): they wait only while the plugins start, or while the thread is descheduled.
+const MAX_QUEUED_BYTES: usize = 64 << 20;
+/// What a queued hook counts for beyond its texts.
+const HOOK_OVERHEAD_BYTES: usize = 256;
 
 pub struct Bridge {
     /// How much content the hooks read (from the plugins' settings).
     capture: Capture,
-    /// Set, under the state lock, once the starter thread has started them.
+    to_host: Sender<ToHost>,
+    /// Bytes of the hooks sent and not yet taken by the host's thread.
+    queued_bytes: AtomicUsize,
+    /// Hooks dropped because the queue was full, not yet reported.
+    dropped: AtomicU64,
+    /// Set by the host's thread once the plugins have started (read by `stats`).
     plugins: OnceLock<PluginSet>,
-    /// Only the gateway's JavaScript thread pushes; the releaser takes the lock when something the
-    /// translator holds falls due (rarely contended).
-    state: Mutex<State>,
-    /// Wakes the releaser when the translator starts holding something while it sleeps.
-    releaser: Condvar,
     stopped: AtomicBool,
 }
 
-struct State {
-    translator: Translator,
-    /// Reused for each hook's events.
-    out: Vec<HostEvent>,
-    /// The releaser is awake (or lingering) and will see new deadlines by itself.
-    releaser_armed: bool,
-    /// Events translated before the plugins started, oldest first, and how many did not fit.
-    waiting: Vec<HostEvent>,
-    dropped_waiting: u64,
-}
-
-impl State {
-    /// Hands this hook's events to the plugins, or keeps them until the plugins have started.
-    fn dispatch(&mut self, plugins: Option<&PluginSet>) {
-        match plugins {
-            Some(plugins) => self.out.drain(..).for_each(|event| plugins.dispatch(&event)),
-            None => {
-                let room = MAX_WAITING.saturating_sub(self.waiting.len());
-                self.dropped_waiting += self.out.len().saturating_sub(room) as u64;
-                let kept = self.out.len().min(room);
-                self.waiting.extend(self.out.drain(..).take(kept));
-                self.out.clear();
-            }
-        }
-    }
+enum ToHost {
+    Hook(HookContext, OpenClawHook, usize),
+    /// Hand out what the translator holds, flush and stop the plugins by `deadline`, and reply
+    /// with what could not be sent.
+    Stop { deadline: Instant, reply: Sender<String> },
 }
 
 static BRIDGE: OnceLock<Bridge> = OnceLock::new();
 
 /// Loads every plugin library in `plugins_dir` with `plugin-api`'s checks, and starts each that
 /// `config` (the gateway's configuration, JSON) enables, with its section, on the host's thread,
-/// which logs what it started and then releases what falls due. Returns at once; runs once per
-/// process (later calls do nothing).
+/// which then serves the hooks. Returns at once; runs once per process (later calls do nothing).
 pub fn start(plugins_dir: &Path, config_json: &str, max_level: LogLevel, wake: log_sink::Wake) -> Result<(), String> {
     let host = log_sink::host_handle(max_level, wake);
     if BRIDGE.get().is_some() {
@@ -81,29 +62,24 @@ pub fn start(plugins_dir: &Path, config_json: &str, max_level: LogLevel, wake: l
     }
     let config: serde_json::Value =
         serde_json::from_str(config_json).map_err(|e| format!("the gateway's configuration is not JSON: {e}"))?;
+    let (to_host, from_gateway) = crossbeam_channel::unbounded();
     let mut first = false;
     let bridge = BRIDGE.get_or_init(|| {
         first = true;
         Bridge {
             capture: Capture::from_config(&config),
+            to_host,
+            queued_bytes: AtomicUsize::new(0),
+            dropped: AtomicU64::new(0),
             plugins: OnceLock::new(),
-            state: Mutex::new(State {
-                translator: Translator::default(),
-                out: Vec::with_capacity(8),
-                releaser_armed: false,
-                waiting: Vec::new(),
-                dropped_waiting: 0,
-            }),
-            releaser: Condvar::new(),
             stopped: AtomicBool::new(false),
         }
     });
     if !first {
         return Ok(());
     }
-    // One thread of the host's loads the libraries, starts the plugins, then releases what the
-    // translator holds. It never ends: an allocator inside a plugin library (mimalloc) takes the
-    // thread that loaded it for the process's main one, whose end must not come before the others'.
+    // The thread never ends: an allocator inside a plugin library (mimalloc) takes the thread that
+    // loaded it for the process's main one, whose end must not come before the others'.
     let plugins_dir = plugins_dir.to_path_buf();
     std::thread::Builder::new()
         .name("openclaw-mlflow-host".into())
@@ -112,7 +88,7 @@ pub fn start(plugins_dir: &Path, config_json: &str, max_level: LogLevel, wake: l
             let plugins = PluginSet::start(&plugins_dir, &config, host, &|level, line| host.write(level, line));
             let took = began.elapsed().as_secs_f64() * 1000.0;
             let summary = plugins.summary();
-            hand_over(bridge, plugins);
+            let plugins = bridge.plugins.get_or_init(|| plugins);
             log_sink::log(
                 LogLevel::Info,
                 &format!(
@@ -120,7 +96,7 @@ pub fn start(plugins_dir: &Path, config_json: &str, max_level: LogLevel, wake: l
                     std::process::id()
                 ),
             );
-            release_when_due(bridge);
+            serve(bridge, plugins, from_gateway);
             loop {
                 std::thread::park();
             }
@@ -129,113 +105,61 @@ pub fn start(plugins_dir: &Path, config_json: &str, max_level: LogLevel, wake: l
     Ok(())
 }
 
-/// Makes the started plugins the bridge's and hands them what waited, in order (under the lock, so
-/// that no hook's events overtake it).
-fn hand_over(bridge: &Bridge, plugins: PluginSet) {
-    let mut state = lock(bridge);
-    let plugins = bridge.plugins.get_or_init(|| plugins);
-    for event in std::mem::take(&mut state.waiting) {
-        plugins.dispatch(&event);
-    }
-    let dropped = std::mem::take(&mut state.dropped_waiting);
-    drop(state);
-    bridge.releaser.notify_all(); // a shutdown waiting for the start
-    if dropped > 0 {
-        log_sink::log(
-            LogLevel::Warn,
-            &format!("MLflow host: {dropped} event(s) came before the plugins had started and were dropped"),
-        );
-    }
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
-}
-
-fn lock(bridge: &Bridge) -> MutexGuard<'_, State> {
-    bridge.state.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// The releaser thread: hands out what the translator holds (a model call waiting for its reply,
-/// a failed run waiting for a retry) when it falls due, even if no other hook comes. It sleeps
-/// while nothing is held, so an idle gateway stays idle.
-fn release_when_due(bridge: &'static Bridge) {
-    let mut state = lock(bridge);
-    let mut last_busy = now_ms();
-    while !bridge.stopped.load(Ordering::Acquire) {
-        let now = now_ms();
-        let State { translator, out, .. } = &mut *state;
-        translator.release_due(now, out);
-        state.dispatch(bridge.plugins.get());
-        let wait = match state.translator.next_deadline() {
+/// The host's thread: translates each hook and hands its events to the plugins, releases what the
+/// translator holds when it falls due (a model call waiting for its reply, a failed run waiting for
+/// a retry), and stops on request. It sleeps while nothing is sent and nothing is held, so an idle
+/// gateway stays idle.
+fn serve(bridge: &Bridge, plugins: &PluginSet, from_gateway: Receiver<ToHost>) {
+    let mut translator = Translator::default();
+    let mut out: Vec<HostEvent> = Vec::with_capacity(8);
+    loop {
+        let message = match translator.next_deadline() {
             Some(deadline) => {
-                last_busy = now;
-                Some(deadline.saturating_sub(now).max(1))
+                let wait = Duration::from_millis(deadline.saturating_sub(now_ms()).max(1));
+                match from_gateway.recv_timeout(wait) {
+                    Ok(message) => Some(message),
+                    Err(RecvTimeoutError::Timeout) => None,
+                    Err(RecvTimeoutError::Disconnected) => return,
+                }
             }
-            None if now.saturating_sub(last_busy) < RELEASER_LINGER_MS => Some(RELEASER_LINGER_MS),
-            None => None,
+            None => match from_gateway.recv() {
+                Ok(message) => Some(message),
+                Err(_) => return,
+            },
         };
-        state = match wait {
-            Some(ms) => {
-                bridge.releaser.wait_timeout(state, Duration::from_millis(ms)).unwrap_or_else(|e| e.into_inner()).0
+        match message {
+            Some(ToHost::Hook(cx, hook, bytes)) => {
+                bridge.queued_bytes.fetch_sub(bytes, Ordering::Relaxed);
+                translator.push(cx, hook, &mut out);
             }
-            None => {
-                state.releaser_armed = false;
-                let state = bridge.releaser.wait(state).unwrap_or_else(|e| e.into_inner());
-                last_busy = now_ms();
-                state
+            Some(ToHost::Stop { deadline, reply }) => {
+                translator.finish(&mut out);
+                out.drain(..).for_each(|event| plugins.dispatch(&event));
+                report_dropped(bridge);
+                let _ = reply.send(stop(plugins, deadline));
+                return;
             }
-        };
+            None => {}
+        }
+        translator.release_due(now_ms(), &mut out);
+        out.drain(..).for_each(|event| plugins.dispatch(&event));
+        report_dropped(bridge);
     }
 }
 
-/// The hot path: translate one hook and hand its events to every plugin (each copies and queues).
-#[inline]
-/// How much content the hooks' payloads give the plugins, from the settings `start` was given.
-pub fn capture() -> Capture {
-    BRIDGE.get().map_or(Capture::DEFAULT, |b| b.capture)
-}
-
-pub fn push(cx: HookContext, hook: OpenClawHook) {
-    let Some(bridge) = BRIDGE.get() else { return };
-    if bridge.stopped.load(Ordering::Relaxed) {
+fn report_dropped(bridge: &Bridge) {
+    if bridge.dropped.load(Ordering::Relaxed) == 0 {
         return;
     }
-    let mut state = lock(bridge);
-    let State { translator, out, .. } = &mut *state;
-    translator.push(cx, hook, out);
-    state.dispatch(bridge.plugins.get());
-    if !state.releaser_armed && state.translator.next_deadline().is_some() {
-        state.releaser_armed = true;
-        bridge.releaser.notify_one();
-    }
+    let dropped = bridge.dropped.swap(0, Ordering::Relaxed);
+    log_sink::log(
+        LogLevel::Warn,
+        &format!("MLflow host: {dropped} hook(s) arrived while {MAX_QUEUED_BYTES} bytes of hooks waited for the host's thread, and were dropped"),
+    );
 }
 
-/// Hands out what the translator still holds, then flushes and stops every plugin within
-/// `budget_ms` in all. Returns what each plugin said it could not send (empty when all went).
-/// Later calls do nothing.
-pub fn shutdown(budget_ms: u64) -> String {
-    let Some(bridge) = BRIDGE.get() else { return String::new() };
-    if bridge.stopped.swap(true, Ordering::AcqRel) {
-        return String::new();
-    }
-    let deadline = Instant::now() + Duration::from_millis(budget_ms);
-    let plugins = {
-        let mut state = lock(bridge);
-        // A stop right after the start: the start is waited for, within the budget.
-        while bridge.plugins.get().is_none() && Instant::now() < deadline {
-            let wait = deadline.saturating_duration_since(Instant::now());
-            state = bridge.releaser.wait_timeout(state, wait).unwrap_or_else(|e| e.into_inner()).0;
-        }
-        let State { translator, out, .. } = &mut *state;
-        translator.finish(out);
-        state.dispatch(bridge.plugins.get());
-        bridge.plugins.get()
-    };
-    bridge.releaser.notify_all();
-    let Some(plugins) = plugins else {
-        return "the plugins had not started by the shutdown deadline; nothing was traced".into();
-    };
+/// Flushes and stops every plugin by `deadline`: what each said it could not send.
+fn stop(plugins: &PluginSet, deadline: Instant) -> String {
     let left_ms = deadline.saturating_duration_since(Instant::now()).as_millis() as u64;
     let left: Vec<String> = plugins
         .stop(left_ms, &log_sink::log)
@@ -243,6 +167,55 @@ pub fn shutdown(budget_ms: u64) -> String {
         .filter_map(|(plugin, result)| result.err().map(|e| format!("{}: {e}", plugin.id)))
         .collect();
     left.join("; ")
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+/// How much content the hooks' payloads give the plugins, from the settings `start` was given.
+pub fn capture() -> Capture {
+    BRIDGE.get().map_or(Capture::DEFAULT, |b| b.capture)
+}
+
+/// The hot path: hands one hook, read, to the host's thread; never waits.
+pub fn push(cx: HookContext, hook: OpenClawHook) {
+    let Some(bridge) = BRIDGE.get() else { return };
+    if bridge.stopped.load(Ordering::Relaxed) {
+        return;
+    }
+    let bytes = HOOK_OVERHEAD_BYTES + cx.text_bytes() + hook.text_bytes();
+    if bridge.queued_bytes.fetch_add(bytes, Ordering::Relaxed) + bytes > MAX_QUEUED_BYTES {
+        bridge.queued_bytes.fetch_sub(bytes, Ordering::Relaxed);
+        bridge.dropped.fetch_add(1, Ordering::Relaxed);
+        return;
+    }
+    if bridge.to_host.send(ToHost::Hook(cx, hook, bytes)).is_err() {
+        bridge.queued_bytes.fetch_sub(bytes, Ordering::Relaxed);
+    }
+}
+
+/// Hands out what the translator still holds, then flushes and stops every plugin within
+/// `budget_ms` in all (after every hook sent before: the stop waits its turn on the host's thread,
+/// which may still be starting the plugins). Returns what each plugin said it could not send
+/// (empty when all went). Later calls do nothing.
+pub fn shutdown(budget_ms: u64) -> String {
+    let Some(bridge) = BRIDGE.get() else { return String::new() };
+    if bridge.stopped.swap(true, Ordering::AcqRel) {
+        return String::new();
+    }
+    let deadline = Instant::now() + Duration::from_millis(budget_ms);
+    let (reply, answer) = crossbeam_channel::bounded(1);
+    if bridge.to_host.send(ToHost::Stop { deadline, reply }).is_err() {
+        return "the host's thread is gone; nothing more was sent".into();
+    }
+    match answer.recv_deadline(deadline) {
+        Ok(left) => left,
+        Err(_) if bridge.plugins.get().is_none() => {
+            "the plugins had not started by the shutdown deadline; nothing was traced".into()
+        }
+        Err(_) => "the plugins did not stop by the shutdown deadline".into(),
+    }
 }
 
 /// Each plugin's counters, as JSON (`{"mlflow": {"accepted": .., ...}}`).

@@ -164,6 +164,45 @@ pub enum OpenClawHook {
     },
 }
 
+impl OpenClawHook {
+    /// The bytes its texts hold: what a queue of hooks bounds.
+    pub fn text_bytes(&self) -> usize {
+        use OpenClawHook::*;
+        let texts: &[&String] = match self {
+            MessageReceived => &[],
+            RunStarted { prompt, model_input } => &[prompt, &model_input.messages, &model_input.tool_definitions],
+            ModelCallStarted { call_id, provider, model } => &[call_id, provider, model],
+            ModelCallEnded { call_id, provider, model, error, .. } => &[call_id, provider, model, error],
+            AssistantMessage { text, tool_calls, error, .. } => &[text, tool_calls, error],
+            ModelCallUsage { call_id, .. } => &[call_id],
+            ToolCallStarted { tool_call_id, tool_name, params, .. } => &[tool_call_id, tool_name, params],
+            ToolCallEnded { tool_call_id, tool_name, error, result, documents, .. } => {
+                &[tool_call_id, tool_name, error, result, documents]
+            }
+            AgentEnded { error, response, .. } => &[error, response],
+            SessionStarted { resumed_from } => &[resumed_from],
+            SessionEnded { reason, .. } => &[reason],
+            SubagentSpawned { requester_session_key, child_session_key, child_agent_id, label, model } => {
+                &[requester_session_key, child_session_key, child_agent_id, label, model]
+            }
+            SubagentEnded { requester_session_key, child_session_key, error, .. } => {
+                &[requester_session_key, child_session_key, error]
+            }
+        };
+        texts.iter().map(|t| t.len()).sum()
+    }
+}
+
+impl HookContext {
+    /// The bytes its texts hold.
+    pub fn text_bytes(&self) -> usize {
+        [&self.run_id, &self.session_key, &self.session_id, &self.agent_id, &self.channel, &self.trigger]
+            .iter()
+            .map(|t| t.len())
+            .sum()
+    }
+}
+
 /// Bounds on what the translator remembers.
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
