@@ -6,7 +6,8 @@ A copy of `dist/openclaw-mlflow` whose `index.js` times each call into the addon
 runs `GATEWAY_WARMUP` turns, then `TURNS` more, 4 at a time over 8 conversations, until every
 trace is in MLflow. Prints, per hook: calls per turn, p50, p90 and mean µs, and the sum per turn.
 
-    bench_gateway_hook_times.py [TURNS]    (after `make bench-gateway`'s setup: package, gateway)
+    bench_gateway_hook_times.py [TURNS [PACKAGE]]    (after `make bench-gateway`'s setup: package,
+    gateway; PACKAGE: another build's `dist/openclaw-mlflow`, to compare builds side by side)
 """
 import json
 import os
@@ -50,6 +51,8 @@ def read_times(path, deadline_s=10):
 
 def main():
     turns = int(sys.argv[1]) if len(sys.argv) > 1 else 40
+    if len(sys.argv) > 2:
+        bg.OURS = os.path.abspath(sys.argv[2])
     work = tempfile.mkdtemp(prefix="hook-times-", dir=bg.WORK)
     bg.OURS = timed_package(os.path.join(work, "openclaw-mlflow"))
     times_path = os.path.join(work, "hook-times.json")

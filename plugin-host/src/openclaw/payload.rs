@@ -145,15 +145,6 @@ pub fn read_hook<P: Payload>(
     let parts = capture.parts;
     // The event's own field first, then the run context's.
     let field = |name: &str| event.field(name).or_else(|| ctx.field(name));
-    let context = HookContext {
-        ts_ms,
-        run_id: r.label(field("runId")),
-        session_key: r.label(field("sessionKey")),
-        session_id: r.label(field("sessionId")),
-        agent_id: r.label(field("agentId")),
-        channel: first_non_empty([r.label(ctx.field("channel")), r.label(ctx.field("messageProvider"))]),
-        trigger: r.label(ctx.field("trigger")),
-    };
     let translated = match hook {
         "message_received" => OpenClawHook::MessageReceived,
         h if RUN_START_HOOKS.contains(&h) => OpenClawHook::RunStarted {
@@ -268,6 +259,18 @@ pub fn read_hook<P: Payload>(
             error: part(parts.previews).error(event.field("error")),
         },
         _ => return None,
+    };
+    // After the hook's own fields: a hook of no use (most `before_message_write` calls) costs no
+    // context reads.
+    let channel = r.label(ctx.field("channel"));
+    let context = HookContext {
+        ts_ms,
+        run_id: r.label(field("runId")),
+        session_key: r.label(field("sessionKey")),
+        session_id: r.label(field("sessionId")),
+        agent_id: r.label(field("agentId")),
+        channel: if channel.is_empty() { r.label(ctx.field("messageProvider")) } else { channel },
+        trigger: r.label(ctx.field("trigger")),
     };
     Some((context, translated))
 }
