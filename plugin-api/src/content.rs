@@ -69,6 +69,17 @@ impl ContentParts {
         })
     }
 
+    /// The names of the parts captured, joined by commas; "none" when none is.
+    pub fn names_on(&self) -> String {
+        let mut copy = *self;
+        let on: Vec<&str> = ContentParts::NAMES.into_iter().filter(|n| copy.part_mut(n).is_some_and(|p| *p)).collect();
+        if on.is_empty() {
+            "none".to_string()
+        } else {
+            on.join(",")
+        }
+    }
+
     /// Whether any part is captured.
     pub fn any(&self) -> bool {
         *self != ContentParts::NONE
@@ -106,5 +117,7 @@ mod tests {
         }
         assert!(ContentParts::NONE.part_mut("systemprompt").is_none(), "names are exact");
         assert_eq!(ContentParts::NONE.union(ContentParts::DEFAULT), ContentParts::DEFAULT);
+        assert_eq!(ContentParts::DEFAULT.names_on(), "previews,inputMessages,outputMessages,toolInputs,toolOutputs");
+        assert_eq!(ContentParts::NONE.names_on(), "none");
     }
 }

@@ -78,7 +78,7 @@ impl MlflowPlugin {
                 config.destination.experiment,
                 config.batching.batch_size,
                 config.batching.flush_interval.as_millis(),
-                config.capture.parts.any()
+                config.capture.parts.names_on()
             )
         });
         for url in config.destination.credentials_in_clear() {

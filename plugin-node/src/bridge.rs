@@ -47,7 +47,10 @@ enum ToHost {
     Hook(HookContext, OpenClawHook, usize),
     /// Hand out what the translator holds, flush and stop the plugins by `deadline`, and reply
     /// with what could not be sent.
-    Stop { deadline: Instant, reply: Sender<String> },
+    Stop {
+        deadline: Instant,
+        reply: Sender<String>,
+    },
 }
 
 static BRIDGE: OnceLock<Bridge> = OnceLock::new();
