@@ -69,10 +69,15 @@ impl ContentParts {
         })
     }
 
+    /// Whether the part called `name` is captured; `None` for an unknown name.
+    pub fn get(&self, name: &str) -> Option<bool> {
+        let mut copy = *self;
+        copy.part_mut(name).map(|on| *on)
+    }
+
     /// The names of the parts captured, joined by commas; "none" when none is.
     pub fn names_on(&self) -> String {
-        let mut copy = *self;
-        let on: Vec<&str> = ContentParts::NAMES.into_iter().filter(|n| copy.part_mut(n).is_some_and(|p| *p)).collect();
+        let on: Vec<&str> = ContentParts::NAMES.into_iter().filter(|n| self.get(n) == Some(true)).collect();
         if on.is_empty() {
             "none".to_string()
         } else {
@@ -109,13 +114,10 @@ mod tests {
             let mut parts = ContentParts::NONE;
             *parts.part_mut(name).unwrap() = true;
             assert!(parts.any());
-            let others_off = ContentParts::NAMES.iter().filter(|n| **n != name).all(|n| {
-                let mut copy = parts;
-                !*copy.part_mut(n).unwrap()
-            });
+            let others_off = ContentParts::NAMES.iter().filter(|n| **n != name).all(|n| parts.get(n) == Some(false));
             assert!(others_off, "{name} set another part too");
         }
-        assert!(ContentParts::NONE.part_mut("systemprompt").is_none(), "names are exact");
+        assert_eq!(ContentParts::NONE.get("systemprompt"), None, "names are exact");
         assert_eq!(ContentParts::NONE.union(ContentParts::DEFAULT), ContentParts::DEFAULT);
         assert_eq!(ContentParts::DEFAULT.names_on(), "previews,inputMessages,outputMessages,toolInputs,toolOutputs");
         assert_eq!(ContentParts::NONE.names_on(), "none");

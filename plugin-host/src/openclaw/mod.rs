@@ -32,7 +32,8 @@ mod tool_bridge;
 
 use crate::host_event::{Ctx, Hook, HostEvent};
 use openclaw_plugin_api::{ModelCost, Outcome, TokenUsage};
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
 
 /// OpenClaw hooks that may be a run's first, in the order OpenClaw emits them.
 pub const RUN_START_HOOKS: [&str; 6] = [
@@ -277,8 +278,9 @@ pub struct Translator {
     /// Runs whose end went out, so that a repeated `agent_end` does not end it twice.
     ended: HashSet<String>,
     ended_order: VecDeque<String>,
-    /// Held calls and ends by deadline (run ids; a stale entry is skipped when its run moved on).
-    deadlines: VecDeque<(u64, String)>,
+    /// Held calls and ends, earliest deadline first (run ids; a stale entry is skipped when its
+    /// run moved on). A heap: a call held later may fall due before an end held earlier.
+    deadlines: BinaryHeap<Reverse<(u64, String)>>,
     now_ms: u64,
     pushes_since_sweep: usize,
 }
@@ -299,7 +301,7 @@ impl Translator {
             session_ids: HashMap::new(),
             ended: HashSet::new(),
             ended_order: VecDeque::new(),
-            deadlines: VecDeque::new(),
+            deadlines: BinaryHeap::new(),
             now_ms: 0,
             pushes_since_sweep: 0,
         }
@@ -419,7 +421,7 @@ impl Translator {
                     match self.runs.get_mut(&cx.run_id).filter(|_| !success) {
                         Some(run) => {
                             run.held_end = Some(HeldCall { event: end, deadline_ms });
-                            self.deadlines.push_back((deadline_ms, cx.run_id.clone()));
+                            self.deadlines.push(Reverse((deadline_ms, cx.run_id.clone())));
                         }
                         None => {
                             out.push(end);
@@ -481,18 +483,18 @@ impl Translator {
 
     /// The earliest moment something held is due (milliseconds since the epoch), if anything is.
     pub fn next_deadline(&self) -> Option<u64> {
-        self.deadlines.front().map(|(deadline, _)| *deadline)
+        self.deadlines.peek().map(|Reverse((deadline, _))| *deadline)
     }
 
     /// Lets go of every held call and end due at `now_ms` (the gateway's clock: hooks carry it, and
     /// a host with nothing else to do calls this when [`Translator::next_deadline`] passes).
     pub fn release_due(&mut self, now_ms: u64, out: &mut Vec<HostEvent>) {
         self.now_ms = self.now_ms.max(now_ms);
-        while let Some((deadline, _)) = self.deadlines.front() {
+        while let Some(Reverse((deadline, _))) = self.deadlines.peek() {
             if *deadline > self.now_ms {
                 break;
             }
-            let (_, run_id) = self.deadlines.pop_front().expect("front exists");
+            let Reverse((_, run_id)) = self.deadlines.pop().expect("peeked");
             let now = self.now_ms;
             let Some(run) = self.runs.get_mut(&run_id) else { continue };
             if run.awaiting_reply.as_ref().is_some_and(|h| h.deadline_ms <= now) {
@@ -574,7 +576,7 @@ impl Translator {
         let deadline_ms = event.ctx.ts_ms.saturating_add(self.limits.reply_wait_ms);
         if let Some(run) = self.runs.get_mut(&run_id) {
             run.awaiting_reply = Some(HeldCall { event, deadline_ms });
-            self.deadlines.push_back((deadline_ms, run_id));
+            self.deadlines.push(Reverse((deadline_ms, run_id)));
         }
     }
 

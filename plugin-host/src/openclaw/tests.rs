@@ -530,3 +530,25 @@ fn retrieval_results_become_documents_with_their_source() {
     let read = tool_end("read", serde_json::json!({"kind": "text", "content": "file text"}));
     assert_eq!(documents_of(read), serde_json::Value::Null);
 }
+
+/// What the translator holds goes out by its own deadline, whatever was held before it: a call's
+/// end (held for its reply) held after a failed run's end (held for a retry, longer) is not kept
+/// waiting behind it.
+#[test]
+fn a_shorter_deadline_held_later_is_released_first() {
+    let mut t = Translator::new(Limits { reply_wait_ms: 100, end_grace_ms: 5_000, ..Limits::default() });
+    let mut out = Vec::new();
+    let start = || OpenClawHook::RunStarted { prompt: "hi".into(), model_input: ModelInput::default() };
+    let failed =
+        OpenClawHook::AgentEnded { success: false, error: "boom".into(), duration_ms: None, response: String::new() };
+    t.push(cx(1, "failed", "s1"), start(), &mut out);
+    t.push(cx(2, "failed", "s1"), failed, &mut out);
+    t.push(cx(3, "r2", "s2"), start(), &mut out);
+    t.push(cx(4, "r2", "s2"), call_ended("r2:model:1"), &mut out);
+    assert_eq!(t.next_deadline(), Some(104), "the call's end is due first");
+    let before = out.len();
+    t.release_due(104, &mut out);
+    let released: Vec<&str> = out[before..].iter().map(|e| e.ctx.run_id.as_str()).collect();
+    assert_eq!(released, ["r2"]);
+    assert_eq!(t.next_deadline(), Some(5_002), "then the failed run's end");
+}

@@ -601,8 +601,7 @@ mod tests {
         assert_eq!(manifest["configSchema"]["additionalProperties"], false);
         let parts = &manifest["configSchema"]["properties"]["captureContent"]["properties"];
         for name in ContentParts::NAMES {
-            let mut defaults = ContentParts::DEFAULT;
-            assert_eq!(parts[name]["default"], *defaults.part_mut(name).unwrap(), "captureContent.{name}");
+            assert_eq!(parts[name]["default"], ContentParts::DEFAULT.get(name).unwrap(), "captureContent.{name}");
         }
         assert_eq!(parts.as_object().unwrap().len(), ContentParts::NAMES.len());
     }

@@ -21,8 +21,8 @@ use std::collections::BTreeMap;
 /// no filter finds): left out, and the session and user set over REST instead.
 const QUOTED_BY_OLDER_RELEASES: [&str; 2] = ["session.id", "user.id"];
 /// Attributes `mlflow_spans` writes as JSON text, which 3.6 keeps as an (escaped) string.
-const JSON_TEXT_ATTRIBUTES: [&str; 4] =
-    ["mlflow.spanInputs", "mlflow.spanOutputs", "mlflow.chat.tokenUsage", "mlflow.llm.cost"];
+const JSON_TEXT_ATTRIBUTES: [&str; 5] =
+    ["mlflow.spanInputs", "mlflow.spanOutputs", "mlflow.chat.tokenUsage", "mlflow.llm.cost", "mlflow.chat.tools"];
 const TAG_PREFIX: &str = "mlflow.traceTag.";
 /// The token counts MLflow sums into a trace's `mlflow.trace.tokenUsage`.
 const TOKEN_KEYS: [&str; 5] =
