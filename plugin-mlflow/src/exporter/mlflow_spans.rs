@@ -219,10 +219,10 @@ impl Builder<'_> {
                 attributes.push(KeyValue::new("mlflow.chat.tools", serde_json::Value::Array(tools).to_string()));
             }
         }
-        let reply = chat::reply_of(&run.children[index]);
         if !parts.output_messages {
             return;
         }
+        let reply = chat::reply_of(&run.children[index]);
         if reply.get("content").is_some() || reply.get("tool_calls").is_some() {
             let finish_reason = if reply.get("tool_calls").is_some() { "tool_calls" } else { "stop" };
             let message = self.openai_message(&reply);
