@@ -85,6 +85,21 @@ impl ContentParts {
         }
     }
 
+    /// A model call's reply is kept: for its own span, and as a later call's input.
+    pub fn keeps_replies(&self) -> bool {
+        self.output_messages || self.input_messages
+    }
+
+    /// A tool's result is kept: for its own span, and as a later model call's input.
+    pub fn keeps_tool_results(&self) -> bool {
+        self.tool_outputs || self.input_messages
+    }
+
+    /// A model call's input messages are kept: the conversation, or the system prompt that leads it.
+    pub fn keeps_model_input(&self) -> bool {
+        self.input_messages || self.system_prompt
+    }
+
     /// Whether any part is captured.
     pub fn any(&self) -> bool {
         *self != ContentParts::NONE

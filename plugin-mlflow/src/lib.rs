@@ -150,9 +150,7 @@ impl Plugin for MlflowPlugin {
             provider: s(ev.provider()),
             model: s(ev.model()),
             // The system prompt crosses as the first message.
-            input_messages: ev
-                .input_messages()
-                .and_then(|m| i.json_content(i.parts.input_messages || i.parts.system_prompt, m)),
+            input_messages: ev.input_messages().and_then(|m| i.json_content(i.parts.keeps_model_input(), m)),
             tool_definitions: ev.tool_definitions().and_then(|t| i.tool_definitions(t)),
         });
     }
@@ -168,11 +166,8 @@ impl Plugin for MlflowPlugin {
             duration_ms: ev.duration_ms().into_option(),
             usage: ev.usage().into_option(),
             cost_usd: ev.cost_usd().into_option(),
-            // A reply is also the next call's input.
-            response: ev.response().and_then(|r| i.content(i.parts.output_messages || i.parts.input_messages, r)),
-            tool_calls: ev
-                .tool_calls()
-                .and_then(|t| i.json_content(i.parts.output_messages || i.parts.input_messages, t)),
+            response: ev.response().and_then(|r| i.content(i.parts.keeps_replies(), r)),
+            tool_calls: ev.tool_calls().and_then(|t| i.json_content(i.parts.keeps_replies(), t)),
         });
     }
 
@@ -193,8 +188,7 @@ impl Plugin for MlflowPlugin {
             outcome: ev.outcome(),
             error: i.error_text(i.parts.tool_outputs, ev.error()),
             duration_ms: ev.duration_ms().into_option(),
-            // A tool's result is also the next model call's input.
-            result: i.content(i.parts.tool_outputs || i.parts.input_messages, ev.result()),
+            result: i.content(i.parts.keeps_tool_results(), ev.result()),
             documents: ev.documents().and_then(|d| i.json_content(i.parts.tool_outputs, d)),
         });
     }

@@ -139,9 +139,9 @@ pub fn read_hook<P: Payload>(
     ctx: &P,
     capture: Capture,
 ) -> Option<(HookContext, OpenClawHook)> {
-    let r = Reader { capture, on: false };
     // Reads content of one part: nothing when no plugin captures it.
     let part = |on: bool| Reader { capture, on };
+    let r = part(false);
     let parts = capture.parts;
     // The event's own field first, then the run context's.
     let field = |name: &str| event.field(name).or_else(|| ctx.field(name));
@@ -175,8 +175,7 @@ pub fn read_hook<P: Payload>(
                 return None;
             }
             let usage = message.field("usage");
-            // A reply is also the next call's input.
-            let reply = part(parts.output_messages || parts.input_messages);
+            let reply = part(parts.keeps_replies());
             OpenClawHook::AssistantMessage {
                 usage: usage.as_ref().map(token_usage),
                 cost: usage.as_ref().and_then(|u| u.field("cost")).as_ref().map(model_cost),
@@ -216,8 +215,7 @@ pub fn read_hook<P: Payload>(
                 error: outputs.error(error),
                 duration_ms: duration(event.field("durationMs")),
                 documents: result.as_ref().map(|result| outputs.documents(result)).unwrap_or_default(),
-                // A tool's result is also the next model call's input.
-                result: part(parts.tool_outputs || parts.input_messages).tool_result(result),
+                result: part(parts.keeps_tool_results()).tool_result(result),
             }
         }
         "agent_end" => {

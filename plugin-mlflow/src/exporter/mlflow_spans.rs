@@ -201,17 +201,19 @@ impl Builder<'_> {
     /// call received (`{"messages": [...]}`) and its reply (`{"choices": [{"message": ...}]}`).
     fn conversation(&mut self, run: &RunTrace, index: usize, attributes: &mut Vec<KeyValue>) {
         let parts = self.opts.parts;
-        let input = chat::input_of(&run.children, index, run.prompt.as_deref(), self.opts.max_history_messages);
-        let shown = |m: &&serde_json::Value| {
-            if m["role"] == "system" {
-                parts.system_prompt
-            } else {
-                parts.input_messages
+        if parts.keeps_model_input() {
+            let input = chat::input_of(&run.children, index, run.prompt.as_deref(), self.opts.max_history_messages);
+            let shown = |m: &&serde_json::Value| {
+                if m["role"] == "system" {
+                    parts.system_prompt
+                } else {
+                    parts.input_messages
+                }
+            };
+            let messages: Vec<_> = input.iter().filter(shown).map(|m| self.openai_message(m)).collect();
+            if !messages.is_empty() {
+                attributes.push(KeyValue::new("mlflow.spanInputs", json!({"messages": messages}).to_string()));
             }
-        };
-        let messages: Vec<_> = input.iter().filter(shown).map(|m| self.openai_message(m)).collect();
-        if !messages.is_empty() {
-            attributes.push(KeyValue::new("mlflow.spanInputs", json!({"messages": messages}).to_string()));
         }
         if parts.tool_definitions {
             if let Some(tools) = chat::tool_definitions_of(&run.children, index) {
