@@ -47,8 +47,8 @@ pub struct Seen {
 struct State {
     rules: Vec<Rule>,
     seen: Vec<Seen>,
-    /// Per path: requests awaiting their answer now, and the most there have been at once.
-    in_flight: std::collections::HashMap<String, (usize, usize)>,
+    /// Per path: requests awaiting their answer now.
+    in_flight: std::collections::HashMap<String, usize>,
 }
 
 pub struct FaultProxy {
@@ -157,9 +157,7 @@ impl FaultProxy {
                             fault: fault.clone(),
                             headers: request.headers.clone(),
                         });
-                        let (now, most) = s.in_flight.entry(request.path.clone()).or_default();
-                        *now += 1;
-                        *most = (*most).max(*now);
+                        *s.in_flight.entry(request.path.clone()).or_default() += 1;
                         fault
                     };
                     let answer = match fault {
@@ -193,7 +191,7 @@ impl FaultProxy {
                     if let Some(answer) = answer {
                         let _ = writer.write_all(&answer);
                     }
-                    state.lock().unwrap().in_flight.entry(request.path).or_default().0 -= 1;
+                    *state.lock().unwrap().in_flight.entry(request.path).or_default() -= 1;
                 });
             }
         });
@@ -208,9 +206,9 @@ impl FaultProxy {
         self.state.lock().unwrap().rules.clear();
     }
 
-    /// The most requests to `path` that awaited their answer at once.
-    pub fn most_in_flight(&self, path: &str) -> usize {
-        self.state.lock().unwrap().in_flight.get(path).map_or(0, |(_, most)| *most)
+    /// The requests to `path` awaiting their answer now.
+    pub fn in_flight_now(&self, path: &str) -> usize {
+        self.state.lock().unwrap().in_flight.get(path).copied().unwrap_or(0)
     }
 
     pub fn seen(&self) -> Vec<Seen> {
