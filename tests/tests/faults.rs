@@ -421,7 +421,18 @@ fn a_slow_request_is_overtaken_by_others_and_its_traces_still_land_once() {
     // window reuses the place of each request answered (none is answered sooner than the proxy's
     // 300 ms) while the held one is still out, whatever the in-flight limit is by then.
     let posted_later = seen.iter().filter(|s| s.at > held + queued && s.at < held + hold).count();
-    assert!(posted_later > 0, "no request posted while one was held, after the others' answers");
+    let timeline: Vec<String> = seen
+        .iter()
+        .map(|s| match s.at.checked_duration_since(held) {
+            Some(after) => format!("+{}", after.as_millis()),
+            None => format!("-{}", (held - s.at).as_millis()),
+        })
+        .collect();
+    assert!(
+        posted_later > 0,
+        "no request posted while one was held, after the others' answers; posts in ms from the held one: {}",
+        timeline.join(" ")
+    );
     let stats = run.stats("mlflow");
     assert_eq!(stats["exported"], 800, "{stats}");
     assert_eq!(stats["failed"], 0, "{stats}");

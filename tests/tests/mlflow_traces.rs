@@ -606,9 +606,14 @@ fn with_mlflow_unreachable_init_returns_and_shutdown_keeps_its_budget() {
 fn a_host_built_against_interface_0_1_0_drives_the_current_plugin() {
     let mlflow = Mlflow::from_env();
     let name = unique("old-host");
-    let config =
-        serde_json::json!({"enabled": true, "trackingUri": mlflow.uri, "experimentName": name, "flushIntervalMs": 200});
+    // The interface is under test, not the spool: without one, the trace cannot wait behind the
+    // first fsyncs of a disk the rest of the suite keeps busy (a CI run once spent both 20 s
+    // budgets before the spool was open). The state directory keeps the run out of $HOME.
+    let config = serde_json::json!({
+        "enabled": true, "trackingUri": mlflow.uri, "experimentName": name, "flushIntervalMs": 200, "spool": false
+    });
     let output = std::process::Command::new(built("old-host"))
+        .env("OPENCLAW_STATE_DIR", scratch_dir("old-host"))
         .arg(built(MLFLOW_PLUGIN))
         .arg(config.to_string())
         .arg("old-host-run-1")
