@@ -28,7 +28,7 @@ const EXIT_BUDGET_MS = 5000;
 const STATE = Symbol.for("openclaw-mlflow.host");
 const state = (globalThis[STATE] ??= {
   addon: null, // the native host, once started
-  phase: "idle", // idle -> started | failed -> stopped
+  phase: "idle", // idle -> started | failed; started -> stopped -> (gateway_start) started
   api: null, // the latest registration's api (logger, config)
   warnedAccess: false,
   exitHooked: false,
@@ -90,6 +90,29 @@ function nativeDir(api) {
 function started() {
   if (state.phase === "started") return true;
   if (state.phase !== "idle" || !state.api) return false;
+  return start();
+}
+
+// A gateway restarted in place (gateway_stop, then gateway_start in one process) starts the plugins
+// again, with the configuration of the moment. Only gateway_start does: the hooks that follow a
+// stop (session_end per open session) must not.
+function restarted() {
+  if (state.phase !== "stopped" || !state.addon || !state.api) return started();
+  try {
+    state.addon.start(nativeDir(state.api), settingsJson(state.api), logLevel(state.api), drainLogs);
+    state.phase = "started";
+    drainLogs();
+    log("info", "MLflow host restarting with the gateway");
+    return true;
+  } catch (error) {
+    state.phase = "failed";
+    drainLogs();
+    log("error", `MLflow: the native host could not restart, so no turn is traced: ${error?.message ?? error}`);
+    return false;
+  }
+}
+
+function start() {
   const api = state.api;
   // Loading the addon happens once, on the gateway's thread (the plugins start on the addon's own):
   // said in the log, so it can be checked.
@@ -250,7 +273,7 @@ export default {
   register(api) {
     state.api = api;
     if (api.registrationMode === "full" || api.registrationMode === undefined) warnWithoutConversationAccess(api);
-    api.on("gateway_start", () => void started());
+    api.on("gateway_start", () => void restarted());
     for (const name of TRACED_HOOKS) api.on(name, traced(name));
     api.on("gateway_stop", () => stopAtGatewayStop(), { timeoutMs: GATEWAY_STOP_TIMEOUT_MS });
     api.registerCli?.(({ program }) => registerCommands(api, program), { descriptors: [CLI_ROOT] });

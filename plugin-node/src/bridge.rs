@@ -3,7 +3,9 @@
 //!
 //! OpenClaw registers a plugin several times per process, each time from a fresh copy of the package,
 //! and the addon may be required more than once; the JavaScript entry keeps one addon instance on
-//! `globalThis`, and this state is a process-wide `OnceLock`, so the plugins start exactly once.
+//! `globalThis`, and this state is a process-wide `OnceLock`, so there is one host thread per
+//! process. A gateway restarted in place (`gateway_stop`, then `gateway_start`) stops the plugins
+//! and starts them again on that thread, with the settings of the moment.
 //!
 //! The gateway's JavaScript thread only reads a hook's payload and sends it here; the host's own
 //! thread owns the translator and the plugins: it loads the libraries, starts the plugins, then
@@ -21,7 +23,7 @@ use openclaw_plugin_host::plugin_set::stats_json;
 use openclaw_plugin_host::{HostEvent, PluginSet};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// The most the hooks waiting for the host's thread may hold (their texts and a fixed overhead
@@ -31,19 +33,23 @@ const MAX_QUEUED_BYTES: usize = 64 << 20;
 const HOOK_OVERHEAD_BYTES: usize = 256;
 
 pub struct Bridge {
-    /// How much content the hooks read (from the plugins' settings).
-    capture: Capture,
+    /// How much content the hooks read (from the plugins' settings at the latest start).
+    capture: RwLock<Capture>,
     to_host: Sender<ToHost>,
     /// Bytes of the hooks sent and not yet taken by the host's thread.
     queued_bytes: AtomicUsize,
     /// Hooks dropped because the queue was full, not yet reported.
     dropped: AtomicU64,
-    /// Set by the host's thread once the plugins have started (read by `stats`).
-    plugins: OnceLock<PluginSet>,
+    /// Set by the host's thread each time the plugins have started (read by `stats`).
+    plugins: Mutex<Option<Arc<PluginSet>>>,
+    /// Between a stop and the next start: hooks are not sent. Changed only on the gateway's
+    /// thread, with the message that makes it so.
     stopped: AtomicBool,
 }
 
 enum ToHost {
+    /// Start the plugins again, after a stop, with the gateway's configuration of the moment.
+    Start(serde_json::Value),
     Hook(HookContext, OpenClawHook, usize),
     /// Hand out what the translator holds, flush and stop the plugins by `deadline`, and reply
     /// with what could not be sent.
@@ -57,24 +63,31 @@ static BRIDGE: OnceLock<Bridge> = OnceLock::new();
 
 /// Loads every plugin library in `plugins_dir` with `plugin-api`'s checks, and starts each that
 /// `config` (the gateway's configuration, JSON) enables, with its section, on the host's thread,
-/// which then serves the hooks. Returns at once; runs once per process (later calls do nothing).
+/// which then serves the hooks. Returns at once. While the plugins run, later calls do nothing;
+/// after a stop, a call starts them again.
 pub fn start(plugins_dir: &Path, config_json: &str, max_level: LogLevel, wake: log_sink::Wake) -> Result<(), String> {
     let host = log_sink::host_handle(max_level, wake);
-    if BRIDGE.get().is_some() {
+    if let Some(bridge) = BRIDGE.get() {
+        if bridge.stopped.load(Ordering::Acquire) {
+            let config = parse(config_json)?;
+            *bridge.capture.write().unwrap_or_else(PoisonError::into_inner) = Capture::from_config(&config);
+            // Queued after the stop, and before any hook sent once `stopped` is clear.
+            bridge.to_host.send(ToHost::Start(config)).map_err(|_| "the host's thread is gone".to_string())?;
+            bridge.stopped.store(false, Ordering::Release);
+        }
         return Ok(());
     }
-    let config: serde_json::Value =
-        serde_json::from_str(config_json).map_err(|e| format!("the gateway's configuration is not JSON: {e}"))?;
+    let config = parse(config_json)?;
     let (to_host, from_gateway) = crossbeam_channel::unbounded();
     let mut first = false;
     let bridge = BRIDGE.get_or_init(|| {
         first = true;
         Bridge {
-            capture: Capture::from_config(&config),
+            capture: RwLock::new(Capture::from_config(&config)),
             to_host,
             queued_bytes: AtomicUsize::new(0),
             dropped: AtomicU64::new(0),
-            plugins: OnceLock::new(),
+            plugins: Mutex::new(None),
             stopped: AtomicBool::new(false),
         }
     });
@@ -87,19 +100,26 @@ pub fn start(plugins_dir: &Path, config_json: &str, max_level: LogLevel, wake: l
     std::thread::Builder::new()
         .name("openclaw-mlflow-host".into())
         .spawn(move || {
-            let began = Instant::now();
-            let plugins = PluginSet::start(&plugins_dir, &config, host, &|level, line| host.write(level, line));
-            let took = began.elapsed().as_secs_f64() * 1000.0;
-            let summary = plugins.summary();
-            let plugins = bridge.plugins.get_or_init(|| plugins);
-            log_sink::log(
-                LogLevel::Info,
-                &format!(
-                    "MLflow host started in the gateway (pid {}, in {took:.1} ms on its own thread): {summary}",
-                    std::process::id()
-                ),
-            );
-            serve(bridge, plugins, from_gateway);
+            let mut config = Some(config);
+            let mut started = "started";
+            while let Some(settings) = config.take() {
+                let began = Instant::now();
+                let plugins = PluginSet::start(&plugins_dir, &settings, host, &|level, line| host.write(level, line));
+                let took = began.elapsed().as_secs_f64() * 1000.0;
+                let summary = plugins.summary();
+                let plugins = Arc::new(plugins);
+                *bridge.plugins.lock().unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&plugins));
+                log_sink::log(
+                    LogLevel::Info,
+                    &format!(
+                        "MLflow host {started} in the gateway (pid {}, in {took:.1} ms on its own thread): {summary}",
+                        std::process::id()
+                    ),
+                );
+                serve(bridge, &plugins, &from_gateway);
+                config = wait_for_start(bridge, &from_gateway);
+                started = "restarted";
+            }
             loop {
                 std::thread::park();
             }
@@ -108,11 +128,31 @@ pub fn start(plugins_dir: &Path, config_json: &str, max_level: LogLevel, wake: l
     Ok(())
 }
 
+fn parse(config_json: &str) -> Result<serde_json::Value, String> {
+    serde_json::from_str(config_json).map_err(|e| format!("the gateway's configuration is not JSON: {e}"))
+}
+
+/// After a stop: the settings of the next start, once asked for (`None`: the channel is gone).
+/// A hook that slipped in between is dropped: the plugins it was for have stopped.
+fn wait_for_start(bridge: &Bridge, from_gateway: &Receiver<ToHost>) -> Option<serde_json::Value> {
+    loop {
+        match from_gateway.recv().ok()? {
+            ToHost::Start(config) => return Some(config),
+            ToHost::Hook(_, _, bytes) => {
+                bridge.queued_bytes.fetch_sub(bytes, Ordering::Relaxed);
+            }
+            ToHost::Stop { reply, .. } => {
+                let _ = reply.send(String::new());
+            }
+        }
+    }
+}
+
 /// The host's thread: translates each hook and hands its events to the plugins, releases what the
 /// translator holds when it falls due (a model call waiting for its reply, a failed run waiting for
-/// a retry), and stops on request. It sleeps while nothing is sent and nothing is held, so an idle
-/// gateway stays idle.
-fn serve(bridge: &Bridge, plugins: &PluginSet, from_gateway: Receiver<ToHost>) {
+/// a retry), and returns once the plugins are stopped on request. It sleeps while nothing is sent
+/// and nothing is held, so an idle gateway stays idle.
+fn serve(bridge: &Bridge, plugins: &PluginSet, from_gateway: &Receiver<ToHost>) {
     let mut translator = Translator::default();
     let mut out: Vec<HostEvent> = Vec::with_capacity(8);
     loop {
@@ -142,7 +182,8 @@ fn serve(bridge: &Bridge, plugins: &PluginSet, from_gateway: Receiver<ToHost>) {
                 let _ = reply.send(stop(plugins, deadline));
                 return;
             }
-            None => {}
+            // Sent only while stopped, so not while serving.
+            Some(ToHost::Start(_)) | None => {}
         }
         translator.release_due(now_ms(), &mut out);
         out.drain(..).for_each(|event| plugins.dispatch(&event));
@@ -178,7 +219,7 @@ fn now_ms() -> u64 {
 
 /// How much content the hooks' payloads give the plugins, from the settings `start` was given.
 pub fn capture() -> Capture {
-    BRIDGE.get().map_or(Capture::DEFAULT, |b| b.capture)
+    BRIDGE.get().map_or(Capture::DEFAULT, |b| *b.capture.read().unwrap_or_else(PoisonError::into_inner))
 }
 
 /// The hot path: hands one hook, read, to the host's thread; never waits.
@@ -198,33 +239,59 @@ pub fn push(cx: HookContext, hook: OpenClawHook) {
     }
 }
 
-/// Hands out what the translator still holds, then flushes and stops every plugin within
-/// `budget_ms` in all (after every hook sent before: the stop waits its turn on the host's thread,
-/// which may still be starting the plugins). Returns what each plugin said it could not send
-/// (empty when all went). Later calls do nothing.
-pub fn shutdown(budget_ms: u64) -> String {
-    let Some(bridge) = BRIDGE.get() else { return String::new() };
+/// A stop asked of the host's thread, awaited by [`Stopping::wait`].
+pub enum Stopping {
+    /// Nothing to stop: never started, or already stopped.
+    Nothing,
+    Asked {
+        deadline: Instant,
+        answer: Receiver<String>,
+    },
+    Failed(String),
+}
+
+/// Asks the host's thread to hand out what the translator still holds, then flush and stop every
+/// plugin within `budget_ms` in all (after every hook sent before: the stop waits its turn on the
+/// host's thread, which may still be starting the plugins). On the gateway's thread, so that a
+/// start that follows is queued after it. Until the next start, later calls do nothing.
+pub fn request_stop(budget_ms: u64) -> Stopping {
+    let Some(bridge) = BRIDGE.get() else { return Stopping::Nothing };
     if bridge.stopped.swap(true, Ordering::AcqRel) {
-        return String::new();
+        return Stopping::Nothing;
     }
     let deadline = Instant::now() + Duration::from_millis(budget_ms);
     let (reply, answer) = crossbeam_channel::bounded(1);
     if bridge.to_host.send(ToHost::Stop { deadline, reply }).is_err() {
-        return "the host's thread is gone; nothing more was sent".into();
+        return Stopping::Failed("the host's thread is gone; nothing more was sent".into());
     }
-    match answer.recv_deadline(deadline) {
-        Ok(left) => left,
-        Err(_) if bridge.plugins.get().is_none() => {
-            "the plugins had not started by the shutdown deadline; nothing was traced".into()
+    Stopping::Asked { deadline, answer }
+}
+
+impl Stopping {
+    /// Waits for the stop, at most until its deadline: what each plugin said it could not send
+    /// (empty when all went).
+    pub fn wait(self) -> String {
+        match self {
+            Stopping::Nothing => String::new(),
+            Stopping::Failed(why) => why,
+            Stopping::Asked { deadline, answer } => match answer.recv_deadline(deadline) {
+                Ok(left) => left,
+                Err(_) if current_plugins().is_none() => {
+                    "the plugins had not started by the shutdown deadline; nothing was traced".into()
+                }
+                Err(_) => "the plugins did not stop by the shutdown deadline".into(),
+            },
         }
-        Err(_) => "the plugins did not stop by the shutdown deadline".into(),
     }
 }
 
-/// Each plugin's counters, as JSON (`{"mlflow": {"accepted": .., ...}}`).
+fn current_plugins() -> Option<Arc<PluginSet>> {
+    BRIDGE.get()?.plugins.lock().unwrap_or_else(PoisonError::into_inner).clone()
+}
+
+/// Each plugin's counters, as JSON (`{"mlflow": {"accepted": .., ...}}`), since the latest start.
 pub fn stats() -> String {
-    let Some(bridge) = BRIDGE.get() else { return "{}".to_string() };
-    let Some(plugins) = bridge.plugins.get() else { return "{}".to_string() };
+    let Some(plugins) = current_plugins() else { return "{}".to_string() };
     let all: serde_json::Map<String, serde_json::Value> =
         plugins.plugins.iter().map(|p| (p.id.clone(), stats_json(p))).collect();
     serde_json::Value::Object(all).to_string()

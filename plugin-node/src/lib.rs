@@ -109,18 +109,20 @@ pub fn hook(env: Env, name: String, ts: f64, event: Unknown, ctx: Unknown) {
 /// process's `exit`, when nothing else can run anyway. Returns what could not be sent ("" if all).
 #[napi]
 pub fn shutdown_sync(budget_ms: f64) -> String {
-    guarded("shutdown", String::new(), || bridge::shutdown(ms(budget_ms)))
+    guarded("shutdown", String::new(), || bridge::request_stop(ms(budget_ms)).wait())
 }
 
-/// The same on a worker thread, as a promise: for `gateway_stop`, which OpenClaw awaits for up to
-/// 5 s while its own thread goes on.
+/// The same, awaited on a worker thread, as a promise: for `gateway_stop`, which OpenClaw awaits
+/// for up to 5 s while its own thread goes on. The stop is asked for here, on the gateway's
+/// thread, so that a `gateway_start` right after it restarts what it stopped.
 #[napi]
 pub fn shutdown(budget_ms: f64) -> AsyncTask<Shutdown> {
-    AsyncTask::new(Shutdown { budget_ms: ms(budget_ms) })
+    let stopping = guarded("shutdown", bridge::Stopping::Nothing, || bridge::request_stop(ms(budget_ms)));
+    AsyncTask::new(Shutdown { stopping: Some(stopping) })
 }
 
 pub struct Shutdown {
-    budget_ms: u64,
+    stopping: Option<bridge::Stopping>,
 }
 
 impl Task for Shutdown {
@@ -128,7 +130,8 @@ impl Task for Shutdown {
     type JsValue = String;
 
     fn compute(&mut self) -> napi::Result<String> {
-        Ok(guarded("shutdown", String::new(), || bridge::shutdown(self.budget_ms)))
+        let stopping = self.stopping.take().unwrap_or(bridge::Stopping::Nothing);
+        Ok(guarded("shutdown", String::new(), move || stopping.wait()))
     }
 
     fn resolve(&mut self, _env: Env, output: String) -> napi::Result<String> {

@@ -12,9 +12,11 @@ pub mod tcp_relay;
 pub mod tls_proxy;
 
 use serde_json::{json, Value};
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ is inside the workspace").to_path_buf()
@@ -91,7 +93,65 @@ pub fn run_host(args: &[&str], config: &str, plugins: &Path) -> HostRun {
 }
 
 pub fn run_host_with_env(args: &[&str], config: &str, plugins: &Path, env: &[(&str, &str)]) -> HostRun {
-    host_command(args, config, plugins, env).output().expect("run openclaw-host").into()
+    run_within(&mut host_command(args, config, plugins, env), HOST_RUN_LIMIT, "openclaw-host").into()
+}
+
+/// The longest a test lets a host process run: far beyond any run's need, so that a hook or a
+/// shutdown that blocks fails the test instead of hanging the suite.
+pub const HOST_RUN_LIMIT: Duration = Duration::from_secs(600);
+
+/// Runs `cmd` to its end, its stdout and stderr captured, at most `limit` (see [`finish_within`]).
+pub fn run_within(cmd: &mut Command, limit: Duration, what: &str) -> Output {
+    let child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
+    finish_within(child, limit, what)
+}
+
+/// Waits for `child` to exit, at most `limit` (`None`: it still runs).
+pub fn wait_within(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Some(status);
+        }
+        if Instant::now() > deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Waits for `child` (stdout and stderr piped) to end, at most `limit`: its output; past the
+/// limit it is killed and the test fails naming `what`, with what it printed.
+pub fn finish_within(mut child: Child, limit: Duration, what: &str) -> Output {
+    fn read_all(pipe: Option<impl Read + Send + 'static>) -> std::thread::JoinHandle<Vec<u8>> {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut bytes);
+            }
+            bytes
+        })
+    }
+    let (stdout, stderr) = (read_all(child.stdout.take()), read_all(child.stderr.take()));
+    let status = wait_within(&mut child, limit);
+    if status.is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let (stdout, stderr) = (stdout.join().unwrap_or_default(), stderr.join().unwrap_or_default());
+    match status {
+        Some(status) => Output { status, stdout, stderr },
+        None => panic!(
+            "{what} did not end within {limit:?}; killed. stdout:\n{}\nstderr:\n{}",
+            String::from_utf8_lossy(&stdout),
+            String::from_utf8_lossy(&stderr)
+        ),
+    }
 }
 
 /// `openclaw-host <args>` with `config` (JSON5 text) as its `openclaw.json`, ready to run or spawn:

@@ -240,17 +240,15 @@ impl OpenClaw {
         let file = std::fs::File::create(&log).unwrap();
         let child = self
             .command(&["gateway", "run", "--port", &port.to_string(), "--bind", "loopback"])
+            // A restart stays in this process, as under a supervisor that tracks the pid.
+            .env("OPENCLAW_NO_RESPAWN", "1")
             .stdin(Stdio::null())
             .stdout(file.try_clone().unwrap())
             .stderr(file)
             .spawn()
             .expect("start openclaw gateway run");
         let gateway = Gateway { child, port, log };
-        let deadline = Instant::now() + Duration::from_secs(120);
-        while !gateway.output().lines().any(|l| l.contains("[gateway]") && l.trim_end().ends_with("ready")) {
-            assert!(Instant::now() < deadline, "the gateway did not get ready:\n{}", gateway.output());
-            std::thread::sleep(Duration::from_millis(200));
-        }
+        gateway.wait_until_ready(1);
         gateway
     }
 
@@ -297,10 +295,48 @@ impl Gateway {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// Waits until the gateway has said it is ready `times` times in all (a restart in place says
+    /// it again).
+    pub fn wait_until_ready(&self, times: usize) {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let ready = |output: String| {
+            output.lines().filter(|l| l.contains("[gateway]") && l.trim_end().ends_with("ready")).count()
+        };
+        while ready(self.output()) < times {
+            assert!(Instant::now() < deadline, "the gateway did not get ready ({times}):\n{}", self.output());
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// The gateway's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends `signal` (a name `kill` knows, e.g. "USR2") to the gateway.
+    pub fn signal(&self, signal: &str) {
+        let sent = Command::new("kill").arg(format!("-{signal}")).arg(self.child.id().to_string()).status();
+        assert!(sent.is_ok_and(|s| s.success()), "kill -{signal} {}", self.child.id());
+    }
+
+    /// Still running (not exited).
+    pub fn running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// SIGTERM, as a service manager stops it; waits for the exit, which must be clean: exit
+    /// status 0, or SIGTERM's own default action. Any other signal (SIGABRT, SIGSEGV: a panic across
+    /// `extern "C"`, a crashed plugin) or status fails the test.
+    pub fn stop(&mut self, timeout: Duration) {
+        let status = self.terminate(timeout);
+        let by_sigterm = std::os::unix::process::ExitStatusExt::signal(&status) == Some(15);
+        assert!(status.success() || by_sigterm, "the gateway's exit after SIGTERM: {status}\n{}", self.output());
+    }
+
     /// SIGTERM, as a service manager stops it; waits for the exit.
-    pub fn terminate(&mut self, timeout: Duration) -> ExitStatus {
+    fn terminate(&mut self, timeout: Duration) -> ExitStatus {
         let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
-        wait(&mut self.child, timeout)
+        crate::wait_within(&mut self.child, timeout)
             .unwrap_or_else(|| panic!("the gateway did not exit within {timeout:?} of SIGTERM:\n{}", self.output()))
     }
 }
@@ -320,24 +356,11 @@ fn run_to_end(mut cmd: Command, what: &str, timeout: Duration) -> Ran {
     let file = std::fs::File::create(&log).unwrap();
     cmd.stdin(Stdio::null()).stdout(file.try_clone().unwrap()).stderr(file);
     let mut child = cmd.spawn().unwrap_or_else(|e| panic!("{what}: {e}"));
-    let status = wait(&mut child, timeout).unwrap_or_else(|| {
+    let status = crate::wait_within(&mut child, timeout).unwrap_or_else(|| {
         let _ = child.kill();
         panic!("{what} did not end within {timeout:?}:\n{}", std::fs::read_to_string(&log).unwrap_or_default())
     });
     Ran { status, output: std::fs::read_to_string(&log).unwrap_or_default() }
-}
-
-fn wait(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Ok(Some(status)) = child.try_wait() {
-            return Some(status);
-        }
-        if Instant::now() > deadline {
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 pub fn free_port() -> u16 {

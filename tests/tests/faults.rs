@@ -375,7 +375,7 @@ fn a_busy_gateway_posts_several_requests_at_once_and_a_failed_one_is_resent_and_
         fault: Fault::DelayResponse(Duration::from_millis(400)),
         times: None,
     });
-    let run: HostRun = host.wait_with_output().unwrap().into();
+    let run: HostRun = finish_within(host, HOST_RUN_LIMIT, "the busy host").into();
     run.assert_success();
 
     // Requests posted together start within milliseconds; a retry comes after a backoff of 125 ms or more.
@@ -408,7 +408,7 @@ fn a_slow_request_is_overtaken_by_others_and_its_traces_still_land_once() {
     proxy.clear();
     proxy.add(Rule { path_prefix: "/v1/traces".into(), fault: Fault::DelayResponse(hold), times: Some(1) });
     proxy.add(queueing);
-    let run: HostRun = host.wait_with_output().unwrap().into();
+    let run: HostRun = finish_within(host, HOST_RUN_LIMIT, "the busy host").into();
     run.assert_success();
 
     let seen = trace_requests(&proxy);
@@ -447,7 +447,7 @@ fn each_batch_of_traces_goes_on_a_connection_of_its_own_so_several_workers_share
     let mlflow = Mlflow::from_env();
     let relay = TcpRelay::start(&mlflow.uri);
     let name = unique("connections");
-    let run: HostRun = busy_host(&relay.url, &name, 10, 50).wait_with_output().unwrap().into();
+    let run: HostRun = finish_within(busy_host(&relay.url, &name, 10, 50), HOST_RUN_LIMIT, "the busy host").into();
     run.assert_success();
     let stats = run.stats("mlflow");
     assert_eq!(stats["exported"], 400, "{stats}");

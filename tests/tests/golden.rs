@@ -198,17 +198,19 @@ fn package_and_replay_agree(recording: &std::path::Path, capture_content: Value)
     let state = scratch_dir("golden-state");
     let config = json!({"trackingUri": mlflow.uri, "experimentName": live, "flushIntervalMs": 200,
         "captureContent": capture_content});
-    let driven = Command::new(node)
-        .arg(workspace_root().join("tests/golden/drive_package.mjs"))
-        .arg(&package)
-        .arg(recording)
-        .arg(config.to_string())
-        .env("HOME", &state)
-        .env("OPENCLAW_STATE_DIR", &state)
-        .env_remove("MLFLOW_TRACKING_URI")
-        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
-        .output()
-        .expect("run node");
+    let driven = run_within(
+        Command::new(node)
+            .arg(workspace_root().join("tests/golden/drive_package.mjs"))
+            .arg(&package)
+            .arg(recording)
+            .arg(config.to_string())
+            .env("HOME", &state)
+            .env("OPENCLAW_STATE_DIR", &state)
+            .env_remove("MLFLOW_TRACKING_URI")
+            .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT"),
+        HOST_RUN_LIMIT,
+        "the package driven under node",
+    );
     let log = String::from_utf8_lossy(&driven.stderr);
     assert!(driven.status.success(), "the driver failed:\n{log}");
     assert!(!log.contains("error:"), "the package logged an error:\n{log}");

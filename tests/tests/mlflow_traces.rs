@@ -612,13 +612,9 @@ fn a_host_built_against_interface_0_1_0_drives_the_current_plugin() {
     let config = serde_json::json!({
         "enabled": true, "trackingUri": mlflow.uri, "experimentName": name, "flushIntervalMs": 200, "spool": false
     });
-    let output = std::process::Command::new(built("old-host"))
-        .env("OPENCLAW_STATE_DIR", scratch_dir("old-host"))
-        .arg(built(MLFLOW_PLUGIN))
-        .arg(config.to_string())
-        .arg("old-host-run-1")
-        .output()
-        .unwrap();
+    let mut old_host = std::process::Command::new(built("old-host"));
+    old_host.env("OPENCLAW_STATE_DIR", scratch_dir("old-host")).arg(built(MLFLOW_PLUGIN)).arg(config.to_string());
+    let output = run_within(old_host.arg("old-host-run-1"), HOST_RUN_LIMIT, "old-host");
     let (stdout, stderr) = (String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
     assert!(output.status.success(), "{stderr}");
     assert!(stdout.contains("STATS accepted=4 dropped=0 exported=1 failed=0"), "{stdout}\n{stderr}");

@@ -56,7 +56,8 @@ fn four_gateways_at_once_on_postgres_lose_nothing_while_a_worker_restarts() {
     let killed = workers[0];
     assert!(std::process::Command::new("kill").args(["-KILL", &killed.to_string()]).status().unwrap().success());
 
-    let runs: Vec<HostRun> = gateways.into_iter().map(|g| g.wait_with_output().unwrap().into()).collect();
+    let runs: Vec<HostRun> =
+        gateways.into_iter().map(|g| finish_within(g, HOST_RUN_LIMIT, "a gateway").into()).collect();
     for (g, run) in runs.iter().enumerate() {
         run.assert_success();
         let stats = run.stats("mlflow");

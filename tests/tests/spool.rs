@@ -334,7 +334,7 @@ fn writes_the_disk_refuses_wait_in_memory_and_are_delivered() {
             None => limited.env_remove(name),
         };
     }
-    let run = HostRun::from(limited.output().unwrap());
+    let run = HostRun::from(run_within(&mut limited, HOST_RUN_LIMIT, "the host with a 4 KiB file size limit"));
     run.assert_success();
     assert!(stat(&run, "spool_write_errors") > 0, "the limit was hit: {}", run.stdout);
     assert!(run.stderr.contains("spool could not be written"), "{}", run.stderr);
@@ -443,7 +443,7 @@ fn another_local_user_can_neither_read_the_spool_nor_lend_the_gateway_one() {
         let mut cmd = Command::new("setpriv");
         let id = uid.to_string();
         cmd.args(["--reuid", &id, "--regid", &id, "--clear-groups", "--"]).arg(program).args(args);
-        cmd.output().unwrap()
+        run_within(&mut cmd, HOST_RUN_LIMIT, "a host as another user")
     };
     let give = |dir: &Path, uid: u32| {
         std::fs::create_dir_all(dir).unwrap();
