@@ -87,6 +87,79 @@ impl HostRun {
     }
 }
 
+/// A host process whose log (stderr) the test follows while it runs, to act at a point of the
+/// run the log names rather than after a guessed time.
+pub struct WatchedHost {
+    child: Child,
+    stdout: std::thread::JoinHandle<Vec<u8>>,
+    lines: std::sync::mpsc::Receiver<String>,
+    /// The log read so far.
+    stderr: String,
+}
+
+impl WatchedHost {
+    pub fn spawn(cmd: &mut Command) -> WatchedHost {
+        let mut child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start openclaw-host");
+        let stdout = read_all(child.stdout.take());
+        let (send, lines) = std::sync::mpsc::channel();
+        let stderr = std::io::BufReader::new(child.stderr.take().expect("piped"));
+        std::thread::spawn(move || {
+            for line in std::io::BufRead::lines(stderr).map_while(Result::ok) {
+                if send.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        WatchedHost { child, stdout, lines, stderr: String::new() }
+    }
+
+    /// Reads the log until `done` says a line completes what the test waits for; fails naming
+    /// `what` if the host ends first or [`HOST_RUN_LIMIT`] passes.
+    pub fn follow_until(&mut self, what: &str, mut done: impl FnMut(&str) -> bool) {
+        let deadline = Instant::now() + HOST_RUN_LIMIT;
+        loop {
+            match self.lines.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                Ok(line) => {
+                    let finished = done(&line);
+                    self.stderr.push_str(&line);
+                    self.stderr.push('\n');
+                    if finished {
+                        return;
+                    }
+                }
+                Err(_) => panic!("the host's log never said {what}:\n{}", self.stderr),
+            }
+        }
+    }
+
+    /// Waits for the host to end (at most [`HOST_RUN_LIMIT`]): what it did.
+    pub fn finish(mut self) -> HostRun {
+        let status = wait_within(&mut self.child, HOST_RUN_LIMIT);
+        if status.is_none() {
+            let _ = self.child.kill();
+        }
+        self.stderr.extend(self.lines.iter().map(|line| line + "\n"));
+        let stdout = String::from_utf8_lossy(&self.stdout.join().unwrap_or_default()).into_owned();
+        let status =
+            status.unwrap_or_else(|| panic!("the host did not end within {HOST_RUN_LIMIT:?}:\n{}", self.stderr));
+        HostRun { status, stdout, stderr: self.stderr }
+    }
+}
+
+/// How many traces a host's debug line (`--verbose`) says were queued for MLflow (0 for others).
+pub fn traces_queued(line: &str) -> usize {
+    line.split("MLflow plugin: ")
+        .nth(1)
+        .and_then(|l| l.split_once(" trace(s) queued for mlflow"))
+        .and_then(|(count, _)| count.parse().ok())
+        .unwrap_or(0)
+}
+
 /// Runs `openclaw-host <args>` with `config` (JSON5 text) as its `openclaw.json`.
 pub fn run_host(args: &[&str], config: &str, plugins: &Path) -> HostRun {
     run_host_with_env(args, config, plugins, &[])
@@ -111,6 +184,17 @@ pub fn run_within(cmd: &mut Command, limit: Duration, what: &str) -> Output {
     finish_within(child, limit, what)
 }
 
+/// Reads `pipe` to its end on a thread of its own (so that a full pipe never blocks the child).
+fn read_all(pipe: Option<impl Read + Send + 'static>) -> std::thread::JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        if let Some(mut pipe) = pipe {
+            let _ = pipe.read_to_end(&mut bytes);
+        }
+        bytes
+    })
+}
+
 /// Waits for `child` to exit, at most `limit` (`None`: it still runs).
 pub fn wait_within(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
     let deadline = Instant::now() + limit;
@@ -128,15 +212,6 @@ pub fn wait_within(child: &mut Child, limit: Duration) -> Option<std::process::E
 /// Waits for `child` (stdout and stderr piped) to end, at most `limit`: its output; past the
 /// limit it is killed and the test fails naming `what`, with what it printed.
 pub fn finish_within(mut child: Child, limit: Duration, what: &str) -> Output {
-    fn read_all(pipe: Option<impl Read + Send + 'static>) -> std::thread::JoinHandle<Vec<u8>> {
-        std::thread::spawn(move || {
-            let mut bytes = Vec::new();
-            if let Some(mut pipe) = pipe {
-                let _ = pipe.read_to_end(&mut bytes);
-            }
-            bytes
-        })
-    }
     let (stdout, stderr) = (read_all(child.stdout.take()), read_all(child.stderr.take()));
     let status = wait_within(&mut child, limit);
     if status.is_none() {
@@ -328,6 +403,26 @@ impl Mlflow {
     }
 
     /// Traces of the experiment matching `filter` (MLflow's search syntax; "" for all).
+    /// The experiment's id (once it exists) and traces when `done` holds for them, or when `within`
+    /// has passed (the caller's assertions then say what is missing). MLflow assembles spans as
+    /// they come.
+    pub fn traces_once(
+        &self,
+        experiment: &str,
+        within: Duration,
+        done: impl Fn(&[Value]) -> bool,
+    ) -> (Option<String>, Vec<Value>) {
+        let deadline = Instant::now() + within;
+        loop {
+            let id = self.experiment_id(experiment);
+            let traces = id.as_ref().map(|id| self.search(id, "")).unwrap_or_default();
+            if done(&traces) || Instant::now() > deadline {
+                return (id, traces);
+            }
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    }
+
     pub fn search(&self, experiment_id: &str, filter: &str) -> Vec<Value> {
         let mut traces = Vec::new();
         let mut page_token: Option<String> = None;

@@ -8,7 +8,7 @@ use openclaw_plugin_tests::openclaw::OpenClaw;
 use openclaw_plugin_tests::*;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn deploy(path: &str) -> PathBuf {
     workspace_root().join("deploy").join(path)
@@ -195,14 +195,7 @@ fn a_gateway_set_up_as_the_image_is_traces_a_real_turn_into_mlflow() {
         "Please read hello.txt",
     ];
     oc.run(&args, &env, Duration::from_secs(180)).assert_success("a local turn");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let traces = loop {
-        let found = mlflow.experiment_id(&experiment).map(|id| mlflow.search(&id, "")).unwrap_or_default();
-        if !found.is_empty() || Instant::now() > deadline {
-            break found;
-        }
-        std::thread::sleep(Duration::from_millis(300));
-    };
+    let (_, traces) = mlflow.traces_once(&experiment, Duration::from_secs(30), |found| !found.is_empty());
     assert_eq!(traces.len(), 1, "the turn, in the experiment the environment named: {traces:#?}");
     assert_eq!(traces[0]["trace_metadata"]["mlflow.trace.session"], "agent:main:image");
 }

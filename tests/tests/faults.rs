@@ -226,9 +226,12 @@ fn mlflow_stopped_mid_run_and_started_again_on_the_same_database_gets_every_trac
             &plugins,
         )
     });
-    std::thread::sleep(Duration::from_secs(2));
+    // Mid-run: once 20 have landed.
+    let (_, landed) = mlflow.traces_once(&name, Duration::from_secs(60), |t| t.len() >= 20);
+    assert!(landed.len() >= 20, "20 traces landed before the outage: {}", landed.len());
     server.stop();
     let down_at = std::time::Instant::now();
+    // The outage's length (a fault's duration, not a wait for anything): messages keep coming.
     std::thread::sleep(Duration::from_secs(4));
     server.start_again();
     let outage = down_at.elapsed();
@@ -275,20 +278,19 @@ fn an_outage_longer_than_the_buffer_drops_the_oldest_traces_counts_them_and_says
         "{{ diagnostics: {{ mlflow: {{ enabled: true, trackingUri: \"{}\", experimentName: \"{name}\", flushIntervalMs: 200, spool: false, maxBufferedTraces: 10 }} }} }}",
         proxy.url
     );
-    let events = scratch_dir("overflow").join("events.jsonl");
     let plugins = plugins_dir(&[built(MLFLOW_PLUGIN)]);
-    let host = std::thread::spawn(move || {
-        // 50 messages over 2.5 s; the host lingers while the test ends the outage.
-        run_host(
-            &["bench", "--sessions", "5", "--messages", "10", "--threads", "1", "--rate", "20", "--linger-ms", "4000"],
-            &config,
-            &plugins,
-        )
+    // 50 messages over 2.5 s; the host lingers while the test ends the outage, once all 50 are
+    // queued (40 of them dropped: the buffer holds 10).
+    let args = ["bench", "--sessions", "5", "--messages", "10", "--threads", "1", "--rate", "20", "--verbose"];
+    let mut host =
+        WatchedHost::spawn(&mut host_command(&[&args[..], &["--linger-ms", "4000"]].concat(), &config, &plugins, &[]));
+    let mut queued = 0;
+    host.follow_until("50 traces queued", |line| {
+        queued += traces_queued(line);
+        queued >= 50
     });
-    std::thread::sleep(Duration::from_secs(4));
     proxy.clear();
-    let run = host.join().unwrap();
-    let _ = events;
+    let run = host.finish();
     run.assert_success();
     let stats = run.stats("mlflow");
     assert_eq!(stats["exported"], 10, "the buffer's worth: {stats}");

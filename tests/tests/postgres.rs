@@ -49,8 +49,11 @@ fn four_gateways_at_once_on_postgres_lose_nothing_while_a_worker_restarts() {
         })
         .collect();
 
-    // Mid-run, one worker dies; uvicorn's supervisor starts another in its place.
-    std::thread::sleep(Duration::from_millis(2500));
+    // Mid-run (a sixth of the turns landed), one worker dies; uvicorn's supervisor starts another
+    // in its place.
+    let sixth = GATEWAYS * PER_GATEWAY / 6;
+    let (_, landed) = mlflow.traces_once(&experiment, Duration::from_secs(120), |t| t.len() >= sixth);
+    assert!(landed.len() >= sixth, "{sixth} traces landed before the worker was killed: {}", landed.len());
     let workers = server.worker_pids();
     assert_eq!(workers.len(), 4, "four workers serve: {workers:?}");
     let killed = workers[0];

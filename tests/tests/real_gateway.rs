@@ -10,7 +10,7 @@ use openclaw_plugin_tests::openclaw::{mlflow_lines, OpenClaw, Package};
 use openclaw_plugin_tests::{unique, Mlflow, Span, Trace};
 use serde_json::{json, Value};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 static ONE_GATEWAY_AT_A_TIME: Mutex<()> = Mutex::new(());
 
@@ -28,28 +28,9 @@ fn installed_as(form: Package, mlflow: &Mlflow, experiment: &str, extra: Value) 
     oc
 }
 
-/// The experiment's id (once it exists) and traces when `done` holds for them, or when `within` has
-/// passed (the caller's assertions then say what is missing). MLflow assembles spans as they come.
-fn traces_once(
-    mlflow: &Mlflow,
-    experiment: &str,
-    within: Duration,
-    done: impl Fn(&[Value]) -> bool,
-) -> (Option<String>, Vec<Value>) {
-    let deadline = Instant::now() + within;
-    loop {
-        let id = mlflow.experiment_id(experiment);
-        let traces = id.as_ref().map(|id| mlflow.search(id, "")).unwrap_or_default();
-        if done(&traces) || Instant::now() > deadline {
-            return (id, traces);
-        }
-        std::thread::sleep(Duration::from_millis(300));
-    }
-}
-
 /// The experiment's traces once `expected` have landed.
 fn traces_when(mlflow: &Mlflow, experiment: &str, expected: usize) -> (String, Vec<Value>) {
-    let (id, traces) = traces_once(mlflow, experiment, Duration::from_secs(30), |t| t.len() >= expected);
+    let (id, traces) = mlflow.traces_once(experiment, Duration::from_secs(30), |t| t.len() >= expected);
     (id.unwrap_or_else(|| panic!("experiment {experiment} was never created")), traces)
 }
 
@@ -57,7 +38,7 @@ fn traces_when(mlflow: &Mlflow, experiment: &str, expected: usize) -> (String, V
 fn wait_for_sessions(mlflow: &Mlflow, experiment: &str, wanted: &[(&str, usize)]) {
     let all_there =
         |traces: &[Value]| wanted.iter().all(|(session, count)| in_session(traces, session).len() >= *count);
-    let (_, traces) = traces_once(mlflow, experiment, Duration::from_secs(60), all_there);
+    let (_, traces) = mlflow.traces_once(experiment, Duration::from_secs(60), all_there);
     assert!(all_there(&traces), "sessions {wanted:?} not all there: {traces:#?}");
 }
 
@@ -275,7 +256,7 @@ fn a_gateway_restarted_in_place_keeps_tracing() {
     oc.gateway_turn(&gateway, "agent:main:after", "Please read hello.txt (after the restart)")
         .assert_success("the turn after the restart");
     let (_, traces) =
-        traces_once(&mlflow, &experiment, Duration::from_secs(60), |t| !in_session(t, "agent:main:after").is_empty());
+        mlflow.traces_once(&experiment, Duration::from_secs(60), |t| !in_session(t, "agent:main:after").is_empty());
     assert_eq!(
         in_session(&traces, "agent:main:after").len(),
         1,

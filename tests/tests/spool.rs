@@ -56,10 +56,7 @@ fn spooling_host(recording: &Path, n: usize, state: &Path, experiment: &str, ext
     while queued < n || !opened {
         let line = lines.next().expect("the host ended before spooling every trace").unwrap();
         opened |= line.contains("MLflow plugin: mlflow traces spooled in");
-        let count = line.split("MLflow plugin: ").nth(1).and_then(|l| l.split_once(" trace(s) queued for mlflow"));
-        if let Some((count, _)) = count {
-            queued += count.parse::<usize>().unwrap();
-        }
+        queued += traces_queued(&line);
     }
     // Keep reading (and dropping) its log, so that a full pipe never blocks it.
     std::thread::spawn(move || lines.for_each(drop));

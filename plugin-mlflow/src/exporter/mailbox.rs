@@ -199,11 +199,16 @@ impl Mailbox {
                     None
                 }
             };
-        let traces = open(&plan.traces, "traces").map(|(spool, recovered)| {
+        let mut opened = Vec::new();
+        let traces = open(&plan.traces, "traces").map(|(spool, recovered, said)| {
             Counters::add(&self.stats.spool_recovered, recovered);
+            opened.push(said);
             spool
         });
-        let metrics = plan.metrics.as_ref().and_then(|m| open(m, "metric values")).map(|(spool, _)| spool);
+        let metrics = plan.metrics.as_ref().and_then(|m| open(m, "metric values")).map(|(spool, _, said)| {
+            opened.push(said);
+            spool
+        });
         if let Some((_, e)) = unusable.first() {
             // One line, naming the configured directory (the streams are folders inside it).
             let dir = plan.traces.0.parent().unwrap_or(&plan.traces.0).display();
@@ -229,27 +234,28 @@ impl Mailbox {
         Counters::add(&self.stats.traces_dropped, dropped.0);
         Counters::add(&self.stats.metric_values_dropped, dropped.1);
         self.changed.notify_all();
+        // Said once what waited in memory is on disk: from this line on, nothing queued is lost
+        // to the process's death.
+        opened.into_iter().for_each(|said| self.log.info(|| said));
     }
 
-    /// Opens one stream's spool and says what it found of earlier processes; with the spool, how
-    /// many records they left.
+    /// Opens one stream's spool and warns of what it found of earlier processes; with the spool,
+    /// how many records they left and the line that says where it is.
     fn open_stream(
         &self,
         (dir, max): &(PathBuf, u64),
         recipient: &Recipient,
         what: &str,
-    ) -> std::io::Result<(Spool, u64)> {
+    ) -> std::io::Result<(Spool, u64, String)> {
         let (spool, recovered) = Spool::open(dir, *max, recipient)?;
         let name = self.name;
         Counters::add(&self.stats.spool_unreadable, recovered.damaged);
-        self.log.info(|| {
-            format!(
-                "MLflow plugin: {name} {what} spooled in {} (up to {}); {} left by an earlier process",
-                spool.dir().display(),
-                size(*max),
-                recovered.records
-            )
-        });
+        let opened = format!(
+            "MLflow plugin: {name} {what} spooled in {} (up to {}); {} left by an earlier process",
+            spool.dir().display(),
+            size(*max),
+            recovered.records
+        );
         if recovered.damaged > 0 {
             self.log.warn(|| {
                 format!("MLflow plugin: skipped {} damaged record(s) in the {name} {what} spool", recovered.damaged)
@@ -275,7 +281,7 @@ impl Mailbox {
                 )
             });
         }
-        Ok((spool, recovered.records))
+        Ok((spool, recovered.records, opened))
     }
 
     /// Counts what the outboxes found unreadable and logs a disk error (once a minute).
@@ -456,5 +462,57 @@ fn size(bytes: u64) -> String {
         b if b >= 1 << 30 && b % (1 << 30) == 0 => format!("{} GiB", b >> 30),
         b if b >= 1 << 20 => format!("{} MiB", b >> 20),
         b => format!("{} KiB", b >> 10),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use openclaw_plugin_api::abi_stable::prefix_type::PrefixTypeTrait;
+    use openclaw_plugin_api::abi_stable::std_types::RStr;
+    use openclaw_plugin_api::{HostHandle, LogLevel};
+
+    /// For each "spooled in <dir>" line: the bytes of segments in that directory when it was said.
+    static ON_DISK_WHEN_SAID: Mutex<Vec<u64>> = Mutex::new(Vec::new());
+
+    extern "C" fn log(_: LogLevel, line: RStr<'_>) {
+        let Some((_, rest)) = line.as_str().split_once(" spooled in ") else { return };
+        let dir = std::path::Path::new(rest.split(" (up to").next().unwrap_or_default());
+        let bytes = std::fs::read_dir(dir)
+            .map(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .filter(|e| e.path().extension().is_some_and(|x| x == "seg"))
+                    .filter_map(|e| e.metadata().ok())
+                    .map(|m| m.len())
+                    .sum()
+            })
+            .unwrap_or(0);
+        ON_DISK_WHEN_SAID.lock().unwrap().push(bytes);
+    }
+
+    #[test]
+    fn what_waited_in_memory_is_on_disk_when_the_spool_says_it_is_open() {
+        let root = std::env::temp_dir().join(format!("mailbox-spool-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let host = HostHandle { max_log_level: LogLevel::Info, log }.leak_into_prefix();
+        let encoder = TraceEncoder::new(&crate::exporter::resource("test"));
+        let mailbox = Mailbox::new("mlflow", 100, 10, encoder, Arc::new(Counters::default()), Log::new(host));
+        mailbox.expect_spool();
+        mailbox.push_metrics(vec![MetricPoint { key: "tokens".into(), value: 1.0, timestamp_ms: 1, step: 0 }]);
+        let plan = SpoolPlan {
+            traces: (root.join("traces"), 1 << 20),
+            metrics: Some((root.join("metrics"), 1 << 20)),
+            recipient: crate::exporter::spool::tests::here(),
+        };
+        mailbox.open_spool(&plan);
+        let said = ON_DISK_WHEN_SAID.lock().unwrap().clone();
+        let _ = std::fs::remove_dir_all(&root);
+        assert_eq!(said.len(), 2, "one line per stream");
+        assert!(said[1] > segment_header_bytes(), "the metric value queued before was on disk: {said:?}");
+    }
+
+    fn segment_header_bytes() -> u64 {
+        crate::exporter::spool::segment::HEADER_LEN as u64
     }
 }
