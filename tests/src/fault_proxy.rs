@@ -42,6 +42,8 @@ pub struct Seen {
     pub path: String,
     pub fault: Option<Fault>,
     pub headers: Vec<(String, String)>,
+    /// Requests to this path awaiting their answer when this one came, itself included.
+    pub out_at_once: usize,
 }
 
 struct State {
@@ -151,13 +153,16 @@ impl FaultProxy {
                             }
                             r.fault.clone()
                         });
+                        let out = s.in_flight.entry(request.path.clone()).or_default();
+                        *out += 1;
+                        let out_at_once = *out;
                         s.seen.push(Seen {
                             at: Instant::now(),
                             path: request.path.clone(),
                             fault: fault.clone(),
                             headers: request.headers.clone(),
+                            out_at_once,
                         });
-                        *s.in_flight.entry(request.path.clone()).or_default() += 1;
                         fault
                     };
                     let answer = match fault {
@@ -188,10 +193,12 @@ impl FaultProxy {
                         }
                         Some(Fault::Cut) => None,
                     };
+                    // Counted out until answered: before the answer goes, so that the request a
+                    // client sends on reading it never finds this one still counted.
+                    *state.lock().unwrap().in_flight.entry(request.path).or_default() -= 1;
                     if let Some(answer) = answer {
                         let _ = writer.write_all(&answer);
                     }
-                    *state.lock().unwrap().in_flight.entry(request.path).or_default() -= 1;
                 });
             }
         });

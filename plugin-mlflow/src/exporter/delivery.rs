@@ -21,7 +21,7 @@ use super::backoff::Backoff;
 use super::in_flight::{InFlightLimit, Round};
 use super::mailbox::{Lease, Mailbox};
 use super::run_metrics::MetricPoint;
-use super::transport::{Reply, TraceEndpoint};
+use super::transport::{Reply, Transport};
 use super::wire::EncodedTrace;
 use crate::stats::Counters;
 use crossbeam_channel::Sender;
@@ -82,7 +82,7 @@ pub trait Destination: Send + 'static {
     }
 
     /// Where trace requests are posted (several at once under load).
-    fn endpoint(&self) -> &TraceEndpoint;
+    fn transport(&self) -> Arc<dyn Transport>;
 
     /// What the reply to the request for `batch` means: counts, logs and settles it. It may post
     /// again (MLflow: the halves of a refused batch). `buffered`: traces not yet delivered.
@@ -266,7 +266,7 @@ impl<D: Destination> DeliveryLoop<D> {
             requests.push_back(Request { traces: taken, reply: None });
             let now_out = out(requests);
             period.busiest = period.busiest.max(now_out);
-            post(self.destination.endpoint().clone(), lease.items()[held..].to_vec(), number, replies.clone());
+            post(self.destination.transport(), lease.items()[held..].to_vec(), number, replies.clone());
             Counters::add(&self.stats.trace_requests, 1);
             Counters::add(&self.stats.trace_requests_out, now_out as u64);
         }
@@ -329,12 +329,12 @@ type Replies = Sender<(u64, Reply, Duration)>;
 
 /// One request, run by whoever takes it first: its own thread, or the delivery thread when no
 /// thread can be started.
-type Job = Mutex<Option<(TraceEndpoint, Vec<EncodedTrace>, u64, Replies)>>;
+type Job = Mutex<Option<(Arc<dyn Transport>, Vec<EncodedTrace>, u64, Replies)>>;
 
 /// Posts `batch` in one request on a thread of its own (on this one if none can be started); the
 /// reply goes to `replies` with the request's `number`.
-fn post(endpoint: TraceEndpoint, batch: Vec<EncodedTrace>, number: u64, replies: Replies) {
-    let job: Arc<Job> = Arc::new(Mutex::new(Some((endpoint, batch, number, replies))));
+fn post(transport: Arc<dyn Transport>, batch: Vec<EncodedTrace>, number: u64, replies: Replies) {
+    let job: Arc<Job> = Arc::new(Mutex::new(Some((transport, batch, number, replies))));
     let on_thread = Arc::clone(&job);
     if std::thread::Builder::new().name("openclaw-mlflow-post".into()).spawn(move || run(&on_thread)).is_err() {
         run(&job);
@@ -342,9 +342,11 @@ fn post(endpoint: TraceEndpoint, batch: Vec<EncodedTrace>, number: u64, replies:
 }
 
 fn run(job: &Job) {
-    let Some((endpoint, batch, number, replies)) = job.lock().unwrap_or_else(|e| e.into_inner()).take() else { return };
+    let Some((transport, batch, number, replies)) = job.lock().unwrap_or_else(|e| e.into_inner()).take() else {
+        return;
+    };
     let started = Instant::now();
-    let reply = std::panic::catch_unwind(AssertUnwindSafe(|| endpoint.post(&batch)))
+    let reply = std::panic::catch_unwind(AssertUnwindSafe(|| transport.post(&batch)))
         .unwrap_or_else(|_| Reply { body: "the request's thread panicked".into(), ..Reply::default() });
     let _ = replies.send((number, reply, started.elapsed()));
 }
@@ -352,6 +354,154 @@ fn run(job: &Job) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::exporter::wire::TraceEncoder;
+    use crate::log::Log;
+    use crossbeam_channel::Receiver;
+    use openclaw_plugin_api::abi_stable::prefix_type::PrefixTypeTrait;
+    use openclaw_plugin_api::abi_stable::std_types::RStr;
+    use openclaw_plugin_api::{HostHandle, LogLevel};
+    use opentelemetry::trace::TraceId;
+
+    /// A request the loop posted, held until the test answers it.
+    struct Posted {
+        /// The traces it carries, by their number (the trace id).
+        traces: Vec<u128>,
+        answer: Sender<Reply>,
+    }
+
+    impl Posted {
+        fn reply(self, status: u16) {
+            self.answer.send(Reply { status, ..Reply::default() }).unwrap();
+        }
+    }
+
+    /// Each post is handed to the test, which answers when and how it chooses.
+    struct ScriptedTransport {
+        posted: Sender<Posted>,
+    }
+
+    impl Transport for ScriptedTransport {
+        fn post(&self, traces: &[EncodedTrace]) -> Reply {
+            let (answer, reply) = crossbeam_channel::bounded(1);
+            let traces = traces.iter().map(|t| u128::from_be_bytes(t.trace_id.to_bytes())).collect();
+            self.posted.send(Posted { traces, answer }).unwrap();
+            reply.recv().unwrap_or_default()
+        }
+    }
+
+    /// Accepts what a 200 answers, asks for a retry otherwise: the loop's part is under test.
+    struct Scripted(Arc<ScriptedTransport>);
+
+    impl Destination for Scripted {
+        fn transport(&self) -> Arc<dyn Transport> {
+            self.0.clone()
+        }
+
+        fn on_reply(&mut self, batch: &[EncodedTrace], reply: Reply, _buffered: usize) -> Outcome {
+            match reply.status {
+                200 => Outcome::all(batch.len()),
+                _ => Outcome::none(Verdict::Retry(reply.retry_after)),
+            }
+        }
+    }
+
+    extern "C" fn quiet(_: LogLevel, _: RStr<'_>) {}
+
+    /// A loop of one trace per request and up to `max_in_flight` requests, started on a thread,
+    /// with traces 0..`n` queued; the posts as they come, and the thread.
+    fn scripted_loop(n: u128, max_in_flight: usize) -> (Arc<Mailbox>, Receiver<Posted>, std::thread::JoinHandle<()>) {
+        let host = HostHandle { max_log_level: LogLevel::Error, log: quiet }.leak_into_prefix();
+        let encoder = TraceEncoder::new(&crate::exporter::resource("test"));
+        let stats = Arc::new(Counters::default());
+        let mailbox = Arc::new(Mailbox::new("test", 1000, 1000, encoder, stats.clone(), Log::new(host)));
+        let (posted, posts) = crossbeam_channel::unbounded();
+        let delivery = DeliveryLoop {
+            destination: Scripted(Arc::new(ScriptedTransport { posted })),
+            mailbox: mailbox.clone(),
+            stats,
+            batch_size: 1,
+            in_flight: InFlightLimit::new(max_in_flight, Duration::from_secs(600)),
+        };
+        let traces = (0..n).map(|i| EncodedTrace { trace_id: TraceId::from(i), body: Arc::from(Vec::new()) }).collect();
+        mailbox.push_encoded(traces);
+        (mailbox, posts, std::thread::spawn(move || delivery.run()))
+    }
+
+    fn next(posts: &Receiver<Posted>) -> Posted {
+        posts.recv_timeout(Duration::from_secs(60)).expect("the loop posted nothing more")
+    }
+
+    /// Quick full rounds of one, then two, requests: the limit is 4 from then on; answers them.
+    fn warm_up(posts: &Receiver<Posted>) -> Vec<u128> {
+        let mut sent = Vec::new();
+        for round in [1, 2] {
+            let out: Vec<Posted> = (0..round).map(|_| next(posts)).collect();
+            for p in out {
+                sent.extend(&p.traces);
+                p.reply(200);
+            }
+        }
+        sent
+    }
+
+    #[test]
+    fn a_slow_request_is_overtaken_while_the_others_are_answered_and_every_trace_settles_once() {
+        let (mailbox, posts, delivery) = scripted_loop(20, 4);
+        let mut sent = warm_up(&posts);
+        let out: Vec<Posted> = (0..4).map(|_| next(&posts)).collect();
+        let mut out = out.into_iter();
+        let slow = out.next().unwrap();
+        // Each answer frees a place for the next trace while the slow one is still out.
+        for p in out {
+            sent.extend(&p.traces);
+            p.reply(200);
+            let overtaking = next(&posts);
+            assert!(overtaking.traces[0] > slow.traces[0]);
+            sent.extend(&overtaking.traces);
+            overtaking.reply(200);
+        }
+        sent.extend(&slow.traces);
+        slow.reply(200);
+        while sent.len() < 20 {
+            let p = next(&posts);
+            sent.extend(&p.traces);
+            p.reply(200);
+        }
+        mailbox.stop();
+        delivery.join().unwrap();
+        sent.sort();
+        assert_eq!(sent, (0..20).collect::<Vec<u128>>(), "each trace posted once");
+        assert_eq!(mailbox.wait_empty(Instant::now()).traces, 0);
+    }
+
+    #[test]
+    fn after_a_failed_reply_nothing_more_is_posted_until_those_out_are_back_then_it_and_the_rest_go_again() {
+        let (mailbox, posts, delivery) = scripted_loop(8, 4);
+        warm_up(&posts);
+        let out: Vec<Posted> = (0..4).map(|_| next(&posts)).collect();
+        let firsts: Vec<u128> = out.iter().map(|p| p.traces[0]).collect();
+        assert_eq!(firsts, vec![3, 4, 5, 6], "posted in order");
+        let mut out = out.into_iter();
+        let (refused, later) = (out.next().unwrap(), out.collect::<Vec<_>>());
+        refused.reply(503);
+        // Accepted after the refusal: sent again all the same (the backend keys traces by id).
+        for p in later {
+            p.reply(200);
+        }
+        let again = next(&posts);
+        assert_eq!(again.traces, vec![3], "the refused trace first, after the backoff");
+        again.reply(200);
+        let mut rest: Vec<u128> = Vec::new();
+        while rest.len() < 4 {
+            let p = next(&posts);
+            rest.extend(&p.traces);
+            p.reply(200);
+        }
+        rest.sort();
+        assert_eq!(rest, vec![4, 5, 6, 7], "then those after it, again, and the one never sent");
+        mailbox.stop();
+        delivery.join().unwrap();
+    }
 
     #[test]
     fn a_round_holds_its_batches_within_the_bound_but_always_one_whole_batch() {

@@ -333,6 +333,12 @@ impl Mailbox {
         self.log.debug(|| format!("MLflow plugin: {n} trace(s) queued for {name} ({kept})"));
     }
 
+    /// Queues traces already encoded (the delivery loop's tests).
+    #[cfg(test)]
+    pub fn push_encoded(&self, encoded: Vec<EncodedTrace>) {
+        self.push(encoded, traces, traces_dropped);
+    }
+
     pub fn push_metrics(&self, points: Vec<MetricPoint>) {
         self.push(points, metrics, metric_values_dropped);
     }

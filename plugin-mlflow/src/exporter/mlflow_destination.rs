@@ -8,7 +8,7 @@ use super::mlflow_rest::{MlflowRest, RestError, WorkspaceState, MAX_TRACES_PER_L
 use super::mlflow_spans::mlflow_trace_id;
 use super::older_ingest::{adapt_request, TraceInfoPatch};
 use super::run_metrics::MetricPoint;
-use super::transport::{MlflowScope, Reply, TraceEndpoint};
+use super::transport::{MlflowScope, Reply, TraceEndpoint, Transport};
 use super::wire::EncodedTrace;
 use crate::config::{self, ExperimentRef};
 use crate::log::{Log, Throttle};
@@ -68,7 +68,7 @@ pub struct MlflowDestination {
     stats: Arc<Counters>,
     log: Log,
     rest: MlflowRest,
-    traces: TraceEndpoint,
+    traces: Arc<TraceEndpoint>,
     session: Session,
     /// The server's release, read as the session starts (`None`: not reported, taken as current).
     release: Option<MlflowRelease>,
@@ -93,7 +93,7 @@ impl MlflowDestination {
     ) -> Result<MlflowDestination, String> {
         let agent = super::transport::agent(settings.request_timeout, &settings.tls)?;
         let scope = MlflowScope::new(settings);
-        let traces = TraceEndpoint::mlflow(agent.clone(), &tracking_uri, &scope);
+        let traces = Arc::new(TraceEndpoint::mlflow(agent.clone(), &tracking_uri, &scope));
         Ok(MlflowDestination {
             rest: MlflowRest::new(agent, &tracking_uri, scope),
             traces,
@@ -308,16 +308,17 @@ impl Destination for MlflowDestination {
         loop {
             match self.advance() {
                 Ok(Session::Ready { experiment_id, run_id }) => {
-                    self.traces.set_header("x-mlflow-experiment-id", experiment_id.clone());
+                    Arc::make_mut(&mut self.traces).set_header("x-mlflow-experiment-id", experiment_id.clone());
                     match self.older_release() {
                         None => {
-                            self.traces.set_header("x-mlflow-run-id", run_id.clone());
-                            self.traces.set_adapter(None);
+                            Arc::make_mut(&mut self.traces).set_header("x-mlflow-run-id", run_id.clone());
+                            Arc::make_mut(&mut self.traces).set_adapter(None);
                         }
                         Some(release) => {
                             // Ignored before 3.14: the run link is made over REST.
-                            self.traces.remove_header("x-mlflow-run-id");
-                            self.traces.set_adapter(Some(Arc::new(move |body| adapt_request(body, release))));
+                            Arc::make_mut(&mut self.traces).remove_header("x-mlflow-run-id");
+                            Arc::make_mut(&mut self.traces)
+                                .set_adapter(Some(Arc::new(move |body| adapt_request(body, release))));
                         }
                     }
                     self.session = Session::Ready { experiment_id, run_id };
@@ -348,8 +349,8 @@ impl Destination for MlflowDestination {
         (!matches!(self.session, Session::Ready { .. })).then_some(Verdict::Reconnect)
     }
 
-    fn endpoint(&self) -> &TraceEndpoint {
-        &self.traces
+    fn transport(&self) -> Arc<dyn Transport> {
+        self.traces.clone()
     }
 
     /// A request MLflow refused as a whole (400: one bad trace refuses all) is split in halves

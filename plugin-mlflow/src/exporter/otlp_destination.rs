@@ -4,7 +4,7 @@
 //! counted, anything else is retried with backoff while the buffer holds.
 
 use super::delivery::{Destination, Outcome, Verdict};
-use super::transport::{Reply, TraceEndpoint};
+use super::transport::{Reply, TraceEndpoint, Transport};
 use super::wire::EncodedTrace;
 use crate::config::OtlpConfig;
 use crate::log::{Log, Throttle};
@@ -34,7 +34,7 @@ pub fn classify(status: u16) -> OtlpReply {
 pub struct OtlpDestination {
     stats: Arc<Counters>,
     log: Log,
-    traces: TraceEndpoint,
+    traces: Arc<TraceEndpoint>,
     problems: Throttle,
 }
 
@@ -58,13 +58,13 @@ impl OtlpDestination {
                 config.sample_rate
             )
         });
-        Ok(OtlpDestination { stats, log, traces, problems: Throttle::new(Duration::from_secs(60)) })
+        Ok(OtlpDestination { stats, log, traces: Arc::new(traces), problems: Throttle::new(Duration::from_secs(60)) })
     }
 }
 
 impl Destination for OtlpDestination {
-    fn endpoint(&self) -> &TraceEndpoint {
-        &self.traces
+    fn transport(&self) -> Arc<dyn Transport> {
+        self.traces.clone()
     }
 
     fn on_reply(&mut self, batch: &[EncodedTrace], reply: Reply, buffered: usize) -> Outcome {

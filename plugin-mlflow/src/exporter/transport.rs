@@ -157,6 +157,18 @@ impl Reply {
     }
 }
 
+/// Posts one request of encoded traces and reads the reply: the delivery loop's only way out, so
+/// that its order, windows and retries can be tested with a scripted transport.
+pub trait Transport: Send + Sync + 'static {
+    fn post(&self, traces: &[EncodedTrace]) -> Reply;
+}
+
+impl Transport for TraceEndpoint {
+    fn post(&self, traces: &[EncodedTrace]) -> Reply {
+        TraceEndpoint::post(self, traces)
+    }
+}
+
 /// Rewrites a request's body for the server it goes to (an older MLflow: `older_ingest`).
 pub type BodyAdapter = Arc<dyn Fn(Vec<u8>) -> Vec<u8> + Send + Sync>;
 

@@ -13,12 +13,14 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
 use opentelemetry_proto::transform::trace::tonic::group_spans_by_resource_and_scope;
 use prost::Message as _;
+use std::sync::Arc;
 
 /// A finished trace as one destination's OTLP request body.
 #[derive(Clone, Debug, PartialEq)]
 pub struct EncodedTrace {
     pub trace_id: TraceId,
-    pub body: Vec<u8>,
+    /// Shared by every request that carries the trace (a window's posts, a retry).
+    pub body: Arc<[u8]>,
 }
 
 /// Encodes traces with a destination's resource (the service name differs per destination).
@@ -33,7 +35,10 @@ impl TraceEncoder {
 
     pub fn encode(&self, trace: &ReadyTrace) -> EncodedTrace {
         let resource_spans = group_spans_by_resource_and_scope(trace.spans.clone(), &self.resource);
-        EncodedTrace { trace_id: trace.trace_id, body: ExportTraceServiceRequest { resource_spans }.encode_to_vec() }
+        EncodedTrace {
+            trace_id: trace.trace_id,
+            body: ExportTraceServiceRequest { resource_spans }.encode_to_vec().into(),
+        }
     }
 }
 
@@ -66,7 +71,7 @@ impl Record for EncodedTrace {
         let body = bytes[16..].to_vec();
         // A body that is not a trace request would make the server refuse the whole batch.
         ExportTraceServiceRequest::decode(body.as_slice()).ok()?;
-        Some(EncodedTrace { trace_id: TraceId::from_bytes(id), body })
+        Some(EncodedTrace { trace_id: TraceId::from_bytes(id), body: body.into() })
     }
 }
 
@@ -104,7 +109,7 @@ mod tests {
         assert_eq!(MetricPoint::from_bytes(b"short"), None);
         let trace = EncodedTrace {
             trace_id: TraceId::from_bytes([7; 16]),
-            body: ExportTraceServiceRequest { resource_spans: vec![] }.encode_to_vec(),
+            body: ExportTraceServiceRequest { resource_spans: vec![] }.encode_to_vec().into(),
         };
         assert_eq!(EncodedTrace::from_bytes(&trace.to_bytes()), Some(trace));
         assert_eq!(EncodedTrace::from_bytes(&[1; 10]), None);
@@ -121,7 +126,8 @@ mod tests {
             body: ExportTraceServiceRequest {
                 resource_spans: vec![ResourceSpans { schema_url: name.into(), ..Default::default() }],
             }
-            .encode_to_vec(),
+            .encode_to_vec()
+            .into(),
         };
         let merged = ExportTraceServiceRequest::decode(request_body(&[one("a"), one("b")]).as_slice()).unwrap();
         let urls: Vec<&str> = merged.resource_spans.iter().map(|r| r.schema_url.as_str()).collect();
