@@ -47,6 +47,8 @@ pub struct Bridge {
     stopped: AtomicBool,
 }
 
+// Hooks are nearly every message, so the large variant stays unboxed (no allocation per hook).
+#[allow(clippy::large_enum_variant)]
 enum ToHost {
     /// Start the plugins again, after a stop, with the gateway's configuration of the moment.
     Start(serde_json::Value),

@@ -157,7 +157,7 @@ impl<T: Record> Outbox<T> {
                 }
             }
         }
-        if self.window.is_empty() && !self.spool.as_ref().is_some_and(|s| s.unread() > 0) {
+        if self.window.is_empty() && self.spool.as_ref().is_none_or(|s| s.unread() == 0) {
             while taken.len() < max {
                 let Some(item) = self.refused_by_disk.pop_front() else { break };
                 self.in_flight.push_back(None);

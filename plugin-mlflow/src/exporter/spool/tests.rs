@@ -82,7 +82,7 @@ fn a_crashed_process_records_are_taken_over_from_where_its_acknowledgement_got_t
     let read = read_all(&mut second);
     assert_eq!(read.iter().map(|(_, p)| p.clone()).collect::<Vec<_>>(), (5..20).map(payload).collect::<Vec<_>>());
     // New records go after the old ones.
-    second.append(&[b"new".to_vec()]).0;
+    second.append(&[b"new".to_vec()]);
     let (more, _) = second.read(10);
     assert_eq!(more.iter().map(|(_, p)| p.clone()).collect::<Vec<_>>(), vec![b"new".to_vec()]);
 }
@@ -91,7 +91,7 @@ fn a_crashed_process_records_are_taken_over_from_where_its_acknowledgement_got_t
 fn a_torn_last_record_and_a_flipped_byte_lose_only_those_records() {
     let dir = stream_dir("damage");
     let (mut first, _) = Spool::open(&dir, 1 << 30, &here()).unwrap();
-    first.append(&(0..10).map(payload).collect::<Vec<_>>()).0;
+    first.append(&(0..10).map(payload).collect::<Vec<_>>());
     crash(first);
     let file = segment_files(&dir).pop().unwrap();
     let mut bytes = std::fs::read(&file).unwrap();
@@ -110,7 +110,7 @@ fn a_torn_last_record_and_a_flipped_byte_lose_only_those_records() {
 fn a_segment_of_a_newer_version_is_left_alone_and_the_rest_is_read() {
     let dir = stream_dir("newer");
     let (mut first, _) = Spool::open(&dir, 1 << 30, &here()).unwrap();
-    first.append(&[payload(1)]).0;
+    first.append(&[payload(1)]);
     let owner_dir = first.dir().to_path_buf();
     crash(first);
     let mut newer = segment::header().to_vec();
@@ -154,7 +154,7 @@ fn two_processes_on_one_directory_never_read_the_same_records() {
     let dir = stream_dir("two");
     let (mut a, _) = Spool::open(&dir, 1 << 30, &here()).unwrap();
     let (mut b, recovered) = Spool::open(&dir, 1 << 30, &here()).unwrap();
-    a.append(&[b"a's".to_vec()]).0;
+    a.append(&[b"a's".to_vec()]);
     assert_eq!(recovered.records, 0);
     // A third process starting while both live takes over nothing.
     let (mut c, recovered) = Spool::open(&dir, 1 << 30, &here()).unwrap();
