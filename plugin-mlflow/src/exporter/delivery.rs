@@ -448,10 +448,10 @@ mod tests {
     fn a_slow_request_is_overtaken_while_the_others_are_answered_and_every_trace_settles_once() {
         let (mailbox, posts, delivery) = scripted_loop(20, 4);
         let mut sent = warm_up(&posts);
-        let out: Vec<Posted> = (0..4).map(|_| next(&posts)).collect();
-        let mut out = out.into_iter();
+        let mut out = next_posts(&posts, 4).into_iter();
         let slow = out.next().unwrap();
-        // Each answer frees a place for the next trace while the slow one is still out.
+        assert_eq!(slow.traces, vec![3]);
+        // Each answer frees a place for a later trace while the slow one, the oldest, is still out.
         for p in out {
             sent.extend(&p.traces);
             p.reply(200);
@@ -474,31 +474,44 @@ mod tests {
         assert_eq!(mailbox.wait_empty(Instant::now()).traces, 0);
     }
 
+    /// The next `n` posts (each request's thread posts on its own: in any order), by first trace.
+    fn next_posts(posts: &Receiver<Posted>, n: usize) -> Vec<Posted> {
+        let mut out: Vec<Posted> = (0..n).map(|_| next(posts)).collect();
+        out.sort_by_key(|p| p.traces[0]);
+        out
+    }
+
+    fn firsts(posted: &[Posted]) -> Vec<u128> {
+        posted.iter().map(|p| p.traces[0]).collect()
+    }
+
     #[test]
-    fn after_a_failed_reply_nothing_more_is_posted_until_those_out_are_back_then_it_and_the_rest_go_again() {
-        let (mailbox, posts, delivery) = scripted_loop(8, 4);
+    fn the_window_holds_two_rounds_and_a_refused_request_is_sent_again_with_every_later_one() {
+        let (mailbox, posts, delivery) = scripted_loop(12, 4);
         warm_up(&posts);
-        let out: Vec<Posted> = (0..4).map(|_| next(&posts)).collect();
-        let firsts: Vec<u128> = out.iter().map(|p| p.traces[0]).collect();
-        assert_eq!(firsts, vec![3, 4, 5, 6], "posted in order");
-        let mut out = out.into_iter();
-        let (refused, later) = (out.next().unwrap(), out.collect::<Vec<_>>());
+        let mut out = next_posts(&posts, 4);
+        assert_eq!(firsts(&out), vec![3, 4, 5, 6]);
+        let refused = out.remove(0);
+        // While 3 is out, each answer frees a place: 7, 8 and 9 go.
+        out.into_iter().for_each(|p| p.reply(200));
+        let out = next_posts(&posts, 3);
+        assert_eq!(firsts(&out), vec![7, 8, 9]);
+        out.into_iter().for_each(|p| p.reply(200));
+        // The window holds two rounds, 3 to 10: only 10 goes, and 11 waits.
+        let tenth = next(&posts);
+        assert_eq!(tenth.traces, vec![10]);
         refused.reply(503);
-        // Accepted after the refusal: sent again all the same (the backend keys traces by id).
-        for p in later {
-            p.reply(200);
-        }
-        let again = next(&posts);
-        assert_eq!(again.traces, vec![3], "the refused trace first, after the backoff");
-        again.reply(200);
-        let mut rest: Vec<u128> = Vec::new();
-        while rest.len() < 4 {
+        tenth.reply(200);
+        // After the backoff: 3 again, and every later trace (each accepted one again: the backend
+        // keys traces by id), 11 among them; each once.
+        let mut again: Vec<u128> = Vec::new();
+        while again.len() < 9 {
             let p = next(&posts);
-            rest.extend(&p.traces);
+            again.extend(&p.traces);
             p.reply(200);
         }
-        rest.sort();
-        assert_eq!(rest, vec![4, 5, 6, 7], "then those after it, again, and the one never sent");
+        again.sort();
+        assert_eq!(again, (3..12).collect::<Vec<u128>>());
         mailbox.stop();
         delivery.join().unwrap();
     }
