@@ -52,9 +52,11 @@ fn serve(stream: TcpStream, received: Arc<Mutex<Vec<Received>>>) {
         if reader.read_exact(&mut body).is_err() {
             return;
         }
+        let close = headers.get("connection").is_some_and(|c| c.eq_ignore_ascii_case("close"));
         received.lock().unwrap().push(Received { path, headers, body });
         let reply = "HTTP/1.1 200 OK\r\nContent-Type: application/x-protobuf\r\nContent-Length: 0\r\n\r\n";
-        if writer.write_all(reply.as_bytes()).is_err() {
+        // A client that asked for the connection to close (a proxy reading to the end) gets it.
+        if writer.write_all(reply.as_bytes()).is_err() || close {
             return;
         }
     }

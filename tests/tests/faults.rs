@@ -93,7 +93,9 @@ fn a_request_that_timed_out_after_mlflow_took_it_is_not_stored_twice() {
     run.assert_success();
     let stats = run.stats("mlflow");
     assert!(stats["extra"]["export_retries"].as_u64().unwrap() >= 1, "{stats}");
-    assert_eq!(trace_requests(&proxy).len(), 2, "the same batch went to MLflow twice");
+    // At least twice: with a 1 s timeout, a server slowed by the tests beside it may time out again.
+    let requests = trace_requests(&proxy).len();
+    assert!(requests >= 2, "the batch MLflow took late was sent again: {requests} request(s)");
     assert_landed_once(&mlflow, &experiment, &events);
 }
 

@@ -2,6 +2,7 @@
 //! server), and a test OTLP receiver that decodes what arrives with the official protobuf
 //! definitions (instruments, units, attributes, sums, headers, sampling).
 
+use openclaw_plugin_tests::fault_proxy::{Fault, FaultProxy, Rule};
 use openclaw_plugin_tests::otlp_receiver::OtlpReceiver;
 use openclaw_plugin_tests::*;
 use opentelemetry_proto::tonic::common::v1::{any_value, KeyValue};
@@ -386,4 +387,54 @@ fn an_otlp_backend_gets_the_content_parts_as_genai_messages_the_same_as_mlflows_
         }
     }
     assert_eq!((models, tools), (11, 5));
+}
+
+#[test]
+fn refused_credentials_keep_the_traces_and_a_request_too_large_is_sent_again_in_halves() {
+    let receiver = OtlpReceiver::start();
+    let proxy = FaultProxy::start(&receiver.url);
+    // Two requests find the credentials refused, the next one is too large.
+    let refuse = |code, times| Rule {
+        path_prefix: "/v1/traces".into(),
+        fault: Fault::Status { code, retry_after: None },
+        times: Some(times),
+    };
+    proxy.add(refuse(401, 2));
+    proxy.add(refuse(413, 1));
+    let config = otlp_only_config(&format!(r#"endpoint: "{}", metrics: false"#, proxy.url));
+    let run = run_host(&["demo"], &config, &plugins_dir(&[built(MLFLOW_PLUGIN)]));
+    run.assert_success();
+    let stats = run.stats("mlflow");
+    assert_eq!(stats["extra"]["otlp_traces_exported"], 6, "{stats}\n{}", run.stderr);
+    assert_eq!(stats["extra"]["otlp_traces_failed"], 0, "{stats}");
+    let credentials = run.stderr.matches("OTLP endpoint refused our credentials (401)").count();
+    assert_eq!(credentials, 1, "said once, not per retry:\n{}", run.stderr);
+
+    let statuses: Vec<Option<u16>> = proxy
+        .seen()
+        .iter()
+        .filter(|s| s.path == "/v1/traces")
+        .map(|s| match s.fault {
+            Some(Fault::Status { code, .. }) => Some(code),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(&statuses[..3], &[Some(401), Some(401), Some(413)], "{statuses:?}");
+    // The request refused as too large came back as two, which carried its traces between them.
+    let arrived: Vec<usize> = receiver
+        .traces()
+        .iter()
+        .map(|r| {
+            let ids: BTreeSet<&Vec<u8>> = r
+                .resource_spans
+                .iter()
+                .flat_map(|r| &r.scope_spans)
+                .flat_map(|s| &s.spans)
+                .map(|s| &s.trace_id)
+                .collect();
+            ids.len()
+        })
+        .collect();
+    assert_eq!(arrived.iter().sum::<usize>(), 6, "every trace once: {arrived:?}");
+    assert!(arrived.len() >= 2 && statuses.len() == 3 + arrived.len(), "{arrived:?} after {statuses:?}");
 }

@@ -40,6 +40,10 @@ pub enum Verdict {
     /// The destination lost its session (MLflow: the experiment or run is gone): put them back,
     /// prepare again, resend.
     Reconnect,
+    /// Refused as a whole for what some of its traces hold (MLflow: one bad trace refuses all; an
+    /// OTLP backend: too large): send it again in halves, until the refused ones stand alone. Only
+    /// for more than one trace; the loop does the splitting and never returns this verdict.
+    Split,
 }
 
 /// The result of sending one batch: how many items from the front are settled, and the verdict on
@@ -84,8 +88,8 @@ pub trait Destination: Send + 'static {
     /// Where trace requests are posted (several at once under load).
     fn transport(&self) -> Arc<dyn Transport>;
 
-    /// What the reply to the request for `batch` means: counts, logs and settles it. It may post
-    /// again (MLflow: the halves of a refused batch). `buffered`: traces not yet delivered.
+    /// What the reply to the request for `batch` means: counts, logs and settles it (a pure
+    /// reading: it never posts). `buffered`: traces not yet delivered.
     fn on_reply(&mut self, batch: &[EncodedTrace], reply: Reply, buffered: usize) -> Outcome;
 
     /// Sends metric points (only MLflow's run holds any).
@@ -181,6 +185,11 @@ impl<D: Destination> DeliveryLoop<D> {
                     prepared = false;
                     retrying = true;
                 }
+                // Resolved by `settle`; were one to come back here, a pause and a resend is safe.
+                Verdict::Split => {
+                    retrying = true;
+                    let _ = self.mailbox.pause(backoff.next(None));
+                }
             }
         }
     }
@@ -215,7 +224,7 @@ impl<D: Destination> DeliveryLoop<D> {
                 let Some(Request { traces, reply: Some((reply, took)) }) = requests.pop_front() else { break };
                 front_number += 1;
                 let buffered = self.mailbox.traces_pending();
-                let outcome = self.destination.on_reply(&lease.items()[..traces], reply, buffered);
+                let outcome = self.settle(&lease.items()[..traces], reply, buffered);
                 if outcome.verdict != Verdict::Settled {
                     self.in_flight.after(Round { requests: out(&requests) + 1, settled: false, slowest: took });
                     // Those still out are awaited (their traces are theirs until then) and sent again.
@@ -234,6 +243,33 @@ impl<D: Destination> DeliveryLoop<D> {
                 no_more = Some(self.send_metrics()).filter(|v| *v != Verdict::Settled);
             }
         }
+    }
+
+    /// What the reply to the request for `batch` settles. A batch refused as a whole (`Split`) is
+    /// sent again in halves, one request at a time on this thread, until the traces refused stand
+    /// alone: the outcome is then that of the whole batch.
+    fn settle(&mut self, batch: &[EncodedTrace], reply: Reply, buffered: usize) -> Outcome {
+        let outcome = self.destination.on_reply(batch, reply, buffered);
+        if outcome.verdict != Verdict::Split {
+            return outcome;
+        }
+        if batch.len() < 2 {
+            return Outcome::none(Verdict::Retry(None));
+        }
+        let (first, second) = batch.split_at(batch.len() / 2);
+        let first_outcome = self.post_now(first, buffered);
+        if first_outcome.verdict != Verdict::Settled {
+            return first_outcome;
+        }
+        let second_outcome = self.post_now(second, buffered);
+        Outcome { settled: first.len() + second_outcome.settled, verdict: second_outcome.verdict }
+    }
+
+    /// Posts `batch` on this thread and settles the reply.
+    fn post_now(&mut self, batch: &[EncodedTrace], buffered: usize) -> Outcome {
+        Counters::add(&self.stats.trace_requests, 1);
+        let reply = self.destination.transport().post(batch);
+        self.settle(batch, reply, buffered)
     }
 
     /// Posts requests while the in-flight limit and the bound on traces held allow and traces wait.
@@ -389,7 +425,8 @@ mod tests {
         }
     }
 
-    /// Accepts what a 200 answers, asks for a retry otherwise: the loop's part is under test.
+    /// Accepts what a 200 answers; a 400 refuses the batch as a whole (a trace alone: for good);
+    /// asks for a retry otherwise. The loop's part is under test.
     struct Scripted(Arc<ScriptedTransport>);
 
     impl Destination for Scripted {
@@ -400,6 +437,8 @@ mod tests {
         fn on_reply(&mut self, batch: &[EncodedTrace], reply: Reply, _buffered: usize) -> Outcome {
             match reply.status {
                 200 => Outcome::all(batch.len()),
+                400 if batch.len() > 1 => Outcome::none(Verdict::Split),
+                400 => Outcome::all(1),
                 _ => Outcome::none(Verdict::Retry(reply.retry_after)),
             }
         }
@@ -407,9 +446,13 @@ mod tests {
 
     extern "C" fn quiet(_: LogLevel, _: RStr<'_>) {}
 
-    /// A loop of one trace per request and up to `max_in_flight` requests, started on a thread,
-    /// with traces 0..`n` queued; the posts as they come, and the thread.
-    fn scripted_loop(n: u128, max_in_flight: usize) -> (Arc<Mailbox>, Receiver<Posted>, std::thread::JoinHandle<()>) {
+    /// A loop of `batch_size` traces per request and up to `max_in_flight` requests, started on a
+    /// thread, with traces 0..`n` queued; the posts as they come, and the thread.
+    fn scripted_loop(
+        n: u128,
+        batch_size: usize,
+        max_in_flight: usize,
+    ) -> (Arc<Mailbox>, Receiver<Posted>, std::thread::JoinHandle<()>) {
         let host = HostHandle { max_log_level: LogLevel::Error, log: quiet }.leak_into_prefix();
         let encoder = TraceEncoder::new(&crate::exporter::resource("test"));
         let stats = Arc::new(Counters::default());
@@ -419,7 +462,7 @@ mod tests {
             destination: Scripted(Arc::new(ScriptedTransport { posted })),
             mailbox: mailbox.clone(),
             stats,
-            batch_size: 1,
+            batch_size,
             in_flight: InFlightLimit::new(max_in_flight, Duration::from_secs(600)),
         };
         let traces = (0..n).map(|i| EncodedTrace { trace_id: TraceId::from(i), body: Arc::from(Vec::new()) }).collect();
@@ -446,7 +489,7 @@ mod tests {
 
     #[test]
     fn a_slow_request_is_overtaken_while_the_others_are_answered_and_every_trace_settles_once() {
-        let (mailbox, posts, delivery) = scripted_loop(20, 4);
+        let (mailbox, posts, delivery) = scripted_loop(20, 1, 4);
         let mut sent = warm_up(&posts);
         let mut out = next_posts(&posts, 4).into_iter();
         let slow = out.next().unwrap();
@@ -487,7 +530,7 @@ mod tests {
 
     #[test]
     fn the_window_holds_two_rounds_and_a_refused_request_is_sent_again_with_every_later_one() {
-        let (mailbox, posts, delivery) = scripted_loop(12, 4);
+        let (mailbox, posts, delivery) = scripted_loop(12, 1, 4);
         warm_up(&posts);
         let mut out = next_posts(&posts, 4);
         assert_eq!(firsts(&out), vec![3, 4, 5, 6]);
@@ -522,5 +565,22 @@ mod tests {
         assert_eq!(round_size(100, 1), 100);
         assert_eq!(round_size(1000, 64), MAX_ROUND_TRACES);
         assert_eq!(round_size(10_000, 4), 10_000);
+    }
+
+    #[test]
+    fn a_batch_refused_as_a_whole_is_sent_again_in_halves_until_the_refused_trace_stands_alone() {
+        let (mailbox, posts, delivery) = scripted_loop(4, 4, 1);
+        let mut batches = Vec::new();
+        // Trace 2 is refused wherever it goes; the halves go one at a time, from the loop's thread.
+        while batches.last() != Some(&vec![3]) {
+            let p = next(&posts);
+            let status = if p.traces.contains(&2) { 400 } else { 200 };
+            batches.push(p.traces.clone());
+            p.reply(status);
+        }
+        assert_eq!(batches, vec![vec![0, 1, 2, 3], vec![0, 1], vec![2, 3], vec![2], vec![3]]);
+        mailbox.stop();
+        delivery.join().unwrap();
+        assert_eq!(mailbox.wait_empty(Instant::now()).traces, 0, "every trace settled");
     }
 }

@@ -281,12 +281,6 @@ impl MlflowDestination {
         }
     }
 
-    /// Posts `batch` in one request and settles the reply.
-    fn send(&mut self, batch: &[EncodedTrace], buffered: usize) -> Outcome {
-        let reply = self.traces.post(batch);
-        self.on_reply(batch, reply, buffered)
-    }
-
     fn delivered(&mut self, batch: &[EncodedTrace]) {
         let n = batch.len() as u64;
         Counters::add(&self.stats.traces_exported, n);
@@ -353,8 +347,8 @@ impl Destination for MlflowDestination {
         self.traces.clone()
     }
 
-    /// A request MLflow refused as a whole (400: one bad trace refuses all) is split in halves
-    /// until the bad traces stand alone; those are counted as failed and logged with MLflow's
+    /// A request MLflow refused as a whole (400: one bad trace refuses all) is split in halves (by
+    /// the delivery loop) until the bad traces stand alone; those are counted as failed and logged with MLflow's
     /// reason, the rest are delivered.
     fn on_reply(&mut self, batch: &[EncodedTrace], reply: Reply, buffered: usize) -> Outcome {
         match classify(reply.status) {
@@ -368,16 +362,7 @@ impl Destination for MlflowDestination {
                 self.delivered(batch);
                 Outcome::all(batch.len())
             }
-            TraceReply::Refused if batch.len() > 1 => {
-                let (a, b) = batch.split_at(batch.len() / 2);
-                match self.send(a, buffered) {
-                    Outcome { verdict: Verdict::Settled, .. } => {
-                        let rest = self.send(b, buffered);
-                        Outcome { settled: a.len() + rest.settled, verdict: rest.verdict }
-                    }
-                    stopped => stopped,
-                }
-            }
+            TraceReply::Refused if batch.len() > 1 => Outcome::none(Verdict::Split),
             TraceReply::Refused => {
                 Counters::add(&self.stats.traces_failed, 1);
                 let id = mlflow_trace_id(batch[0].trace_id);

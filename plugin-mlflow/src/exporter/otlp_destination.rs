@@ -1,7 +1,9 @@
 //! A generic OTLP endpoint as a destination: the same traces, sampled (`sampling`), to any
 //! OTLP/HTTP backend (an OpenTelemetry Collector, Jaeger, Tempo, Honeycomb, or MLflow's own
-//! endpoint). Plain policy (`classify`): a refused request (4xx other than 408/429) is dropped and
-//! counted, anything else is retried with backoff while the buffer holds.
+//! endpoint). Plain policy (`classify`): a request too large (413) is sent again in halves;
+//! refused credentials (401, 403) keep the traces, retried with backoff as for an outage, so that
+//! fixing the header delivers them; any other refusal (4xx other than 408/429) is dropped and
+//! counted; anything else is retried with backoff while the buffer holds.
 
 use super::delivery::{Destination, Outcome, Verdict};
 use super::transport::{Reply, TraceEndpoint, Transport};
@@ -18,6 +20,10 @@ pub enum OtlpReply {
     Accepted,
     /// Refused for good: retrying the same data cannot succeed.
     Refused,
+    /// The request is too large (413): smaller ones may pass.
+    TooLarge,
+    /// Our credentials were refused (401, 403): the data is fine, the configuration is not.
+    Denied,
     /// No answer, throttled (429), timed out (408) or a server-side failure: retry.
     Unavailable,
 }
@@ -26,6 +32,8 @@ pub fn classify(status: u16) -> OtlpReply {
     match status {
         200..=299 => OtlpReply::Accepted,
         408 | 429 => OtlpReply::Unavailable,
+        413 => OtlpReply::TooLarge,
+        401 | 403 => OtlpReply::Denied,
         400..=499 => OtlpReply::Refused,
         _ => OtlpReply::Unavailable,
     }
@@ -75,12 +83,25 @@ impl Destination for OtlpDestination {
                 self.problems.reset();
                 Outcome::all(n)
             }
-            OtlpReply::Refused => {
+            OtlpReply::TooLarge if n > 1 => Outcome::none(Verdict::Split),
+            OtlpReply::Refused | OtlpReply::TooLarge => {
                 Counters::add(&self.stats.otlp_traces_failed, n as u64);
                 self.log.warn(|| {
                     format!("OTLP endpoint refused {n} trace(s) ({}): {}; they are dropped", reply.status, reply.body)
                 });
                 Outcome::all(n)
+            }
+            OtlpReply::Denied => {
+                if self.problems.due() {
+                    let status = reply.status;
+                    self.log.error(|| {
+                        format!(
+                            "OTLP endpoint refused our credentials ({status}): check otlp.headers (or \
+                             OTEL_EXPORTER_OTLP_HEADERS); {buffered} trace(s) kept, retrying with backoff"
+                        )
+                    });
+                }
+                Outcome::none(Verdict::Retry(reply.retry_after))
             }
             OtlpReply::Unavailable => {
                 if self.problems.due() {
@@ -99,14 +120,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn refusals_are_final_except_timeouts_and_throttling() {
+    fn refusals_are_final_except_timeouts_throttling_size_and_credentials() {
         for (status, reply) in [
             (200, OtlpReply::Accepted),
             (202, OtlpReply::Accepted),
             (400, OtlpReply::Refused),
-            (401, OtlpReply::Refused),
+            (401, OtlpReply::Denied),
+            (403, OtlpReply::Denied),
             (404, OtlpReply::Refused),
-            (413, OtlpReply::Refused),
+            (413, OtlpReply::TooLarge),
             (408, OtlpReply::Unavailable),
             (429, OtlpReply::Unavailable),
             (0, OtlpReply::Unavailable),

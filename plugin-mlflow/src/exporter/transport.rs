@@ -236,7 +236,11 @@ impl TraceEndpoint {
         match self.agent.run(request) {
             Ok(response) => {
                 let status = response.status().as_u16();
-                let retry_after = retry_after(response.headers().get(http::header::RETRY_AFTER));
+                let retry_after = response
+                    .headers()
+                    .get(http::header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| retry_after(v, std::time::SystemTime::now()));
                 let body = if response.status().is_success() {
                     String::new()
                 } else {
@@ -250,7 +254,32 @@ impl TraceEndpoint {
     }
 }
 
-fn retry_after(value: Option<&http::HeaderValue>) -> Option<Duration> {
-    let secs: u64 = value?.to_str().ok()?.trim().parse().ok()?;
-    Some(Duration::from_secs(secs.min(3600)))
+/// `Retry-After` in either of its forms (RFC 9110): seconds, or an HTTP date, read as the time
+/// from `now` until then (none for a date already past); an hour at most.
+fn retry_after(value: &str, now: std::time::SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    let wait = match value.parse::<u64>() {
+        Ok(secs) => Duration::from_secs(secs),
+        Err(_) => httpdate::parse_http_date(value).ok()?.duration_since(now).unwrap_or(Duration::ZERO),
+    };
+    Some(wait.min(Duration::from_secs(3600)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::retry_after;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    #[test]
+    fn retry_after_is_read_in_seconds_or_as_an_http_date() {
+        // Thu, 03 Dec 2026 15:00:00 GMT
+        let now = UNIX_EPOCH + Duration::from_secs(1_796_310_000);
+        assert_eq!(retry_after("7", now), Some(Duration::from_secs(7)));
+        assert_eq!(retry_after(" 120 ", now), Some(Duration::from_secs(120)));
+        assert_eq!(retry_after("Thu, 03 Dec 2026 15:00:30 GMT", now), Some(Duration::from_secs(30)));
+        assert_eq!(retry_after("Thu, 03 Dec 2026 14:59:00 GMT", now), Some(Duration::ZERO), "a date past");
+        assert_eq!(retry_after("86400", now), Some(Duration::from_secs(3600)), "an hour at most");
+        assert_eq!(retry_after("soon", now), None);
+        assert_eq!(retry_after("-5", now), None);
+    }
 }
