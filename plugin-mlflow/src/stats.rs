@@ -39,6 +39,8 @@ pub struct Counters {
     pub spool_unreadable: AtomicU64,
     /// Appends the disk refused (full, failing); those items waited in memory instead.
     pub spool_write_errors: AtomicU64,
+    /// Panics caught on the plugin's own threads, each of which was restarted (`supervisor`).
+    pub thread_panics: AtomicU64,
 }
 
 impl Counters {
@@ -61,6 +63,7 @@ impl Counters {
             ("spool_recovered", &self.spool_recovered),
             ("spool_unreadable", &self.spool_unreadable),
             ("spool_write_errors", &self.spool_write_errors),
+            ("thread_panics", &self.thread_panics),
         ];
         PluginStats {
             accepted: self.events_accepted.load(Relaxed),

@@ -84,7 +84,7 @@ impl AssemblerThread {
     /// `LINGER` after the last one, poll every `IDLE_POLL` (a burst's next event then costs its
     /// hook nothing more); then sleep on the doorbell until a hook rings it or the next deadline
     /// (`next_deadline`): an idle plugin with nothing open sleeps until there is work.
-    pub fn run(mut self) {
+    pub fn run(&mut self) {
         self.doorbell.register_sleeper();
         let mut finished = Vec::new();
         let mut last_expiry = Instant::now();

@@ -132,7 +132,7 @@ pub struct DeliveryLoop<D: Destination> {
 impl<D: Destination> DeliveryLoop<D> {
     /// The thread's body: runs until the mailbox is stopped and empty (or given up on by shutdown,
     /// which does not wait for this thread past its deadline).
-    pub fn run(mut self) {
+    pub fn run(&mut self) {
         let mut backoff = Backoff::new(Duration::from_millis(250), Duration::from_secs(30));
         let mut retrying = false;
         let mut prepared = false;
@@ -439,6 +439,7 @@ mod tests {
                 200 => Outcome::all(batch.len()),
                 400 if batch.len() > 1 => Outcome::none(Verdict::Split),
                 400 => Outcome::all(1),
+                599 => panic!("a bug in reading the reply"),
                 _ => Outcome::none(Verdict::Retry(reply.retry_after)),
             }
         }
@@ -447,12 +448,22 @@ mod tests {
     extern "C" fn quiet(_: LogLevel, _: RStr<'_>) {}
 
     /// A loop of `batch_size` traces per request and up to `max_in_flight` requests, started on a
-    /// thread, with traces 0..`n` queued; the posts as they come, and the thread.
+    /// thread as the exporter starts it (supervised), with traces 0..`n` queued; the posts as they
+    /// come, and the thread.
     fn scripted_loop(
         n: u128,
         batch_size: usize,
         max_in_flight: usize,
     ) -> (Arc<Mailbox>, Receiver<Posted>, std::thread::JoinHandle<()>) {
+        let (mailbox, posts, delivery, _) = scripted_loop_counted(n, batch_size, max_in_flight);
+        (mailbox, posts, delivery)
+    }
+
+    fn scripted_loop_counted(
+        n: u128,
+        batch_size: usize,
+        max_in_flight: usize,
+    ) -> (Arc<Mailbox>, Receiver<Posted>, std::thread::JoinHandle<()>, Arc<Counters>) {
         let host = HostHandle { max_log_level: LogLevel::Error, log: quiet }.leak_into_prefix();
         let encoder = TraceEncoder::new(&crate::exporter::resource("test"));
         let stats = Arc::new(Counters::default());
@@ -461,13 +472,19 @@ mod tests {
         let delivery = DeliveryLoop {
             destination: Scripted(Arc::new(ScriptedTransport { posted })),
             mailbox: mailbox.clone(),
-            stats,
+            stats: stats.clone(),
             batch_size,
             in_flight: InFlightLimit::new(max_in_flight, Duration::from_secs(600)),
         };
         let traces = (0..n).map(|i| EncodedTrace { trace_id: TraceId::from(i), body: Arc::from(Vec::new()) }).collect();
         mailbox.push_encoded(traces);
-        (mailbox, posts, std::thread::spawn(move || delivery.run()))
+        let log = Log::new(host);
+        let counted = stats.clone();
+        let thread = std::thread::spawn(move || {
+            let mut delivery = delivery;
+            crate::exporter::supervisor::supervised("test delivery", &counted, &log, || delivery.run())
+        });
+        (mailbox, posts, thread, stats)
     }
 
     fn next(posts: &Receiver<Posted>) -> Posted {
@@ -582,5 +599,20 @@ mod tests {
         mailbox.stop();
         delivery.join().unwrap();
         assert_eq!(mailbox.wait_empty(Instant::now()).traces, 0, "every trace settled");
+    }
+
+    #[test]
+    fn a_panic_while_reading_a_reply_restarts_the_loop_and_the_trace_is_sent_again() {
+        let (mailbox, posts, delivery, stats) = scripted_loop_counted(1, 1, 1);
+        let first = next(&posts);
+        assert_eq!(first.traces, vec![0]);
+        first.reply(599);
+        let again = next(&posts);
+        assert_eq!(again.traces, vec![0], "its trace went back and out again");
+        again.reply(200);
+        mailbox.stop();
+        delivery.join().unwrap();
+        assert_eq!(stats.thread_panics.load(std::sync::atomic::Ordering::Relaxed), 1);
+        assert_eq!(mailbox.wait_empty(Instant::now()).traces, 0);
     }
 }

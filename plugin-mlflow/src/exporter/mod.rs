@@ -34,6 +34,7 @@ mod outbox;
 pub mod run_metrics;
 mod sampling;
 pub(crate) mod spool;
+mod supervisor;
 pub mod trace_ids;
 pub(crate) mod transport;
 mod wire;
@@ -153,13 +154,15 @@ fn spawn_delivery<D: Destination>(
         mailbox.expect_spool();
     }
     let (done_tx, done) = crossbeam_channel::bounded::<()>(0);
+    let stats_for_thread = stats.clone();
     std::thread::Builder::new()
         .name(format!("{name}-delivery"))
         .spawn(move || {
             if let Some(plan) = plan {
                 delivery.mailbox.open_spool(&plan);
             }
-            delivery.run();
+            let mut delivery = delivery;
+            supervisor::supervised(&format!("{name} delivery"), &stats_for_thread, &log, || delivery.run());
             drop(done_tx);
         })
         .map_err(|e| format!("could not start the {name} delivery thread: {e}"))?;
@@ -266,7 +269,9 @@ impl Exporter {
         std::thread::Builder::new()
             .name("mlflow-assembler".into())
             .spawn(move || {
-                assembler.run();
+                let mut assembler = assembler;
+                let (stats, log) = (assembler.stats.clone(), assembler.log);
+                supervisor::supervised("assembler", &stats, &log, || assembler.run());
                 drop(assembler_done_tx);
             })
             .map_err(|e| format!("could not start the exporter thread: {e}"))?;
