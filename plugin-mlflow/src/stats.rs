@@ -33,6 +33,8 @@ pub struct Counters {
     pub otlp_traces_exported: AtomicU64,
     pub otlp_traces_failed: AtomicU64,
     pub otlp_traces_sampled_out: AtomicU64,
+    /// Spans an OTLP backend said it rejected from requests it accepted (`partial_success`).
+    pub otlp_spans_rejected: AtomicU64,
     /// Spooled traces an earlier process left, taken over at start.
     pub spool_recovered: AtomicU64,
     /// Spooled records that could not be read back (damaged, or a file gone), skipped.
@@ -60,6 +62,7 @@ impl Counters {
             ("otlp_traces_exported", &self.otlp_traces_exported),
             ("otlp_traces_failed", &self.otlp_traces_failed),
             ("otlp_traces_sampled_out", &self.otlp_traces_sampled_out),
+            ("otlp_spans_rejected", &self.otlp_spans_rejected),
             ("spool_recovered", &self.spool_recovered),
             ("spool_unreadable", &self.spool_unreadable),
             ("spool_write_errors", &self.spool_write_errors),

@@ -1,10 +1,12 @@
 //! A test OTLP/HTTP receiver: accepts requests on 127.0.0.1, keeps each one (path, headers, body)
-//! and answers 200, so tests can decode what a backend would get with the official OTLP protobuf
-//! definitions. Not a stand-in for MLflow (the MLflow tests use the real server): it stands for
+//! and answers 200 (with a partial success when a test asks for one), so tests can decode what a
+//! backend would get with the official OTLP protobuf definitions. Not a stand-in for MLflow (the MLflow tests use the real server): it stands for
 //! "any OTLP backend", whose side of the protocol is just this.
 
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
 use prost::Message;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -22,9 +24,11 @@ pub struct Received {
 pub struct OtlpReceiver {
     pub url: String,
     received: Arc<Mutex<Vec<Received>>>,
+    /// The body of the answer to each trace request (empty: a plain success).
+    trace_answer: Arc<Mutex<Vec<u8>>>,
 }
 
-fn serve(stream: TcpStream, received: Arc<Mutex<Vec<Received>>>) {
+fn serve(stream: TcpStream, received: Arc<Mutex<Vec<Received>>>, trace_answer: Arc<Mutex<Vec<u8>>>) {
     let mut writer = stream.try_clone().unwrap();
     let mut reader = BufReader::new(stream);
     loop {
@@ -53,10 +57,14 @@ fn serve(stream: TcpStream, received: Arc<Mutex<Vec<Received>>>) {
             return;
         }
         let close = headers.get("connection").is_some_and(|c| c.eq_ignore_ascii_case("close"));
+        let answer = if path == "/v1/traces" { trace_answer.lock().unwrap().clone() } else { Vec::new() };
         received.lock().unwrap().push(Received { path, headers, body });
-        let reply = "HTTP/1.1 200 OK\r\nContent-Type: application/x-protobuf\r\nContent-Length: 0\r\n\r\n";
+        let head = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/x-protobuf\r\nContent-Length: {}\r\n\r\n",
+            answer.len()
+        );
         // A client that asked for the connection to close (a proxy reading to the end) gets it.
-        if writer.write_all(reply.as_bytes()).is_err() || close {
+        if writer.write_all(&[head.as_bytes(), &answer].concat()).is_err() || close {
             return;
         }
     }
@@ -67,14 +75,23 @@ impl OtlpReceiver {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let received = Arc::new(Mutex::new(Vec::new()));
-        let shared = received.clone();
+        let trace_answer = Arc::new(Mutex::new(Vec::new()));
+        let (shared, answer) = (received.clone(), trace_answer.clone());
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
-                let shared = shared.clone();
-                std::thread::spawn(move || serve(stream, shared));
+                let (shared, answer) = (shared.clone(), answer.clone());
+                std::thread::spawn(move || serve(stream, shared, answer));
             }
         });
-        OtlpReceiver { url, received }
+        OtlpReceiver { url, received, trace_answer }
+    }
+
+    /// From now on, each trace request is accepted with a partial success: `rejected_spans` of it
+    /// rejected, for `message`.
+    pub fn answer_partial_success(&self, rejected_spans: i64, message: &str) {
+        let partial = ExportTracePartialSuccess { rejected_spans, error_message: message.into() };
+        *self.trace_answer.lock().unwrap() =
+            ExportTraceServiceResponse { partial_success: Some(partial) }.encode_to_vec();
     }
 
     pub fn requests(&self, path: &str) -> Vec<Received> {

@@ -438,3 +438,19 @@ fn refused_credentials_keep_the_traces_and_a_request_too_large_is_sent_again_in_
     assert_eq!(arrived.iter().sum::<usize>(), 6, "every trace once: {arrived:?}");
     assert!(arrived.len() >= 2 && statuses.len() == 3 + arrived.len(), "{arrived:?} after {statuses:?}");
 }
+
+#[test]
+fn spans_a_backend_rejects_from_an_accepted_request_are_counted_and_said_once() {
+    let receiver = OtlpReceiver::start();
+    receiver.answer_partial_success(2, "span attributes over the limit");
+    let config = otlp_only_config(&format!(r#"endpoint: "{}", metrics: false"#, receiver.url));
+    let run = run_host(&["demo"], &config, &plugins_dir(&[built(MLFLOW_PLUGIN)]));
+    run.assert_success();
+    let stats = run.stats("mlflow");
+    let requests = receiver.traces().len() as u64;
+    assert_eq!(stats["extra"]["otlp_traces_exported"], 6, "accepted all the same: {stats}");
+    assert_eq!(stats["extra"]["otlp_spans_rejected"], 2 * requests, "two per request, {requests} request(s): {stats}");
+    let said: Vec<&str> = run.stderr.lines().filter(|l| l.contains("rejected 2 of its span(s)")).collect();
+    assert_eq!(said.len(), 1, "once a minute at most:\n{}", run.stderr);
+    assert!(said[0].contains("span attributes over the limit"), "{}", said[0]);
+}

@@ -44,6 +44,8 @@ pub struct OtlpDestination {
     log: Log,
     traces: Arc<TraceEndpoint>,
     problems: Throttle,
+    /// Partial successes are said once a minute at most (counted each time).
+    partial: Throttle,
 }
 
 impl OtlpDestination {
@@ -66,7 +68,13 @@ impl OtlpDestination {
                 config.sample_rate
             )
         });
-        Ok(OtlpDestination { stats, log, traces: Arc::new(traces), problems: Throttle::new(Duration::from_secs(60)) })
+        Ok(OtlpDestination {
+            stats,
+            log,
+            traces: Arc::new(traces),
+            problems: Throttle::new(Duration::from_secs(60)),
+            partial: Throttle::new(Duration::from_secs(60)),
+        })
     }
 }
 
@@ -81,6 +89,15 @@ impl Destination for OtlpDestination {
             OtlpReply::Accepted => {
                 Counters::add(&self.stats.otlp_traces_exported, n as u64);
                 self.problems.reset();
+                if let Some(rejected) = &reply.rejected {
+                    Counters::add(&self.stats.otlp_spans_rejected, rejected.spans);
+                    if self.partial.due() {
+                        let (spans, message) = (rejected.spans, &rejected.message);
+                        self.log.warn(|| {
+                            format!("OTLP endpoint accepted a request but rejected {spans} of its span(s): {message}")
+                        });
+                    }
+                }
                 Outcome::all(n)
             }
             OtlpReply::TooLarge if n > 1 => Outcome::none(Verdict::Split),

@@ -145,6 +145,27 @@ pub struct Reply {
     /// The start of the body of a failed request (fit for a log line: `redact::server_text`), or the
     /// transport's error.
     pub body: String,
+    /// Spans an OTLP backend accepted the request without (its `partial_success`).
+    pub rejected: Option<Rejected>,
+}
+
+/// OTLP's partial success: how many spans the backend rejected, and its message (fit for a log line).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Rejected {
+    pub spans: u64,
+    pub message: String,
+}
+
+/// The partial success an OTLP/HTTP success body (an `ExportTraceServiceResponse` in protobuf) may
+/// carry; none for an empty or other body.
+fn rejected_in(body: &[u8]) -> Option<Rejected> {
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
+    use prost::Message as _;
+    let partial = ExportTraceServiceResponse::decode(body).ok()?.partial_success?;
+    (partial.rejected_spans > 0).then(|| Rejected {
+        spans: partial.rejected_spans as u64,
+        message: crate::redact::server_text(&partial.error_message, 500),
+    })
 }
 
 impl Reply {
@@ -241,13 +262,14 @@ impl TraceEndpoint {
                     .get(http::header::RETRY_AFTER)
                     .and_then(|v| v.to_str().ok())
                     .and_then(|v| retry_after(v, std::time::SystemTime::now()));
-                let body = if response.status().is_success() {
-                    String::new()
+                let success = response.status().is_success();
+                let text = response.into_body().into_with_config().limit(1 << 20).read_to_vec().unwrap_or_default();
+                if success {
+                    Reply { status, retry_after, rejected: rejected_in(&text), ..Reply::default() }
                 } else {
-                    let text = response.into_body().into_with_config().limit(1 << 20).read_to_vec().unwrap_or_default();
-                    crate::redact::server_text(&String::from_utf8_lossy(&text), 500)
-                };
-                Reply { status, retry_after, body }
+                    let body = crate::redact::server_text(&String::from_utf8_lossy(&text), 500);
+                    Reply { status, retry_after, body, rejected: None }
+                }
             }
             Err(e) => Reply { body: e.to_string(), ..Reply::default() },
         }
@@ -267,7 +289,27 @@ fn retry_after(value: &str, now: std::time::SystemTime) -> Option<Duration> {
 
 #[cfg(test)]
 mod tests {
-    use super::retry_after;
+    use super::{rejected_in, retry_after, Rejected};
+    use opentelemetry_proto::tonic::collector::trace::v1::{ExportTracePartialSuccess, ExportTraceServiceResponse};
+    use prost::Message as _;
+
+    #[test]
+    fn a_partial_success_is_read_from_an_otlp_success_body() {
+        let partial = |rejected_spans, message: &str| {
+            ExportTraceServiceResponse {
+                partial_success: Some(ExportTracePartialSuccess { rejected_spans, error_message: message.into() }),
+            }
+            .encode_to_vec()
+        };
+        assert_eq!(
+            rejected_in(&partial(3, "span name too long")),
+            Some(Rejected { spans: 3, message: "span name too long".into() })
+        );
+        assert_eq!(rejected_in(&partial(0, "a warning only")), None);
+        assert_eq!(rejected_in(&ExportTraceServiceResponse::default().encode_to_vec()), None);
+        assert_eq!(rejected_in(b""), None);
+        assert_eq!(rejected_in(b"{\"not\": \"protobuf\"}"), None);
+    }
     use std::time::{Duration, UNIX_EPOCH};
 
     #[test]
