@@ -5,8 +5,9 @@
 //!
 //! Eager when idle, batched under load: with no request in flight a finished trace goes at once;
 //! while requests are in flight, the traces finished meanwhile gather and go together in the next
-//! request. A quiet gateway's traces are searchable within a round trip, and a busy one still sends
-//! full batches, with no timer on either path.
+//! request, posted when a reply comes or as soon as they fill a batch (looked for every 100 ms, and
+//! only while requests are out). A quiet gateway's traces are searchable within a round trip, a
+//! busy one still sends full batches, and an idle one's thread sleeps.
 //!
 //! Several requests at once under load, as a sliding window: up to `in_flight`'s current limit of
 //! requests are out (the limit adjusted as each limit's worth comes back: `in_flight`), and as one
@@ -111,6 +112,9 @@ pub trait Destination: Send + 'static {
 /// `ROUNDS_HELD` rounds at most, is in memory, read back from the spool after an outage.
 const MAX_ROUND_TRACES: usize = 2000;
 
+/// While requests are out, how often the loop looks for a full batch gathered meanwhile.
+const GATHERING_CHECK: Duration = Duration::from_millis(100);
+
 /// Rounds of traces the window holds at most (out, or back early and waiting for an earlier
 /// reply): a slow request is overtaken by a round of others, not more.
 pub const ROUNDS_HELD: usize = 2;
@@ -213,12 +217,23 @@ impl<D: Destination> DeliveryLoop<D> {
         let mut no_more: Option<Verdict> = None;
         loop {
             if no_more.is_none() {
-                no_more = self.top_up(&mut lease, &mut requests, front_number, &replies, &mut period);
+                no_more = self.top_up(&mut lease, &mut requests, front_number, &replies, &mut period, false);
             }
             if requests.is_empty() {
                 return no_more.unwrap_or(Verdict::Settled);
             }
-            let (number, reply, took) = arrivals.recv().expect("this thread holds a sender");
+            // Traces that finish while requests are out gather for the next reply; but a full batch
+            // goes without waiting for one, so that a slow request does not hold it back while the
+            // limit allows more.
+            let (number, reply, took) = loop {
+                match arrivals.recv_timeout(GATHERING_CHECK) {
+                    Ok(arrival) => break arrival,
+                    Err(_) if no_more.is_none() => {
+                        no_more = self.top_up(&mut lease, &mut requests, front_number, &replies, &mut period, true);
+                    }
+                    Err(_) => {}
+                }
+            };
             requests[(number - front_number) as usize].reply = Some((reply, took));
             while requests.front().is_some_and(|r| r.reply.is_some()) {
                 let Some(Request { traces, reply: Some((reply, took)) }) = requests.pop_front() else { break };
@@ -272,7 +287,8 @@ impl<D: Destination> DeliveryLoop<D> {
         self.settle(batch, reply, buffered)
     }
 
-    /// Posts requests while the in-flight limit and the bound on traces held allow and traces wait.
+    /// Posts requests while the in-flight limit and the bound on traces held allow and traces wait
+    /// (with `full_batches_only`, only while a whole batch waits).
     /// `Some`: why no request can be posted now (the destination is not ready).
     fn top_up(
         &mut self,
@@ -281,11 +297,15 @@ impl<D: Destination> DeliveryLoop<D> {
         front_number: u64,
         replies: &Replies,
         period: &mut Period,
+        full_batches_only: bool,
     ) -> Option<Verdict> {
         let limit = self.in_flight.current();
         let bound = ROUNDS_HELD * round_size(self.batch_size, limit);
         let mut checked = false;
         while out(requests) < limit && lease.items().len() < bound {
+            if full_batches_only && self.mailbox.traces_waiting() < self.batch_size {
+                break;
+            }
             if !checked {
                 self.destination.before_batch();
                 if let Some(verdict) = self.destination.not_ready() {
@@ -613,6 +633,27 @@ mod tests {
         mailbox.stop();
         delivery.join().unwrap();
         assert_eq!(stats.thread_panics.load(std::sync::atomic::Ordering::Relaxed), 1);
+        assert_eq!(mailbox.wait_empty(Instant::now()).traces, 0);
+    }
+
+    #[test]
+    fn a_full_batch_gathered_while_a_slow_request_is_out_goes_without_waiting_for_its_reply() {
+        let (mailbox, posts, delivery) = scripted_loop(6, 2, 4);
+        // Quick full rounds of one, then two, requests: the limit is 4.
+        for round in [1, 2] {
+            next_posts(&posts, round).into_iter().for_each(|p| p.reply(200));
+        }
+        let trace = |i: u128| EncodedTrace { trace_id: TraceId::from(i), body: Arc::from(Vec::new()) };
+        mailbox.push_encoded(vec![trace(6), trace(7)]);
+        let slow = next(&posts);
+        assert_eq!(slow.traces, vec![6, 7]);
+        mailbox.push_encoded(vec![trace(8), trace(9)]);
+        let gathered = next(&posts);
+        assert_eq!(gathered.traces, vec![8, 9], "posted while the slow one is still out");
+        gathered.reply(200);
+        slow.reply(200);
+        mailbox.stop();
+        delivery.join().unwrap();
         assert_eq!(mailbox.wait_empty(Instant::now()).traces, 0);
     }
 }

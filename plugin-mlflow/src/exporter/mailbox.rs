@@ -403,6 +403,11 @@ impl Mailbox {
         self.lock().traces.pending()
     }
 
+    /// Traces waiting to be taken for a request (not in flight).
+    pub fn traces_waiting(&self) -> usize {
+        self.lock().traces.waiting()
+    }
+
     /// Sleeps until a trace or metric point waits, or a stop is asked for. No clock: an idle
     /// destination's thread sleeps until there is work.
     /// (Wakes only to sync the spool, within `SYNC_EVERY` of an append.)
