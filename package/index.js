@@ -99,17 +99,26 @@ function started() {
 function restarted() {
   if (state.phase !== "stopped" || !state.addon || !state.api) return started();
   try {
-    state.addon.start(nativeDir(state.api), settingsJson(state.api), logLevel(state.api), drainLogs);
-    state.phase = "started";
-    drainLogs();
+    handOver(state.addon, nativeDir(state.api), state.api);
     log("info", "MLflow host restarting with the gateway");
     return true;
   } catch (error) {
-    state.phase = "failed";
-    drainLogs();
-    log("error", `MLflow: the native host could not restart, so no turn is traced: ${error?.message ?? error}`);
-    return false;
+    return failedTo("restart", error);
   }
+}
+
+// The plugins start on the addon's own thread: this only hands the settings over.
+function handOver(addon, dir, api) {
+  addon.start(dir, settingsJson(api), logLevel(api), drainLogs);
+  state.phase = "started";
+  drainLogs();
+}
+
+function failedTo(what, error) {
+  state.phase = "failed";
+  drainLogs();
+  log("error", `MLflow: the native host could not ${what}, so no turn is traced: ${error?.message ?? error}`);
+  return false;
 }
 
 function start() {
@@ -122,18 +131,13 @@ function start() {
     const addon = createRequire(import.meta.url)(path.join(dir, ADDON));
     const loaded = performance.now();
     state.addon = addon;
-    addon.start(dir, settingsJson(api), logLevel(api), drainLogs);
-    state.phase = "started";
-    drainLogs();
+    handOver(addon, dir, api);
     const [load, start] = [loaded - began, performance.now() - loaded].map((ms) => ms.toFixed(1));
     log("info", `MLflow host starting (on the gateway's thread: addon loaded in ${load} ms, start handed off in ${start} ms)`);
     hookExit();
     return true;
   } catch (error) {
-    state.phase = "failed";
-    drainLogs();
-    log("error", `MLflow: the native host could not start, so no turn is traced: ${error?.message ?? error}`);
-    return false;
+    return failedTo("start", error);
   }
 }
 

@@ -137,6 +137,12 @@ impl WatchedHost {
         }
     }
 
+    /// SIGKILL, as a crash: no flush, no shutdown; returns once it is gone.
+    pub fn kill(mut self) {
+        self.child.kill().expect("SIGKILL the host");
+        self.child.wait().expect("wait for the killed host");
+    }
+
     /// Waits for the host to end (at most [`HOST_RUN_LIMIT`]): what it did.
     pub fn finish(mut self) -> HostRun {
         let status = wait_within(&mut self.child, HOST_RUN_LIMIT);

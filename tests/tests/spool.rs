@@ -3,9 +3,8 @@
 //! process on the same directory, and what lands is each trace once.
 
 use openclaw_plugin_tests::*;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 /// Connection refused at once: MLflow is down (or the tracking URI has a typo, corrected for the
 /// restart: what was spooled for the experiment is still delivered).
@@ -36,31 +35,23 @@ fn turns(tag: &str, n: usize) -> PathBuf {
 
 /// A host replaying `recording` during an MLflow outage and then lingering like a running
 /// gateway; returned once it has spooled `n` traces.
-fn spooling_host(recording: &Path, n: usize, state: &Path, experiment: &str, extra: &str) -> Child {
+fn spooling_host(recording: &Path, n: usize, state: &Path, experiment: &str, extra: &str) -> WatchedHost {
     let args = ["replay", recording.to_str().unwrap(), "--verbose", "--linger-ms", "600000", "--shutdown-ms", "5000"];
     let plugins = plugins_dir(&[built(MLFLOW_PLUGIN)]);
-    let mut child = host_command(
+    let mut host = WatchedHost::spawn(&mut host_command(
         &args,
         &outage_config(experiment, extra),
         &plugins,
         &[("OPENCLAW_STATE_DIR", state.to_str().unwrap())],
-    )
-    .stdout(Stdio::null())
-    .stderr(Stdio::piped())
-    .spawn()
-    .unwrap();
-    let stderr = BufReader::new(child.stderr.take().unwrap());
+    ));
     // Traces queued before the spool is open are moved into it when it opens.
     let (mut queued, mut opened) = (0, false);
-    let mut lines = stderr.lines();
-    while queued < n || !opened {
-        let line = lines.next().expect("the host ended before spooling every trace").unwrap();
+    host.follow_until(&format!("{n} traces spooled"), |line| {
         opened |= line.contains("MLflow plugin: mlflow traces spooled in");
-        queued += traces_queued(&line);
-    }
-    // Keep reading (and dropping) its log, so that a full pipe never blocks it.
-    std::thread::spawn(move || lines.for_each(drop));
-    child
+        queued += traces_queued(line);
+        queued >= n && opened
+    });
+    host
 }
 
 /// A host that replays `n` turns with MLflow down throughout and stops as a gateway does, with
@@ -157,9 +148,8 @@ fn a_host_killed_during_an_outage_loses_nothing_and_the_restart_delivers_each_tr
     let (tag, experiment) = (unique("kill"), unique("spool-kill"));
     let state = scratch_dir("state");
     let n = 40;
-    let mut host = spooling_host(&turns(&tag, n), n, &state, &experiment, "");
-    host.kill().unwrap(); // SIGKILL: no flush, no shutdown
-    host.wait().unwrap();
+    let host = spooling_host(&turns(&tag, n), n, &state, &experiment, "");
+    host.kill(); // SIGKILL: no flush, no shutdown
     assert!(!segments(&state).is_empty(), "the killed host left its spool");
 
     let run = restart(&mlflow, &experiment, &state);
@@ -198,9 +188,8 @@ fn a_resend_after_a_crash_before_the_acknowledgement_duplicates_nothing() {
     let (tag, experiment) = (unique("resend"), unique("spool-resend"));
     let state = scratch_dir("state");
     let n = 10;
-    let mut host = spooling_host(&turns(&tag, n), n, &state, &experiment, "");
-    host.kill().unwrap();
-    host.wait().unwrap();
+    let host = spooling_host(&turns(&tag, n), n, &state, &experiment, "");
+    host.kill();
     // The spool as it was before delivery: what a crash before the acknowledgement leaves.
     let before_ack = scratch_dir("state-before-ack");
     copy_tree(&state, &before_ack);
@@ -219,9 +208,8 @@ fn a_torn_last_record_and_a_flipped_byte_cost_only_those_traces() {
     let (tag, experiment) = (unique("damage"), unique("spool-damage"));
     let state = scratch_dir("state");
     let n = 12;
-    let mut host = spooling_host(&turns(&tag, n), n, &state, &experiment, "");
-    host.kill().unwrap();
-    host.wait().unwrap();
+    let host = spooling_host(&turns(&tag, n), n, &state, &experiment, "");
+    host.kill();
     let files = segments(&state);
     assert_eq!(files.len(), 1);
     let mut bytes = std::fs::read(&files[0]).unwrap();
@@ -298,13 +286,12 @@ fn two_hosts_on_one_spool_directory_never_send_the_same_trace_and_a_dead_ones_tr
     let state = scratch_dir("state");
     let n = 8;
     // A keeps running during its outage, its traces spooled.
-    let mut a = spooling_host(&turns(&tag, n), n, &state, &experiment, "");
+    let a = spooling_host(&turns(&tag, n), n, &state, &experiment, "");
     // B starts beside it, healthy: it must not take A's traces while A lives.
     let b = restart(&mlflow, &experiment, &state);
     assert_eq!((stat(&b, "spool_recovered"), stat(&b, "exported")), (0, 0), "{}", b.stderr);
     assert!(landed(&mlflow, &experiment).is_empty());
-    a.kill().unwrap();
-    a.wait().unwrap();
+    a.kill();
     // C starts after A died: A's traces are C's to deliver, once.
     let c = restart(&mlflow, &experiment, &state);
     assert_eq!(stat(&c, "spool_recovered"), n as u64);

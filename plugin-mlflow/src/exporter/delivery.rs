@@ -469,17 +469,8 @@ mod tests {
 
     /// A loop of `batch_size` traces per request and up to `max_in_flight` requests, started on a
     /// thread as the exporter starts it (supervised), with traces 0..`n` queued; the posts as they
-    /// come, and the thread.
+    /// come, the thread, and its counters.
     fn scripted_loop(
-        n: u128,
-        batch_size: usize,
-        max_in_flight: usize,
-    ) -> (Arc<Mailbox>, Receiver<Posted>, std::thread::JoinHandle<()>) {
-        let (mailbox, posts, delivery, _) = scripted_loop_counted(n, batch_size, max_in_flight);
-        (mailbox, posts, delivery)
-    }
-
-    fn scripted_loop_counted(
         n: u128,
         batch_size: usize,
         max_in_flight: usize,
@@ -496,8 +487,7 @@ mod tests {
             batch_size,
             in_flight: InFlightLimit::new(max_in_flight, Duration::from_secs(600)),
         };
-        let traces = (0..n).map(|i| EncodedTrace { trace_id: TraceId::from(i), body: Arc::from(Vec::new()) }).collect();
-        mailbox.push_encoded(traces);
+        mailbox.push_encoded((0..n).map(trace).collect());
         let log = Log::new(host);
         let counted = stats.clone();
         let thread = std::thread::spawn(move || {
@@ -505,6 +495,11 @@ mod tests {
             crate::exporter::supervisor::supervised("test delivery", &counted, &log, || delivery.run())
         });
         (mailbox, posts, thread, stats)
+    }
+
+    /// Trace `i`: its id is its number; the body does not matter to the loop.
+    fn trace(i: u128) -> EncodedTrace {
+        EncodedTrace { trace_id: TraceId::from(i), body: Arc::from(Vec::new()) }
     }
 
     fn next(posts: &Receiver<Posted>) -> Posted {
@@ -526,7 +521,7 @@ mod tests {
 
     #[test]
     fn a_slow_request_is_overtaken_while_the_others_are_answered_and_every_trace_settles_once() {
-        let (mailbox, posts, delivery) = scripted_loop(20, 1, 4);
+        let (mailbox, posts, delivery, _) = scripted_loop(20, 1, 4);
         let mut sent = warm_up(&posts);
         let mut out = next_posts(&posts, 4).into_iter();
         let slow = out.next().unwrap();
@@ -567,7 +562,7 @@ mod tests {
 
     #[test]
     fn the_window_holds_two_rounds_and_a_refused_request_is_sent_again_with_every_later_one() {
-        let (mailbox, posts, delivery) = scripted_loop(12, 1, 4);
+        let (mailbox, posts, delivery, _) = scripted_loop(12, 1, 4);
         warm_up(&posts);
         let mut out = next_posts(&posts, 4);
         assert_eq!(firsts(&out), vec![3, 4, 5, 6]);
@@ -606,7 +601,7 @@ mod tests {
 
     #[test]
     fn a_batch_refused_as_a_whole_is_sent_again_in_halves_until_the_refused_trace_stands_alone() {
-        let (mailbox, posts, delivery) = scripted_loop(4, 4, 1);
+        let (mailbox, posts, delivery, _) = scripted_loop(4, 4, 1);
         let mut batches = Vec::new();
         // Trace 2 is refused wherever it goes; the halves go one at a time, from the loop's thread.
         while batches.last() != Some(&vec![3]) {
@@ -623,7 +618,7 @@ mod tests {
 
     #[test]
     fn a_panic_while_reading_a_reply_restarts_the_loop_and_the_trace_is_sent_again() {
-        let (mailbox, posts, delivery, stats) = scripted_loop_counted(1, 1, 1);
+        let (mailbox, posts, delivery, stats) = scripted_loop(1, 1, 1);
         let first = next(&posts);
         assert_eq!(first.traces, vec![0]);
         first.reply(599);
@@ -638,12 +633,8 @@ mod tests {
 
     #[test]
     fn a_full_batch_gathered_while_a_slow_request_is_out_goes_without_waiting_for_its_reply() {
-        let (mailbox, posts, delivery) = scripted_loop(6, 2, 4);
-        // Quick full rounds of one, then two, requests: the limit is 4.
-        for round in [1, 2] {
-            next_posts(&posts, round).into_iter().for_each(|p| p.reply(200));
-        }
-        let trace = |i: u128| EncodedTrace { trace_id: TraceId::from(i), body: Arc::from(Vec::new()) };
+        let (mailbox, posts, delivery, _) = scripted_loop(6, 2, 4);
+        warm_up(&posts);
         mailbox.push_encoded(vec![trace(6), trace(7)]);
         let slow = next(&posts);
         assert_eq!(slow.traces, vec![6, 7]);

@@ -281,6 +281,12 @@ impl MlflowDestination {
         }
     }
 
+    /// The endpoint to change (headers, adapter): the requests already out keep the one they were
+    /// posted with.
+    fn endpoint_mut(&mut self) -> &mut TraceEndpoint {
+        Arc::make_mut(&mut self.traces)
+    }
+
     fn delivered(&mut self, batch: &[EncodedTrace]) {
         let n = batch.len() as u64;
         Counters::add(&self.stats.traces_exported, n);
@@ -302,17 +308,16 @@ impl Destination for MlflowDestination {
         loop {
             match self.advance() {
                 Ok(Session::Ready { experiment_id, run_id }) => {
-                    Arc::make_mut(&mut self.traces).set_header("x-mlflow-experiment-id", experiment_id.clone());
+                    self.endpoint_mut().set_header("x-mlflow-experiment-id", experiment_id.clone());
                     match self.older_release() {
                         None => {
-                            Arc::make_mut(&mut self.traces).set_header("x-mlflow-run-id", run_id.clone());
-                            Arc::make_mut(&mut self.traces).set_adapter(None);
+                            self.endpoint_mut().set_header("x-mlflow-run-id", run_id.clone());
+                            self.endpoint_mut().set_adapter(None);
                         }
                         Some(release) => {
                             // Ignored before 3.14: the run link is made over REST.
-                            Arc::make_mut(&mut self.traces).remove_header("x-mlflow-run-id");
-                            Arc::make_mut(&mut self.traces)
-                                .set_adapter(Some(Arc::new(move |body| adapt_request(body, release))));
+                            self.endpoint_mut().remove_header("x-mlflow-run-id");
+                            self.endpoint_mut().set_adapter(Some(Arc::new(move |body| adapt_request(body, release))));
                         }
                     }
                     self.session = Session::Ready { experiment_id, run_id };
@@ -348,8 +353,8 @@ impl Destination for MlflowDestination {
     }
 
     /// A request MLflow refused as a whole (400: one bad trace refuses all) is split in halves (by
-    /// the delivery loop) until the bad traces stand alone; those are counted as failed and logged with MLflow's
-    /// reason, the rest are delivered.
+    /// the delivery loop) until the bad traces stand alone; those are counted as failed and logged
+    /// with MLflow's reason, the rest are delivered.
     fn on_reply(&mut self, batch: &[EncodedTrace], reply: Reply, buffered: usize) -> Outcome {
         match classify(reply.status) {
             TraceReply::Accepted => {

@@ -277,7 +277,7 @@ impl TraceEndpoint {
 }
 
 /// `Retry-After` in either of its forms (RFC 9110): seconds, or an HTTP date, read as the time
-/// from `now` until then (none for a date already past); an hour at most.
+/// from `now` until then (zero for a date already past); an hour at most.
 fn retry_after(value: &str, now: std::time::SystemTime) -> Option<Duration> {
     let value = value.trim();
     let wait = match value.parse::<u64>() {
