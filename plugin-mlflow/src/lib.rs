@@ -19,6 +19,8 @@ mod intake;
 mod log;
 pub mod pricing;
 pub mod redact;
+#[cfg(test)]
+mod slow_disk_tests;
 mod spool_admin;
 mod stats;
 pub mod tokens;

@@ -6,7 +6,7 @@
 
 use super::assembler::{Assembler, FinishedTrace};
 use super::genai_content;
-use super::mailbox::Mailbox;
+use super::mailbox::Postbox;
 use super::mlflow_spans::{self, ReadyTrace, SpanOptions};
 use super::now_ms;
 use super::otlp_metrics::OtlpMetrics;
@@ -38,9 +38,9 @@ pub enum Control {
     Stop(String, Sender<()>),
 }
 
-/// The OTLP destination's mailbox and the fraction of traces it gets.
-pub struct SampledMailbox {
-    pub mailbox: Arc<Mailbox>,
+/// The OTLP destination's postbox and the fraction of traces it gets.
+pub struct SampledPostbox {
+    pub postbox: Arc<Postbox>,
     pub sample_rate: f64,
 }
 
@@ -55,8 +55,8 @@ pub struct AssemblerThread {
     pub track_traces: bool,
     pub window: MetricsWindow,
     pub window_length: Duration,
-    pub mlflow: Option<Arc<Mailbox>>,
-    pub otlp: Option<SampledMailbox>,
+    pub mlflow: Option<Arc<Postbox>>,
+    pub otlp: Option<SampledPostbox>,
     pub otlp_metrics: Option<OtlpMetrics>,
     /// (traces, metric values, events) dropped as of the last report.
     pub drops_reported: (u64, u64, u64),
@@ -67,8 +67,8 @@ impl AssemblerThread {
     /// Ends the current metrics window and hands its points to the MLflow destination.
     fn close_window(&mut self) {
         let points = self.window.close(now_ms());
-        if let (false, Some(mailbox)) = (points.is_empty(), &self.mlflow) {
-            mailbox.push_metrics(points);
+        if let (false, Some(postbox)) = (points.is_empty(), &self.mlflow) {
+            postbox.push_metrics(points);
         }
     }
 
@@ -224,12 +224,12 @@ impl AssemblerThread {
             }
             ready.push(trace);
         }
-        if let (Some(mailbox), false) = (&self.mlflow, ready.is_empty()) {
-            mailbox.push_traces(&ready);
+        if let (Some(postbox), false) = (&self.mlflow, ready.is_empty()) {
+            postbox.push_traces(&ready);
         }
         if let (Some(otlp), false) = (&self.otlp, to_otlp.is_empty()) {
             let genai: Vec<ReadyTrace> = to_otlp.iter().map(|&i| genai_content::to_genai(&ready[i])).collect();
-            otlp.mailbox.push_traces(&genai);
+            otlp.postbox.push_traces(&genai);
         }
     }
 

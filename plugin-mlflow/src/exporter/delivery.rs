@@ -5,9 +5,11 @@
 //!
 //! Eager when idle, batched under load: with no request in flight a finished trace goes at once;
 //! while requests are in flight, the traces finished meanwhile gather and go together in the next
-//! request, posted when a reply comes or as soon as they fill a batch (looked for every 100 ms, and
-//! only while requests are out). A quiet gateway's traces are searchable within a round trip, a
-//! busy one still sends full batches, and an idle one's thread sleeps.
+//! request, posted when a reply comes or as soon as they fill a batch. A quiet gateway's traces are
+//! searchable within a round trip, a busy one still sends full batches, and an idle one's thread
+//! sleeps. The thread waits in one place (`Mailbox::wait`): for what the other threads post (traces,
+//! metric points, a flush, a stop), a reply, or its next timer (a retry, the spool's sync, the
+//! stop's deadline).
 //!
 //! Several requests at once under load, as a sliding window: up to `in_flight`'s current limit of
 //! requests are out (the limit adjusted as each limit's worth comes back: `in_flight`), and as one
@@ -20,7 +22,7 @@
 
 use super::backoff::Backoff;
 use super::in_flight::{InFlightLimit, Round};
-use super::mailbox::{Lease, Mailbox};
+use super::mailbox::Mailbox;
 use super::run_metrics::MetricPoint;
 use super::transport::{Reply, Transport};
 use super::wire::EncodedTrace;
@@ -112,9 +114,6 @@ pub trait Destination: Send + 'static {
 /// `ROUNDS_HELD` rounds at most, is in memory, read back from the spool after an outage.
 const MAX_ROUND_TRACES: usize = 2000;
 
-/// While requests are out, how often the loop looks for a full batch gathered meanwhile.
-const GATHERING_CHECK: Duration = Duration::from_millis(100);
-
 /// Rounds of traces the window holds at most (out, or back early and waiting for an earlier
 /// reply): a slow request is overtaken by a round of others, not more.
 pub const ROUNDS_HELD: usize = 2;
@@ -126,7 +125,8 @@ pub fn round_size(batch_size: usize, max_in_flight: usize) -> usize {
 
 pub struct DeliveryLoop<D: Destination> {
     pub destination: D,
-    pub mailbox: Arc<Mailbox>,
+    /// Owned: no other thread touches what waits for this destination.
+    pub mailbox: Mailbox,
     pub stats: Arc<Counters>,
     pub batch_size: usize,
     /// Requests posted at once, within `maxConcurrentRequests`.
@@ -134,15 +134,20 @@ pub struct DeliveryLoop<D: Destination> {
 }
 
 impl<D: Destination> DeliveryLoop<D> {
-    /// The thread's body: runs until the mailbox is stopped and empty (or given up on by shutdown,
-    /// which does not wait for this thread past its deadline).
+    /// The thread's body: runs until the mailbox is stopped and empty, or the stop's deadline has
+    /// passed (what is left stays in the spool, or is counted lost).
     pub fn run(&mut self) {
+        // After a panic: what was out goes back, to be sent again.
+        self.mailbox.give_back();
         let mut backoff = Backoff::new(Duration::from_millis(250), Duration::from_secs(30));
         let mut retrying = false;
         let mut prepared = false;
         loop {
-            if self.mailbox.stopping() && self.mailbox.pending() == 0 {
-                self.destination.finish();
+            if self.mailbox.ending() {
+                if self.mailbox.pending() == 0 {
+                    self.destination.finish();
+                }
+                self.mailbox.close();
                 return;
             }
             if !prepared {
@@ -150,20 +155,15 @@ impl<D: Destination> DeliveryLoop<D> {
                 if prepared {
                     backoff.reset();
                 } else {
-                    let wait = backoff.next(None);
-                    if !self.mailbox.pause(wait) {
-                        if self.mailbox.pending() == 0 {
-                            return;
-                        }
-                        // Stopping with items left: keep trying until shutdown gives up on us.
-                        std::thread::sleep(wait.min(Duration::from_millis(200)));
-                    }
-                    continue;
+                    self.pause(backoff.next(None));
                 }
+                continue;
             }
             if !retrying {
-                self.mailbox.wait_for_work();
-                if self.mailbox.stopping() && self.mailbox.pending() == 0 {
+                while !self.mailbox.has_work() && !self.mailbox.ending() {
+                    self.mailbox.idle(None);
+                }
+                if self.mailbox.ending() {
                     continue;
                 }
             }
@@ -171,6 +171,9 @@ impl<D: Destination> DeliveryLoop<D> {
                 Verdict::Settled => self.send_metrics(),
                 stopped => stopped,
             };
+            if self.mailbox.overdue() {
+                continue;
+            }
             match verdict {
                 Verdict::Settled => {
                     backoff.reset();
@@ -179,10 +182,7 @@ impl<D: Destination> DeliveryLoop<D> {
                 Verdict::Retry(asked) => {
                     Counters::add(&self.stats.export_retries, 1);
                     retrying = true;
-                    let wait = backoff.next(asked);
-                    if !self.mailbox.pause(wait) {
-                        std::thread::sleep(wait.min(Duration::from_millis(200)));
-                    }
+                    self.pause(backoff.next(asked));
                 }
                 Verdict::Reconnect => {
                     self.destination.disconnect();
@@ -192,23 +192,30 @@ impl<D: Destination> DeliveryLoop<D> {
                 // Resolved by `settle`; were one to come back here, a pause and a resend is safe.
                 Verdict::Split => {
                     retrying = true;
-                    let _ = self.mailbox.pause(backoff.next(None));
+                    self.pause(backoff.next(None));
                 }
             }
+        }
+    }
+
+    /// Waits `wait`, taking in letters meanwhile, unless the stop ends it first.
+    fn pause(&mut self, wait: Duration) {
+        let until = Instant::now() + wait;
+        while Instant::now() < until && !self.mailbox.ending() {
+            self.mailbox.idle(Some(until));
         }
     }
 
     /// Sends the traces waiting until none wait and every request is back: up to the in-flight
     /// limit's requests of `batchSize` out at once, another posted as soon as one is back. Replies
     /// are settled in the order the requests were posted; a reply back before an earlier one waits
-    /// for it, its traces still held (`ROUNDS_HELD`). At the first reply not settled, no more are posted, the rest are
-    /// awaited and everything not settled goes back. Metric points waiting go between replies (a
-    /// busy gateway may never run out of traces).
+    /// for it, its traces still held (`ROUNDS_HELD`). At the first reply not settled, no more are
+    /// posted, the rest are awaited and everything not settled goes back. Metric points waiting go
+    /// between replies (a busy gateway may never run out of traces). Past the stop's deadline,
+    /// returns at once, whatever is out going back.
     fn send_traces(&mut self) -> Verdict {
-        // A handle of its own: the lease borrows it while `self` is borrowed mutably below.
-        let mailbox = Arc::clone(&self.mailbox);
-        // The traces of every request out, oldest first.
-        let mut lease = mailbox.lease_traces(0);
+        // The traces of every request out, oldest first: a copy of what the mailbox holds in flight.
+        let mut held: Vec<EncodedTrace> = Vec::new();
         let mut requests: VecDeque<Request> = VecDeque::new();
         let (replies, arrivals) = crossbeam_channel::unbounded();
         // The number of `requests.front()`; a request's reply comes back with its number.
@@ -217,21 +224,24 @@ impl<D: Destination> DeliveryLoop<D> {
         let mut no_more: Option<Verdict> = None;
         loop {
             if no_more.is_none() {
-                no_more = self.top_up(&mut lease, &mut requests, front_number, &replies, &mut period, false);
+                no_more = self.top_up(&mut held, &mut requests, front_number, &replies, &mut period, false);
             }
             if requests.is_empty() {
                 return no_more.unwrap_or(Verdict::Settled);
             }
             // Traces that finish while requests are out gather for the next reply; but a full batch
-            // goes without waiting for one, so that a slow request does not hold it back while the
-            // limit allows more.
+            // goes as soon as it is posted here, so that a slow request does not hold it back while
+            // the limit allows more.
             let (number, reply, took) = loop {
-                match arrivals.recv_timeout(GATHERING_CHECK) {
-                    Ok(arrival) => break arrival,
-                    Err(_) if no_more.is_none() => {
-                        no_more = self.top_up(&mut lease, &mut requests, front_number, &replies, &mut period, true);
-                    }
-                    Err(_) => {}
+                if self.mailbox.overdue() {
+                    self.mailbox.settle_traces(0);
+                    return Verdict::Retry(None);
+                }
+                if let Some(arrival) = self.mailbox.wait(None, &arrivals) {
+                    break arrival;
+                }
+                if no_more.is_none() {
+                    no_more = self.top_up(&mut held, &mut requests, front_number, &replies, &mut period, true);
                 }
             };
             requests[(number - front_number) as usize].reply = Some((reply, took));
@@ -239,17 +249,19 @@ impl<D: Destination> DeliveryLoop<D> {
                 let Some(Request { traces, reply: Some((reply, took)) }) = requests.pop_front() else { break };
                 front_number += 1;
                 let buffered = self.mailbox.traces_pending();
-                let outcome = self.settle(&lease.items()[..traces], reply, buffered);
+                let batch: Vec<EncodedTrace> = held.drain(..traces).collect();
+                let outcome = self.settle(&batch, reply, buffered);
                 if outcome.verdict != Verdict::Settled {
                     self.in_flight.after(Round { requests: out(&requests) + 1, settled: false, slowest: took });
                     // Those still out are awaited (their traces are theirs until then) and sent again.
-                    for _ in requests.iter().filter(|r| r.reply.is_none()) {
-                        let _ = arrivals.recv();
+                    let mut awaited = requests.iter().filter(|r| r.reply.is_none()).count();
+                    while awaited > 0 && !self.mailbox.overdue() {
+                        awaited -= usize::from(self.mailbox.wait(None, &arrivals).is_some());
                     }
-                    lease.settle(outcome.settled);
+                    self.mailbox.settle_traces(outcome.settled);
                     return outcome.verdict;
                 }
-                lease.acknowledge(traces);
+                self.mailbox.acknowledge_traces(traces);
                 if let Some(round) = period.completed(took, self.in_flight.current()) {
                     self.in_flight.after(round);
                 }
@@ -292,7 +304,7 @@ impl<D: Destination> DeliveryLoop<D> {
     /// `Some`: why no request can be posted now (the destination is not ready).
     fn top_up(
         &mut self,
-        lease: &mut Lease<'_, EncodedTrace>,
+        held: &mut Vec<EncodedTrace>,
         requests: &mut VecDeque<Request>,
         front_number: u64,
         replies: &Replies,
@@ -302,7 +314,7 @@ impl<D: Destination> DeliveryLoop<D> {
         let limit = self.in_flight.current();
         let bound = ROUNDS_HELD * round_size(self.batch_size, limit);
         let mut checked = false;
-        while out(requests) < limit && lease.items().len() < bound {
+        while out(requests) < limit && held.len() < bound {
             if full_batches_only && self.mailbox.traces_waiting() < self.batch_size {
                 break;
             }
@@ -313,16 +325,16 @@ impl<D: Destination> DeliveryLoop<D> {
                 }
                 checked = true;
             }
-            let held = lease.items().len();
-            let taken = lease.extend(self.batch_size.min(bound - held));
-            if taken == 0 {
+            let batch = self.mailbox.take_traces(self.batch_size.min(bound - held.len()));
+            if batch.is_empty() {
                 break;
             }
+            held.extend(batch.iter().cloned());
             let number = front_number + requests.len() as u64;
-            requests.push_back(Request { traces: taken, reply: None });
+            requests.push_back(Request { traces: batch.len(), reply: None });
             let now_out = out(requests);
             period.busiest = period.busiest.max(now_out);
-            post(self.destination.transport(), lease.items()[held..].to_vec(), number, replies.clone());
+            post(self.destination.transport(), batch, number, replies.clone());
             Counters::add(&self.stats.trace_requests, 1);
             Counters::add(&self.stats.trace_requests_out, now_out as u64);
         }
@@ -333,12 +345,12 @@ impl<D: Destination> DeliveryLoop<D> {
     fn send_metrics(&mut self) -> Verdict {
         let per_request = self.destination.metrics_per_request();
         loop {
-            let points = self.mailbox.lease_metrics(per_request);
+            let points = self.mailbox.take_metrics(per_request);
             if points.is_empty() {
                 return Verdict::Settled;
             }
-            let outcome = self.destination.send_metrics(points.items());
-            points.settle(outcome.settled);
+            let outcome = self.destination.send_metrics(&points);
+            self.mailbox.settle_metrics(outcome.settled);
             if outcome.verdict != Verdict::Settled {
                 return outcome.verdict;
             }
@@ -410,6 +422,7 @@ fn run(job: &Job) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::exporter::mailbox::{mailbox, Pending, Postbox};
     use crate::exporter::wire::TraceEncoder;
     use crate::log::Log;
     use crossbeam_channel::Receiver;
@@ -474,27 +487,34 @@ mod tests {
         n: u128,
         batch_size: usize,
         max_in_flight: usize,
-    ) -> (Arc<Mailbox>, Receiver<Posted>, std::thread::JoinHandle<()>, Arc<Counters>) {
+    ) -> (Postbox, Receiver<Posted>, std::thread::JoinHandle<()>, Arc<Counters>) {
         let host = HostHandle { max_log_level: LogLevel::Error, log: quiet }.leak_into_prefix();
         let encoder = TraceEncoder::new(&crate::exporter::resource("test"));
         let stats = Arc::new(Counters::default());
-        let mailbox = Arc::new(Mailbox::new("test", 1000, 1000, encoder, stats.clone(), Log::new(host)));
+        let (postbox, mailbox) = mailbox("test", 1000, 1 << 20, 1000, encoder, stats.clone(), Log::new(host));
         let (posted, posts) = crossbeam_channel::unbounded();
         let delivery = DeliveryLoop {
             destination: Scripted(Arc::new(ScriptedTransport { posted })),
-            mailbox: mailbox.clone(),
+            mailbox,
             stats: stats.clone(),
             batch_size,
             in_flight: InFlightLimit::new(max_in_flight, Duration::from_secs(600)),
         };
-        mailbox.push_encoded((0..n).map(trace).collect());
+        postbox.push_encoded((0..n).map(trace).collect());
         let log = Log::new(host);
         let counted = stats.clone();
         let thread = std::thread::spawn(move || {
             let mut delivery = delivery;
             crate::exporter::supervisor::supervised("test delivery", &counted, &log, || delivery.run())
         });
-        (mailbox, posts, thread, stats)
+        (postbox, posts, thread, stats)
+    }
+
+    /// Stops the loop (once it has delivered everything) and says what was left.
+    fn stop(postbox: &Postbox, thread: std::thread::JoinHandle<()>) -> Pending {
+        let answer = postbox.stop(Instant::now() + Duration::from_secs(60));
+        thread.join().unwrap();
+        answer.recv().expect("the stop was answered").left
     }
 
     /// Trace `i`: its id is its number; the body does not matter to the loop.
@@ -521,7 +541,7 @@ mod tests {
 
     #[test]
     fn a_slow_request_is_overtaken_while_the_others_are_answered_and_every_trace_settles_once() {
-        let (mailbox, posts, delivery, _) = scripted_loop(20, 1, 4);
+        let (postbox, posts, delivery, _) = scripted_loop(20, 1, 4);
         let mut sent = warm_up(&posts);
         let mut out = next_posts(&posts, 4).into_iter();
         let slow = out.next().unwrap();
@@ -542,11 +562,10 @@ mod tests {
             sent.extend(&p.traces);
             p.reply(200);
         }
-        mailbox.stop();
-        delivery.join().unwrap();
+        let left = stop(&postbox, delivery);
         sent.sort();
         assert_eq!(sent, (0..20).collect::<Vec<u128>>(), "each trace posted once");
-        assert_eq!(mailbox.wait_empty(Instant::now()).traces, 0);
+        assert_eq!(left.traces, 0);
     }
 
     /// The next `n` posts (each request's thread posts on its own: in any order), by first trace.
@@ -562,7 +581,7 @@ mod tests {
 
     #[test]
     fn the_window_holds_two_rounds_and_a_refused_request_is_sent_again_with_every_later_one() {
-        let (mailbox, posts, delivery, _) = scripted_loop(12, 1, 4);
+        let (postbox, posts, delivery, _) = scripted_loop(12, 1, 4);
         warm_up(&posts);
         let mut out = next_posts(&posts, 4);
         assert_eq!(firsts(&out), vec![3, 4, 5, 6]);
@@ -587,8 +606,7 @@ mod tests {
         }
         again.sort();
         assert_eq!(again, (3..12).collect::<Vec<u128>>());
-        mailbox.stop();
-        delivery.join().unwrap();
+        assert!(stop(&postbox, delivery).is_empty());
     }
 
     #[test]
@@ -601,7 +619,7 @@ mod tests {
 
     #[test]
     fn a_batch_refused_as_a_whole_is_sent_again_in_halves_until_the_refused_trace_stands_alone() {
-        let (mailbox, posts, delivery, _) = scripted_loop(4, 4, 1);
+        let (postbox, posts, delivery, _) = scripted_loop(4, 4, 1);
         let mut batches = Vec::new();
         // Trace 2 is refused wherever it goes; the halves go one at a time, from the loop's thread.
         while batches.last() != Some(&vec![3]) {
@@ -611,40 +629,36 @@ mod tests {
             p.reply(status);
         }
         assert_eq!(batches, vec![vec![0, 1, 2, 3], vec![0, 1], vec![2, 3], vec![2], vec![3]]);
-        mailbox.stop();
-        delivery.join().unwrap();
-        assert_eq!(mailbox.wait_empty(Instant::now()).traces, 0, "every trace settled");
+        assert!(stop(&postbox, delivery).is_empty(), "every trace settled");
     }
 
     #[test]
     fn a_panic_while_reading_a_reply_restarts_the_loop_and_the_trace_is_sent_again() {
-        let (mailbox, posts, delivery, stats) = scripted_loop(1, 1, 1);
+        let (postbox, posts, delivery, stats) = scripted_loop(1, 1, 1);
         let first = next(&posts);
         assert_eq!(first.traces, vec![0]);
         first.reply(599);
         let again = next(&posts);
         assert_eq!(again.traces, vec![0], "its trace went back and out again");
         again.reply(200);
-        mailbox.stop();
-        delivery.join().unwrap();
+        let left = stop(&postbox, delivery);
         assert_eq!(stats.thread_panics.load(std::sync::atomic::Ordering::Relaxed), 1);
-        assert_eq!(mailbox.wait_empty(Instant::now()).traces, 0);
+        assert_eq!(left.traces, 0);
     }
 
     #[test]
     fn a_full_batch_gathered_while_a_slow_request_is_out_goes_without_waiting_for_its_reply() {
-        let (mailbox, posts, delivery, _) = scripted_loop(6, 2, 4);
+        let (postbox, posts, delivery, _) = scripted_loop(6, 2, 4);
         warm_up(&posts);
-        mailbox.push_encoded(vec![trace(6), trace(7)]);
+        postbox.push_encoded(vec![trace(6), trace(7)]);
         let slow = next(&posts);
         assert_eq!(slow.traces, vec![6, 7]);
-        mailbox.push_encoded(vec![trace(8), trace(9)]);
+        postbox.push_encoded(vec![trace(8), trace(9)]);
         let gathered = next(&posts);
         assert_eq!(gathered.traces, vec![8, 9], "posted while the slow one is still out");
         gathered.reply(200);
         slow.reply(200);
-        mailbox.stop();
-        delivery.join().unwrap();
-        assert_eq!(mailbox.wait_empty(Instant::now()).traces, 0);
+        let left = stop(&postbox, delivery);
+        assert_eq!(left.traces, 0);
     }
 }

@@ -1,33 +1,69 @@
-//! What one destination's delivery thread shares with the rest of the exporter: its outboxes
-//! (finished traces, encoded for its wire; the MLflow run's metric points) and the request to
-//! stop, under one lock with one condition variable, so that the thread can sleep until "something
-//! to send, or stop" and the exporter until "nothing left". With the spool, the outboxes' disk work
-//! happens here too, always on an exporter thread: appends on the assembler's, reads,
-//! acknowledgements and the periodic sync on the delivery thread's.
+//! A destination's mailbox, in two halves.
+//!
+//! - `Postbox`, held by the other threads: the assembler posts encoded traces and metric points;
+//!   the exporter asks for a flush or a stop, each a letter carrying where to answer, and waits for
+//!   the answer at most until its deadline (the counts in `Tally` say what was left if none comes).
+//! - `Mailbox`, owned by the destination's delivery thread alone: its outboxes and their spool, the
+//!   flushes waiting for "nothing left", the stop and its deadline, and the thread's one way to
+//!   wait (`wait`: letters, replies to its requests, its next timer, with `select!`).
+//!
+//! No lock: every disk operation (appends, reads, acknowledgements, syncs, the final sync and
+//! unlinks of a stop) runs on the delivery thread, so a slow disk delays delivery, never the host.
 
 use super::mlflow_spans::ReadyTrace;
 use super::outbox::{Cleared, Outbox};
 use super::run_metrics::MetricPoint;
 use super::spool::{Label, Recipient, Spool};
-use super::wire::{EncodedTrace, Record, TraceEncoder};
+use super::wire::{EncodedTrace, TraceEncoder};
 use crate::log::{Log, Throttle};
 use crate::stats::Counters;
+use crossbeam_channel::{select, Receiver, Sender};
 use std::path::PathBuf;
-use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Metric points waiting beyond this are dropped oldest first (a long outage).
 const MAX_METRIC_POINTS: usize = 100_000;
 
-struct Boxes {
-    traces: Outbox<EncodedTrace>,
-    metrics: Outbox<MetricPoint>,
-    stopping: bool,
-    /// The delivery thread has yet to open the spool: what an earlier process left is unknown,
-    /// so "nothing left" cannot be said yet.
-    spool_opening: bool,
-    disk_problems: Throttle,
+/// What the other threads send the delivery thread.
+enum Letter {
+    Traces(Vec<EncodedTrace>),
+    Metrics(Vec<MetricPoint>),
+    /// Answer once nothing waits or is in flight.
+    Flush(Sender<()>),
+    /// Deliver what waits until the deadline, then give up on the rest and answer what was left.
+    Stop(Instant, Sender<Stopped>),
+}
+
+/// The answer to a stop: what was left undelivered, and what became of it.
+#[derive(Clone, Copy, Debug)]
+pub struct Stopped {
+    pub left: Pending,
+    pub cleared: Cleared,
+}
+
+/// What waits for a destination, as its two halves count it; read by the exporter when an answer
+/// does not come by its deadline.
+#[derive(Default)]
+struct Tally {
+    /// Posted, not yet taken in by the delivery thread.
+    posted_traces: AtomicUsize,
+    posted_trace_bytes: AtomicUsize,
+    posted_points: AtomicUsize,
+    /// Held by the delivery thread: waiting or in flight.
+    held_traces: AtomicUsize,
+    held_points: AtomicUsize,
+}
+
+impl Tally {
+    fn pending(&self) -> Pending {
+        let sum = |a: &AtomicUsize, b: &AtomicUsize| a.load(Ordering::Relaxed) + b.load(Ordering::Relaxed);
+        Pending {
+            traces: sum(&self.posted_traces, &self.held_traces),
+            metric_values: sum(&self.posted_points, &self.held_points),
+        }
+    }
 }
 
 /// Where a destination's outboxes are spooled: a stream directory and size limit for each, and
@@ -61,135 +97,130 @@ impl std::fmt::Display for Pending {
     }
 }
 
+/// The other threads' half of a mailbox.
+pub struct Postbox {
+    name: &'static str,
+    letters: Sender<Letter>,
+    tally: Arc<Tally>,
+    encoder: TraceEncoder,
+    /// Encoded traces posted and not yet taken in beyond these bytes are dropped (the newest): the
+    /// delivery thread is held up (a slow disk, a synchronous request) and memory stays bounded
+    /// meanwhile.
+    max_posted_bytes: usize,
+    stats: Arc<Counters>,
+}
+
+/// A destination's two halves. `max_traces`: `maxBufferedTraces`; beyond it the oldest are dropped
+/// and counted (in memory; the spool has its own limit). `max_posted_bytes`: `maxQueueBytes`, what
+/// may wait to be taken in. `window`: what memory holds of a spooled outbox.
+pub fn mailbox(
+    name: &'static str,
+    max_traces: usize,
+    max_posted_bytes: usize,
+    window: usize,
+    encoder: TraceEncoder,
+    stats: Arc<Counters>,
+    log: Log,
+) -> (Postbox, Mailbox) {
+    let (letters, inbox) = crossbeam_channel::unbounded();
+    let tally = Arc::new(Tally::default());
+    let postbox = Postbox { name, letters, tally: tally.clone(), encoder, max_posted_bytes, stats: stats.clone() };
+    let mailbox = Mailbox {
+        name,
+        traces: Outbox::new(max_traces),
+        metrics: Outbox::new(MAX_METRIC_POINTS),
+        letters: inbox,
+        tally,
+        flushes: Vec::new(),
+        stop: None,
+        disk_problems: Throttle::new(Duration::from_secs(60)),
+        stats,
+        log,
+        window,
+    };
+    (postbox, mailbox)
+}
+
+impl Postbox {
+    /// Encodes the traces for this destination (on the caller's thread) and posts them.
+    pub fn push_traces<'a>(&self, ready: impl IntoIterator<Item = &'a ReadyTrace>) {
+        self.push_encoded(ready.into_iter().map(|t| self.encoder.encode(t)).collect());
+    }
+
+    pub fn push_encoded(&self, encoded: Vec<EncodedTrace>) {
+        let n = encoded.len();
+        let bytes = posted_bytes(&encoded);
+        if self.tally.posted_trace_bytes.load(Ordering::Relaxed) + bytes > self.max_posted_bytes {
+            Counters::add(&self.stats.traces_dropped, n as u64);
+            return;
+        }
+        self.tally.posted_traces.fetch_add(n, Ordering::Relaxed);
+        self.tally.posted_trace_bytes.fetch_add(bytes, Ordering::Relaxed);
+        let _ = self.letters.send(Letter::Traces(encoded));
+    }
+
+    pub fn push_metrics(&self, points: Vec<MetricPoint>) {
+        let n = points.len();
+        if self.tally.posted_points.load(Ordering::Relaxed) + n > MAX_METRIC_POINTS {
+            Counters::add(&self.stats.metric_values_dropped, n as u64);
+            return;
+        }
+        self.tally.posted_points.fetch_add(n, Ordering::Relaxed);
+        let _ = self.letters.send(Letter::Metrics(points));
+    }
+
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// Waits until nothing posted so far waits or is in flight, at most until `deadline`;
+    /// otherwise what is left.
+    pub fn flush(&self, deadline: Instant) -> Result<(), Pending> {
+        let (answer, answered) = crossbeam_channel::bounded(1);
+        if self.letters.send(Letter::Flush(answer)).is_ok() && answered.recv_deadline(deadline).is_ok() {
+            return Ok(());
+        }
+        Err(self.tally.pending())
+    }
+
+    /// Asks the delivery thread to deliver what waits until `deadline`, then stop; its answer
+    /// comes on the receiver returned.
+    pub fn stop(&self, deadline: Instant) -> Receiver<Stopped> {
+        let (answer, answered) = crossbeam_channel::bounded(1);
+        let _ = self.letters.send(Letter::Stop(deadline, answer));
+        answered
+    }
+
+    /// What waits, as last counted (when the delivery thread does not answer in time).
+    pub fn pending(&self) -> Pending {
+        self.tally.pending()
+    }
+}
+
+/// The delivery thread's half of a mailbox.
 pub struct Mailbox {
     /// Names the destination in log lines.
     name: &'static str,
-    boxes: Mutex<Boxes>,
-    changed: Condvar,
+    traces: Outbox<EncodedTrace>,
+    metrics: Outbox<MetricPoint>,
+    letters: Receiver<Letter>,
+    tally: Arc<Tally>,
+    /// Who waits for "nothing left".
+    flushes: Vec<Sender<()>>,
+    /// Asked to stop: by when, and who waits for the answer.
+    stop: Option<(Instant, Vec<Sender<Stopped>>)>,
+    disk_problems: Throttle,
     stats: Arc<Counters>,
-    encoder: TraceEncoder,
     log: Log,
     /// Memory's share of a spooled outbox: this many items from its front.
     window: usize,
 }
 
-/// Items taken for requests, oldest first: more can be taken (`extend`) while earlier ones are
-/// out, and the oldest acknowledged (`acknowledge`) as their replies settle them. `settle` says how
-/// many of what is left were done with; whatever is not settled (including everything, if the
-/// lease is dropped) goes back to the front of its outbox.
-pub struct Lease<'a, T: Record> {
-    mailbox: &'a Mailbox,
-    items: Vec<T>,
-    outbox: fn(&mut Boxes) -> &mut Outbox<T>,
-    dropped: fn(&Counters) -> &AtomicU64,
-}
-
-impl<T: Record> Lease<'_, T> {
-    pub fn items(&self) -> &[T] {
-        &self.items
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.items.is_empty()
-    }
-
-    /// Takes up to `max` more items, after those already held; how many.
-    pub fn extend(&mut self, max: usize) -> usize {
-        let mut boxes = self.mailbox.lock();
-        let more = (self.outbox)(&mut boxes).take(max);
-        self.mailbox.note_disk(&mut boxes);
-        let n = more.len();
-        self.items.extend(more);
-        n
-    }
-
-    /// The oldest `n` items held are done with (delivered, or refused for good).
-    pub fn acknowledge(&mut self, n: usize) {
-        let n = n.min(self.items.len());
-        let mut boxes = self.mailbox.lock();
-        (self.outbox)(&mut boxes).acknowledge(n);
-        drop(boxes);
-        self.items.drain(..n);
-        self.mailbox.changed.notify_all();
-    }
-
-    /// The first `settled` items are done with; the rest go back.
-    pub fn settle(mut self, settled: usize) {
-        self.give_back(settled);
-    }
-
-    fn give_back(&mut self, settled: usize) {
-        let items = std::mem::take(&mut self.items);
-        let mut boxes = self.mailbox.lock();
-        let dropped = (self.outbox)(&mut boxes).settle(items, settled);
-        self.mailbox.note_disk(&mut boxes);
-        drop(boxes);
-        Counters::add((self.dropped)(&self.mailbox.stats), dropped);
-        self.mailbox.changed.notify_all();
-    }
-}
-
-impl<T: Record> Drop for Lease<'_, T> {
-    fn drop(&mut self) {
-        if !self.items.is_empty() {
-            self.give_back(0);
-        }
-    }
-}
-
-fn traces(b: &mut Boxes) -> &mut Outbox<EncodedTrace> {
-    &mut b.traces
-}
-
-fn metrics(b: &mut Boxes) -> &mut Outbox<MetricPoint> {
-    &mut b.metrics
-}
-
-fn traces_dropped(c: &Counters) -> &AtomicU64 {
-    &c.traces_dropped
-}
-
-fn metric_values_dropped(c: &Counters) -> &AtomicU64 {
-    &c.metric_values_dropped
-}
-
 impl Mailbox {
-    /// `max_traces`: `maxBufferedTraces`; beyond it the oldest are dropped and counted (in
-    /// memory; the spool has its own limit). `window`: what memory holds of a spooled outbox.
-    pub fn new(
-        name: &'static str,
-        max_traces: usize,
-        window: usize,
-        encoder: TraceEncoder,
-        stats: Arc<Counters>,
-        log: Log,
-    ) -> Mailbox {
-        Mailbox {
-            name,
-            boxes: Mutex::new(Boxes {
-                traces: Outbox::new(max_traces),
-                metrics: Outbox::new(MAX_METRIC_POINTS),
-                stopping: false,
-                spool_opening: false,
-                disk_problems: Throttle::new(Duration::from_secs(60)),
-            }),
-            changed: Condvar::new(),
-            stats,
-            encoder,
-            log,
-            window,
-        }
-    }
-
-    /// Says that `open_spool` will be called (before the delivery thread starts).
-    pub fn expect_spool(&self) {
-        self.lock().spool_opening = true;
-    }
-
     /// Opens the spool for each outbox (on the delivery thread, before it sends: a large spool
     /// left by an earlier process is scanned here) and moves what waits in memory into it. A
     /// directory that cannot be used leaves that outbox in memory, with one log line.
-    pub fn open_spool(&self, plan: &SpoolPlan) {
+    pub fn open_spool(&mut self, plan: &SpoolPlan) {
         let mut unusable = Vec::new();
         let mut open =
             |stream: &(PathBuf, u64), what: &'static str| match self.open_stream(stream, &plan.recipient, what) {
@@ -221,19 +252,16 @@ impl Mailbox {
                 )
             });
         }
-        let mut boxes = self.lock();
         let mut dropped = (0, 0);
         if let Some(spool) = traces {
-            dropped.0 = boxes.traces.attach_spool(spool, self.window);
+            dropped.0 = self.traces.attach_spool(spool, self.window);
         }
         if let Some(spool) = metrics {
-            dropped.1 = boxes.metrics.attach_spool(spool, self.window);
+            dropped.1 = self.metrics.attach_spool(spool, self.window);
         }
-        boxes.spool_opening = false;
-        drop(boxes);
         Counters::add(&self.stats.traces_dropped, dropped.0);
         Counters::add(&self.stats.metric_values_dropped, dropped.1);
-        self.changed.notify_all();
+        self.changed();
         // Said once what waited in memory is on disk: from this line on, nothing queued is lost
         // to the process's death.
         opened.into_iter().for_each(|said| self.log.info(|| said));
@@ -285,13 +313,13 @@ impl Mailbox {
     }
 
     /// Counts what the outboxes found unreadable and logs a disk error (once a minute).
-    fn note_disk(&self, boxes: &mut Boxes) {
-        let (unreadable_traces, trace_error) = boxes.traces.take_notes();
-        let (unreadable_points, metric_error) = boxes.metrics.take_notes();
+    fn note_disk(&mut self) {
+        let (unreadable_traces, trace_error) = self.traces.take_notes();
+        let (unreadable_points, metric_error) = self.metrics.take_notes();
         Counters::add(&self.stats.spool_unreadable, unreadable_traces + unreadable_points);
         if let Some(e) = trace_error.or(metric_error) {
             Counters::add(&self.stats.spool_write_errors, 1);
-            if boxes.disk_problems.due() {
+            if self.disk_problems.due() {
                 let name = self.name;
                 self.log.warn(|| {
                     format!("MLflow plugin: the {name} spool could not be written ({e}); what waits is kept in memory meanwhile")
@@ -301,160 +329,183 @@ impl Mailbox {
     }
 
     /// Forces spooled appends to disk when due; the next time one will be.
-    fn sync_if_due(boxes: &mut Boxes) -> Option<Instant> {
+    fn sync_if_due(&mut self) -> Option<Instant> {
         let now = Instant::now();
-        if boxes.traces.sync_due().is_some_and(|t| t <= now) {
-            boxes.traces.sync();
+        if self.traces.sync_due().is_some_and(|t| t <= now) {
+            self.traces.sync();
         }
-        if boxes.metrics.sync_due().is_some_and(|t| t <= now) {
-            boxes.metrics.sync();
+        if self.metrics.sync_due().is_some_and(|t| t <= now) {
+            self.metrics.sync();
         }
-        boxes.traces.sync_due().into_iter().chain(boxes.metrics.sync_due()).min()
+        self.traces.sync_due().into_iter().chain(self.metrics.sync_due()).min()
     }
 
-    fn lock(&self) -> MutexGuard<'_, Boxes> {
-        self.boxes.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn wait_until<'a>(&self, boxes: MutexGuard<'a, Boxes>, until: Instant) -> MutexGuard<'a, Boxes> {
-        let wait = until.saturating_duration_since(Instant::now());
-        self.changed.wait_timeout(boxes, wait).unwrap_or_else(|e| e.into_inner()).0
-    }
-
-    // --- the assembler's side ---
-
-    /// Encodes the traces for this destination (outside the lock) and queues them.
-    pub fn push_traces<'a>(&self, ready: impl IntoIterator<Item = &'a ReadyTrace>) {
-        let encoded: Vec<EncodedTrace> = ready.into_iter().map(|t| self.encoder.encode(t)).collect();
-        let n = encoded.len();
-        let spooled = self.push(encoded, traces, traces_dropped);
-        let name = self.name;
-        let kept = if spooled { "spooled" } else { "in memory" };
-        self.log.debug(|| format!("MLflow plugin: {n} trace(s) queued for {name} ({kept})"));
-    }
-
-    /// Queues traces already encoded (the delivery loop's tests).
-    #[cfg(test)]
-    pub fn push_encoded(&self, encoded: Vec<EncodedTrace>) {
-        self.push(encoded, traces, traces_dropped);
-    }
-
-    pub fn push_metrics(&self, points: Vec<MetricPoint>) {
-        self.push(points, metrics, metric_values_dropped);
-    }
-
-    fn push<T: Record>(
-        &self,
-        items: Vec<T>,
-        outbox: fn(&mut Boxes) -> &mut Outbox<T>,
-        dropped: fn(&Counters) -> &AtomicU64,
-    ) -> bool {
-        let mut boxes = self.lock();
-        let n = outbox(&mut boxes).push(items);
-        let spooled = outbox(&mut boxes).is_spooled();
-        self.note_disk(&mut boxes);
-        drop(boxes);
-        Counters::add(dropped(&self.stats), n);
-        self.changed.notify_all();
-        spooled
-    }
-
-    // --- the exporter's side ---
-
-    pub fn stop(&self) {
-        self.lock().stopping = true;
-        self.changed.notify_all();
-    }
-
-    /// Waits until nothing is waiting or in flight, at most until `deadline`; returns what is left.
-    pub fn wait_empty(&self, deadline: Instant) -> Pending {
-        let mut boxes = self.lock();
-        loop {
-            let opening = usize::from(boxes.spool_opening);
-            let left = Pending { traces: boxes.traces.pending() + opening, metric_values: boxes.metrics.pending() };
-            if left.is_empty() || Instant::now() >= deadline {
-                return left;
+    /// After every change: disk notes counted and logged, the counts published, the flushes
+    /// answered once nothing is left.
+    fn changed(&mut self) {
+        self.note_disk();
+        self.tally.held_traces.store(self.traces.pending(), Ordering::Relaxed);
+        self.tally.held_points.store(self.metrics.pending(), Ordering::Relaxed);
+        if self.pending() == 0 {
+            for answer in self.flushes.drain(..) {
+                let _ = answer.send(());
             }
-            boxes = self.wait_until(boxes, deadline);
         }
     }
 
-    /// Gives up on everything waiting (at the end of shutdown); says what that was of the traces:
-    /// lost (memory only), or left in the spool for the next start.
-    pub fn abandon(&self) -> Cleared {
-        let mut boxes = self.lock();
-        boxes.metrics.clear();
-        boxes.traces.clear()
+    /// Sleeps until a letter comes (taken in here), a reply comes on `replies` (returned), or
+    /// `until`, the spool's next sync or the stop's deadline, whichever is first. No clock
+    /// otherwise: an idle destination's thread sleeps until there is work.
+    pub fn wait<R>(&mut self, until: Option<Instant>, replies: &Receiver<R>) -> Option<R> {
+        let wake = [until, self.sync_if_due(), self.stop.as_ref().map(|(by, _)| *by)].into_iter().flatten().min();
+        let timer = wake.map_or_else(crossbeam_channel::never, crossbeam_channel::at);
+        select! {
+            recv(self.letters) -> letter => match letter {
+                Ok(letter) => self.take_in(letter),
+                // Every other thread let go of this destination without a stop: stop now.
+                Err(_) => self.stop_by(Instant::now(), None),
+            },
+            recv(replies) -> reply => return reply.ok(),
+            recv(timer) -> _ => {}
+        }
+        None
     }
 
-    // --- the delivery thread's side ---
+    /// Waits with no request out.
+    pub fn idle(&mut self, until: Option<Instant>) {
+        self.wait::<()>(until, &crossbeam_channel::never());
+    }
+
+    fn take_in(&mut self, letter: Letter) {
+        let (traces, bytes, points) = match letter {
+            Letter::Traces(encoded) => {
+                let (n, bytes) = (encoded.len(), posted_bytes(&encoded));
+                let dropped = self.traces.push(encoded);
+                Counters::add(&self.stats.traces_dropped, dropped);
+                let (name, kept) = (self.name, if self.traces.is_spooled() { "spooled" } else { "in memory" });
+                self.log.debug(|| format!("MLflow plugin: {n} trace(s) queued for {name} ({kept})"));
+                (n, bytes, 0)
+            }
+            Letter::Metrics(points) => {
+                let n = points.len();
+                let dropped = self.metrics.push(points);
+                Counters::add(&self.stats.metric_values_dropped, dropped);
+                (0, 0, n)
+            }
+            Letter::Flush(answer) => {
+                self.flushes.push(answer);
+                (0, 0, 0)
+            }
+            Letter::Stop(deadline, answer) => {
+                self.stop_by(deadline, Some(answer));
+                (0, 0, 0)
+            }
+        };
+        self.changed();
+        // Counted as posted until counted as held: the exporter, reading the counts while a slow
+        // disk holds this thread in `push`, sees what a letter carried one way or the other.
+        self.tally.posted_traces.fetch_sub(traces, Ordering::Relaxed);
+        self.tally.posted_trace_bytes.fetch_sub(bytes, Ordering::Relaxed);
+        self.tally.posted_points.fetch_sub(points, Ordering::Relaxed);
+    }
+
+    fn stop_by(&mut self, deadline: Instant, answer: Option<Sender<Stopped>>) {
+        let (by, answers) = self.stop.get_or_insert_with(|| (deadline, Vec::new()));
+        *by = (*by).min(deadline);
+        answers.extend(answer);
+    }
 
     pub fn stopping(&self) -> bool {
-        self.lock().stopping
+        self.stop.is_some()
+    }
+
+    /// Stopping, and past the stop's deadline: what is left is given up on.
+    pub fn overdue(&self) -> bool {
+        self.stop.as_ref().is_some_and(|(by, _)| Instant::now() >= *by)
+    }
+
+    /// Stopping, with everything delivered or the deadline past.
+    pub fn ending(&self) -> bool {
+        self.stopping() && (self.pending() == 0 || self.overdue())
     }
 
     /// Traces and metric points not yet delivered.
     pub fn pending(&self) -> usize {
-        let boxes = self.lock();
-        boxes.traces.pending() + boxes.metrics.pending() + usize::from(boxes.spool_opening)
+        self.traces.pending() + self.metrics.pending()
     }
 
     pub fn traces_pending(&self) -> usize {
-        self.lock().traces.pending()
+        self.traces.pending()
     }
 
     /// Traces waiting to be taken for a request (not in flight).
     pub fn traces_waiting(&self) -> usize {
-        self.lock().traces.waiting()
+        self.traces.waiting()
     }
 
-    /// Sleeps until a trace or metric point waits, or a stop is asked for. No clock: an idle
-    /// destination's thread sleeps until there is work.
-    /// (Wakes only to sync the spool, within `SYNC_EVERY` of an append.)
-    pub fn wait_for_work(&self) {
-        let mut boxes = self.lock();
-        while boxes.traces.waiting() == 0 && boxes.metrics.waiting() == 0 && !boxes.stopping {
-            boxes = match Self::sync_if_due(&mut boxes) {
-                Some(due) => self.wait_until(boxes, due),
-                None => self.changed.wait(boxes).unwrap_or_else(|e| e.into_inner()),
-            };
-        }
+    /// A trace or a metric point waits to be taken.
+    pub fn has_work(&self) -> bool {
+        self.traces.waiting() + self.metrics.waiting() > 0
     }
 
-    /// Leases up to `max` of the traces waiting (possibly none), without waiting.
-    pub fn lease_traces(&self, max: usize) -> Lease<'_, EncodedTrace> {
-        self.lease(max, traces, traces_dropped)
+    /// Takes up to `max` more of the traces waiting, after those already in flight.
+    pub fn take_traces(&mut self, max: usize) -> Vec<EncodedTrace> {
+        let taken = self.traces.take(max);
+        self.changed();
+        taken
     }
 
-    /// Leases up to `max` metric points, without waiting.
-    pub fn lease_metrics(&self, max: usize) -> Lease<'_, MetricPoint> {
-        self.lease(max, metrics, metric_values_dropped)
+    /// The oldest `n` traces in flight are done with (delivered, or refused for good).
+    pub fn acknowledge_traces(&mut self, n: usize) {
+        self.traces.acknowledge(n);
+        self.changed();
     }
 
-    fn lease<T: Record>(
-        &self,
-        max: usize,
-        outbox: fn(&mut Boxes) -> &mut Outbox<T>,
-        dropped: fn(&Counters) -> &AtomicU64,
-    ) -> Lease<'_, T> {
-        let mut lease = Lease { mailbox: self, items: Vec::new(), outbox, dropped };
-        lease.extend(max);
-        lease
+    /// Of the traces in flight, the first `settled` are done with; the rest go back.
+    pub fn settle_traces(&mut self, settled: usize) {
+        let dropped = self.traces.settle(settled);
+        Counters::add(&self.stats.traces_dropped, dropped);
+        self.changed();
     }
 
-    /// Sleeps for `d` unless a stop is asked for first; returns false when stopping.
-    pub fn pause(&self, d: Duration) -> bool {
-        let until = Instant::now() + d;
-        let mut boxes = self.lock();
-        while !boxes.stopping {
-            if Instant::now() >= until {
-                return true;
+    pub fn take_metrics(&mut self, max: usize) -> Vec<MetricPoint> {
+        let taken = self.metrics.take(max);
+        self.changed();
+        taken
+    }
+
+    pub fn settle_metrics(&mut self, settled: usize) {
+        let dropped = self.metrics.settle(settled);
+        Counters::add(&self.stats.metric_values_dropped, dropped);
+        self.changed();
+    }
+
+    /// Whatever was in flight goes back (after a panic between taking and settling).
+    pub fn give_back(&mut self) {
+        self.settle_traces(0);
+        self.settle_metrics(0);
+    }
+
+    /// The end of the thread: gives up on what is left (memory-only traces are lost and counted
+    /// failed; spooled ones stay for the next start; the spool is synced and its emptied files
+    /// deleted, here), and answers the stop.
+    pub fn close(&mut self) {
+        let left = Pending { traces: self.traces.pending(), metric_values: self.metrics.pending() };
+        self.metrics.clear();
+        let cleared = self.traces.clear();
+        Counters::add(&self.stats.traces_failed, cleared.lost as u64);
+        self.changed();
+        if let Some((_, answers)) = self.stop.take() {
+            for answer in answers {
+                let _ = answer.send(Stopped { left, cleared });
             }
-            let wake = Self::sync_if_due(&mut boxes).map_or(until, |due| due.min(until));
-            boxes = self.wait_until(boxes, wake);
         }
-        false
     }
+}
+
+/// What posted traces take in memory, as the bound counts it.
+fn posted_bytes(encoded: &[EncodedTrace]) -> usize {
+    encoded.iter().map(|t| t.body.len() + std::mem::size_of::<EncodedTrace>()).sum()
 }
 
 /// "12 for experiment \"old\" at http://mlflow:5000, 3 for …": what waits for other experiments.
@@ -482,6 +533,7 @@ mod tests {
     use openclaw_plugin_api::abi_stable::prefix_type::PrefixTypeTrait;
     use openclaw_plugin_api::abi_stable::std_types::RStr;
     use openclaw_plugin_api::{HostHandle, LogLevel};
+    use std::sync::Mutex;
 
     /// For each "spooled in <dir>" line: the bytes of segments in that directory when it was said.
     static ON_DISK_WHEN_SAID: Mutex<Vec<u64>> = Mutex::new(Vec::new());
@@ -508,9 +560,12 @@ mod tests {
         let _ = std::fs::remove_dir_all(&root);
         let host = HostHandle { max_log_level: LogLevel::Info, log }.leak_into_prefix();
         let encoder = TraceEncoder::new(&crate::exporter::resource("test"));
-        let mailbox = Mailbox::new("mlflow", 100, 10, encoder, Arc::new(Counters::default()), Log::new(host));
-        mailbox.expect_spool();
-        mailbox.push_metrics(vec![MetricPoint { key: "tokens".into(), value: 1.0, timestamp_ms: 1, step: 0 }]);
+        let (postbox, mut mailbox) =
+            mailbox("mlflow", 100, 1 << 20, 10, encoder, Arc::new(Counters::default()), Log::new(host));
+        postbox.push_metrics(vec![MetricPoint { key: "tokens".into(), value: 1.0, timestamp_ms: 1, step: 0 }]);
+        while mailbox.pending() == 0 {
+            mailbox.idle(None);
+        }
         let plan = SpoolPlan {
             traces: (root.join("traces"), 1 << 20),
             metrics: Some((root.join("metrics"), 1 << 20)),

@@ -3,17 +3,18 @@
 //! 1. `assembler_thread`: takes events off the queue; `assembler` builds whole traces (pricing a
 //!    model call when it closes); `run_metrics` and `otlp_metrics` count them; `mlflow_spans`
 //!    turns them into spans; `sampling` picks the OTLP endpoint's share; each destination's
-//!    `mailbox` receives them encoded for its wire (`wire`) into its `outbox`es, which keep what
-//!    waits in the `spool` on disk (or in memory, with `spool: false`).
-//! 2. `delivery`: one loop per destination ships its mailbox in batches, several requests at once
-//!    within `in_flight`'s adaptive limit, retrying with `backoff`.
+//!    postbox (`mailbox`) takes them encoded for its wire (`wire`).
+//! 2. `delivery`: one thread per destination owns its mailbox: the `outbox`es, which keep what
+//!    waits in the `spool` on disk (or in memory, with `spool: false`), and the requests out. It
+//!    ships batches, several requests at once within `in_flight`'s adaptive limit, retrying with
+//!    `backoff`, and answers flushes and stops.
 //!    The destinations speak their protocol and classify replies: `mlflow_destination` (experiment,
 //!    run, traces, run metrics; `mlflow_rest`; for a server before 3.14 (`mlflow_release`) what
 //!    `older_ingest` adds) and `otlp_destination` (any OTLP/HTTP backend).
 //!    Both post over `transport`.
 //!
 //! Contract with the host (through `flush` and `shutdown`): both return by their deadline whatever
-//! the backends do, and say what they could not send.
+//! the backends and the disk do, and say what they could not send.
 
 pub mod assembler;
 mod assembler_thread;
@@ -46,10 +47,10 @@ use crate::log::{Log, Throttle};
 use crate::redact::Redactor;
 use crate::stats::Counters;
 use assembler::Assembler;
-use assembler_thread::{AssemblerThread, Control, SampledMailbox};
+use assembler_thread::{AssemblerThread, Control, SampledPostbox};
 use crossbeam_channel::Receiver;
 use delivery::{DeliveryLoop, Destination};
-use mailbox::{Mailbox, Pending, SpoolPlan};
+use mailbox::{Pending, Postbox, SpoolPlan};
 use mlflow_spans::SpanOptions;
 use opentelemetry::InstrumentationScope;
 use opentelemetry_sdk::Resource;
@@ -93,10 +94,9 @@ pub(crate) fn id_scope(config: &Config) -> String {
     }
 }
 
-/// A destination's mailbox and the delivery thread that empties it.
+/// A destination's delivery thread, as the others reach it: its postbox.
 struct DeliveryThread {
-    name: &'static str,
-    mailbox: Arc<Mailbox>,
+    postbox: Arc<Postbox>,
     /// Disconnects when the thread has finished.
     done: Receiver<()>,
 }
@@ -126,8 +126,8 @@ pub(crate) fn spool_recipient(config: &Config) -> spool::Recipient {
     spool::Recipient { experiment: to.experiment.clone(), workspace: to.workspace.clone(), address }
 }
 
-/// Runs `thread` (its name: `{name}-delivery`) until its mailbox is stopped and empty. The thread
-/// opens the spool first (`plan`), so that no disk work happens on the host's thread.
+/// Runs `thread` (its name: `{name}-delivery`) until its mailbox is stopped. The thread owns the
+/// mailbox and opens the spool first (`plan`): every disk operation is on it.
 fn spawn_delivery<D: Destination>(
     name: &'static str,
     config: &Config,
@@ -142,37 +142,35 @@ fn spawn_delivery<D: Destination>(
     let round = delivery::round_size(config.batching.batch_size, config.batching.max_in_flight);
     let window = (round * (delivery::ROUNDS_HELD + 1)).max(64);
     let encoder = wire::TraceEncoder::new(&resource(service_name));
-    let mailbox = Arc::new(Mailbox::new(name, config.limits.max_buffered_traces, window, encoder, stats.clone(), log));
+    let l = &config.limits;
+    let (postbox, mailbox) =
+        mailbox::mailbox(name, l.max_buffered_traces, l.max_queue_bytes, window, encoder, stats.clone(), log);
     let delivery = DeliveryLoop {
         destination,
-        mailbox: mailbox.clone(),
+        mailbox,
         stats: stats.clone(),
         batch_size: config.batching.batch_size,
         in_flight: in_flight::InFlightLimit::new(config.batching.max_in_flight, config.destination.request_timeout),
     };
-    if plan.is_some() {
-        mailbox.expect_spool();
-    }
     let (done_tx, done) = crossbeam_channel::bounded::<()>(0);
     let stats_for_thread = stats.clone();
     std::thread::Builder::new()
         .name(format!("{name}-delivery"))
         .spawn(move || {
+            let mut delivery = delivery;
             if let Some(plan) = plan {
                 delivery.mailbox.open_spool(&plan);
             }
-            let mut delivery = delivery;
             supervisor::supervised(&format!("{name} delivery"), &stats_for_thread, &log, || delivery.run());
             drop(done_tx);
         })
         .map_err(|e| format!("could not start the {name} delivery thread: {e}"))?;
-    Ok(DeliveryThread { name, mailbox, done })
+    Ok(DeliveryThread { postbox: Arc::new(postbox), done })
 }
 
 pub struct Exporter {
     control: crossbeam_channel::Sender<Control>,
     deliveries: Vec<DeliveryThread>,
-    stats: Arc<Counters>,
     /// Disconnects when the assembler thread has finished.
     assembler_done: Receiver<()>,
     /// Wakes the assembler for a control message. Last: it rings after `control` is dropped.
@@ -209,7 +207,7 @@ impl Exporter {
             let destination = mlflow_destination::MlflowDestination::new(to, config.batching, uri, stats.clone(), log)?;
             let plan = spool_plan(&config, "mlflow", trace_streams, true);
             let thread = spawn_delivery("mlflow", &config, destination, MLFLOW_SERVICE, plan, &stats, log)?;
-            mlflow = Some(thread.mailbox.clone());
+            mlflow = Some(thread.postbox.clone());
             deliveries.push(thread);
         }
         let mut otlp = None;
@@ -220,7 +218,7 @@ impl Exporter {
                 let plan = spool_plan(&config, "otlp", trace_streams, false);
                 let service = otlp_config.service_name.as_str();
                 let thread = spawn_delivery("otlp", &config, destination, service, plan, &stats, log)?;
-                otlp = Some(SampledMailbox { mailbox: thread.mailbox.clone(), sample_rate: otlp_config.sample_rate });
+                otlp = Some(SampledPostbox { postbox: thread.postbox.clone(), sample_rate: otlp_config.sample_rate });
                 deliveries.push(thread);
             }
             if otlp_config.metrics {
@@ -275,18 +273,7 @@ impl Exporter {
                 drop(assembler_done_tx);
             })
             .map_err(|e| format!("could not start the exporter thread: {e}"))?;
-        Ok(Exporter { control, deliveries, stats, assembler_done, doorbell: RingOnDrop(doorbell) })
-    }
-
-    /// Waits until every destination has delivered what it holds, at most until `deadline`; what
-    /// is left, per destination. (Delivery threads never hold items back, so there is nothing to
-    /// ask of them.)
-    fn send_all(&self, deadline: Instant) -> Vec<(&'static str, Pending)> {
-        self.deliveries
-            .iter()
-            .map(|d| (d.name, d.mailbox.wait_empty(deadline)))
-            .filter(|(_, left)| !left.is_empty())
-            .collect()
+        Ok(Exporter { control, deliveries, assembler_done, doorbell: RingOnDrop(doorbell) })
     }
 
     /// Sends everything finished so far, waiting at most until `deadline`.
@@ -297,40 +284,52 @@ impl Exporter {
         if !sent || done.recv_deadline(deadline).is_err() {
             return Err("the exporter did not take in the queued events in time".into());
         }
-        match undelivered(&self.send_all(deadline)) {
+        let left: Vec<(&'static str, Pending)> = self
+            .deliveries
+            .iter()
+            .filter_map(|d| d.postbox.flush(deadline).err().map(|left| (d.postbox.name(), left)))
+            .collect();
+        match undelivered(&left) {
             None => Ok(()),
             Some(left) => Err(format!("{left} not yet delivered; they stay buffered")),
         }
     }
 
-    /// Flushes, sends open messages as incomplete, and stops every thread, all by `deadline`.
+    /// Flushes, sends open messages as incomplete, and stops every thread, all by `deadline`: the
+    /// delivery threads deliver what they can by then and give up on the rest (it stays in the
+    /// spool); none is waited for past the deadline, whatever the network or the disk does.
     pub fn shutdown(&mut self, deadline: Instant) -> Result<(), String> {
         let (ack, done) = crossbeam_channel::bounded(1);
         let sent = self.control.send(Control::Stop("the gateway stopped before the message ended".into(), ack)).is_ok();
         self.doorbell.0.ring();
         let drained = sent && done.recv_deadline(deadline).is_ok();
-        let left = self.send_all(deadline);
-        for d in &self.deliveries {
-            d.mailbox.stop();
-        }
-        // Threads end the MLflow run and exit after their current request; none is waited for past
-        // the deadline (they then die with the process).
-        if left.is_empty() {
-            for d in &self.deliveries {
-                let _ = d.done.recv_deadline(deadline);
-            }
-            let _ = self.assembler_done.recv_deadline(deadline);
-        }
+        let answers: Vec<_> = self.deliveries.iter().map(|d| d.postbox.stop(deadline)).collect();
+        let mut left = Vec::new();
         let mut spooled = 0;
-        for d in &self.deliveries {
-            let cleared = d.mailbox.abandon();
-            Counters::add(&self.stats.traces_failed, cleared.lost as u64);
-            spooled += cleared.spooled;
+        let mut unanswered = Vec::new();
+        for (d, answer) in self.deliveries.iter().zip(answers) {
+            let name = d.postbox.name();
+            match answer.recv_deadline(deadline) {
+                Ok(stopped) => {
+                    spooled += stopped.cleared.spooled;
+                    left.push((name, stopped.left));
+                    let _ = d.done.recv_deadline(deadline);
+                }
+                Err(_) => {
+                    left.push((name, d.postbox.pending()));
+                    unanswered.push(name);
+                }
+            }
         }
-        let kept = if spooled > 0 {
-            format!("; {spooled} trace(s) stay in the spool for the next start")
-        } else {
-            String::new()
+        let _ = self.assembler_done.recv_deadline(deadline);
+        left.retain(|(_, p)| !p.is_empty());
+        let kept = match (spooled, unanswered.is_empty()) {
+            (0, true) => String::new(),
+            (n, true) => format!("; {n} trace(s) stay in the spool for the next start"),
+            (_, false) => format!(
+                "; the {} delivery thread did not answer in time (what it had spooled stays for the next start)",
+                unanswered.join(" and ")
+            ),
         };
         match (drained, undelivered(&left)) {
             (true, None) => Ok(()),
@@ -341,12 +340,12 @@ impl Exporter {
 }
 
 /// A host that drops the plugin without `shutdown` must not leave delivery threads retrying
-/// forever: they are stopped and their mailboxes given up (after `shutdown` this changes nothing).
+/// forever: they are asked to stop now, and give up what they hold on their own thread (after
+/// `shutdown` this changes nothing).
 impl Drop for Exporter {
     fn drop(&mut self) {
         for d in &self.deliveries {
-            d.mailbox.stop();
-            d.mailbox.abandon();
+            drop(d.postbox.stop(Instant::now()));
         }
     }
 }

@@ -1,7 +1,8 @@
 //! A queue of items waiting for one destination, generic over the item (encoded traces, metric
-//! points). Items taken for a request stay counted as in flight until the request settles them;
-//! what it did not settle goes back to the front, in order. No locking here: `Mailbox` owns the
-//! lock and the waiting.
+//! points). Items taken for a request stay here, in flight, until the request settles them; what it
+//! did not settle goes back to the front, in order (so a panic between taking and settling loses
+//! nothing: `give_back`). No locking here: the destination's delivery thread owns its outboxes
+//! (`Mailbox`).
 //!
 //! Two ways to hold what waits:
 //! - in memory only (`spool: false`, or no usable directory): at most `capacity` items; when the
@@ -35,8 +36,8 @@ pub struct Cleared {
 
 pub struct Outbox<T> {
     window: VecDeque<Entry<T>>,
-    /// Where the items taken for the request in flight are, in order.
-    in_flight: VecDeque<Option<Position>>,
+    /// The items taken for requests in flight, in order, and where each is in the spool.
+    in_flight: VecDeque<(T, Option<Position>)>,
     /// Memory only: the most items held. With the spool: the most items the disk refused.
     capacity: usize,
     spool: Option<Spool>,
@@ -142,8 +143,8 @@ impl<T: Record> Outbox<T> {
             let Some(front) = self.window.pop_front() else { break };
             match front {
                 Entry { item: Some(item), at } => {
-                    self.in_flight.push_back(at);
-                    taken.push(item);
+                    taken.push(item.clone());
+                    self.in_flight.push_back((item, at));
                 }
                 // Unreadable: acknowledged with what is before it, or now when nothing is.
                 Entry { item: None, at } if self.in_flight.is_empty() => {
@@ -160,8 +161,8 @@ impl<T: Record> Outbox<T> {
         if self.window.is_empty() && self.spool.as_ref().is_none_or(|s| s.unread() == 0) {
             while taken.len() < max {
                 let Some(item) = self.refused_by_disk.pop_front() else { break };
-                self.in_flight.push_back(None);
-                taken.push(item);
+                taken.push(item.clone());
+                self.in_flight.push_back((item, None));
             }
         }
         taken
@@ -186,22 +187,20 @@ impl<T: Record> Outbox<T> {
     /// The oldest `n` items in flight are done with (delivered, or refused for good), while later
     /// ones may still be out.
     pub fn acknowledge(&mut self, n: usize) {
-        let done: Vec<Option<Position>> = self.in_flight.drain(..n.min(self.in_flight.len())).collect();
-        if let (Some(spool), Some(at)) = (&mut self.spool, done.into_iter().flatten().last()) {
+        let done = self.in_flight.drain(..n.min(self.in_flight.len()));
+        if let (Some(spool), Some(at)) = (&mut self.spool, done.filter_map(|(_, at)| at).last()) {
             spool.ack(at);
         }
     }
 
-    /// Ends the requests for `items` (every item in flight, as taken): the first `settled` are
-    /// done with, the rest go back to the front in order. Returns how many of the oldest were
-    /// dropped because newer items filled the queue meanwhile.
-    pub fn settle(&mut self, mut items: Vec<T>, settled: usize) -> u64 {
-        let settled = settled.min(items.len());
+    /// Ends the requests of every item in flight: the first `settled` are done with, the rest go
+    /// back to the front in order. Returns how many of the oldest were dropped because newer items
+    /// filled the queue meanwhile.
+    pub fn settle(&mut self, settled: usize) -> u64 {
         self.acknowledge(settled);
-        let unsettled = items.split_off(settled);
-        let back: Vec<Option<Position>> = self.in_flight.drain(..).collect();
+        let back: Vec<(T, Option<Position>)> = self.in_flight.drain(..).collect();
         let mut dropped = 0;
-        for (item, at) in unsettled.into_iter().zip(back).rev() {
+        for (item, at) in back.into_iter().rev() {
             match (&self.spool, at) {
                 (None, _) => self.window.push_front(Entry { item: Some(item), at }),
                 (Some(_), None) => self.refused_by_disk.push_front(item),
@@ -228,11 +227,13 @@ impl<T: Record> Outbox<T> {
         self.waiting() + self.in_flight.len()
     }
 
-    /// Gives up on everything waiting: memory is emptied, and the spool closed with what it
-    /// still holds (delivered by the next process that opens it).
+    /// Gives up on everything waiting or in flight: memory is emptied, and the spool closed with
+    /// what it still holds (delivered by the next process that opens it).
     pub fn clear(&mut self) -> Cleared {
+        let dropped_coming_back = self.settle(0) as usize;
         let in_memory_only = |e: &Entry<T>| e.at.is_none();
-        let lost = self.window.iter().filter(|e| in_memory_only(e)).count() + self.refused_by_disk.len();
+        let lost =
+            self.window.iter().filter(|e| in_memory_only(e)).count() + self.refused_by_disk.len() + dropped_coming_back;
         let spooled = self.spool.as_ref().map_or(0, Spool::unacked);
         self.window.clear();
         self.refused_by_disk.clear();

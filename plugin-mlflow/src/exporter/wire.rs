@@ -52,7 +52,7 @@ pub fn request_body(traces: &[EncodedTrace]) -> Vec<u8> {
 }
 
 /// An item's bytes in the spool. `from_bytes` refuses what it cannot read (`None`), never panics.
-pub trait Record: Sized {
+pub trait Record: Sized + Clone {
     fn to_bytes(&self) -> Vec<u8>;
     fn from_bytes(bytes: &[u8]) -> Option<Self>;
 }

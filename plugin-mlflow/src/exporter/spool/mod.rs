@@ -35,6 +35,34 @@ use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+/// A disk a test makes slow: every write, sync and deletion under a directory registered here
+/// waits first (a fault a real disk in a test cannot be made to produce on demand).
+#[cfg(test)]
+pub mod slow_disk {
+    use std::path::{Path, PathBuf};
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    static SLOW: Mutex<Vec<(PathBuf, Duration)>> = Mutex::new(Vec::new());
+
+    pub fn slow_down(dir: &Path, by: Duration) {
+        SLOW.lock().unwrap().push((dir.to_path_buf(), by));
+    }
+
+    pub(super) fn pace(path: &Path) {
+        let delay = SLOW.lock().unwrap().iter().find(|(dir, _)| path.starts_with(dir)).map(|(_, by)| *by);
+        if let Some(by) = delay {
+            std::thread::sleep(by);
+        }
+    }
+}
+
+#[cfg(not(test))]
+mod slow_disk {
+    #[inline(always)]
+    pub(super) fn pace(_: &std::path::Path) {}
+}
+
 /// Written records are forced to the disk at most this long after they were appended.
 pub const SYNC_EVERY: Duration = Duration::from_secs(1);
 /// Segments are this size at most: the unit in which a full spool drops its oldest records.
@@ -268,6 +296,7 @@ impl Spool {
         if self.writer.is_none() || self.segments.back().is_none_or(|s| s.len >= self.segment_bytes) {
             self.start_segment()?;
         }
+        slow_disk::pace(&self.dir);
         let (writer, seg) = (self.writer.as_mut().unwrap(), self.segments.back_mut().unwrap());
         let room = self.segment_bytes.saturating_sub(seg.len) as usize;
         let mut buf = Vec::new();
@@ -330,6 +359,7 @@ impl Spool {
     /// Forces what was appended to the disk.
     pub fn sync(&mut self) {
         if self.unsynced_since.take().is_some() {
+            slow_disk::pace(&self.dir);
             if let Some(w) = &self.writer {
                 let _ = w.sync_data();
             }
@@ -451,6 +481,7 @@ impl Spool {
     }
 
     fn delete(&mut self, s: &Segment) {
+        slow_disk::pace(&self.dir);
         let _ = std::fs::remove_file(self.dir.join(format!("{}.seg", s.name)));
         let _ = std::fs::remove_file(self.dir.join(format!("{}.ack", s.name)));
         self.bytes = self.bytes.saturating_sub(s.len.max(segment::HEADER_LEN as u64));
