@@ -87,7 +87,7 @@ function nativeDir(api) {
   return path.join(root, "native");
 }
 
-function started() {
+function startIfIdle() {
   if (state.phase === "started") return true;
   if (state.phase !== "idle" || !state.api) return false;
   return start();
@@ -96,8 +96,8 @@ function started() {
 // A gateway restarted in place (gateway_stop, then gateway_start in one process) starts the plugins
 // again, with the configuration of the moment. Only gateway_start does: the hooks that follow a
 // stop (session_end per open session) must not.
-function restarted() {
-  if (state.phase !== "stopped" || !state.addon || !state.api) return started();
+function restartIfStopped() {
+  if (state.phase !== "stopped" || !state.addon || !state.api) return startIfIdle();
   try {
     handOver(state.addon, nativeDir(state.api), state.api);
     log("info", "MLflow host restarting with the gateway");
@@ -204,7 +204,7 @@ function traced(name) {
   // Returns nothing (undefined) whatever happens: modifying and gating hooks must see no result.
   return (event, ctx) => {
     try {
-      if (state.phase === "started" || started()) state.addon.hook(name, Date.now(), event, ctx);
+      if (state.phase === "started" || startIfIdle()) state.addon.hook(name, Date.now(), event, ctx);
     } catch (error) {
       reportOnce(`the ${name} hook`, error);
     }
@@ -277,7 +277,7 @@ export default {
   register(api) {
     state.api = api;
     if (api.registrationMode === "full" || api.registrationMode === undefined) warnWithoutConversationAccess(api);
-    api.on("gateway_start", () => void restarted());
+    api.on("gateway_start", () => void restartIfStopped());
     for (const name of TRACED_HOOKS) api.on(name, traced(name));
     api.on("gateway_stop", () => stopAtGatewayStop(), { timeoutMs: GATEWAY_STOP_TIMEOUT_MS });
     api.registerCli?.(({ program }) => registerCommands(api, program), { descriptors: [CLI_ROOT] });

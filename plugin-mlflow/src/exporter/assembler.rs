@@ -1,6 +1,9 @@
 //! Turns the stream of events into whole traces: one per agent run (user message), holding the
 //! model-call and tool-call spans of that run. A trace is finished when its message ends, or when
 //! it has been idle longer than `messageTimeoutMs` (then it is marked incomplete), or at shutdown.
+//! A run's memory is bounded by bytes (`with_max_run_bytes`): a run that outgrows it (a long tool
+//! loop) is sent as it stands, marked incomplete, and continues in a follow-up trace linked to it
+//! both ways; the calls still open move to the follow-up.
 //!
 //! Robust to what real hosts do: runs interleave; an end may arrive without its start (the plugin
 //! was attached mid-run) and is reconstructed from its duration; calls still open when their
@@ -104,8 +107,14 @@ pub struct RunTrace {
     pub parent: Option<ParentLink>,
     /// Session keys of the subagents this run spawned.
     pub subagent_sessions: Vec<String>,
+    /// 0 for a message's first trace; `n` for its `n`-th follow-up (the run outgrew its bytes).
+    pub part: u32,
+    /// The trace of the part before this one.
+    pub continues: Option<TraceId>,
     open_calls: HashMap<String, usize>,
     last_seen: Instant,
+    /// What the run's events brought (their size and texts), since this part began.
+    bytes: usize,
 }
 
 impl RunTrace {
@@ -124,6 +133,9 @@ impl RunTrace {
 pub struct FinishedTrace {
     pub run: RunTrace,
     pub incomplete: Option<String>,
+    /// The message goes on in this trace (the run outgrew its bytes): this part is not the
+    /// message's end, and the metrics count the message with its last part.
+    pub continued_in: Option<TraceId>,
 }
 
 impl FinishedTrace {
@@ -153,6 +165,8 @@ pub struct Assembler {
     subagent_parents: HashMap<String, ParentLink>,
     subagent_order: VecDeque<String>,
     max_open: usize,
+    /// A run holding more is sent and continues in a follow-up trace.
+    max_run_bytes: usize,
     idle_timeout: Duration,
     /// Prices a model call when it closes; shared so that a closing call can borrow it beside
     /// its run.
@@ -175,6 +189,7 @@ impl Assembler {
             subagent_parents: HashMap::new(),
             subagent_order: VecDeque::new(),
             max_open,
+            max_run_bytes: usize::MAX,
             idle_timeout,
             prices: Arc::new(prices),
             notes: Notes::default(),
@@ -200,6 +215,8 @@ impl Assembler {
             return;
         }
         let ts = ctx.ts_ms;
+        let run_id = ctx.run_id.clone();
+        let weight = std::mem::size_of::<Event>() + event.text_bytes();
         match event {
             Event::MessageStart { ctx, prompt, trigger } => {
                 let run = self.run(&ctx, ts);
@@ -216,8 +233,7 @@ impl Assembler {
                 run.outcome = Some(outcome);
                 run.error = error;
                 run.response = response;
-                let run_id = ctx.run_id.clone();
-                self.finish(&run_id, None, out);
+                self.finish(&ctx.run_id, None, out);
             }
             Event::ModelCallStart { ctx, call_id, provider, model, input_messages, tool_definitions } => {
                 let kind = ChildKind::model(provider, model, input_messages, tool_definitions);
@@ -275,6 +291,12 @@ impl Assembler {
             Event::SessionStart { .. } | Event::SessionEnd { .. } => {}
             Event::SubagentSpawned { .. } | Event::SubagentEnded { .. } => unreachable!("handled above"),
         }
+        if let Some(run) = self.open.get_mut(&run_id) {
+            run.bytes += weight;
+            if run.bytes > self.max_run_bytes {
+                self.continue_in_follow_up(&run_id, out);
+            }
+        }
         if self.open.len() > self.max_open {
             self.finish_oldest(out);
         }
@@ -326,6 +348,11 @@ impl Assembler {
         self
     }
 
+    pub fn with_max_run_bytes(mut self, max_run_bytes: usize) -> Assembler {
+        self.max_run_bytes = max_run_bytes;
+        self
+    }
+
     /// The open run for `ctx`, created (starting at `start_ms`) if this is its first event.
     fn run(&mut self, ctx: &Ctx, start_ms: u64) -> &mut RunTrace {
         let ids = &self.ids;
@@ -347,8 +374,11 @@ impl Assembler {
                 children: Vec::new(),
                 parent: parents.get(&ctx.session_key).cloned(),
                 subagent_sessions: Vec::new(),
+                part: 0,
+                continues: None,
                 open_calls: HashMap::new(),
                 last_seen: Instant::now(),
+                bytes: 0,
             }
         });
         run.last_seen = Instant::now();
@@ -423,7 +453,54 @@ impl Assembler {
                 self.finished_set.remove(&old);
             }
         }
-        out.push(FinishedTrace { run, incomplete });
+        out.push(FinishedTrace { run, incomplete, continued_in: None });
+    }
+
+    /// Sends the run as it stands, marked incomplete, and goes on with a follow-up trace of the
+    /// same message (its id derived from the run's and the part's number), linked both ways; the
+    /// calls still open move to it, with span ids of the new trace. The run is not finished: its
+    /// later events belong to the follow-up.
+    fn continue_in_follow_up(&mut self, run_id: &str, out: &mut Vec<FinishedTrace>) {
+        let Some(mut run) = self.open.remove(run_id) else { return };
+        let part = run.part + 1;
+        let trace_id = self.ids.trace(&run.ctx.session_key, &format!("{run_id}#part{part}"));
+        let mut open: Vec<(String, usize)> = run.open_calls.drain().collect();
+        open.sort_by_key(|(_, index)| *index);
+        let mut follow_up = RunTrace {
+            trace_id,
+            root_span_id: self.ids.root_span(trace_id),
+            ctx: run.ctx.clone(),
+            start_ms: run.start_ms,
+            end_ms: None,
+            last_event_ms: run.last_event_ms,
+            prompt: run.prompt.clone(),
+            trigger: run.trigger.clone(),
+            response: None,
+            outcome: None,
+            error: String::new(),
+            children: Vec::with_capacity(open.len()),
+            parent: run.parent.clone(),
+            subagent_sessions: Vec::new(),
+            part,
+            continues: Some(run.trace_id),
+            open_calls: HashMap::new(),
+            last_seen: run.last_seen,
+            bytes: 0,
+        };
+        // Highest index first, so that each removal leaves the lower indices in place.
+        for (_, index) in open.iter().rev() {
+            follow_up.children.push(run.children.remove(*index));
+        }
+        follow_up.children.reverse();
+        for (i, (call_id, _)) in open.into_iter().enumerate() {
+            follow_up.children[i].span_id = self.ids.child_span(trace_id, &call_id, i);
+            follow_up.open_calls.insert(call_id, i);
+        }
+        run.end_ms = Some(run.last_event_ms.max(run.start_ms));
+        let reason =
+            format!("the message's trace outgrew {} MiB; it continues in the next part", self.max_run_bytes >> 20);
+        out.push(FinishedTrace { run, incomplete: Some(reason), continued_in: Some(trace_id) });
+        self.open.insert(run_id.to_string(), follow_up);
     }
 
     /// Over capacity: sends the oldest 1% of the open runs (at least one) as incomplete. Evicting a
@@ -482,6 +559,7 @@ fn fill_blanks(into: &mut Ctx, from: &Ctx) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::exporter::run_metrics::{MetricToggles, MetricsWindow};
 
     fn ctx(run: &str, ts: u64) -> Ctx {
         Ctx {
@@ -591,6 +669,71 @@ mod tests {
         assert_eq!(out[0].run.children.len(), 1);
         assert_eq!(out[0].run.children[0].start_ms, 20);
         assert_eq!(a.notes.late_events, 2);
+    }
+
+    /// A tool call that returned `result`.
+    fn tool_end_with(run: &str, id: &str, ts: u64, result: &str) -> Event {
+        let Event::ToolCallEnd { ctx, tool_call_id, tool_name, outcome, error, duration_ms, documents, .. } =
+            tool_end(run, id, ts, None)
+        else {
+            unreachable!()
+        };
+        let result = Some(result.to_string());
+        Event::ToolCallEnd { ctx, tool_call_id, tool_name, outcome, error, duration_ms, result, documents }
+    }
+
+    #[test]
+    fn a_run_that_outgrows_its_bytes_goes_on_in_follow_up_traces_linked_both_ways() {
+        let mut a = assembler().with_max_run_bytes(64 << 10);
+        let mut out = Vec::new();
+        a.apply(start("r", 10), &mut out);
+        // A call that stays open across the cuts, then ten calls of 16 KiB each.
+        a.apply(tool_start("r", "long", 11), &mut out);
+        let result = "x".repeat(16 << 10);
+        for i in 0..10u64 {
+            a.apply(tool_start("r", &format!("t{i}"), 20 + 2 * i), &mut out);
+            a.apply(tool_end_with("r", &format!("t{i}"), 21 + 2 * i, &result), &mut out);
+        }
+        a.apply(tool_end("r", "long", 50, None), &mut out);
+        a.apply(end("r", 60, None), &mut out);
+
+        assert!(out.len() >= 3, "ten calls of 16 KiB in parts of 64 KiB: {} trace(s)", out.len());
+        let (last, cut) = out.split_last().unwrap();
+        for (i, part) in cut.iter().enumerate() {
+            assert!(part.incomplete.as_deref().unwrap().contains("continues in the next part"));
+            assert_eq!(part.continued_in, Some(out[i + 1].run.trace_id), "part {i} names the next");
+            assert_eq!(out[i + 1].run.continues, Some(part.run.trace_id), "part {} names the one before", i + 1);
+            assert_eq!(out[i + 1].run.part, i as u32 + 1);
+        }
+        assert!(last.incomplete.is_none() && last.continued_in.is_none(), "the message ended in its last part");
+        assert_eq!((last.run.start_ms, last.run.end_ms), (10, Some(60)), "the last part spans the message");
+        // Every call in exactly one part, closed as it closed: the open one moved along.
+        let mut calls: Vec<(String, Option<u64>, String)> = out
+            .iter()
+            .flat_map(|f| &f.run.children)
+            .map(|c| match &c.kind {
+                ChildKind::Tool { call_id, .. } => (call_id.clone(), c.end_ms, c.error.clone()),
+                _ => unreachable!(),
+            })
+            .collect();
+        calls.sort();
+        assert_eq!(calls.len(), 11);
+        assert_eq!(calls[0], ("long".to_string(), Some(50), String::new()));
+        assert!(calls.iter().all(|(_, end, error)| end.is_some() && error.is_empty()), "{calls:?}");
+        let span_ids: std::collections::HashSet<_> =
+            out.iter().flat_map(|f| &f.run.children).map(|c| c.span_id).collect();
+        assert_eq!(span_ids.len(), 11, "span ids stay distinct");
+        assert_eq!(a.notes.late_events, 0, "a cut is not an end: later events go to the follow-up");
+        assert_eq!(a.open_runs(), 0);
+        let toggles = MetricToggles { tokens: true, costs: true, latency: true };
+        let mut window = MetricsWindow::new(toggles);
+        out.iter().for_each(|f| window.add(f));
+        let points = window.close(100);
+        let messages: Vec<(&str, f64)> =
+            points.iter().filter(|p| p.key.starts_with("message.")).map(|p| (p.key.as_str(), p.value)).collect();
+        assert_eq!(messages, vec![("message.outcome.completed", 1.0)], "one message, counted once");
+        let latency = points.iter().find(|p| p.key == "latency.message_ms").map(|p| p.value);
+        assert_eq!(latency, Some(50.0), "the whole message's duration");
     }
 
     #[test]

@@ -23,21 +23,21 @@
 use super::backoff::Backoff;
 use super::in_flight::{InFlightLimit, Round};
 use super::mailbox::Mailbox;
+use super::request_workers::{Replies, RequestWorkers};
 use super::run_metrics::MetricPoint;
 use super::transport::{Reply, Transport};
 use super::wire::EncodedTrace;
 use crate::stats::Counters;
-use crossbeam_channel::Sender;
 use std::collections::VecDeque;
 use std::panic::AssertUnwindSafe;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// What to do with the items of a request that it did not settle.
+/// What comes after a request: what to do with the items it did not settle.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Verdict {
-    /// Everything was settled (delivered, or refused for good and counted).
-    Settled,
+pub enum NextStep {
+    /// Nothing: everything was settled (delivered, or refused for good and counted).
+    Done,
     /// Put them back and try again after a pause (the server's `Retry-After`, if any, else backoff).
     Retry(Option<Duration>),
     /// The destination lost its session (MLflow: the experiment or run is gone): put them back,
@@ -45,30 +45,32 @@ pub enum Verdict {
     Reconnect,
     /// Refused as a whole for what some of its traces hold (MLflow: one bad trace refuses all; an
     /// OTLP backend: too large): send it again in halves, until the refused ones stand alone. Only
-    /// for more than one trace; the loop does the splitting and never returns this verdict.
+    /// for more than one trace; the loop does the splitting and never ends a request with it.
     Split,
 }
 
-/// The result of sending one batch: how many items from the front are settled, and the verdict on
-/// the rest (with `Settled`, all of them are).
+/// What one request settled: how many items from the front, and the next step for the rest (with
+/// `Done`, there is no rest).
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Outcome {
+pub struct Settlement {
     pub settled: usize,
-    pub verdict: Verdict,
+    pub next: NextStep,
 }
 
-impl Outcome {
-    pub fn all(n: usize) -> Outcome {
-        Outcome { settled: n, verdict: Verdict::Settled }
+impl Settlement {
+    pub fn all(n: usize) -> Settlement {
+        Settlement { settled: n, next: NextStep::Done }
     }
 
-    pub fn none(verdict: Verdict) -> Outcome {
-        Outcome { settled: 0, verdict }
+    pub fn none(next: NextStep) -> Settlement {
+        Settlement { settled: 0, next }
     }
 }
 
 /// A backend the loop delivers to. Implementations speak the backend's protocol and classify its
-/// replies; they never wait, retry or touch the mailbox themselves.
+/// replies; they never wait, retry or touch the mailbox themselves. The calls that may wait on the
+/// backend (`prepare`, `check`, `send_metrics`, `finish`, and `on_reply` where
+/// `settles_over_network`) run on a thread of their own while the loop takes in what is posted.
 pub trait Destination: Send + 'static {
     /// Gets ready to send (MLflow: the experiment resolved, the run created). `false`: not yet;
     /// the loop backs off and asks again.
@@ -76,28 +78,37 @@ pub trait Destination: Send + 'static {
         true
     }
 
-    /// Forgets what `prepare` set up, after a `Reconnect` verdict.
+    /// Forgets what `prepare` set up, after a `Reconnect` step.
     fn disconnect(&mut self) {}
 
-    /// Called before requests are posted: periodic checks (MLflow: is the experiment still
-    /// there?).
-    fn before_batch(&mut self) {}
+    /// A periodic check is due before requests are posted (MLflow: is the experiment still
+    /// there?, once per flush interval).
+    fn check_due(&self) -> bool {
+        false
+    }
 
-    /// `Some(verdict)` when no request can be posted now (MLflow: no session yet).
-    fn not_ready(&self) -> Option<Verdict> {
+    fn check(&mut self) {}
+
+    /// `Some(step)` when no request can be posted now (MLflow: no session yet).
+    fn not_ready(&self) -> Option<NextStep> {
         None
     }
 
     /// Where trace requests are posted (several at once under load).
     fn transport(&self) -> Arc<dyn Transport>;
 
-    /// What the reply to the request for `batch` means: counts, logs and settles it (a pure
-    /// reading: it never posts). `buffered`: traces not yet delivered.
-    fn on_reply(&mut self, batch: &[EncodedTrace], reply: Reply, buffered: usize) -> Outcome;
+    /// What the reply to the request for `batch` means: counts, logs and settles it; it never
+    /// posts traces. `buffered`: traces not yet delivered.
+    fn on_reply(&mut self, batch: &[EncodedTrace], reply: Reply, buffered: usize) -> Settlement;
+
+    /// `on_reply` makes requests of its own (MLflow before 3.14: each trace's info completed).
+    fn settles_over_network(&self) -> bool {
+        false
+    }
 
     /// Sends metric points (only MLflow's run holds any).
-    fn send_metrics(&mut self, points: &[MetricPoint]) -> Outcome {
-        Outcome::all(points.len())
+    fn send_metrics(&mut self, points: &[MetricPoint]) -> Settlement {
+        Settlement::all(points.len())
     }
 
     /// Metric points per request.
@@ -131,6 +142,8 @@ pub struct DeliveryLoop<D: Destination> {
     pub batch_size: usize,
     /// Requests posted at once, within `maxConcurrentRequests`.
     pub in_flight: InFlightLimit,
+    /// Who posts them: `maxConcurrentRequests` threads.
+    pub workers: RequestWorkers,
 }
 
 impl<D: Destination> DeliveryLoop<D> {
@@ -145,13 +158,13 @@ impl<D: Destination> DeliveryLoop<D> {
         loop {
             if self.mailbox.ending() {
                 if self.mailbox.pending() == 0 {
-                    self.destination.finish();
+                    self.off_thread(|d| d.finish());
                 }
                 self.mailbox.close();
                 return;
             }
             if !prepared {
-                prepared = self.destination.prepare();
+                prepared = self.off_thread(|d| d.prepare());
                 if prepared {
                     backoff.reset();
                 } else {
@@ -167,30 +180,30 @@ impl<D: Destination> DeliveryLoop<D> {
                     continue;
                 }
             }
-            let verdict = match self.send_traces() {
-                Verdict::Settled => self.send_metrics(),
+            let next = match self.send_traces() {
+                NextStep::Done => self.send_metrics(),
                 stopped => stopped,
             };
             if self.mailbox.overdue() {
                 continue;
             }
-            match verdict {
-                Verdict::Settled => {
+            match next {
+                NextStep::Done => {
                     backoff.reset();
                     retrying = false;
                 }
-                Verdict::Retry(asked) => {
+                NextStep::Retry(asked) => {
                     Counters::add(&self.stats.export_retries, 1);
                     retrying = true;
                     self.pause(backoff.next(asked));
                 }
-                Verdict::Reconnect => {
+                NextStep::Reconnect => {
                     self.destination.disconnect();
                     prepared = false;
                     retrying = true;
                 }
                 // Resolved by `settle`; were one to come back here, a pause and a resend is safe.
-                Verdict::Split => {
+                NextStep::Split => {
                     retrying = true;
                     self.pause(backoff.next(None));
                 }
@@ -213,7 +226,7 @@ impl<D: Destination> DeliveryLoop<D> {
     /// posted, the rest are awaited and everything not settled goes back. Metric points waiting go
     /// between replies (a busy gateway may never run out of traces). Past the stop's deadline,
     /// returns at once, whatever is out going back.
-    fn send_traces(&mut self) -> Verdict {
+    fn send_traces(&mut self) -> NextStep {
         // The traces of every request out, oldest first: a copy of what the mailbox holds in flight.
         let mut held: Vec<EncodedTrace> = Vec::new();
         let mut requests: VecDeque<Request> = VecDeque::new();
@@ -221,13 +234,13 @@ impl<D: Destination> DeliveryLoop<D> {
         // The number of `requests.front()`; a request's reply comes back with its number.
         let mut front_number = 0u64;
         let mut period = Period::default();
-        let mut no_more: Option<Verdict> = None;
+        let mut no_more: Option<NextStep> = None;
         loop {
             if no_more.is_none() {
                 no_more = self.top_up(&mut held, &mut requests, front_number, &replies, &mut period, false);
             }
             if requests.is_empty() {
-                return no_more.unwrap_or(Verdict::Settled);
+                return no_more.unwrap_or(NextStep::Done);
             }
             // Traces that finish while requests are out gather for the next reply; but a full batch
             // goes as soon as it is posted here, so that a slow request does not hold it back while
@@ -235,7 +248,7 @@ impl<D: Destination> DeliveryLoop<D> {
             let (number, reply, took) = loop {
                 if self.mailbox.overdue() {
                     self.mailbox.settle_traces(0);
-                    return Verdict::Retry(None);
+                    return NextStep::Retry(None);
                 }
                 if let Some(arrival) = self.mailbox.wait(None, &arrivals) {
                     break arrival;
@@ -250,16 +263,16 @@ impl<D: Destination> DeliveryLoop<D> {
                 front_number += 1;
                 let buffered = self.mailbox.traces_pending();
                 let batch: Vec<EncodedTrace> = held.drain(..traces).collect();
-                let outcome = self.settle(&batch, reply, buffered);
-                if outcome.verdict != Verdict::Settled {
+                let settlement = self.settle(&batch, reply, buffered);
+                if settlement.next != NextStep::Done {
                     self.in_flight.after(Round { requests: out(&requests) + 1, settled: false, slowest: took });
                     // Those still out are awaited (their traces are theirs until then) and sent again.
                     let mut awaited = requests.iter().filter(|r| r.reply.is_none()).count();
                     while awaited > 0 && !self.mailbox.overdue() {
                         awaited -= usize::from(self.mailbox.wait(None, &arrivals).is_some());
                     }
-                    self.mailbox.settle_traces(outcome.settled);
-                    return outcome.verdict;
+                    self.mailbox.settle_traces(settlement.settled);
+                    return settlement.next;
                 }
                 self.mailbox.acknowledge_traces(traces);
                 if let Some(round) = period.completed(took, self.in_flight.current()) {
@@ -267,36 +280,43 @@ impl<D: Destination> DeliveryLoop<D> {
                 }
             }
             if no_more.is_none() {
-                no_more = Some(self.send_metrics()).filter(|v| *v != Verdict::Settled);
+                no_more = Some(self.send_metrics()).filter(|v| *v != NextStep::Done);
             }
         }
     }
 
     /// What the reply to the request for `batch` settles. A batch refused as a whole (`Split`) is
-    /// sent again in halves, one request at a time on this thread, until the traces refused stand
-    /// alone: the outcome is then that of the whole batch.
-    fn settle(&mut self, batch: &[EncodedTrace], reply: Reply, buffered: usize) -> Outcome {
-        let outcome = self.destination.on_reply(batch, reply, buffered);
-        if outcome.verdict != Verdict::Split {
-            return outcome;
+    /// sent again in halves until the traces refused stand alone: the settlement is then that of
+    /// the whole batch.
+    fn settle(&mut self, batch: &[EncodedTrace], reply: Reply, buffered: usize) -> Settlement {
+        let settlement = if self.destination.settles_over_network() {
+            self.off_thread(|d| d.on_reply(batch, reply, buffered))
+        } else {
+            self.destination.on_reply(batch, reply, buffered)
+        };
+        if settlement.next != NextStep::Split {
+            return settlement;
         }
-        if batch.len() < 2 {
-            return Outcome::none(Verdict::Retry(None));
-        }
-        let (first, second) = batch.split_at(batch.len() / 2);
-        let first_outcome = self.post_now(first, buffered);
-        if first_outcome.verdict != Verdict::Settled {
-            return first_outcome;
-        }
-        let second_outcome = self.post_now(second, buffered);
-        Outcome { settled: first.len() + second_outcome.settled, verdict: second_outcome.verdict }
+        let stats = Arc::clone(&self.stats);
+        self.off_thread(|d| send_in_halves(d, &stats, batch, buffered))
     }
 
-    /// Posts `batch` on this thread and settles the reply.
-    fn post_now(&mut self, batch: &[EncodedTrace], buffered: usize) -> Outcome {
-        Counters::add(&self.stats.trace_requests, 1);
-        let reply = self.destination.transport().post(batch);
-        self.settle(batch, reply, buffered)
+    /// Runs `call` on a thread of its own and takes in what is posted while it runs: the calls a
+    /// destination makes itself may wait on a slow server, and the spool must not wait with them.
+    /// A panic in `call` is this thread's (the supervisor's to catch).
+    fn off_thread<R: Send>(&mut self, call: impl FnOnce(&mut D) -> R + Send) -> R {
+        let (destination, mailbox) = (&mut self.destination, &mut self.mailbox);
+        std::thread::scope(|scope| {
+            let (done, result) = crossbeam_channel::bounded(1);
+            scope.spawn(move || {
+                let _ = done.send(std::panic::catch_unwind(AssertUnwindSafe(|| call(destination))));
+            });
+            loop {
+                if let Some(ended) = mailbox.wait(None, &result) {
+                    return ended.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                }
+            }
+        })
     }
 
     /// Posts requests while the in-flight limit and the bound on traces held allow and traces wait
@@ -310,7 +330,7 @@ impl<D: Destination> DeliveryLoop<D> {
         replies: &Replies,
         period: &mut Period,
         full_batches_only: bool,
-    ) -> Option<Verdict> {
+    ) -> Option<NextStep> {
         let limit = self.in_flight.current();
         let bound = ROUNDS_HELD * round_size(self.batch_size, limit);
         let mut checked = false;
@@ -319,9 +339,11 @@ impl<D: Destination> DeliveryLoop<D> {
                 break;
             }
             if !checked {
-                self.destination.before_batch();
-                if let Some(verdict) = self.destination.not_ready() {
-                    return Some(verdict);
+                if self.destination.check_due() {
+                    self.off_thread(|d| d.check());
+                }
+                if let Some(step) = self.destination.not_ready() {
+                    return Some(step);
                 }
                 checked = true;
             }
@@ -334,7 +356,7 @@ impl<D: Destination> DeliveryLoop<D> {
             requests.push_back(Request { traces: batch.len(), reply: None });
             let now_out = out(requests);
             period.busiest = period.busiest.max(now_out);
-            post(self.destination.transport(), batch, number, replies.clone());
+            self.workers.post(self.destination.transport(), batch, number, replies.clone());
             Counters::add(&self.stats.trace_requests, 1);
             Counters::add(&self.stats.trace_requests_out, now_out as u64);
         }
@@ -342,19 +364,43 @@ impl<D: Destination> DeliveryLoop<D> {
     }
 
     /// Sends the metric points waiting, a request at a time, until none wait or one is not settled.
-    fn send_metrics(&mut self) -> Verdict {
+    fn send_metrics(&mut self) -> NextStep {
         let per_request = self.destination.metrics_per_request();
         loop {
             let points = self.mailbox.take_metrics(per_request);
             if points.is_empty() {
-                return Verdict::Settled;
+                return NextStep::Done;
             }
-            let outcome = self.destination.send_metrics(&points);
-            self.mailbox.settle_metrics(outcome.settled);
-            if outcome.verdict != Verdict::Settled {
-                return outcome.verdict;
+            let settlement = self.off_thread(|d| d.send_metrics(&points));
+            self.mailbox.settle_metrics(settlement.settled);
+            if settlement.next != NextStep::Done {
+                return settlement.next;
             }
         }
+    }
+}
+
+/// A batch refused as a whole, sent again in halves, one request at a time, until the traces
+/// refused stand alone: the settlement of the whole batch.
+fn send_in_halves<D: Destination>(d: &mut D, stats: &Counters, batch: &[EncodedTrace], buffered: usize) -> Settlement {
+    if batch.len() < 2 {
+        return Settlement::none(NextStep::Retry(None));
+    }
+    let (first, second) = batch.split_at(batch.len() / 2);
+    let first_half = post_and_settle(d, stats, first, buffered);
+    if first_half.next != NextStep::Done {
+        return first_half;
+    }
+    let second_half = post_and_settle(d, stats, second, buffered);
+    Settlement { settled: first.len() + second_half.settled, next: second_half.next }
+}
+
+fn post_and_settle<D: Destination>(d: &mut D, stats: &Counters, batch: &[EncodedTrace], buffered: usize) -> Settlement {
+    Counters::add(&stats.trace_requests, 1);
+    let reply = d.transport().post(batch);
+    match d.on_reply(batch, reply, buffered) {
+        Settlement { next: NextStep::Split, .. } => send_in_halves(d, stats, batch, buffered),
+        settlement => settlement,
     }
 }
 
@@ -392,40 +438,13 @@ impl Period {
     }
 }
 
-/// Where a request's reply goes: its number, the reply, how long it took.
-type Replies = Sender<(u64, Reply, Duration)>;
-
-/// One request, run by whoever takes it first: its own thread, or the delivery thread when no
-/// thread can be started.
-type Job = Mutex<Option<(Arc<dyn Transport>, Vec<EncodedTrace>, u64, Replies)>>;
-
-/// Posts `batch` in one request on a thread of its own (on this one if none can be started); the
-/// reply goes to `replies` with the request's `number`.
-fn post(transport: Arc<dyn Transport>, batch: Vec<EncodedTrace>, number: u64, replies: Replies) {
-    let job: Arc<Job> = Arc::new(Mutex::new(Some((transport, batch, number, replies))));
-    let on_thread = Arc::clone(&job);
-    if std::thread::Builder::new().name("openclaw-mlflow-post".into()).spawn(move || run(&on_thread)).is_err() {
-        run(&job);
-    }
-}
-
-fn run(job: &Job) {
-    let Some((transport, batch, number, replies)) = job.lock().unwrap_or_else(|e| e.into_inner()).take() else {
-        return;
-    };
-    let started = Instant::now();
-    let reply = std::panic::catch_unwind(AssertUnwindSafe(|| transport.post(&batch)))
-        .unwrap_or_else(|_| Reply { body: "the request's thread panicked".into(), ..Reply::default() });
-    let _ = replies.send((number, reply, started.elapsed()));
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::exporter::mailbox::{mailbox, Pending, Postbox};
     use crate::exporter::wire::TraceEncoder;
     use crate::log::Log;
-    use crossbeam_channel::Receiver;
+    use crossbeam_channel::{Receiver, Sender};
     use openclaw_plugin_api::abi_stable::prefix_type::PrefixTypeTrait;
     use openclaw_plugin_api::abi_stable::std_types::RStr;
     use openclaw_plugin_api::{HostHandle, LogLevel};
@@ -467,13 +486,13 @@ mod tests {
             self.0.clone()
         }
 
-        fn on_reply(&mut self, batch: &[EncodedTrace], reply: Reply, _buffered: usize) -> Outcome {
+        fn on_reply(&mut self, batch: &[EncodedTrace], reply: Reply, _buffered: usize) -> Settlement {
             match reply.status {
-                200 => Outcome::all(batch.len()),
-                400 if batch.len() > 1 => Outcome::none(Verdict::Split),
-                400 => Outcome::all(1),
+                200 => Settlement::all(batch.len()),
+                400 if batch.len() > 1 => Settlement::none(NextStep::Split),
+                400 => Settlement::all(1),
                 599 => panic!("a bug in reading the reply"),
-                _ => Outcome::none(Verdict::Retry(reply.retry_after)),
+                _ => Settlement::none(NextStep::Retry(reply.retry_after)),
             }
         }
     }
@@ -499,6 +518,7 @@ mod tests {
             stats: stats.clone(),
             batch_size,
             in_flight: InFlightLimit::new(max_in_flight, Duration::from_secs(600)),
+            workers: RequestWorkers::start("test", max_in_flight),
         };
         postbox.push_encoded((0..n).map(trace).collect());
         let log = Log::new(host);
@@ -644,6 +664,79 @@ mod tests {
         let left = stop(&postbox, delivery);
         assert_eq!(stats.thread_panics.load(std::sync::atomic::Ordering::Relaxed), 1);
         assert_eq!(left.traces, 0);
+    }
+
+    /// A destination whose `prepare` waits until the test lets it go.
+    struct SlowToPrepare {
+        go: Receiver<()>,
+        transport: Arc<ScriptedTransport>,
+    }
+
+    impl Destination for SlowToPrepare {
+        fn prepare(&mut self) -> bool {
+            self.go.recv().is_ok()
+        }
+
+        fn transport(&self) -> Arc<dyn Transport> {
+            self.transport.clone()
+        }
+
+        fn on_reply(&mut self, batch: &[EncodedTrace], _: Reply, _: usize) -> Settlement {
+            Settlement::all(batch.len())
+        }
+    }
+
+    static LINES: std::sync::LazyLock<(Sender<String>, Receiver<String>)> =
+        std::sync::LazyLock::new(crossbeam_channel::unbounded);
+
+    extern "C" fn to_lines(_: LogLevel, line: RStr<'_>) {
+        let _ = LINES.0.send(line.as_str().to_string());
+    }
+
+    #[test]
+    fn what_is_posted_while_the_destination_prepares_is_taken_in_meanwhile() {
+        let host = HostHandle { max_log_level: LogLevel::Debug, log: to_lines }.leak_into_prefix();
+        let encoder = TraceEncoder::new(&crate::exporter::resource("test"));
+        let stats = Arc::new(Counters::default());
+        let (postbox, mailbox) = mailbox("preparing", 1000, 1 << 20, 1000, encoder, stats.clone(), Log::new(host));
+        let (go, wait) = crossbeam_channel::bounded(1);
+        let (posted, posts) = crossbeam_channel::unbounded();
+        let mut delivery = DeliveryLoop {
+            destination: SlowToPrepare { go: wait, transport: Arc::new(ScriptedTransport { posted }) },
+            mailbox,
+            stats: stats.clone(),
+            batch_size: 10,
+            in_flight: InFlightLimit::new(1, Duration::from_secs(600)),
+            workers: RequestWorkers::start("test", 1),
+        };
+        let thread = std::thread::spawn(move || delivery.run());
+        postbox.push_encoded(vec![trace(0), trace(1)]);
+        let queued = loop {
+            let line = LINES.1.recv_timeout(Duration::from_secs(60)).expect("the posted traces were taken in");
+            if line.contains("queued for preparing") {
+                break line;
+            }
+        };
+        assert!(queued.contains("2 trace(s)"), "{queued}");
+        go.send(()).unwrap();
+        let p = next(&posts);
+        assert_eq!(p.traces, vec![0, 1]);
+        p.reply(200);
+        assert!(stop(&postbox, thread).is_empty());
+    }
+
+    /// As when `init` fails after a destination's thread started: the exporter is dropped half
+    /// built, and nothing else holds the postbox.
+    #[test]
+    fn a_loop_whose_postbox_is_dropped_stops_on_its_own_and_gives_up_what_it_held() {
+        let (postbox, posts, delivery, stats) = scripted_loop(2, 1, 1);
+        let out = next(&posts);
+        drop(postbox);
+        out.reply(503);
+        let (ended, end) = crossbeam_channel::bounded(1);
+        std::thread::spawn(move || ended.send(delivery.join().is_ok()).unwrap());
+        assert_eq!(end.recv_timeout(Duration::from_secs(60)), Ok(true), "the loop ended");
+        assert_eq!(stats.traces_failed.load(std::sync::atomic::Ordering::Relaxed), 2, "given up, in memory: lost");
     }
 
     #[test]

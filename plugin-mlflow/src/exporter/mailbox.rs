@@ -20,7 +20,7 @@ use crate::stats::Counters;
 use crossbeam_channel::{select, Receiver, Sender};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 /// Metric points waiting beyond this are dropped oldest first (a long outage).
@@ -49,11 +49,20 @@ pub struct Stopped {
 struct Tally {
     /// Posted, not yet taken in by the delivery thread.
     posted_traces: AtomicUsize,
-    posted_trace_bytes: AtomicUsize,
     posted_points: AtomicUsize,
     /// Held by the delivery thread: waiting or in flight.
     held_traces: AtomicUsize,
     held_points: AtomicUsize,
+    /// What posted traces take in memory, and whether the delivery thread has ended: the assembler
+    /// waits on `room` while the bytes are over the bound.
+    in_transit: Mutex<InTransit>,
+    room: Condvar,
+}
+
+#[derive(Default)]
+struct InTransit {
+    bytes: usize,
+    ended: bool,
 }
 
 impl Tally {
@@ -63,6 +72,36 @@ impl Tally {
             traces: sum(&self.posted_traces, &self.held_traces),
             metric_values: sum(&self.posted_points, &self.held_points),
         }
+    }
+
+    fn in_transit(&self) -> MutexGuard<'_, InTransit> {
+        self.in_transit.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Sends `bytes` more once there is room for them (at once when nothing else is on its way),
+    /// under the lock, so that a letter is either sent before the delivery thread ends or not at
+    /// all; `false`: it has ended.
+    fn send_when_room(&self, bytes: usize, max: usize, send: impl FnOnce()) -> bool {
+        let mut in_transit = self.in_transit();
+        while in_transit.bytes > 0 && in_transit.bytes + bytes > max && !in_transit.ended {
+            in_transit = self.room.wait(in_transit).unwrap_or_else(|e| e.into_inner());
+        }
+        if in_transit.ended {
+            return false;
+        }
+        in_transit.bytes += bytes;
+        send();
+        true
+    }
+
+    fn taken_in(&self, bytes: usize) {
+        self.in_transit().bytes -= bytes;
+        self.room.notify_all();
+    }
+
+    fn ended(&self) {
+        self.in_transit().ended = true;
+        self.room.notify_all();
     }
 }
 
@@ -103,9 +142,9 @@ pub struct Postbox {
     letters: Sender<Letter>,
     tally: Arc<Tally>,
     encoder: TraceEncoder,
-    /// Encoded traces posted and not yet taken in beyond these bytes are dropped (the newest): the
-    /// delivery thread is held up (a slow disk, a synchronous request) and memory stays bounded
-    /// meanwhile.
+    /// While encoded traces posted and not yet taken in take more than these bytes (the delivery
+    /// thread is held up by its disk), the assembler waits; the events behind it queue, within
+    /// their own bound.
     max_posted_bytes: usize,
     stats: Arc<Counters>,
 }
@@ -148,15 +187,15 @@ impl Postbox {
     }
 
     pub fn push_encoded(&self, encoded: Vec<EncodedTrace>) {
-        let n = encoded.len();
-        let bytes = posted_bytes(&encoded);
-        if self.tally.posted_trace_bytes.load(Ordering::Relaxed) + bytes > self.max_posted_bytes {
-            Counters::add(&self.stats.traces_dropped, n as u64);
-            return;
+        let (n, bytes) = (encoded.len(), posted_bytes(&encoded));
+        let sent = self.tally.send_when_room(bytes, self.max_posted_bytes, || {
+            self.tally.posted_traces.fetch_add(n, Ordering::Relaxed);
+            let _ = self.letters.send(Letter::Traces(encoded));
+        });
+        if !sent {
+            // The delivery thread has ended (the exporter stopped past its deadline).
+            Counters::add(&self.stats.traces_failed, n as u64);
         }
-        self.tally.posted_traces.fetch_add(n, Ordering::Relaxed);
-        self.tally.posted_trace_bytes.fetch_add(bytes, Ordering::Relaxed);
-        let _ = self.letters.send(Letter::Traces(encoded));
     }
 
     pub fn push_metrics(&self, points: Vec<MetricPoint>) {
@@ -405,7 +444,9 @@ impl Mailbox {
         // Counted as posted until counted as held: the exporter, reading the counts while a slow
         // disk holds this thread in `push`, sees what a letter carried one way or the other.
         self.tally.posted_traces.fetch_sub(traces, Ordering::Relaxed);
-        self.tally.posted_trace_bytes.fetch_sub(bytes, Ordering::Relaxed);
+        if bytes > 0 {
+            self.tally.taken_in(bytes);
+        }
         self.tally.posted_points.fetch_sub(points, Ordering::Relaxed);
     }
 
@@ -490,6 +531,11 @@ impl Mailbox {
     /// failed; spooled ones stay for the next start; the spool is synced and its emptied files
     /// deleted, here), and answers the stop.
     pub fn close(&mut self) {
+        // What was posted before the end is taken in (into the spool, if there is one).
+        self.tally.ended();
+        while let Ok(letter) = self.letters.try_recv() {
+            self.take_in(letter);
+        }
         let left = Pending { traces: self.traces.pending(), metric_values: self.metrics.pending() };
         self.metrics.clear();
         let cleared = self.traces.clear();

@@ -2,7 +2,7 @@
 //! metrics (`prepare`), sends traces to MLflow's OTLP endpoint and metric values to the run, and
 //! says what each reply means (`classify`). The delivery loop (`delivery`) does the rest.
 
-use super::delivery::{Destination, Outcome, Verdict};
+use super::delivery::{Destination, NextStep, Settlement};
 use super::mlflow_release::MlflowRelease;
 use super::mlflow_rest::{MlflowRest, RestError, WorkspaceState, MAX_TRACES_PER_LINK};
 use super::mlflow_spans::mlflow_trace_id;
@@ -338,36 +338,42 @@ impl Destination for MlflowDestination {
         self.session = Session::Unresolved;
     }
 
-    fn before_batch(&mut self) {
-        if self.experiment_checked.elapsed() >= self.flush_interval {
-            self.check_experiment();
-        }
+    fn check_due(&self) -> bool {
+        self.experiment_checked.elapsed() >= self.flush_interval
     }
 
-    fn not_ready(&self) -> Option<Verdict> {
-        (!matches!(self.session, Session::Ready { .. })).then_some(Verdict::Reconnect)
+    fn check(&mut self) {
+        self.check_experiment();
+    }
+
+    fn not_ready(&self) -> Option<NextStep> {
+        (!matches!(self.session, Session::Ready { .. })).then_some(NextStep::Reconnect)
     }
 
     fn transport(&self) -> Arc<dyn Transport> {
         self.traces.clone()
     }
 
+    fn settles_over_network(&self) -> bool {
+        self.older_release().is_some()
+    }
+
     /// A request MLflow refused as a whole (400: one bad trace refuses all) is split in halves (by
     /// the delivery loop) until the bad traces stand alone; those are counted as failed and logged
     /// with MLflow's reason, the rest are delivered.
-    fn on_reply(&mut self, batch: &[EncodedTrace], reply: Reply, buffered: usize) -> Outcome {
+    fn on_reply(&mut self, batch: &[EncodedTrace], reply: Reply, buffered: usize) -> Settlement {
         match classify(reply.status) {
             TraceReply::Accepted => {
                 if let Err(e) = self.complete_older_traces(batch) {
                     self.report(&e, |e| {
                         format!("MLflow took the spans, but not yet the traces' session, user, tags and run link ({e}); retrying")
                     });
-                    return Outcome::none(Verdict::Retry(None));
+                    return Settlement::none(NextStep::Retry(None));
                 }
                 self.delivered(batch);
-                Outcome::all(batch.len())
+                Settlement::all(batch.len())
             }
-            TraceReply::Refused if batch.len() > 1 => Outcome::none(Verdict::Split),
+            TraceReply::Refused if batch.len() > 1 => Settlement::none(NextStep::Split),
             TraceReply::Refused => {
                 Counters::add(&self.stats.traces_failed, 1);
                 let id = mlflow_trace_id(batch[0].trace_id);
@@ -377,11 +383,11 @@ impl Destination for MlflowDestination {
                         reply.status, reply.body
                     )
                 });
-                Outcome::all(1)
+                Settlement::all(1)
             }
             TraceReply::ExperimentGone => {
                 self.problem(|| format!("MLflow answered 404 for the experiment: {}; resolving it again", reply.body));
-                Outcome::none(Verdict::Reconnect)
+                Settlement::none(NextStep::Reconnect)
             }
             TraceReply::Forbidden => {
                 let experiment_id = match &self.session {
@@ -389,7 +395,7 @@ impl Destination for MlflowDestination {
                     _ => "?".into(),
                 };
                 self.denied("the trace export", &experiment_id);
-                Outcome::none(Verdict::Retry(Some(Duration::from_secs(30))))
+                Settlement::none(NextStep::Retry(Some(Duration::from_secs(30))))
             }
             TraceReply::Unauthenticated => {
                 if self.problems.due() {
@@ -401,33 +407,33 @@ impl Destination for MlflowDestination {
                         )
                     });
                 }
-                Outcome::none(Verdict::Retry(Some(Duration::from_secs(30))))
+                Settlement::none(NextStep::Retry(Some(Duration::from_secs(30))))
             }
             TraceReply::Unavailable => {
                 let what = reply.summary();
                 self.problem(|| format!("MLflow {what}; {buffered} trace(s) buffered, retrying with backoff"));
-                Outcome::none(Verdict::Retry(reply.retry_after))
+                Settlement::none(NextStep::Retry(reply.retry_after))
             }
         }
     }
 
     /// Logs metric values to the run, one `log-batch` request per call.
-    fn send_metrics(&mut self, points: &[MetricPoint]) -> Outcome {
-        let Session::Ready { run_id, .. } = &self.session else { return Outcome::none(Verdict::Reconnect) };
+    fn send_metrics(&mut self, points: &[MetricPoint]) -> Settlement {
+        let Session::Ready { run_id, .. } = &self.session else { return Settlement::none(NextStep::Reconnect) };
         let run_id = run_id.clone();
         match self.rest.log_metrics(&run_id, points) {
-            Ok(()) => Outcome::all(points.len()),
+            Ok(()) => Settlement::all(points.len()),
             Err(RestError::Refused(404, m)) => {
                 self.problem(|| format!("MLflow run {run_id} is gone ({m}); creating it again"));
-                Outcome::none(Verdict::Reconnect)
+                Settlement::none(NextStep::Reconnect)
             }
             Err(RestError::Refused(400, m)) => {
                 self.log.warn(|| format!("MLflow refused {} metric value(s): {m}; they are dropped", points.len()));
-                Outcome::all(points.len())
+                Settlement::all(points.len())
             }
             Err(e) => {
                 self.report(&e, |e| format!("MLflow metrics not logged ({e}); retrying"));
-                Outcome::none(Verdict::Retry(None))
+                Settlement::none(NextStep::Retry(None))
             }
         }
     }

@@ -315,6 +315,14 @@ impl Builder<'_> {
         if !run.subagent_sessions.is_empty() {
             a.push(KeyValue::new("mlflow.traceTag.openclaw.subagent_sessions", run.subagent_sessions.join(",")));
         }
+        // A message too large for one trace: its parts, linked both ways.
+        if let Some(previous) = run.continues {
+            a.push(KeyValue::new("mlflow.traceTag.openclaw.continues_trace_id", mlflow_trace_id(previous)));
+            a.push(KeyValue::new("mlflow.traceTag.openclaw.part", (run.part + 1).to_string()));
+        }
+        if let Some(next) = finished.continued_in {
+            a.push(KeyValue::new("mlflow.traceTag.openclaw.continued_in_trace_id", mlflow_trace_id(next)));
+        }
         let failure = match (&finished.incomplete, run.outcome) {
             (Some(reason), _) => {
                 a.push(KeyValue::new("mlflow.traceTag.openclaw.incomplete", "true"));

@@ -32,6 +32,7 @@ mod older_ingest;
 mod otlp_destination;
 mod otlp_metrics;
 mod outbox;
+mod request_workers;
 pub mod run_metrics;
 mod sampling;
 pub(crate) mod spool;
@@ -62,6 +63,10 @@ use trace_ids::TraceIds;
 
 /// At most this many messages are assembled at once; beyond it the oldest is sent incomplete.
 const MAX_OPEN_RUNS: usize = 100_000;
+
+/// A message whose events bring more than this is sent in parts, each a trace linked to the next
+/// (a long tool loop: its memory stays bounded, and MLflow takes each part).
+const MAX_RUN_BYTES: usize = 16 << 20;
 
 /// The service MLflow's traces are from.
 const MLFLOW_SERVICE: &str = "openclaw-gateway";
@@ -151,6 +156,7 @@ fn spawn_delivery<D: Destination>(
         stats: stats.clone(),
         batch_size: config.batching.batch_size,
         in_flight: in_flight::InFlightLimit::new(config.batching.max_in_flight, config.destination.request_timeout),
+        workers: request_workers::RequestWorkers::start(name, config.batching.max_in_flight),
     };
     let (done_tx, done) = crossbeam_channel::bounded::<()>(0);
     let stats_for_thread = stats.clone();
@@ -237,7 +243,8 @@ impl Exporter {
         let (control, control_rx) = crossbeam_channel::unbounded();
         let assembler = AssemblerThread {
             assembler: Assembler::new(config.limits.message_timeout, MAX_OPEN_RUNS, signals.prices.clone())
-                .with_trace_ids(TraceIds::new(&id_scope(&config))),
+                .with_trace_ids(TraceIds::new(&id_scope(&config)))
+                .with_max_run_bytes(MAX_RUN_BYTES),
             events,
             control: control_rx,
             doorbell: doorbell.clone(),

@@ -5,7 +5,7 @@
 //! fixing the header delivers them; any other refusal (4xx other than 408/429) is dropped and
 //! counted; anything else is retried with backoff while the buffer holds.
 
-use super::delivery::{Destination, Outcome, Verdict};
+use super::delivery::{Destination, NextStep, Settlement};
 use super::transport::{Reply, TraceEndpoint, Transport};
 use super::wire::EncodedTrace;
 use crate::config::OtlpConfig;
@@ -83,7 +83,7 @@ impl Destination for OtlpDestination {
         self.traces.clone()
     }
 
-    fn on_reply(&mut self, batch: &[EncodedTrace], reply: Reply, buffered: usize) -> Outcome {
+    fn on_reply(&mut self, batch: &[EncodedTrace], reply: Reply, buffered: usize) -> Settlement {
         let n = batch.len();
         match classify(reply.status) {
             OtlpReply::Accepted => {
@@ -98,15 +98,15 @@ impl Destination for OtlpDestination {
                         });
                     }
                 }
-                Outcome::all(n)
+                Settlement::all(n)
             }
-            OtlpReply::TooLarge if n > 1 => Outcome::none(Verdict::Split),
+            OtlpReply::TooLarge if n > 1 => Settlement::none(NextStep::Split),
             OtlpReply::Refused | OtlpReply::TooLarge => {
                 Counters::add(&self.stats.otlp_traces_failed, n as u64);
                 self.log.warn(|| {
                     format!("OTLP endpoint refused {n} trace(s) ({}): {}; they are dropped", reply.status, reply.body)
                 });
-                Outcome::all(n)
+                Settlement::all(n)
             }
             OtlpReply::Denied => {
                 if self.problems.due() {
@@ -118,7 +118,7 @@ impl Destination for OtlpDestination {
                         )
                     });
                 }
-                Outcome::none(Verdict::Retry(reply.retry_after))
+                Settlement::none(NextStep::Retry(reply.retry_after))
             }
             OtlpReply::Unavailable => {
                 if self.problems.due() {
@@ -126,7 +126,7 @@ impl Destination for OtlpDestination {
                     self.log
                         .warn(|| format!("OTLP endpoint {what}; {buffered} trace(s) buffered, retrying with backoff"));
                 }
-                Outcome::none(Verdict::Retry(reply.retry_after))
+                Settlement::none(NextStep::Retry(reply.retry_after))
             }
         }
     }

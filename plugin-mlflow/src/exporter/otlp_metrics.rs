@@ -84,12 +84,14 @@ impl OtlpMetrics {
     /// Records one finished trace (its calls priced already).
     pub fn record(&self, trace: &FinishedTrace) {
         let run = &trace.run;
-        let outcome = trace.outcome_label();
-        let mut message_attrs = vec![KeyValue::new("openclaw.outcome", outcome)];
-        if !run.ctx.channel.is_empty() {
-            message_attrs.push(KeyValue::new("openclaw.channel", run.ctx.channel.clone()));
+        // A message in several traces counts once, with its last part.
+        if trace.continued_in.is_none() {
+            let mut message_attrs = vec![KeyValue::new("openclaw.outcome", trace.outcome_label())];
+            if !run.ctx.channel.is_empty() {
+                message_attrs.push(KeyValue::new("openclaw.channel", run.ctx.channel.clone()));
+            }
+            self.messages.add(1, &message_attrs);
         }
-        self.messages.add(1, &message_attrs);
         for child in &run.children {
             let ChildKind::Model { provider, model, usage, cost, .. } = &child.kind else { continue };
             let base = [

@@ -66,12 +66,15 @@ impl MetricsWindow {
     pub fn add(&mut self, trace: &FinishedTrace) {
         let run = &trace.run;
         self.traces += 1;
-        let outcome = trace.outcome_label();
-        self.add_to(format!("message.outcome.{outcome}"), 1.0);
-        if self.toggles.latency {
-            let end = run.end_ms.unwrap_or(run.last_event_ms);
-            self.message_ms.sum += end.saturating_sub(run.start_ms) as f64;
-            self.message_ms.count += 1;
+        // A message in several traces counts once, with its last part (which spans all of it).
+        if trace.continued_in.is_none() {
+            let outcome = trace.outcome_label();
+            self.add_to(format!("message.outcome.{outcome}"), 1.0);
+            if self.toggles.latency {
+                let end = run.end_ms.unwrap_or(run.last_event_ms);
+                self.message_ms.sum += end.saturating_sub(run.start_ms) as f64;
+                self.message_ms.count += 1;
+            }
         }
         for child in &run.children {
             let ChildKind::Model { model, usage, cost, .. } = &child.kind else { continue };
