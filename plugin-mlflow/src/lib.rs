@@ -95,7 +95,7 @@ impl MlflowPlugin {
     /// The body of every event hook: a load and a branch (closed?), then copy and queue. Every hook
     /// is wanted: even with `trackTraces: false` the run's metrics count messages and calls.
     #[inline]
-    fn take(&self, make: impl FnOnce(&Intake) -> Event) {
+    fn queue_event(&self, make: impl FnOnce(&Intake) -> Event) {
         if !self.intake.refuse_if_closed() {
             self.intake.offer(make(&self.intake));
         }
@@ -128,7 +128,7 @@ impl Plugin for MlflowPlugin {
     }
 
     fn on_message_start(&self, ctx: EventContextRef<'_>, ev: MessageStartRef<'_>) {
-        self.take(|i| Event::MessageStart {
+        self.queue_event(|i| Event::MessageStart {
             ctx: copy_ctx(ctx),
             prompt: i.content(i.parts.previews, ev.prompt()),
             trigger: ev.trigger().map(s).unwrap_or_default(),
@@ -136,7 +136,7 @@ impl Plugin for MlflowPlugin {
     }
 
     fn on_message_end(&self, ctx: EventContextRef<'_>, ev: MessageEndRef<'_>) {
-        self.take(|i| Event::MessageEnd {
+        self.queue_event(|i| Event::MessageEnd {
             ctx: copy_ctx(ctx),
             outcome: ev.outcome(),
             error: i.error_text(i.parts.previews, ev.error()),
@@ -146,7 +146,7 @@ impl Plugin for MlflowPlugin {
     }
 
     fn on_model_call_start(&self, ctx: EventContextRef<'_>, ev: ModelCallStartRef<'_>) {
-        self.take(|i| Event::ModelCallStart {
+        self.queue_event(|i| Event::ModelCallStart {
             ctx: copy_ctx(ctx),
             call_id: s(ev.call_id()),
             provider: s(ev.provider()),
@@ -158,7 +158,7 @@ impl Plugin for MlflowPlugin {
     }
 
     fn on_model_call_end(&self, ctx: EventContextRef<'_>, ev: ModelCallEndRef<'_>) {
-        self.take(|i| Event::ModelCallEnd {
+        self.queue_event(|i| Event::ModelCallEnd {
             ctx: copy_ctx(ctx),
             call_id: s(ev.call_id()),
             provider: s(ev.provider()),
@@ -174,7 +174,7 @@ impl Plugin for MlflowPlugin {
     }
 
     fn on_tool_call_start(&self, ctx: EventContextRef<'_>, ev: ToolCallStartRef<'_>) {
-        self.take(|i| Event::ToolCallStart {
+        self.queue_event(|i| Event::ToolCallStart {
             ctx: copy_ctx(ctx),
             tool_call_id: s(ev.tool_call_id()),
             tool_name: s(ev.tool_name()),
@@ -183,7 +183,7 @@ impl Plugin for MlflowPlugin {
     }
 
     fn on_tool_call_end(&self, ctx: EventContextRef<'_>, ev: ToolCallEndRef<'_>) {
-        self.take(|i| Event::ToolCallEnd {
+        self.queue_event(|i| Event::ToolCallEnd {
             ctx: copy_ctx(ctx),
             tool_call_id: s(ev.tool_call_id()),
             tool_name: s(ev.tool_name()),
@@ -196,15 +196,15 @@ impl Plugin for MlflowPlugin {
     }
 
     fn on_session_start(&self, ctx: EventContextRef<'_>, _ev: SessionStartRef<'_>) {
-        self.take(|_| Event::SessionStart { ctx: copy_ctx(ctx) });
+        self.queue_event(|_| Event::SessionStart { ctx: copy_ctx(ctx) });
     }
 
     fn on_session_end(&self, ctx: EventContextRef<'_>, ev: SessionEndRef<'_>) {
-        self.take(|_| Event::SessionEnd { ctx: copy_ctx(ctx), reason: s(ev.reason()) });
+        self.queue_event(|_| Event::SessionEnd { ctx: copy_ctx(ctx), reason: s(ev.reason()) });
     }
 
     fn on_subagent_spawned(&self, ctx: EventContextRef<'_>, ev: SubagentSpawnedRef<'_>) {
-        self.take(|_| Event::SubagentSpawned {
+        self.queue_event(|_| Event::SubagentSpawned {
             ctx: copy_ctx(ctx),
             child_session_key: s(ev.child_session_key()),
             child_agent_id: s(ev.child_agent_id()),
@@ -214,7 +214,7 @@ impl Plugin for MlflowPlugin {
     }
 
     fn on_subagent_ended(&self, ctx: EventContextRef<'_>, ev: SubagentEndedRef<'_>) {
-        self.take(|i| Event::SubagentEnded {
+        self.queue_event(|i| Event::SubagentEnded {
             ctx: copy_ctx(ctx),
             child_session_key: s(ev.child_session_key()),
             outcome: ev.outcome(),

@@ -116,7 +116,7 @@ pub fn send_and_read_back(config: &Config, rest: &MlflowRest, log: Log) -> Vec<D
 /// Hands `events` to the plugin as its hooks would, and waits until they are delivered.
 fn deliver(plugin: &MlflowPlugin, events: Vec<Event>) -> Result<(), String> {
     for event in events {
-        plugin.take(|_| event);
+        plugin.queue_event(|_| event);
     }
     plugin.flush(SEND_BUDGET)
 }

@@ -7,7 +7,7 @@
 use super::assembler::{Assembler, FinishedTrace};
 use super::genai_content;
 use super::mailbox::Postbox;
-use super::mlflow_spans::{self, ReadyTrace, SpanOptions};
+use super::mlflow_spans::{self, SpanOptions, TraceSpans};
 use super::now_ms;
 use super::otlp_metrics::OtlpMetrics;
 use super::run_metrics::MetricsWindow;
@@ -79,8 +79,8 @@ impl AssemblerThread {
     }
 
     /// Wakes on work, not on a clock. Blocking on the channel would make every hook's send wake
-    /// this thread with a futex call (~12 µs per hook measured on this class of VM), and polling
-    /// for ever costs an idle gateway ~900 wake-ups a second. So: while events come, take them; for
+    /// this thread with a futex call, and polling for ever wakes an idle gateway hundreds of times a
+    /// second (BENCHMARKS.md, sections 1 and 7). So: while events come, take them; for
     /// `LINGER` after the last one, poll every `IDLE_POLL` (a burst's next event then costs its
     /// hook nothing more); then sleep on the doorbell until a hook rings it or the next deadline
     /// (`next_deadline`): an idle plugin with nothing open sleeps until there is work.
@@ -228,13 +228,13 @@ impl AssemblerThread {
             postbox.push_traces(&ready);
         }
         if let (Some(otlp), false) = (&self.otlp, to_otlp.is_empty()) {
-            let genai: Vec<ReadyTrace> = to_otlp.iter().map(|&i| genai_content::to_genai(&ready[i])).collect();
+            let genai: Vec<TraceSpans> = to_otlp.iter().map(|&i| genai_content::to_genai(&ready[i])).collect();
             otlp.postbox.push_traces(&genai);
         }
     }
 
     /// The trace's spans, with the debug lines an operator tracing one message looks for.
-    fn build_spans(&self, f: FinishedTrace) -> ReadyTrace {
+    fn build_spans(&self, f: FinishedTrace) -> TraceSpans {
         let ready = mlflow_spans::build(&f, &self.span_options);
         let run = &f.run;
         self.log.debug(|| format!("Creating MLflow trace for sessionKey={}", run.ctx.session_key));

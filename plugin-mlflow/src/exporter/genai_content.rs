@@ -9,7 +9,7 @@
 //! - the root keeps MLflow's attributes (a trace's Input and Response in MLflow behind a Collector
 //!   read only those) and adds the messages.
 
-use super::mlflow_spans::ReadyTrace;
+use super::mlflow_spans::TraceSpans;
 use crate::genai;
 use opentelemetry::{Key, KeyValue, Value as OtelValue};
 use serde_json::{json, Value};
@@ -20,7 +20,7 @@ const SPAN_OUTPUTS: &str = "mlflow.spanOutputs";
 const CHAT_TOOLS: &str = "mlflow.chat.tools";
 
 /// `trace` with its content in the GenAI conventions.
-pub fn to_genai(trace: &ReadyTrace) -> ReadyTrace {
+pub fn to_genai(trace: &TraceSpans) -> TraceSpans {
     let mut spans = trace.spans.clone();
     for span in &mut spans {
         let kind = text_of(&span.attributes, SPAN_TYPE).unwrap_or_default();
@@ -31,7 +31,7 @@ pub fn to_genai(trace: &ReadyTrace) -> ReadyTrace {
             _ => root_span(attributes),
         };
     }
-    ReadyTrace { trace_id: trace.trace_id, spans, redacted: trace.redacted }
+    TraceSpans { trace_id: trace.trace_id, spans, redacted: trace.redacted }
 }
 
 fn model_span(attributes: Vec<KeyValue>) -> Vec<KeyValue> {

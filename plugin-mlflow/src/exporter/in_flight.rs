@@ -4,9 +4,8 @@
 //! more after a quick full round, one less after a slow round, half after a failed one. More
 //! concurrency only while it helps: a multi-worker server takes parallel requests faster, but a
 //! server already busy (one worker, or many gateways sharing it) only queues them, its replies slow
-//! down towards the request timeout, and requests that time out are sent again: work that piles up.
-//! (Measured: four gateways with four fixed requests each against a one-worker server fell from 47
-//! to 7 traces/s.)
+//! down towards the request timeout, and requests that time out are sent again: work that piles up
+//! (BENCHMARKS.md, section 11, has the figures).
 
 use std::time::Duration;
 

@@ -10,7 +10,7 @@
 //! No lock: every disk operation (appends, reads, acknowledgements, syncs, the final sync and
 //! unlinks of a stop) runs on the delivery thread, so a slow disk delays delivery, never the host.
 
-use super::mlflow_spans::ReadyTrace;
+use super::mlflow_spans::TraceSpans;
 use super::outbox::{Cleared, Outbox};
 use super::run_metrics::MetricPoint;
 use super::spool::{Label, Recipient, Spool};
@@ -182,7 +182,7 @@ pub fn mailbox(
 
 impl Postbox {
     /// Encodes the traces for this destination (on the caller's thread) and posts them.
-    pub fn push_traces<'a>(&self, ready: impl IntoIterator<Item = &'a ReadyTrace>) {
+    pub fn push_traces<'a>(&self, ready: impl IntoIterator<Item = &'a TraceSpans>) {
         self.push_encoded(ready.into_iter().map(|t| self.encoder.encode(t)).collect());
     }
 
@@ -400,7 +400,7 @@ impl Mailbox {
         let timer = wake.map_or_else(crossbeam_channel::never, crossbeam_channel::at);
         select! {
             recv(self.letters) -> letter => match letter {
-                Ok(letter) => self.take_in(letter),
+                Ok(letter) => self.receive(letter),
                 // Every other thread let go of this destination without a stop: stop now.
                 Err(_) => self.stop_by(Instant::now(), None),
             },
@@ -415,7 +415,7 @@ impl Mailbox {
         self.wait::<()>(until, &crossbeam_channel::never());
     }
 
-    fn take_in(&mut self, letter: Letter) {
+    fn receive(&mut self, letter: Letter) {
         let (traces, bytes, points) = match letter {
             Letter::Traces(encoded) => {
                 let (n, bytes) = (encoded.len(), posted_bytes(&encoded));
@@ -534,7 +534,7 @@ impl Mailbox {
         // What was posted before the end is taken in (into the spool, if there is one).
         self.tally.ended();
         while let Ok(letter) = self.letters.try_recv() {
-            self.take_in(letter);
+            self.receive(letter);
         }
         let left = Pending { traces: self.traces.pending(), metric_values: self.metrics.pending() };
         self.metrics.clear();

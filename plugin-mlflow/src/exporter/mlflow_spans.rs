@@ -35,15 +35,15 @@ pub struct SpanOptions {
     pub scope: InstrumentationScope,
 }
 
-/// A trace ready for the wire.
-pub struct ReadyTrace {
+/// A finished trace as spans, before it is encoded for a destination's wire.
+pub struct TraceSpans {
     pub trace_id: TraceId,
     pub spans: Vec<SpanData>,
     /// Content had secrets replaced.
     pub redacted: bool,
 }
 
-impl ReadyTrace {
+impl TraceSpans {
     /// The id MLflow shows: `tr-` + the 32-hex OpenTelemetry trace id.
     pub fn mlflow_id(&self) -> String {
         mlflow_trace_id(self.trace_id)
@@ -454,14 +454,14 @@ fn failed(mut span: SpanData, failure: Option<(&'static str, String)>) -> SpanDa
 }
 
 /// Builds the spans of `finished`: the root first, then its children in start order.
-pub fn build(finished: &FinishedTrace, opts: &SpanOptions) -> ReadyTrace {
+pub fn build(finished: &FinishedTrace, opts: &SpanOptions) -> TraceSpans {
     let mut b = Builder { opts, redacted: false };
     let mut spans = Vec::with_capacity(1 + finished.run.children.len());
     spans.push(b.root(finished));
     for index in 0..finished.run.children.len() {
         spans.push(b.child(&finished.run, index));
     }
-    ReadyTrace { trace_id: finished.run.trace_id, spans, redacted: b.redacted }
+    TraceSpans { trace_id: finished.run.trace_id, spans, redacted: b.redacted }
 }
 
 #[cfg(test)]

@@ -240,10 +240,7 @@ impl TraceEndpoint {
         }
         // A connection of its own: a kept-alive connection stays with the server worker (or pod,
         // behind a Service) that accepted it, so a gateway's few connections can all land on one
-        // worker of several. Measured, 2 workers over 4 connections in three alternating rounds:
-        // 69, 75, 94 traces/s kept alive; 131, 104, 86 with a connection per request (BENCHMARKS.md
-        // section 11). The plugin's own rate was within noise either way on 2 cores: this is for
-        // the placements that leave workers idle, and the set-up per batch did not show.
+        // worker of several (BENCHMARKS.md, section 11, has the figures).
         let mut request = http::Request::post(&self.url)
             .header(http::header::CONTENT_TYPE, "application/x-protobuf")
             .header(http::header::CONNECTION, "close");

@@ -6,7 +6,7 @@
 //! its traces one after another: in protobuf, concatenated `ExportTraceServiceRequest`s are one
 //! request whose `resource_spans` are all of theirs.
 
-use super::mlflow_spans::ReadyTrace;
+use super::mlflow_spans::TraceSpans;
 use super::run_metrics::MetricPoint;
 use opentelemetry::trace::TraceId;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
@@ -33,7 +33,7 @@ impl TraceEncoder {
         TraceEncoder { resource: resource.into() }
     }
 
-    pub fn encode(&self, trace: &ReadyTrace) -> EncodedTrace {
+    pub fn encode(&self, trace: &TraceSpans) -> EncodedTrace {
         let resource_spans = group_spans_by_resource_and_scope(trace.spans.clone(), &self.resource);
         EncodedTrace {
             trace_id: trace.trace_id,
