@@ -7,7 +7,8 @@
 //!   flushes waiting for "nothing left", the stop and its deadline, and the thread's one way to
 //!   wait (`wait`: letters, replies to its requests, its next timer, with `select!`).
 //!
-//! No lock: every disk operation (appends, reads, acknowledgements, syncs, the final sync and
+//! No lock around what the delivery thread holds (the one lock here guards the count of bytes on
+//! their way): every disk operation (appends, reads, acknowledgements, syncs, the final sync and
 //! unlinks of a stop) runs on the delivery thread, so a slow disk delays delivery, never the host.
 
 use super::mlflow_spans::TraceSpans;

@@ -68,6 +68,10 @@ const MAX_OPEN_RUNS: usize = 100_000;
 /// (a long tool loop: its memory stays bounded, and MLflow takes each part).
 const MAX_RUN_BYTES: usize = 16 << 20;
 
+/// At most this much of a shutdown's budget is kept for the delivery threads to close their spool
+/// and answer (a tenth of the budget when that is less).
+const CLOSING_TIME: Duration = Duration::from_millis(250);
+
 /// The service MLflow's traces are from.
 const MLFLOW_SERVICE: &str = "openclaw-gateway";
 
@@ -310,7 +314,10 @@ impl Exporter {
         let sent = self.control.send(Control::Stop("the gateway stopped before the message ended".into(), ack)).is_ok();
         self.doorbell.0.ring();
         let drained = sent && done.recv_deadline(deadline).is_ok();
-        let answers: Vec<_> = self.deliveries.iter().map(|d| d.postbox.stop(deadline)).collect();
+        // The delivery threads give up a little before the host's deadline, so that closing their
+        // spool and answering fit within it.
+        let margin = (deadline.saturating_duration_since(Instant::now()) / 10).min(CLOSING_TIME);
+        let answers: Vec<_> = self.deliveries.iter().map(|d| d.postbox.stop(deadline - margin)).collect();
         let mut left = Vec::new();
         let mut spooled = 0;
         let mut unanswered = Vec::new();
