@@ -118,6 +118,31 @@ pub struct RunTrace {
 }
 
 impl RunTrace {
+    /// A run's trace with nothing in it yet, starting at `start_ms`.
+    fn begin(ids: &TraceIds, trace_id: TraceId, ctx: Ctx, start_ms: u64, parent: Option<ParentLink>) -> RunTrace {
+        RunTrace {
+            trace_id,
+            root_span_id: ids.root_span(trace_id),
+            ctx,
+            start_ms,
+            end_ms: None,
+            last_event_ms: start_ms,
+            prompt: None,
+            trigger: String::new(),
+            response: None,
+            outcome: None,
+            error: String::new(),
+            children: Vec::new(),
+            parent,
+            subagent_sessions: Vec::new(),
+            part: 0,
+            continues: None,
+            open_calls: HashMap::new(),
+            last_seen: Instant::now(),
+            bytes: 0,
+        }
+    }
+
     /// `provider/model` of the last model call, for the trace's `model` tag.
     pub fn model(&self) -> Option<String> {
         self.children.iter().rev().find_map(|c| match &c.kind {
@@ -359,27 +384,7 @@ impl Assembler {
         let parents = &self.subagent_parents;
         let run = self.open.entry(ctx.run_id.clone()).or_insert_with(|| {
             let trace_id = ids.trace(&ctx.session_key, &ctx.run_id);
-            RunTrace {
-                trace_id,
-                root_span_id: ids.root_span(trace_id),
-                ctx: ctx.clone(),
-                start_ms,
-                end_ms: None,
-                last_event_ms: start_ms,
-                prompt: None,
-                trigger: String::new(),
-                response: None,
-                outcome: None,
-                error: String::new(),
-                children: Vec::new(),
-                parent: parents.get(&ctx.session_key).cloned(),
-                subagent_sessions: Vec::new(),
-                part: 0,
-                continues: None,
-                open_calls: HashMap::new(),
-                last_seen: Instant::now(),
-                bytes: 0,
-            }
+            RunTrace::begin(ids, trace_id, ctx.clone(), start_ms, parents.get(&ctx.session_key).cloned())
         });
         run.last_seen = Instant::now();
         run.last_event_ms = run.last_event_ms.max(ctx.ts_ms);
@@ -466,27 +471,13 @@ impl Assembler {
         let trace_id = self.ids.trace(&run.ctx.session_key, &format!("{run_id}#part{part}"));
         let mut open: Vec<(String, usize)> = run.open_calls.drain().collect();
         open.sort_by_key(|(_, index)| *index);
-        let mut follow_up = RunTrace {
-            trace_id,
-            root_span_id: self.ids.root_span(trace_id),
-            ctx: run.ctx.clone(),
-            start_ms: run.start_ms,
-            end_ms: None,
-            last_event_ms: run.last_event_ms,
-            prompt: run.prompt.clone(),
-            trigger: run.trigger.clone(),
-            response: None,
-            outcome: None,
-            error: String::new(),
-            children: Vec::with_capacity(open.len()),
-            parent: run.parent.clone(),
-            subagent_sessions: Vec::new(),
-            part,
-            continues: Some(run.trace_id),
-            open_calls: HashMap::new(),
-            last_seen: run.last_seen,
-            bytes: 0,
-        };
+        let mut follow_up = RunTrace::begin(&self.ids, trace_id, run.ctx.clone(), run.start_ms, run.parent.clone());
+        follow_up.last_event_ms = run.last_event_ms;
+        follow_up.last_seen = run.last_seen;
+        follow_up.prompt = run.prompt.clone();
+        follow_up.trigger = run.trigger.clone();
+        follow_up.part = part;
+        follow_up.continues = Some(run.trace_id);
         // Highest index first, so that each removal leaves the lower indices in place.
         for (_, index) in open.iter().rev() {
             follow_up.children.push(run.children.remove(*index));

@@ -447,7 +447,7 @@ mod tests {
     use crossbeam_channel::{Receiver, Sender};
     use openclaw_plugin_api::abi_stable::prefix_type::PrefixTypeTrait;
     use openclaw_plugin_api::abi_stable::std_types::RStr;
-    use openclaw_plugin_api::{HostHandle, LogLevel};
+    use openclaw_plugin_api::{HostHandle, HostHandleRef, LogLevel};
     use opentelemetry::trace::TraceId;
 
     /// A request the loop posted, held until the test answers it.
@@ -508,19 +508,35 @@ mod tests {
         max_in_flight: usize,
     ) -> (Postbox, Receiver<Posted>, std::thread::JoinHandle<()>, Arc<Counters>) {
         let host = HostHandle { max_log_level: LogLevel::Error, log: quiet }.leak_into_prefix();
+        let queued = (0..n).map(trace).collect();
+        started_loop("test", host, Scripted, queued, batch_size, max_in_flight)
+    }
+
+    /// The loop over the destination `make` builds around a scripted transport, named `name` in
+    /// log lines that go to `host`, with `queued` posted before it starts.
+    fn started_loop<D: Destination>(
+        name: &'static str,
+        host: HostHandleRef,
+        make: impl FnOnce(Arc<ScriptedTransport>) -> D,
+        queued: Vec<EncodedTrace>,
+        batch_size: usize,
+        max_in_flight: usize,
+    ) -> (Postbox, Receiver<Posted>, std::thread::JoinHandle<()>, Arc<Counters>) {
         let encoder = TraceEncoder::new(&crate::exporter::resource("test"));
         let stats = Arc::new(Counters::default());
-        let (postbox, mailbox) = mailbox("test", 1000, 1 << 20, 1000, encoder, stats.clone(), Log::new(host));
+        let (postbox, mailbox) = mailbox(name, 1000, 1 << 20, 1000, encoder, stats.clone(), Log::new(host));
         let (posted, posts) = crossbeam_channel::unbounded();
         let delivery = DeliveryLoop {
-            destination: Scripted(Arc::new(ScriptedTransport { posted })),
+            destination: make(Arc::new(ScriptedTransport { posted })),
             mailbox,
             stats: stats.clone(),
             batch_size,
             in_flight: InFlightLimit::new(max_in_flight, Duration::from_secs(600)),
             workers: RequestWorkers::start("test", max_in_flight),
         };
-        postbox.push_encoded((0..n).map(trace).collect());
+        if !queued.is_empty() {
+            postbox.push_encoded(queued);
+        }
         let log = Log::new(host);
         let counted = stats.clone();
         let thread = std::thread::spawn(move || {
@@ -696,20 +712,9 @@ mod tests {
     #[test]
     fn what_is_posted_while_the_destination_prepares_is_taken_in_meanwhile() {
         let host = HostHandle { max_log_level: LogLevel::Debug, log: to_lines }.leak_into_prefix();
-        let encoder = TraceEncoder::new(&crate::exporter::resource("test"));
-        let stats = Arc::new(Counters::default());
-        let (postbox, mailbox) = mailbox("preparing", 1000, 1 << 20, 1000, encoder, stats.clone(), Log::new(host));
         let (go, wait) = crossbeam_channel::bounded(1);
-        let (posted, posts) = crossbeam_channel::unbounded();
-        let mut delivery = DeliveryLoop {
-            destination: SlowToPrepare { go: wait, transport: Arc::new(ScriptedTransport { posted }) },
-            mailbox,
-            stats: stats.clone(),
-            batch_size: 10,
-            in_flight: InFlightLimit::new(1, Duration::from_secs(600)),
-            workers: RequestWorkers::start("test", 1),
-        };
-        let thread = std::thread::spawn(move || delivery.run());
+        let slow = |transport| SlowToPrepare { go: wait, transport };
+        let (postbox, posts, thread, _) = started_loop("preparing", host, slow, Vec::new(), 10, 1);
         postbox.push_encoded(vec![trace(0), trace(1)]);
         let queued = loop {
             let line = LINES.1.recv_timeout(Duration::from_secs(60)).expect("the posted traces were taken in");

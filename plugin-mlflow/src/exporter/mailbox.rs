@@ -29,7 +29,8 @@ const MAX_METRIC_POINTS: usize = 100_000;
 
 /// What the other threads send the delivery thread.
 enum Letter {
-    Traces(Vec<EncodedTrace>),
+    /// Encoded traces, and the bytes `Tally` counts them for while they are on their way.
+    Traces(Vec<EncodedTrace>, usize),
     Metrics(Vec<MetricPoint>),
     /// Answer once nothing waits or is in flight.
     Flush(Sender<()>),
@@ -191,7 +192,7 @@ impl Postbox {
         let (n, bytes) = (encoded.len(), posted_bytes(&encoded));
         let sent = self.tally.send_when_room(bytes, self.max_posted_bytes, || {
             self.tally.posted_traces.fetch_add(n, Ordering::Relaxed);
-            let _ = self.letters.send(Letter::Traces(encoded));
+            let _ = self.letters.send(Letter::Traces(encoded, bytes));
         });
         if !sent {
             // The delivery thread has ended (the exporter stopped past its deadline).
@@ -418,8 +419,8 @@ impl Mailbox {
 
     fn receive(&mut self, letter: Letter) {
         let (traces, bytes, points) = match letter {
-            Letter::Traces(encoded) => {
-                let (n, bytes) = (encoded.len(), posted_bytes(&encoded));
+            Letter::Traces(encoded, bytes) => {
+                let n = encoded.len();
                 let dropped = self.traces.push(encoded);
                 Counters::add(&self.stats.traces_dropped, dropped);
                 let (name, kept) = (self.name, if self.traces.is_spooled() { "spooled" } else { "in memory" });
