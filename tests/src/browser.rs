@@ -30,7 +30,7 @@ pub fn read_span(tracking_uri: &str, experiment_id: &str, open_input: &str, span
 }
 
 /// The text of one sub-tab of the experiment's Overview tab (`Usage`, `Quality`, `Tool calls`), read
-/// once it shows each of `shows`.
+/// once it shows each of `shows`: texts, or roles with names as `button "tool.read"`.
 pub fn read_overview_tab(tracking_uri: &str, experiment_id: &str, tab: &str, shows: &[&str]) -> String {
     let args: Vec<&str> = [tracking_uri, experiment_id, tab].into_iter().chain(shows.iter().copied()).collect();
     run_script("ui/read_overview.mjs", &args)["text"].as_str().unwrap_or_default().to_string()

@@ -54,11 +54,16 @@ pub fn scratch_dir(prefix: &str) -> PathBuf {
     dir
 }
 
-/// A plugins directory holding copies of the given libraries (paths, or names in target/debug).
+/// A plugins directory holding the given libraries (paths, or names in target/debug).
+/// Hard links, not copies: a debug build of the plugin is large, every test takes a directory and
+/// the scratch directories are kept, so copies filled CI's disk. A copy only across file systems.
 pub fn plugins_dir(libraries: &[PathBuf]) -> PathBuf {
     let dir = scratch_dir("plugins");
     for lib in libraries {
-        std::fs::copy(lib, dir.join(lib.file_name().unwrap())).unwrap();
+        let linked = dir.join(lib.file_name().unwrap());
+        if std::fs::hard_link(lib, &linked).is_err() {
+            std::fs::copy(lib, &linked).unwrap();
+        }
     }
     dir
 }
