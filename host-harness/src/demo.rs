@@ -4,11 +4,8 @@
 
 use openclaw_plugin_api::{ModelCost, Outcome, TokenUsage};
 use openclaw_plugin_host::host_event::{Ctx, Hook, HostEvent};
-use std::time::{SystemTime, UNIX_EPOCH};
 
-pub fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_millis() as u64
-}
+pub use openclaw_plugin_api::now_ms;
 
 /// The scenario's ids are the same on every run: its turns are the same story each time, so a
 /// second `make demo` lands on the same trace ids (derived from the run ids) and adds no copies.

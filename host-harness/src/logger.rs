@@ -4,10 +4,13 @@
 
 use openclaw_plugin_api::abi_stable::prefix_type::PrefixTypeTrait;
 use openclaw_plugin_api::abi_stable::std_types::RStr;
-use openclaw_plugin_api::{HostHandle, HostHandleRef, LogLevel};
+use openclaw_plugin_api::{contain_host_panic, HostHandle, HostHandleRef, LogLevel};
 use std::io::Write;
+use std::num::NonZeroU8;
 use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
+use time::format_description::well_known::iso8601::{Config, EncodedConfig, TimePrecision};
+use time::format_description::well_known::Iso8601;
 
 static HANDLE: OnceLock<HostHandleRef> = OnceLock::new();
 
@@ -35,7 +38,7 @@ pub fn host_handle() -> HostHandleRef {
 }
 
 extern "C" fn plugin_log(level: LogLevel, line: RStr<'_>) {
-    write_line("plugin", level, line.as_str());
+    contain_host_panic(|| write_line("plugin", level, line.as_str()));
 }
 
 /// The host's own lines.
@@ -51,12 +54,12 @@ fn write_line(source: &str, level: LogLevel, line: &str) {
     let _ = writeln!(err, "{} [{source}] {}: {line}", iso8601(now.as_millis() as u64), level.as_str());
 }
 
-/// `2026-11-25T17:37:46.742Z` from milliseconds since the epoch (UTC).
+/// ISO 8601 to the millisecond: every line's time has the same width.
+const TO_THE_MILLISECOND: EncodedConfig =
+    Config::DEFAULT.set_time_precision(TimePrecision::Second { decimal_digits: NonZeroU8::new(3) }).encode();
+
+/// `2026-11-25T17:37:46.742Z` (UTC) from milliseconds since the epoch.
 pub fn iso8601(ms: u64) -> String {
-    const FORMAT: &[time::format_description::BorrowedFormatItem<'_>] =
-        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .ok()
-        .and_then(|t| t.format(FORMAT).ok())
-        .unwrap_or_else(|| format!("{ms}ms"))
+    let at = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000);
+    at.ok().and_then(|t| t.format(&Iso8601::<TO_THE_MILLISECOND>).ok()).unwrap_or_else(|| format!("{ms}ms"))
 }

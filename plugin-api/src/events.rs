@@ -105,6 +105,11 @@ pub struct EventContext<'a> {
     pub channel: RStr<'a>,
 }
 
+/// Milliseconds since the Unix epoch by this machine's clock: the clock of [`EventContext::ts_ms`].
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
 /// A user message became an agent run.
 #[repr(C)]
 #[derive(StableAbi)]
@@ -255,7 +260,7 @@ pub struct SubagentEnded<'a> {
 /// references are plain pointers), so the compiler cannot stop it escaping: `f` must not keep it,
 /// or anything read through it as a borrow, past its own return, and must not return it. Passing
 /// it to a hook is fine: not keeping it is the hooks' documented contract.
-pub unsafe fn lend<T, R>(value: T, f: impl FnOnce(T::PrefixRef) -> R) -> R
+pub(crate) unsafe fn lend<T, R>(value: T, f: impl FnOnce(T::PrefixRef) -> R) -> R
 where
     T: PrefixTypeTrait,
 {

@@ -22,3 +22,12 @@ pub fn contain_panic<R>(host: HostHandleRef, what: &str, fallback: R, f: impl Fn
         }
     }
 }
+
+/// Runs the body of a host's own `extern "C"` callback (its logger), and swallows a panic in it.
+///
+/// Every callback a host lends a plugin must go through this: a panic cannot unwind through the
+/// plugin that called it (it would abort the process), and the logger that would report it is
+/// what failed, so the line is lost and the plugin goes on.
+pub fn contain_host_panic(f: impl FnOnce()) {
+    let _ = catch_unwind(AssertUnwindSafe(f));
+}

@@ -21,9 +21,11 @@ pub mod sdk;
 pub use content::ContentParts;
 pub use doctor::{DoctorCheck, Verdict};
 pub use events::*;
-pub use guard::contain_panic;
+pub use guard::{contain_host_panic, contain_panic};
 pub use host::{HostHandle, HostHandleRef, LogLevel};
-pub use plugin::{PluginHooks, PluginHooksRef, PluginMod, PluginModRef, PluginObject, PluginState, PluginStats};
+pub use plugin::{
+    HookEvent, PluginHooks, PluginHooksRef, PluginMod, PluginModRef, PluginObject, PluginState, PluginStats,
+};
 pub use sdk::Plugin;
 
 pub use abi_stable;

@@ -8,6 +8,7 @@ use abi_stable::{
     library::RootModule,
     marker_type::ErasedObject,
     package_version_strings,
+    prefix_type::PrefixTypeTrait,
     sabi_types::VersionStrings,
     std_types::{RBox, RResult, RStr, RString, RVec, Tuple2},
     StableAbi,
@@ -54,15 +55,101 @@ impl RootModule for PluginModRef {
 }
 
 /// A started plugin: its state (opaque to the host, freed by the plugin's own allocator when this
-/// is dropped) and its hooks.
+/// is dropped) and the hooks written for that state. Both are private and go together: a host calls
+/// a hook through the methods here, which hand it this object's own state, so no safe code can pass
+/// one plugin's state to another plugin's hooks (each hook casts the state back to its own type).
+///
+/// ```compile_fail
+/// # fn host(object: &openclaw_plugin_api::PluginObject) {
+/// let state = &object.state; // private: a host cannot take the state apart from its hooks
+/// # }
+/// ```
 #[repr(C)]
 #[derive(StableAbi)]
 pub struct PluginObject {
-    pub state: RBox<ErasedObject>,
-    pub hooks: PluginHooksRef,
+    pub(crate) state: RBox<ErasedObject>,
+    pub(crate) hooks: PluginHooksRef,
 }
 
 pub type PluginState = ErasedObject;
+
+impl PluginObject {
+    /// A started plugin from its state and its hooks, for a plugin written without [`crate::sdk`]
+    /// (the SDK makes its objects itself).
+    ///
+    /// # Safety
+    /// Every hook in `hooks` must take `state` as the type it was made from: the hooks receive it
+    /// back as `&PluginState` and cast it.
+    pub unsafe fn from_parts(state: RBox<ErasedObject>, hooks: PluginHooksRef) -> PluginObject {
+        PluginObject { state, hooks }
+    }
+
+    /// The hooks table, to ask which hooks the plugin's interface version has.
+    pub fn hooks(&self) -> PluginHooksRef {
+        self.hooks
+    }
+
+    /// Calls the plugin's hook for `event` with `ctx`; whether the plugin has that hook (one
+    /// appended after its interface version reads as absent and is skipped).
+    pub fn give<E: HookEvent>(&self, ctx: EventContext<'_>, event: E) -> bool {
+        let Some(hook) = E::hook(self.hooks) else { return false };
+        let state = &*self.state;
+        // SAFETY (`lend`): the hook returns nothing, so neither lent reference can come back out.
+        unsafe { lend(ctx, |ctx| lend(event, |event| hook(state, ctx, event))) };
+        true
+    }
+
+    /// Sends what is pending, waiting at most `timeout_ms`; an error says what could not be sent.
+    pub fn flush(&self, timeout_ms: u64) -> Result<(), String> {
+        self.hooks.flush()(&self.state, timeout_ms).into_result().map_err(Into::into)
+    }
+
+    /// Flushes and stops the plugin's threads within `timeout_ms`; an error says what was left.
+    pub fn shutdown(&self, timeout_ms: u64) -> Result<(), String> {
+        self.hooks.shutdown()(&self.state, timeout_ms).into_result().map_err(Into::into)
+    }
+
+    pub fn stats(&self) -> PluginStats {
+        self.hooks.stats()(&self.state)
+    }
+}
+
+/// An event a hook takes, and which hook of the table is its own (sealed: the events of this
+/// interface only).
+pub trait HookEvent: PrefixTypeTrait + sealed::Sealed {
+    /// The event's hook, or `None` when the plugin's interface version predates it.
+    fn hook(hooks: PluginHooksRef) -> Option<extern "C" fn(&PluginState, EventContextRef<'_>, Self::PrefixRef)>;
+}
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+macro_rules! hook_events {
+    ($($event:ident => $hook:ident $(as $since:literal)?),* $(,)?) => {$(
+        impl sealed::Sealed for $event<'_> {}
+        impl HookEvent for $event<'_> {
+            fn hook(hooks: PluginHooksRef) -> Option<extern "C" fn(&PluginState, EventContextRef<'_>, Self::PrefixRef)> {
+                hook_events!(@get hooks.$hook() $(, $since)?)
+            }
+        }
+    )*};
+    (@get $hooks:ident.$hook:ident()) => { Some($hooks.$hook()) };
+    (@get $hooks:ident.$hook:ident(), $since:literal) => { $hooks.$hook() };
+}
+
+hook_events! {
+    MessageStart => on_message_start,
+    MessageEnd => on_message_end,
+    ModelCallStart => on_model_call_start,
+    ModelCallEnd => on_model_call_end,
+    ToolCallStart => on_tool_call_start,
+    ToolCallEnd => on_tool_call_end,
+    SessionStart => on_session_start as "0.1.1",
+    SessionEnd => on_session_end as "0.1.1",
+    SubagentSpawned => on_subagent_spawned as "0.1.1",
+    SubagentEnded => on_subagent_ended as "0.1.1",
+}
 
 /// The hooks. Hooks run on the host's threads, concurrently: they must return quickly, never
 /// block, never panic across the boundary (see [`crate::contain_panic`]) and copy what they keep.

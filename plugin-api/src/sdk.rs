@@ -26,11 +26,18 @@
 //! export_plugin!(Counter);
 //! ```
 //!
+//! Panics: every method above runs inside a guard that catches a panic, logs it through the host
+//! and returns a fallback, so a bug in a plugin never unwinds into the host. That needs unwinding:
+//! a plugin built with `panic = "abort"` (in its Cargo profile) has no panic containment at all,
+//! and any panic in it ends the host's whole process (the gateway with it).
+//!
 //! How the state crosses the boundary: the interface's `PluginObject.state` is an
-//! `RBox<ErasedObject>` (it cannot change without breaking 0.1.0 plugins). Inside it this module
-//! always puts an `abi_stable` `DynTrait` holding the plugin, so a hook gets its plugin back with
-//! `DynTrait`'s checked downcast: a host that handed one plugin's state to another plugin's hooks
-//! gets the hook skipped, not memory read as the wrong type.
+//! `RBox<ErasedObject>` (it cannot change without breaking 0.1.0 plugins). A host built against
+//! this interface cannot separate it from its hooks ([`PluginObject::give`] pairs them), but one
+//! built against 0.1.0 sees both as public fields. So inside it this module always puts an
+//! `abi_stable` `DynTrait` holding the plugin, and a hook gets its plugin back with `DynTrait`'s
+//! checked downcast: a host that handed one plugin's state to another plugin's hooks gets the
+//! hook skipped, not memory read as the wrong type.
 
 use crate::doctor::{DoctorCheck, Verdict};
 use crate::events::*;
@@ -193,8 +200,9 @@ fn erase<P: Plugin>(hosted: Hosted<P>) -> RBox<ErasedObject> {
 /// when the state is not a `P`.
 fn unerase<P: Plugin>(state: &PluginState) -> Option<&Hosted<P>> {
     // SAFETY: every `PluginObject` whose hooks are these shims was made by `init::<P>` above, so
-    // its state is an `ErasedState` (`erase`); the host passes each object's state to its own
-    // hooks. Which plugin type the `DynTrait` holds is then checked, not assumed.
+    // its state is an `ErasedState` (`erase`), and every state made here is one; a host passes a
+    // hook a state from some object (`PluginObject::give` its own). Which plugin type the
+    // `DynTrait` holds is then checked, not assumed.
     let erased: &ErasedState = unsafe { &*(state as *const ErasedObject as *const ErasedState) };
     erased.downcast_as::<Hosted<P>>().ok()
 }

@@ -3,7 +3,6 @@
 //! so a plugin gets the same checks and the same calls wherever it runs.
 
 use crate::host_event::{Ctx, Hook, HostEvent};
-use openclaw_plugin_api::abi_stable::prefix_type::PrefixTypeTrait;
 use openclaw_plugin_api::abi_stable::std_types::{ROption, RStr, RString};
 use openclaw_plugin_api::*;
 use std::path::{Path, PathBuf};
@@ -126,45 +125,36 @@ fn s(value: &str) -> RStr<'_> {
 
 impl LoadedPlugin {
     pub fn hooks(&self) -> PluginHooksRef {
-        self.object.hooks
+        self.object.hooks()
     }
 
     /// Calls the hook for `event`. A hook this plugin's interface version lacks is skipped;
     /// returns whether the plugin had the hook.
     pub fn dispatch(&self, event: &HostEvent) -> bool {
-        // SAFETY (`lend`): the closure returns only a bool; the context is passed to one hook call.
-        unsafe { lend(context(&event.ctx), |ctx| self.dispatch_in(ctx, &event.hook)) }
-    }
-
-    fn dispatch_in(&self, ctx: EventContextRef<'_>, hook: &Hook) -> bool {
-        let hooks = self.object.hooks;
-        let state = &*self.object.state;
-        match hook {
-            Hook::MessageStart { prompt, trigger } => give(
-                Some(hooks.on_message_start()),
-                state,
+        let (plugin, ctx) = (&self.object, context(&event.ctx));
+        match &event.hook {
+            Hook::MessageStart { prompt, trigger } => {
+                plugin.give(ctx, MessageStart { prompt: s(prompt), trigger: s(trigger) })
+            }
+            Hook::MessageEnd { outcome, error, response, duration_ms } => plugin.give(
                 ctx,
-                MessageStart { prompt: s(prompt), trigger: s(trigger) },
-            ),
-            Hook::MessageEnd { outcome, error, response, duration_ms } => {
-                let e = MessageEnd {
+                MessageEnd {
                     outcome: *outcome,
                     error: s(error),
                     response: s(response),
                     duration_ms: ropt(*duration_ms),
-                };
-                give(Some(hooks.on_message_end()), state, ctx, e)
-            }
-            Hook::ModelCallStart { call_id, provider, model, input_messages, tool_definitions } => {
-                let e = ModelCallStart {
+                },
+            ),
+            Hook::ModelCallStart { call_id, provider, model, input_messages, tool_definitions } => plugin.give(
+                ctx,
+                ModelCallStart {
                     call_id: s(call_id),
                     provider: s(provider),
                     model: s(model),
                     input_messages: s(input_messages),
                     tool_definitions: s(tool_definitions),
-                };
-                give(Some(hooks.on_model_call_start()), state, ctx, e)
-            }
+                },
+            ),
             Hook::ModelCallEnd {
                 call_id,
                 provider,
@@ -176,8 +166,9 @@ impl LoadedPlugin {
                 cost_usd,
                 response,
                 tool_calls,
-            } => {
-                let e = ModelCallEnd {
+            } => plugin.give(
+                ctx,
+                ModelCallEnd {
                     call_id: s(call_id),
                     provider: s(provider),
                     model: s(model),
@@ -188,68 +179,60 @@ impl LoadedPlugin {
                     cost_usd: ropt(*cost_usd),
                     response: s(response),
                     tool_calls: s(tool_calls),
-                };
-                give(Some(hooks.on_model_call_end()), state, ctx, e)
-            }
-            Hook::ToolCallStart { tool_call_id, tool_name, params } => {
-                let e = ToolCallStart { tool_call_id: s(tool_call_id), tool_name: s(tool_name), params: s(params) };
-                give(Some(hooks.on_tool_call_start()), state, ctx, e)
-            }
-            Hook::ToolCallEnd { tool_call_id, tool_name, outcome, error, duration_ms, result, documents } => {
-                let e = ToolCallEnd {
-                    tool_call_id: s(tool_call_id),
-                    tool_name: s(tool_name),
-                    outcome: *outcome,
-                    error: s(error),
-                    duration_ms: ropt(*duration_ms),
-                    result: s(result),
-                    documents: s(documents),
-                };
-                give(Some(hooks.on_tool_call_end()), state, ctx, e)
-            }
-            // Appended in 0.1.1: absent (None) in a 0.1.0 plugin.
-            Hook::SessionStart { resumed_from } => {
-                give(hooks.on_session_start(), state, ctx, SessionStart { resumed_from: s(resumed_from) })
-            }
-            Hook::SessionEnd { reason, message_count, duration_ms } => {
-                let e = SessionEnd {
-                    reason: s(reason),
-                    message_count: ropt(*message_count),
-                    duration_ms: ropt(*duration_ms),
-                };
-                give(hooks.on_session_end(), state, ctx, e)
-            }
-            Hook::SubagentSpawned { child_session_key, child_agent_id, label, model } => {
-                let e = SubagentSpawned {
+                },
+            ),
+            Hook::ToolCallStart { tool_call_id, tool_name, params } => plugin
+                .give(ctx, ToolCallStart { tool_call_id: s(tool_call_id), tool_name: s(tool_name), params: s(params) }),
+            Hook::ToolCallEnd { tool_call_id, tool_name, outcome, error, duration_ms, result, documents } => plugin
+                .give(
+                    ctx,
+                    ToolCallEnd {
+                        tool_call_id: s(tool_call_id),
+                        tool_name: s(tool_name),
+                        outcome: *outcome,
+                        error: s(error),
+                        duration_ms: ropt(*duration_ms),
+                        result: s(result),
+                        documents: s(documents),
+                    },
+                ),
+            // Appended in 0.1.1: absent in a 0.1.0 plugin, and skipped.
+            Hook::SessionStart { resumed_from } => plugin.give(ctx, SessionStart { resumed_from: s(resumed_from) }),
+            Hook::SessionEnd { reason, message_count, duration_ms } => plugin.give(
+                ctx,
+                SessionEnd { reason: s(reason), message_count: ropt(*message_count), duration_ms: ropt(*duration_ms) },
+            ),
+            Hook::SubagentSpawned { child_session_key, child_agent_id, label, model } => plugin.give(
+                ctx,
+                SubagentSpawned {
                     child_session_key: s(child_session_key),
                     child_agent_id: s(child_agent_id),
                     label: s(label),
                     model: s(model),
-                };
-                give(hooks.on_subagent_spawned(), state, ctx, e)
-            }
-            Hook::SubagentEnded { child_session_key, outcome, error } => {
-                let e = SubagentEnded { child_session_key: s(child_session_key), outcome: *outcome, error: s(error) };
-                give(hooks.on_subagent_ended(), state, ctx, e)
-            }
+                },
+            ),
+            Hook::SubagentEnded { child_session_key, outcome, error } => plugin.give(
+                ctx,
+                SubagentEnded { child_session_key: s(child_session_key), outcome: *outcome, error: s(error) },
+            ),
         }
     }
 
     pub fn flush(&self, timeout_ms: u64) -> Result<(), String> {
-        self.object.hooks.flush()(&self.object.state, timeout_ms).into_result().map_err(Into::into)
+        self.object.flush(timeout_ms)
     }
 
     pub fn shutdown(&self, timeout_ms: u64) -> Result<(), String> {
-        self.object.hooks.shutdown()(&self.object.state, timeout_ms).into_result().map_err(Into::into)
+        self.object.shutdown(timeout_ms)
     }
 
     pub fn stats(&self) -> PluginStats {
-        self.object.hooks.stats()(&self.object.state)
+        self.object.stats()
     }
 
     /// Names of the hooks this plugin's interface version lacks (the host skips them).
     pub fn missing_hooks(&self) -> Vec<&'static str> {
-        let h = self.object.hooks;
+        let h = self.object.hooks();
         [
             ("session_start", h.on_session_start().is_none()),
             ("session_end", h.on_session_end().is_none()),
@@ -260,20 +243,6 @@ impl LoadedPlugin {
         .filter_map(|(name, missing)| missing.then_some(name))
         .collect()
     }
-}
-
-/// Calls `hook` (when the plugin has it) with `event` lent for the call; whether it was called.
-/// The hooks of 0.1.0 are always there (`Some`); later ones read as `None` from an older plugin.
-fn give<T: PrefixTypeTrait>(
-    hook: Option<extern "C" fn(&PluginState, EventContextRef<'_>, T::PrefixRef)>,
-    state: &PluginState,
-    ctx: EventContextRef<'_>,
-    event: T,
-) -> bool {
-    let Some(hook) = hook else { return false };
-    // SAFETY (`lend`): the hook returns nothing, so the reference cannot come back out of it.
-    unsafe { lend(event, |e| hook(state, ctx, e)) };
-    true
 }
 
 fn context(ctx: &Ctx) -> EventContext<'_> {

@@ -16,7 +16,7 @@
 
 use crate::log_sink;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
-use openclaw_plugin_api::LogLevel;
+use openclaw_plugin_api::{now_ms, LogLevel};
 use openclaw_plugin_host::openclaw::payload::Capture;
 use openclaw_plugin_host::openclaw::{HookContext, OpenClawHook, Translator};
 use openclaw_plugin_host::plugin_set::stats_json;
@@ -24,7 +24,7 @@ use openclaw_plugin_host::{HostEvent, PluginSet};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 /// The most the hooks waiting for the host's thread may hold (their texts and a fixed overhead
 /// each): they wait only while the plugins start, or while the thread is descheduled.
@@ -213,10 +213,6 @@ fn stop(plugins: &PluginSet, deadline: Instant) -> String {
         .filter_map(|(plugin, result)| result.err().map(|e| format!("{}: {e}", plugin.id)))
         .collect();
     left.join("; ")
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 
 /// How much content the hooks' payloads give the plugins, from the settings `start` was given.

@@ -6,7 +6,7 @@ use napi::{Env, Task};
 use napi_derive::napi;
 use openclaw_plugin_api::abi_stable::prefix_type::PrefixTypeTrait;
 use openclaw_plugin_api::abi_stable::std_types::RStr;
-use openclaw_plugin_api::{DoctorCheck, HostHandle, HostHandleRef, LogLevel};
+use openclaw_plugin_api::{contain_host_panic, DoctorCheck, HostHandle, HostHandleRef, LogLevel};
 use openclaw_plugin_host::doctor::{all_pass, checks as host_checks, report_json, report_text};
 use std::io::Write;
 use std::path::Path;
@@ -29,7 +29,9 @@ pub struct Doctor {
 /// A CLI command's plugins log straight to stderr (no gateway logger to hand lines to), warnings
 /// and errors only: the report is the output.
 extern "C" fn to_stderr(level: LogLevel, line: RStr<'_>) {
-    let _ = writeln!(std::io::stderr().lock(), "[mlflow] {}: {}", level.as_str(), line.as_str());
+    contain_host_panic(|| {
+        let _ = writeln!(std::io::stderr().lock(), "[mlflow] {}: {}", level.as_str(), line.as_str());
+    });
 }
 
 pub(crate) fn host_handle() -> HostHandleRef {

@@ -9,7 +9,7 @@
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use openclaw_plugin_api::abi_stable::prefix_type::PrefixTypeTrait;
 use openclaw_plugin_api::abi_stable::std_types::RStr;
-use openclaw_plugin_api::{HostHandle, HostHandleRef, LogLevel};
+use openclaw_plugin_api::{contain_host_panic, HostHandle, HostHandleRef, LogLevel};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
@@ -50,7 +50,7 @@ pub fn log(level: LogLevel, line: &str) {
 }
 
 extern "C" fn plugin_log(level: LogLevel, line: RStr<'_>) {
-    queue(level, line.as_str().to_string());
+    contain_host_panic(|| queue(level, line.as_str().to_string()));
 }
 
 fn queue(level: LogLevel, line: String) {

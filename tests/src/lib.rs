@@ -915,6 +915,4 @@ pub fn write_recording(runs: &[Vec<Value>]) -> std::path::PathBuf {
     path
 }
 
-pub fn now_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64
-}
+pub use openclaw_plugin_api::now_ms;

@@ -210,7 +210,12 @@ fn the_overview_counts_the_turns_and_the_tools_that_ran() {
     let usage = lines_from(&usage, "Traces");
     assert_eq!(usage[1], turns.to_string(), "the Traces chart's count:\n{usage:#?}");
 
-    let tools = read_overview_tab(&mlflow.uri, &experiment, "Tool calls", &[r#"button "tool.read""#, r#"button "tool.sessions_spawn""#]);
+    let tools = read_overview_tab(
+        &mlflow.uri,
+        &experiment,
+        "Tool calls",
+        &[r#"button "tool.read""#, r#"button "tool.sessions_spawn""#],
+    );
     let tools: Vec<&str> = tools.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
     // The table: Tool, Calls, Success, Latency (AVG), a line each.
     let row = |tool: &str| -> Vec<&str> {

@@ -115,23 +115,7 @@ fn split_userinfo(uri: &str) -> (String, Option<(String, String)>) {
 /// `%XX` escapes decoded (URL userinfo, `OTEL_EXPORTER_OTLP_HEADERS` values); a `%` that starts
 /// no escape stays as it is.
 pub fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok());
-        match (bytes[i], hex) {
-            (b'%', Some(byte)) => {
-                out.push(byte);
-                i += 3;
-            }
-            (b, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    percent_encoding::percent_decode_str(text).decode_utf8_lossy().into_owned()
 }
 
 /// A URL as it may be printed (logs, errors, the doctor): without credentials, query or fragment,

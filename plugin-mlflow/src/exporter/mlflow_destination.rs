@@ -15,6 +15,7 @@ use crate::log::{Log, Throttle};
 use crate::stats::Counters;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use time::format_description::well_known::Rfc3339;
 
 /// How often a persisting problem is logged again (once per interval, not once per attempt).
 const REPEAT_LOG_EVERY: Duration = Duration::from_secs(60);
@@ -454,19 +455,13 @@ impl Destination for MlflowDestination {
 }
 
 pub(super) fn host_name() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .unwrap_or_else(|_| "unknown-host".into())
+    gethostname::gethostname().to_string_lossy().into_owned()
 }
 
-/// `2026-11-25T17:37:46Z` (UTC) from milliseconds since the epoch.
+/// `2026-11-25T17:37:46Z` (UTC, RFC 3339) from milliseconds since the epoch, to the second.
 fn iso8601(ms: u64) -> String {
-    const FORMAT: &[time::format_description::BorrowedFormatItem<'_>] =
-        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .ok()
-        .and_then(|t| t.format(FORMAT).ok())
-        .unwrap_or_else(|| format!("{ms}ms"))
+    let second = time::OffsetDateTime::from_unix_timestamp((ms / 1000) as i64);
+    second.ok().and_then(|t| t.format(&Rfc3339).ok()).unwrap_or_else(|| format!("{ms}ms"))
 }
 
 #[cfg(test)]

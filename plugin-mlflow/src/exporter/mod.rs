@@ -85,9 +85,7 @@ pub(crate) fn resource(service_name: &str) -> Resource {
         .build()
 }
 
-pub(crate) fn now_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
-}
+pub(crate) use openclaw_plugin_api::now_ms;
 
 /// Where traces go, as `TraceIds` scopes them: the same turn to the same MLflow experiment (in the
 /// same workspace, and the same OTLP endpoint) is the same trace; to another, another.

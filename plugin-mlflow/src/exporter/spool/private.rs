@@ -11,8 +11,7 @@ use std::path::Path;
 
 /// The user this process runs as.
 fn euid() -> u32 {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() }
+    rustix::process::geteuid().as_raw()
 }
 
 fn refuse(dir: &Path, why: String) -> io::Error {

@@ -228,7 +228,7 @@ fn a_spool_directory_that_is_a_link_or_others_may_write_to_is_refused() {
 #[test]
 fn a_spool_directory_of_another_user_is_refused() {
     // Root can give a directory away; another user finds one that is root's.
-    let foreign = if unsafe { libc::geteuid() } == 0 {
+    let foreign = if rustix::process::geteuid().is_root() {
         let dir = stream_dir("foreign");
         std::fs::create_dir_all(dir.parent().unwrap()).unwrap();
         std::os::unix::fs::chown(dir.parent().unwrap(), Some(65534), Some(65534)).unwrap();
