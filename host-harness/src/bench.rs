@@ -30,7 +30,7 @@ fn message(name: &str, session: usize, n: usize, ts: u64, payload: &Payload) -> 
         agent_id: format!("bench{}", session % 8),
         channel: "bench".into(),
     };
-    let at = |dt: u64| Ctx { ts_ms: ts + dt, ..ctx.clone() };
+    let at = |dt: u64| ctx.at(ts + dt);
     let usage = TokenUsage { input: 2000, output: 150, cache_read: 12_000, cache_write: 0, total: 14_150 };
     let model_end = |i: u32, response: &str| Hook::ModelCallEnd {
         call_id: format!("{}:model:{i}", ctx.run_id),

@@ -84,7 +84,7 @@ impl Scenario {
     }
 
     pub fn end_session(&mut self, session: &Ctx, at_ms: u64, message_count: u64) {
-        let ctx = Ctx { ts_ms: at_ms, ..session.clone() };
+        let ctx = session.at(at_ms);
         let duration = at_ms.saturating_sub(session.ts_ms);
         self.push(
             &ctx,

@@ -3,7 +3,9 @@
 
 use openclaw_plugin_api::{ModelCost, Outcome, TokenUsage};
 
-#[derive(Clone, Debug, Default)]
+/// Who and where a hook call happened: the interface's `EventContext`, owned. An empty string is
+/// "not given".
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Ctx {
     pub ts_ms: u64,
     pub run_id: String,
@@ -11,6 +13,18 @@ pub struct Ctx {
     pub session_id: String,
     pub agent_id: String,
     pub channel: String,
+}
+
+impl Ctx {
+    /// The same context at another time.
+    pub fn at(&self, ts_ms: u64) -> Ctx {
+        Ctx { ts_ms, ..self.clone() }
+    }
+
+    /// The bytes its texts hold: what a queue of hooks bounds.
+    pub fn text_bytes(&self) -> usize {
+        [&self.run_id, &self.session_key, &self.session_id, &self.agent_id, &self.channel].iter().map(|t| t.len()).sum()
+    }
 }
 
 #[derive(Clone, Debug)]

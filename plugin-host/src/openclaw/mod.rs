@@ -45,21 +45,6 @@ pub const RUN_START_HOOKS: [&str; 6] = [
     "llm_input",
 ];
 
-/// Who and where, as OpenClaw's hook event and context give it; an empty string is "not given".
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct HookContext {
-    /// The gateway's clock when the hook ran, milliseconds since the Unix epoch.
-    pub ts_ms: u64,
-    pub run_id: String,
-    pub session_key: String,
-    pub session_id: String,
-    pub agent_id: String,
-    /// `channel`, else `messageProvider` (e.g. `webchat`).
-    pub channel: String,
-    /// `user`, `cron`, `heartbeat`, ...
-    pub trigger: String,
-}
-
 /// What a run's first model call receives, from `llm_input`, as JSON text ("" when absent or not
 /// captured): its messages (the interface's `input_messages`: the system prompt, the history and
 /// the prompt) and the tools it is offered (`tool_definitions`).
@@ -85,6 +70,8 @@ pub enum OpenClawHook {
     /// the run's first model call receives.
     RunStarted {
         prompt: String,
+        /// `user`, `cron`, `heartbeat`, ...
+        trigger: String,
         model_input: ModelInput,
     },
     ModelCallStarted {
@@ -171,7 +158,9 @@ impl OpenClawHook {
         use OpenClawHook::*;
         let texts: &[&String] = match self {
             MessageReceived => &[],
-            RunStarted { prompt, model_input } => &[prompt, &model_input.messages, &model_input.tool_definitions],
+            RunStarted { prompt, trigger, model_input } => {
+                &[prompt, trigger, &model_input.messages, &model_input.tool_definitions]
+            }
             ModelCallStarted { call_id, provider, model } => &[call_id, provider, model],
             ModelCallEnded { call_id, provider, model, error, .. } => &[call_id, provider, model, error],
             AssistantMessage { text, tool_calls, error, .. } => &[text, tool_calls, error],
@@ -191,16 +180,6 @@ impl OpenClawHook {
             }
         };
         texts.iter().map(|t| t.len()).sum()
-    }
-}
-
-impl HookContext {
-    /// The bytes its texts hold.
-    pub fn text_bytes(&self) -> usize {
-        [&self.run_id, &self.session_key, &self.session_id, &self.agent_id, &self.channel, &self.trigger]
-            .iter()
-            .map(|t| t.len())
-            .sum()
     }
 }
 
@@ -230,28 +209,9 @@ impl Default for Limits {
     }
 }
 
-/// What a run's first hook said, kept to fill hooks that carry less context.
-#[derive(Clone, Debug, Default)]
-struct RunInfo {
-    session_key: String,
-    session_id: String,
-    agent_id: String,
-    channel: String,
-}
-
-impl RunInfo {
-    fn of(cx: &HookContext) -> RunInfo {
-        RunInfo {
-            session_key: cx.session_key.clone(),
-            session_id: cx.session_id.clone(),
-            agent_id: agent_or_from_key(&cx.agent_id, &cx.session_key),
-            channel: cx.channel.clone(),
-        }
-    }
-}
-
 struct OpenRun {
-    info: RunInfo,
+    /// What the run's first hook said ([`run_context`]), to fill hooks that carry less context.
+    context: Ctx,
     last_seen_ms: u64,
     /// A model call that ended, waiting for its reply (usage, cost, text).
     awaiting_reply: Option<HeldCall>,
@@ -313,7 +273,7 @@ impl Translator {
     }
 
     /// Translates one hook, appending the interface events it yields to `out`.
-    pub fn push(&mut self, cx: HookContext, hook: OpenClawHook, out: &mut Vec<HostEvent>) {
+    pub fn push(&mut self, cx: Ctx, hook: OpenClawHook, out: &mut Vec<HostEvent>) {
         self.release_due(cx.ts_ms, out);
         if !cx.session_key.is_empty() && !cx.session_id.is_empty() {
             bounded_insert(&mut self.session_ids, &cx.session_key, cx.session_id.clone(), self.limits.max_sessions);
@@ -324,7 +284,9 @@ impl Translator {
                     bounded_insert(&mut self.received_at, &cx.session_key, cx.ts_ms, self.limits.max_sessions);
                 }
             }
-            OpenClawHook::RunStarted { prompt, model_input } => self.run_started(cx, prompt, model_input, out),
+            OpenClawHook::RunStarted { prompt, trigger, model_input } => {
+                self.run_started(cx, prompt, trigger, model_input, out)
+            }
             OpenClawHook::ModelCallStarted { call_id, provider, model } => {
                 if let Some(ctx) = self.run_ctx(&cx, out) {
                     let ModelInput { messages, tool_definitions } = self
@@ -507,7 +469,14 @@ impl Translator {
         }
     }
 
-    fn run_started(&mut self, cx: HookContext, prompt: String, model_input: ModelInput, out: &mut Vec<HostEvent>) {
+    fn run_started(
+        &mut self,
+        cx: Ctx,
+        prompt: String,
+        trigger: String,
+        model_input: ModelInput,
+        out: &mut Vec<HostEvent>,
+    ) {
         if cx.run_id.is_empty() {
             return;
         }
@@ -520,22 +489,19 @@ impl Translator {
             return; // a later start hook of a run already started
         }
         let started_ms = self.received_at.remove(&cx.session_key).filter(|&r| r <= cx.ts_ms).unwrap_or(cx.ts_ms);
-        let info = RunInfo::of(&cx);
-        let ctx = ctx_of(&cx.run_id, &info, started_ms);
-        self.open(cx.run_id.clone(), info, cx.ts_ms);
+        let context = run_context(&cx);
+        let ctx = context.at(started_ms);
+        self.open(context, cx.ts_ms);
         if let Some(run) = self.runs.get_mut(&cx.run_id) {
             run.first_call_input = model_input;
         }
-        out.push(HostEvent {
-            ctx,
-            hook: Hook::MessageStart { prompt: preview::readable(&prompt), trigger: cx.trigger },
-        });
+        out.push(HostEvent { ctx, hook: Hook::MessageStart { prompt: preview::readable(&prompt), trigger } });
     }
 
     /// The interface context for a hook of a run, releasing the run's held call first (a later
     /// hook of the run means its reply is not coming). A recording or a gateway may begin in the
     /// middle of a run: the hook's own context then stands in for the run's first hook.
-    fn run_ctx(&mut self, cx: &HookContext, out: &mut Vec<HostEvent>) -> Option<Ctx> {
+    fn run_ctx(&mut self, cx: &Ctx, out: &mut Vec<HostEvent>) -> Option<Ctx> {
         if cx.run_id.is_empty() {
             return None;
         }
@@ -545,23 +511,23 @@ impl Translator {
             if let Some(held) = run.awaiting_reply.take() {
                 out.push(held.event);
             }
-            return Some(ctx_of(&cx.run_id, &run.info, cx.ts_ms));
+            return Some(run.context.at(cx.ts_ms));
         }
         if cx.session_key.is_empty() {
             return None;
         }
-        let info = RunInfo::of(cx);
-        let ctx = ctx_of(&cx.run_id, &info, cx.ts_ms);
+        let context = run_context(cx);
         if !self.ended.contains(&cx.run_id) {
-            self.open(cx.run_id.clone(), info, cx.ts_ms);
+            self.open(context.clone(), cx.ts_ms);
         }
-        Some(ctx)
+        Some(context)
     }
 
-    fn open(&mut self, run_id: String, info: RunInfo, now_ms: u64) {
-        bounded_insert(&mut self.open_run_of_session, &info.session_key, run_id.clone(), self.limits.max_sessions);
+    fn open(&mut self, context: Ctx, now_ms: u64) {
+        let run_id = context.run_id.clone();
+        bounded_insert(&mut self.open_run_of_session, &context.session_key, run_id.clone(), self.limits.max_sessions);
         let run = OpenRun {
-            info,
+            context,
             last_seen_ms: now_ms,
             awaiting_reply: None,
             held_end: None,
@@ -583,8 +549,8 @@ impl Translator {
     /// Drops a run's state, and its session's pointer to it.
     fn close_run(&mut self, run_id: &str) {
         if let Some(run) = self.runs.remove(run_id) {
-            if self.open_run_of_session.get(&run.info.session_key).is_some_and(|r| r == run_id) {
-                self.open_run_of_session.remove(&run.info.session_key);
+            if self.open_run_of_session.get(&run.context.session_key).is_some_and(|r| r == run_id) {
+                self.open_run_of_session.remove(&run.context.session_key);
             }
         }
     }
@@ -630,7 +596,7 @@ impl Translator {
     }
 
     /// Subagent hooks happen in the requester's session and name a run.
-    fn requester_ctx(&self, cx: &HookContext, requester_session_key: &str) -> Ctx {
+    fn requester_ctx(&self, cx: &Ctx, requester_session_key: &str) -> Ctx {
         let parent = if requester_session_key.is_empty() { &cx.session_key } else { requester_session_key };
         let session_id = self.session_ids.get(parent).cloned().unwrap_or_default();
         Ctx {
@@ -672,26 +638,14 @@ fn fill_reply(
     }
 }
 
-fn ctx_of(run_id: &str, info: &RunInfo, ts_ms: u64) -> Ctx {
-    Ctx {
-        ts_ms,
-        run_id: run_id.to_string(),
-        session_key: info.session_key.clone(),
-        session_id: info.session_id.clone(),
-        agent_id: info.agent_id.clone(),
-        channel: info.channel.clone(),
-    }
+/// A run's context from its first hook: the agent from the session key when the hook names none.
+fn run_context(cx: &Ctx) -> Ctx {
+    Ctx { agent_id: agent_or_from_key(&cx.agent_id, &cx.session_key), ..cx.clone() }
 }
 
-fn session_ctx(cx: &HookContext) -> Ctx {
-    Ctx {
-        ts_ms: cx.ts_ms,
-        run_id: String::new(),
-        session_key: cx.session_key.clone(),
-        session_id: cx.session_id.clone(),
-        agent_id: agent_or_from_key(&cx.agent_id, &cx.session_key),
-        channel: String::new(),
-    }
+/// A session hook's context: no run, no channel.
+fn session_ctx(cx: &Ctx) -> Ctx {
+    Ctx { run_id: String::new(), channel: String::new(), ..run_context(cx) }
 }
 
 /// `main` in `agent:main:webchat`.

@@ -8,7 +8,8 @@
 //! walked until the budget is spent, and nothing reads a content part no plugin captures
 //! (`llm_input`'s system prompt and tool definitions are tens of KB on every run).
 
-use super::{HookContext, ModelInput, OpenClawHook, RUN_START_HOOKS};
+use super::{ModelInput, OpenClawHook, RUN_START_HOOKS};
+use crate::host_event::Ctx;
 use openclaw_plugin_api::{ContentParts, ModelCost, Outcome, TokenUsage};
 
 /// The most an id, name or label keeps (the plugin keeps as much).
@@ -138,7 +139,7 @@ pub fn read_hook<P: Payload>(
     event: &P,
     ctx: &P,
     capture: Capture,
-) -> Option<(HookContext, OpenClawHook)> {
+) -> Option<(Ctx, OpenClawHook)> {
     // Reads content of one part: nothing when no plugin captures it.
     let part = |on: bool| Reader { capture, on };
     let r = part(false);
@@ -153,6 +154,7 @@ pub fn read_hook<P: Payload>(
                 let previews = part(parts.previews);
                 first_non_empty([previews.content(event.field("cleanedBody")), previews.content(event.field("prompt"))])
             },
+            trigger: r.label(ctx.field("trigger")),
             model_input: if h == "llm_input" { part(true).model_input(event) } else { ModelInput::default() },
         },
         "model_call_started" => OpenClawHook::ModelCallStarted {
@@ -261,14 +263,13 @@ pub fn read_hook<P: Payload>(
     // After the hook's own fields: a hook of no use (most `before_message_write` calls) costs no
     // context reads.
     let channel = r.label(ctx.field("channel"));
-    let context = HookContext {
+    let context = Ctx {
         ts_ms,
         run_id: r.label(field("runId")),
         session_key: r.label(field("sessionKey")),
         session_id: r.label(field("sessionId")),
         agent_id: r.label(field("agentId")),
         channel: if channel.is_empty() { r.label(ctx.field("messageProvider")) } else { channel },
-        trigger: r.label(ctx.field("trigger")),
     };
     Some((context, translated))
 }

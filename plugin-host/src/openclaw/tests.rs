@@ -159,15 +159,14 @@ fn the_translator_keeps_nothing_once_the_recording_is_done() {
     assert_eq!(t.open_runs(), 0, "every recorded run ended");
 }
 
-fn cx(ts: u64, run: &str, session: &str) -> HookContext {
-    HookContext {
+fn cx(ts: u64, run: &str, session: &str) -> Ctx {
+    Ctx {
         ts_ms: ts,
         run_id: run.into(),
         session_key: session.into(),
         session_id: format!("id-{session}"),
         agent_id: String::new(),
         channel: String::new(),
-        trigger: "user".into(),
     }
 }
 
@@ -203,7 +202,8 @@ fn usage_of(e: &HostEvent) -> Option<u64> {
 fn interleaved_sessions_each_get_their_own_replies() {
     let mut t = Translator::default();
     let mut out = Vec::new();
-    let start = || OpenClawHook::RunStarted { prompt: "hi".into(), model_input: ModelInput::default() };
+    let start =
+        || OpenClawHook::RunStarted { prompt: "hi".into(), trigger: "user".into(), model_input: ModelInput::default() };
     t.push(cx(1, "r1", "agent:a:main"), start(), &mut out);
     t.push(cx(2, "r2", "agent:b:main"), start(), &mut out);
     t.push(cx(3, "r1", "agent:a:main"), call_ended("r1:model:1"), &mut out);
@@ -223,7 +223,7 @@ fn a_call_ended_as_completed_whose_reply_is_an_error_is_a_failed_call() {
     let mut out = Vec::new();
     t.push(
         cx(1, "r1", "s1"),
-        OpenClawHook::RunStarted { prompt: "hi".into(), model_input: ModelInput::default() },
+        OpenClawHook::RunStarted { prompt: "hi".into(), trigger: "user".into(), model_input: ModelInput::default() },
         &mut out,
     );
     t.push(cx(2, "r1", "s1"), call_ended("c1"), &mut out);
@@ -253,7 +253,7 @@ fn a_call_whose_reply_never_comes_goes_out_at_the_runs_next_hook_or_its_deadline
     let mut out = Vec::new();
     t.push(
         cx(1, "r1", "s1"),
-        OpenClawHook::RunStarted { prompt: String::new(), model_input: ModelInput::default() },
+        OpenClawHook::RunStarted { prompt: String::new(), trigger: "user".into(), model_input: ModelInput::default() },
         &mut out,
     );
     t.push(cx(2, "r1", "s1"), call_ended("c1"), &mut out);
@@ -271,7 +271,7 @@ fn a_call_whose_reply_never_comes_goes_out_at_the_runs_next_hook_or_its_deadline
     assert_eq!(out.len(), 3);
     t.push(
         cx(500, "other", "s2"),
-        OpenClawHook::RunStarted { prompt: String::new(), model_input: ModelInput::default() },
+        OpenClawHook::RunStarted { prompt: String::new(), trigger: "user".into(), model_input: ModelInput::default() },
         &mut out,
     );
     assert!(matches!(&out[3].hook, Hook::ModelCallEnd { call_id, .. } if call_id == "c2"), "released by its deadline");
@@ -290,7 +290,7 @@ fn the_diagnostic_fills_a_call_by_its_id_and_a_late_duplicate_is_ignored() {
     let mut out = Vec::new();
     t.push(
         cx(1, "r1", "s1"),
-        OpenClawHook::RunStarted { prompt: String::new(), model_input: ModelInput::default() },
+        OpenClawHook::RunStarted { prompt: String::new(), trigger: "user".into(), model_input: ModelInput::default() },
         &mut out,
     );
     t.push(cx(2, "r1", "s1"), call_ended("c1"), &mut out);
@@ -317,7 +317,7 @@ fn a_failed_runs_end_waits_for_a_retry_and_goes_out_once_when_none_comes() {
     let mut out = Vec::new();
     t.push(
         cx(1, "r1", "s1"),
-        OpenClawHook::RunStarted { prompt: String::new(), model_input: ModelInput::default() },
+        OpenClawHook::RunStarted { prompt: String::new(), trigger: "user".into(), model_input: ModelInput::default() },
         &mut out,
     );
     t.push(cx(2, "r1", "s1"), agent_end(false), &mut out);
@@ -340,7 +340,7 @@ fn a_successful_end_goes_out_at_once() {
     let mut out = Vec::new();
     t.push(
         cx(1, "r1", "s1"),
-        OpenClawHook::RunStarted { prompt: String::new(), model_input: ModelInput::default() },
+        OpenClawHook::RunStarted { prompt: String::new(), trigger: "user".into(), model_input: ModelInput::default() },
         &mut out,
     );
     t.push(cx(2, "r1", "s1"), agent_end(true), &mut out);
@@ -354,7 +354,7 @@ fn a_retried_run_is_one_trace_ending_with_its_last_attempt() {
     let mut out = Vec::new();
     t.push(
         cx(1, "r1", "s1"),
-        OpenClawHook::RunStarted { prompt: String::new(), model_input: ModelInput::default() },
+        OpenClawHook::RunStarted { prompt: String::new(), trigger: "user".into(), model_input: ModelInput::default() },
         &mut out,
     );
     for (attempt, ts) in [(1u64, 10u64), (2, 800), (3, 3000)] {
@@ -383,7 +383,11 @@ fn open_runs_stay_within_the_bound() {
     for i in 0..10_000u64 {
         t.push(
             cx(i, &format!("r{i}"), &format!("s{i}")),
-            OpenClawHook::RunStarted { prompt: String::new(), model_input: ModelInput::default() },
+            OpenClawHook::RunStarted {
+                prompt: String::new(),
+                trigger: "user".into(),
+                model_input: ModelInput::default(),
+            },
             &mut out,
         );
         assert!(t.open_runs() <= 100, "{} open after {i}", t.open_runs());
@@ -399,7 +403,7 @@ fn the_channel_message_time_starts_the_run_and_the_models_timestamp_is_not_the_p
     let prompt = "[Wed 2026-11-25 17:31 UTC] Please read hello.txt".to_string();
     t.push(
         cx(130, "r1", "agent:main:webchat"),
-        OpenClawHook::RunStarted { prompt, model_input: ModelInput::default() },
+        OpenClawHook::RunStarted { prompt, trigger: "user".into(), model_input: ModelInput::default() },
         &mut out,
     );
     assert_eq!(out[0].ctx.ts_ms, 100);
@@ -443,9 +447,12 @@ fn a_tool_called_through_the_tool_search_bridge_is_one_call_of_that_tool() {
 fn a_bridge_call_that_ran_nothing_is_kept_with_its_error() {
     let mut t = Translator::default();
     let mut out = Vec::new();
-    let cx =
-        |ts| HookContext { ts_ms: ts, run_id: "r".into(), session_key: "agent:main:x".into(), ..Default::default() };
-    t.push(cx(1), OpenClawHook::RunStarted { prompt: "hi".into(), model_input: ModelInput::default() }, &mut out);
+    let cx = |ts| Ctx { ts_ms: ts, run_id: "r".into(), session_key: "agent:main:x".into(), ..Default::default() };
+    t.push(
+        cx(1),
+        OpenClawHook::RunStarted { prompt: "hi".into(), trigger: "user".into(), model_input: ModelInput::default() },
+        &mut out,
+    );
     let start = OpenClawHook::ToolCallStarted {
         tool_call_id: "call_9".into(),
         tool_name: "no_such_tool".into(),
@@ -538,7 +545,8 @@ fn retrieval_results_become_documents_with_their_source() {
 fn a_shorter_deadline_held_later_is_released_first() {
     let mut t = Translator::new(Limits { reply_wait_ms: 100, end_grace_ms: 5_000, ..Limits::default() });
     let mut out = Vec::new();
-    let start = || OpenClawHook::RunStarted { prompt: "hi".into(), model_input: ModelInput::default() };
+    let start =
+        || OpenClawHook::RunStarted { prompt: "hi".into(), trigger: "user".into(), model_input: ModelInput::default() };
     let failed =
         OpenClawHook::AgentEnded { success: false, error: "boom".into(), duration_ms: None, response: String::new() };
     t.push(cx(1, "failed", "s1"), start(), &mut out);
