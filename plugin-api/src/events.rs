@@ -105,6 +105,11 @@ pub struct EventContext<'a> {
     pub channel: RStr<'a>,
 }
 
+/// The agent an OpenClaw session key names: `main` in `agent:main:webchat`, "" when it names none.
+pub fn agent_of_session_key(session_key: &str) -> &str {
+    session_key.strip_prefix("agent:").and_then(|rest| rest.split(':').next()).unwrap_or("")
+}
+
 /// Milliseconds since the Unix epoch by this machine's clock: the clock of [`EventContext::ts_ms`].
 pub fn now_ms() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)

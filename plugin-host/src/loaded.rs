@@ -49,39 +49,11 @@ pub fn discover(dir: &Path, log: &dyn Fn(LogLevel, &str)) -> Vec<PluginLibrary> 
             }
             Err(e) => log(
                 LogLevel::Warn,
-                &format!(
-                    "skipping {}: not a compatible OpenClaw plugin: {}",
-                    path.display(),
-                    summarise(&e.to_string())
-                ),
+                &format!("skipping {}: not a compatible OpenClaw plugin: {}", path.display(), e.summary()),
             ),
         }
     }
     found
-}
-
-/// `abi_stable`'s errors span hundreds of lines; a log line needs the gist: for a layout mismatch,
-/// each type that differs and how, else the first line of the message.
-fn summarise(error: &str) -> String {
-    let mut mismatches = Vec::new();
-    let mut current_type = "";
-    let mut lines = error.lines().map(str::trim).peekable();
-    while let Some(line) = lines.next() {
-        if line == "Layout of expected type:" {
-            lines.next(); // "--- Type Layout ---"
-            current_type = lines.next().unwrap_or("").trim_start_matches("type:");
-        } else if let Some(kind) = line.strip_prefix("Error:") {
-            let mismatch = format!("{current_type}: {kind}");
-            if !mismatches.contains(&mismatch) {
-                mismatches.push(mismatch);
-            }
-        }
-    }
-    if mismatches.is_empty() {
-        error.lines().map(str::trim).filter(|l| !l.is_empty()).take(4).collect::<Vec<_>>().join(" ")
-    } else {
-        format!("interface layout differs: {}", mismatches.join("; "))
-    }
 }
 
 impl PluginLibrary {

@@ -31,7 +31,7 @@ pub mod recording;
 mod tool_bridge;
 
 use crate::host_event::{Ctx, Hook, HostEvent};
-use openclaw_plugin_api::{ModelCost, Outcome, TokenUsage};
+use openclaw_plugin_api::{agent_of_session_key, ModelCost, Outcome, TokenUsage};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
 
@@ -604,7 +604,7 @@ impl Translator {
             run_id: cx.run_id.clone(),
             session_key: parent.to_string(),
             session_id,
-            agent_id: agent_from_session_key(parent),
+            agent_id: agent_of_session_key(parent).to_string(),
             channel: String::new(),
         }
     }
@@ -648,14 +648,9 @@ fn session_ctx(cx: &Ctx) -> Ctx {
     Ctx { run_id: String::new(), channel: String::new(), ..run_context(cx) }
 }
 
-/// `main` in `agent:main:webchat`.
-pub fn agent_from_session_key(key: &str) -> String {
-    key.strip_prefix("agent:").and_then(|rest| rest.split(':').next()).unwrap_or("").to_string()
-}
-
 fn agent_or_from_key(agent_id: &str, session_key: &str) -> String {
     if agent_id.is_empty() {
-        agent_from_session_key(session_key)
+        agent_of_session_key(session_key).to_string()
     } else {
         agent_id.to_string()
     }

@@ -77,7 +77,7 @@ fn agent_id(run: &RunTrace) -> &str {
     if !run.ctx.agent_id.is_empty() {
         return &run.ctx.agent_id;
     }
-    run.ctx.session_key.strip_prefix("agent:").and_then(|r| r.split(':').next()).unwrap_or("")
+    openclaw_plugin_api::agent_of_session_key(&run.ctx.session_key)
 }
 
 struct Builder<'a> {
