@@ -12,6 +12,7 @@
 
 mod env;
 mod file;
+mod manifest;
 mod validate;
 
 pub use env::{Env, ProcessEnv};
@@ -23,7 +24,10 @@ use file::{FileOtlp, FileSettings};
 use openclaw_plugin_api::ContentParts;
 use serde_json::Value;
 use std::time::Duration;
-use validate::{count, flag, http_url, json_type, millis, secret_text, sourced_text, text, Given, HttpUrl, Source};
+use validate::{
+    count, flag, flag_or, fraction, http_url, json_type, millis, secret_text, sourced_text, text, Given, HttpUrl,
+    Source,
+};
 
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -269,62 +273,49 @@ impl Config {
                     }
                     None => None,
                 },
-                insecure_skip_verify: flag(Given::file(file.insecure_skip_verify, "insecureSkipVerify"), false)?,
+                insecure_skip_verify: flag(file.insecure_skip_verify, "insecureSkipVerify")?,
             },
-            request_timeout: millis(Given::file(file.request_timeout_ms, "requestTimeoutMs"), 10_000, 100, 600_000)?,
+            request_timeout: millis(file.request_timeout_ms, "requestTimeoutMs")?,
             run_label: GATEWAY_RUN_LABEL,
         };
         let signals = Signals {
-            traces: flag(Given::file(file.track_traces, "trackTraces"), true)?,
-            token_usage: flag(Given::file(file.track_token_usage, "trackTokenUsage"), true)?,
-            costs: flag(Given::file(file.track_costs, "trackCosts"), true)?,
-            latency: flag(Given::file(file.track_latency, "trackLatency"), true)?,
+            traces: flag(file.track_traces, "trackTraces")?,
+            token_usage: flag(file.track_token_usage, "trackTokenUsage")?,
+            costs: flag(file.track_costs, "trackCosts")?,
+            latency: flag(file.track_latency, "trackLatency")?,
             prices: prices(Given::file(file.pricing, "pricing"))?,
         };
         let capture = Capture {
             parts: content_parts(Given::file(file.capture_content, "captureContent"))?,
-            max_content_bytes: count(Given::file(file.max_content_bytes, "maxContentBytes"), 8192, 0, 10_000_000)?,
-            max_history_messages: count(Given::file(file.max_history_messages, "maxHistoryMessages"), 20, 0, 1000)?,
+            max_content_bytes: count(file.max_content_bytes, "maxContentBytes")?,
+            max_history_messages: count(file.max_history_messages, "maxHistoryMessages")?,
             redact_patterns: redact_patterns(Given::file(file.redact_patterns, "redactPatterns"))?,
             retriever_tools: retriever_tools(Given::file(file.retriever_tools, "retrieverTools"))?,
         };
         let batching = Batching {
-            batch_size: count(Given::file(file.batch_size, "batchSize"), 100, 1, 10_000)?,
-            flush_interval: millis(Given::file(file.flush_interval_ms, "flushIntervalMs"), 5000, 10, 3_600_000)?,
-            max_in_flight: count(Given::file(file.max_concurrent_requests, "maxConcurrentRequests"), 4, 1, 64)?,
+            batch_size: count(file.batch_size, "batchSize")?,
+            flush_interval: millis(file.flush_interval_ms, "flushIntervalMs")?,
+            max_in_flight: count(file.max_concurrent_requests, "maxConcurrentRequests")?,
         };
         let limits = Limits {
-            message_timeout: millis(
-                Given::file(file.message_timeout_ms, "messageTimeoutMs"),
-                600_000,
-                1000,
-                86_400_000,
-            )?,
-            queue_capacity: count(Given::file(file.queue_capacity, "queueCapacity"), 20_000, 1, 10_000_000)?,
-            max_queue_bytes: count(Given::file(file.max_queue_bytes, "maxQueueBytes"), 64 << 20, 1024, 1 << 40)?,
-            max_buffered_traces: count(
-                Given::file(file.max_buffered_traces, "maxBufferedTraces"),
-                10_000,
-                1,
-                10_000_000,
-            )?,
+            message_timeout: millis(file.message_timeout_ms, "messageTimeoutMs")?,
+            queue_capacity: count(file.queue_capacity, "queueCapacity")?,
+            max_queue_bytes: count(file.max_queue_bytes, "maxQueueBytes")?,
+            max_buffered_traces: count(file.max_buffered_traces, "maxBufferedTraces")?,
         };
         let durability = Durability {
-            spool_dir: match flag(Given::file(file.spool, "spool"), true)? {
+            spool_dir: match flag(file.spool, "spool")? {
                 false => None,
                 true => {
                     text(Given::file(file.spool_dir, "spoolDir"))?.map(Into::into).or_else(|| default_spool_dir(env))
                 }
             },
-            max_spool_bytes: validate::whole(
-                Given::file(file.max_spool_bytes, "maxSpoolBytes"),
-                1 << 30,
-                64 << 10,
-                1 << 40,
-            )?,
+            max_spool_bytes: validate::whole(file.max_spool_bytes, "maxSpoolBytes")?,
         };
         Ok(Config {
-            enabled: flag(Given::file(file.enabled, "enabled"), false)?,
+            // Not the manifest's default (true): that is the gateway's, which loads the plugin only
+            // when its entry is enabled; `openclaw-host` starts it only when asked to.
+            enabled: flag_or(Given::file(file.enabled, "enabled"), false)?,
             destination,
             signals,
             capture,
@@ -530,8 +521,8 @@ fn parse_otlp(file: FileOtlp, env: &dyn Env) -> Result<OtlpConfig, String> {
             }),
         }
     };
-    let traces = flag(Given::file(file.traces, "otlp.traces"), true)?;
-    let metrics = flag(Given::file(file.metrics, "otlp.metrics"), true)?;
+    let traces = flag(file.traces, "otlp.traces")?;
+    let metrics = flag(file.metrics, "otlp.metrics")?;
     let mut headers = match Given::file(file.headers, "otlp.headers") {
         Some(Given { value: Value::Object(h), .. }) => h
             .into_iter()
@@ -547,9 +538,7 @@ fn parse_otlp(file: FileOtlp, env: &dyn Env) -> Result<OtlpConfig, String> {
         None => env.var("OTEL_EXPORTER_OTLP_HEADERS").map(|h| otel_headers(&h)).transpose()?.unwrap_or_default(),
     };
     let sample_rate = match Given::file(file.sample_rate, "otlp.sampleRate") {
-        Some(g) => {
-            g.value.as_f64().filter(|r| (0.0..=1.0).contains(r)).ok_or_else(|| g.refuse("a number from 0 to 1"))?
-        }
+        Some(g) => fraction(g, "otlp.sampleRate")?,
         None => otel_sample_rate(env)?.unwrap_or(1.0),
     };
     let traces_endpoint = match traces {
@@ -608,6 +597,35 @@ mod tests {
 
     use super::*;
     use std::collections::HashMap;
+
+    /// Every whole-number setting the manifest bounds is held to the manifest's range, and unset
+    /// takes the manifest's default: the gateway's check and the plugin's are one rule.
+    #[test]
+    fn every_bounded_setting_of_the_manifest_is_held_to_its_range_and_default() {
+        let manifest: Value = serde_json::from_str(include_str!("../../../package/openclaw.plugin.json")).unwrap();
+        let settings = manifest["configSchema"]["properties"].as_object().unwrap();
+        let mut checked = 0;
+        for (key, schema) in settings.iter().filter(|(_, s)| s["type"] == "integer") {
+            let (min, max) = (schema["minimum"].as_u64().unwrap(), schema["maximum"].as_u64().unwrap());
+            let expected = format!("`{key}`: expected an integer from {min} to {max}, got {}", max + 1);
+            let err = Config::parse(&format!(r#"{{{URI}, "{key}": {}}}"#, max + 1), &env(&[])).unwrap_err();
+            assert!(err.contains(&expected), "{err}");
+            for edge in [min, max] {
+                let at_edge = Config::parse(&format!(r#"{{{URI}, "{key}": {edge}}}"#), &env(&[]));
+                assert!(at_edge.is_ok(), "`{key}`: {edge} is within the manifest's range: {at_edge:?}");
+            }
+            // Where the whole-number settings land (the price table's map prints in no fixed order).
+            let bounded = |json: &str| {
+                let c = Config::parse(json, &env(&[])).unwrap();
+                format!("{:?} {:?} {:?} {:?} {:?}", c.destination, c.capture, c.batching, c.limits, c.durability)
+            };
+            let unset = bounded(&format!("{{{URI}}}"));
+            let at_default = bounded(&format!(r#"{{{URI}, "{key}": {}}}"#, schema["default"]));
+            assert_eq!(unset, at_default, "`{key}` unset is the manifest's default {}", schema["default"]);
+            checked += 1;
+        }
+        assert!(checked >= 11, "the manifest's eleven whole-number settings, at least: {checked}");
+    }
 
     struct FakeEnv(HashMap<&'static str, &'static str>);
 

@@ -1,6 +1,7 @@
 //! The third layer: each value checked against what its setting expects. Every message names where
 //! the value came from (the file's key, or the environment variable) and what was expected.
 
+use super::manifest;
 use serde_json::Value;
 
 /// Where a value came from.
@@ -38,7 +39,14 @@ impl Given {
     }
 }
 
-pub fn flag(given: Option<Given>, default: bool) -> Result<bool, String> {
+/// A true/false setting of the file; unset, the manifest's default.
+pub fn flag(value: Option<Value>, key: &'static str) -> Result<bool, String> {
+    let default = manifest::rule(key).default_flag();
+    flag_or(Given::file(value, key), default)
+}
+
+/// A true/false value with a default of the caller's (see `enabled`).
+pub fn flag_or(given: Option<Given>, default: bool) -> Result<bool, String> {
     match given {
         None => Ok(default),
         Some(Given { value: Value::Bool(b), .. }) => Ok(b),
@@ -46,9 +54,13 @@ pub fn flag(given: Option<Given>, default: bool) -> Result<bool, String> {
     }
 }
 
-pub fn whole(given: Option<Given>, default: u64, min: u64, max: u64) -> Result<u64, String> {
-    match given {
-        None => Ok(default),
+/// A whole-number setting of the file, within the manifest's minimum and maximum; unset, its
+/// default.
+pub fn whole(value: Option<Value>, key: &'static str) -> Result<u64, String> {
+    let rule = manifest::rule(key);
+    let (min, max) = (rule.minimum_whole(), rule.maximum_whole());
+    match Given::file(value, key) {
+        None => Ok(rule.default_whole()),
         Some(g) => match g.value.as_u64() {
             Some(n) if (min..=max).contains(&n) => Ok(n),
             _ => Err(g.refuse(&format!("an integer from {min} to {max}"))),
@@ -56,12 +68,23 @@ pub fn whole(given: Option<Given>, default: u64, min: u64, max: u64) -> Result<u
     }
 }
 
-pub fn millis(given: Option<Given>, default: u64, min: u64, max: u64) -> Result<std::time::Duration, String> {
-    whole(given, default, min, max).map(std::time::Duration::from_millis)
+pub fn millis(value: Option<Value>, key: &'static str) -> Result<std::time::Duration, String> {
+    whole(value, key).map(std::time::Duration::from_millis)
 }
 
-pub fn count(given: Option<Given>, default: u64, min: u64, max: u64) -> Result<usize, String> {
-    whole(given, default, min, max).map(|n| n as usize)
+pub fn count(value: Option<Value>, key: &'static str) -> Result<usize, String> {
+    whole(value, key).map(|n| n as usize)
+}
+
+/// A fractional setting, within the manifest's minimum and maximum (no default: the caller's
+/// fallback applies, e.g. an environment variable).
+pub fn fraction(given: Given, key: &'static str) -> Result<f64, String> {
+    let (min, max) = manifest::rule(key).range();
+    given
+        .value
+        .as_f64()
+        .filter(|r| (min..=max).contains(r))
+        .ok_or_else(|| given.refuse(&format!("a number from {min} to {max}")))
 }
 
 /// A non-empty string, trimmed.
