@@ -4,8 +4,9 @@
 
 use crate::{BenchOptions, Host};
 use hdrhistogram::Histogram;
+use openclaw_plugin_api::OwnedContext;
 use openclaw_plugin_api::{ModelCost, Outcome, TokenUsage};
-use openclaw_plugin_host::host_event::{Ctx, Hook, HostEvent, HOOK_KINDS};
+use openclaw_plugin_host::host_event::{Hook, HostEvent, HOOK_KINDS};
 use std::time::Instant;
 
 const PROMPT_BYTES: usize = 3 * 1024;
@@ -22,7 +23,7 @@ fn filler(n: usize, seed: &str) -> String {
 /// The 8 hook calls of one message: start, model, tool, model, end. `name` (`--name`) sets this
 /// host's turns apart from another's.
 fn message(name: &str, session: usize, n: usize, ts: u64, payload: &Payload) -> Vec<HostEvent> {
-    let ctx = Ctx {
+    let ctx = OwnedContext {
         ts_ms: ts,
         run_id: format!("bench{name}-{session}-{n}"),
         session_key: format!("agent:bench{}:bench{name}:direct:{session}", session % 8),

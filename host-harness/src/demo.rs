@@ -2,8 +2,9 @@
 //! Several sessions and agents, messages with one or more model calls and tools between them (one
 //! tool fails), one failed message, and one subagent with its own session.
 
+use openclaw_plugin_api::OwnedContext;
 use openclaw_plugin_api::{ModelCost, Outcome, TokenUsage};
-use openclaw_plugin_host::host_event::{Ctx, Hook, HostEvent};
+use openclaw_plugin_host::host_event::{Hook, HostEvent};
 
 pub use openclaw_plugin_api::now_ms;
 
@@ -36,7 +37,7 @@ pub struct Scenario {
 pub struct Run {
     events: Vec<HostEvent>,
     ids: Scenario,
-    ctx: Ctx,
+    ctx: OwnedContext,
     started_ms: u64,
     model_calls: u32,
 }
@@ -66,12 +67,12 @@ impl Scenario {
         run_uuid(self.seed, self.ids)
     }
 
-    fn push(&mut self, ctx: &Ctx, hook: Hook) {
+    fn push(&mut self, ctx: &OwnedContext, hook: Hook) {
         self.events.push(HostEvent { ctx: ctx.clone(), hook });
     }
 
-    pub fn session(&mut self, at_ms: u64, session_key: &str, agent_id: &str, channel: &str) -> Ctx {
-        let ctx = Ctx {
+    pub fn session(&mut self, at_ms: u64, session_key: &str, agent_id: &str, channel: &str) -> OwnedContext {
+        let ctx = OwnedContext {
             ts_ms: at_ms,
             run_id: String::new(),
             session_key: session_key.into(),
@@ -83,7 +84,7 @@ impl Scenario {
         ctx
     }
 
-    pub fn end_session(&mut self, session: &Ctx, at_ms: u64, message_count: u64) {
+    pub fn end_session(&mut self, session: &OwnedContext, at_ms: u64, message_count: u64) {
         let ctx = session.at(at_ms);
         let duration = at_ms.saturating_sub(session.ts_ms);
         self.push(
@@ -97,8 +98,8 @@ impl Scenario {
     }
 
     /// Starts a run in `session` at `at_ms`.
-    pub fn run(&mut self, session: &Ctx, at_ms: u64, prompt: &str) -> Run {
-        let ctx = Ctx { ts_ms: at_ms, run_id: self.next_id(), ..session.clone() };
+    pub fn run(&mut self, session: &OwnedContext, at_ms: u64, prompt: &str) -> Run {
+        let ctx = OwnedContext { ts_ms: at_ms, run_id: self.next_id(), ..session.clone() };
         // The run draws its ids from a namespace of its own, so that runs can be written side by side.
         let ids = Scenario::new(self.seed ^ (self.ids << 32));
         let mut run = Run { events: Vec::new(), ids, ctx, started_ms: at_ms, model_calls: 0 };
@@ -344,7 +345,7 @@ pub fn scenario(start_ms: u64) -> Vec<HostEvent> {
             )
             .spawn_subagent(&child_key, "eiffel-research", "anthropic/claude-haiku-4-5");
         let spawned_at = r.now();
-        let child_ctx = Ctx {
+        let child_ctx = OwnedContext {
             ts_ms: spawned_at,
             run_id: String::new(),
             session_key: child_key.clone(),

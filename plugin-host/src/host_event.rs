@@ -1,31 +1,8 @@
 //! One hook call as the host makes it, with owned data: what the demo, the replay and the bench
 //! produce and what [`crate::loaded::LoadedPlugin::dispatch`] turns into the interface's events.
 
+use openclaw_plugin_api::OwnedContext;
 use openclaw_plugin_api::{ModelCost, Outcome, TokenUsage};
-
-/// Who and where a hook call happened: the interface's `EventContext`, owned. An empty string is
-/// "not given".
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Ctx {
-    pub ts_ms: u64,
-    pub run_id: String,
-    pub session_key: String,
-    pub session_id: String,
-    pub agent_id: String,
-    pub channel: String,
-}
-
-impl Ctx {
-    /// The same context at another time.
-    pub fn at(&self, ts_ms: u64) -> Ctx {
-        Ctx { ts_ms, ..self.clone() }
-    }
-
-    /// The bytes its texts hold: what a queue of hooks bounds.
-    pub fn text_bytes(&self) -> usize {
-        [&self.run_id, &self.session_key, &self.session_id, &self.agent_id, &self.channel].iter().map(|t| t.len()).sum()
-    }
-}
 
 #[derive(Clone, Debug)]
 pub enum Hook {
@@ -131,7 +108,7 @@ impl Hook {
 
 #[derive(Clone, Debug)]
 pub struct HostEvent {
-    pub ctx: Ctx,
+    pub ctx: OwnedContext,
     pub hook: Hook,
 }
 

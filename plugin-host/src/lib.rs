@@ -19,7 +19,7 @@ pub mod openclaw;
 pub mod plugin_set;
 pub mod settings;
 
-pub use host_event::{Ctx, Hook, HostEvent, HOOK_KINDS};
+pub use host_event::{Hook, HostEvent, HOOK_KINDS};
 pub use loaded::{discover, LoadedPlugin, PluginLibrary};
 pub use plugin_set::PluginSet;
 

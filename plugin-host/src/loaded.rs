@@ -2,7 +2,7 @@
 //! calling their hooks. Every host (`openclaw-host`, the gateway's Node addon) goes through this,
 //! so a plugin gets the same checks and the same calls wherever it runs.
 
-use crate::host_event::{Ctx, Hook, HostEvent};
+use crate::host_event::{Hook, HostEvent};
 use openclaw_plugin_api::abi_stable::std_types::{ROption, RStr, RString};
 use openclaw_plugin_api::*;
 use std::path::{Path, PathBuf};
@@ -103,7 +103,7 @@ impl LoadedPlugin {
     /// Calls the hook for `event`. A hook this plugin's interface version lacks is skipped;
     /// returns whether the plugin had the hook.
     pub fn dispatch(&self, event: &HostEvent) -> bool {
-        let (plugin, ctx) = (&self.object, context(&event.ctx));
+        let (plugin, ctx) = (&self.object, event.ctx.lent());
         match &event.hook {
             Hook::MessageStart { prompt, trigger } => {
                 plugin.give(ctx, MessageStart { prompt: s(prompt), trigger: s(trigger) })
@@ -214,16 +214,5 @@ impl LoadedPlugin {
         .into_iter()
         .filter_map(|(name, missing)| missing.then_some(name))
         .collect()
-    }
-}
-
-fn context(ctx: &Ctx) -> EventContext<'_> {
-    EventContext {
-        ts_ms: ctx.ts_ms,
-        run_id: s(&ctx.run_id),
-        session_key: s(&ctx.session_key),
-        session_id: s(&ctx.session_id),
-        agent_id: s(&ctx.agent_id),
-        channel: s(&ctx.channel),
     }
 }

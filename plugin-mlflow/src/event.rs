@@ -1,33 +1,24 @@
 //! Owned copies of the hooks' events: what the hot path enqueues and the exporter consumes.
 
+use openclaw_plugin_api::OwnedContext;
 use openclaw_plugin_api::{ModelCost, Outcome, TokenUsage};
-
-#[derive(Clone, Debug, Default)]
-pub struct Ctx {
-    pub ts_ms: u64,
-    pub run_id: String,
-    pub session_key: String,
-    pub session_id: String,
-    pub agent_id: String,
-    pub channel: String,
-}
 
 #[derive(Clone, Debug)]
 pub enum Event {
     MessageStart {
-        ctx: Ctx,
+        ctx: OwnedContext,
         prompt: Option<String>,
         trigger: String,
     },
     MessageEnd {
-        ctx: Ctx,
+        ctx: OwnedContext,
         outcome: Outcome,
         error: String,
         response: Option<String>,
         duration_ms: Option<u64>,
     },
     ModelCallStart {
-        ctx: Ctx,
+        ctx: OwnedContext,
         call_id: String,
         provider: String,
         model: String,
@@ -37,7 +28,7 @@ pub enum Event {
         tool_definitions: Option<String>,
     },
     ModelCallEnd {
-        ctx: Ctx,
+        ctx: OwnedContext,
         call_id: String,
         provider: String,
         model: String,
@@ -51,13 +42,13 @@ pub enum Event {
         tool_calls: Option<String>,
     },
     ToolCallStart {
-        ctx: Ctx,
+        ctx: OwnedContext,
         tool_call_id: String,
         tool_name: String,
         params: Option<String>,
     },
     ToolCallEnd {
-        ctx: Ctx,
+        ctx: OwnedContext,
         tool_call_id: String,
         tool_name: String,
         outcome: Outcome,
@@ -68,21 +59,21 @@ pub enum Event {
         documents: Option<String>,
     },
     SessionStart {
-        ctx: Ctx,
+        ctx: OwnedContext,
     },
     SessionEnd {
-        ctx: Ctx,
+        ctx: OwnedContext,
         reason: String,
     },
     SubagentSpawned {
-        ctx: Ctx,
+        ctx: OwnedContext,
         child_session_key: String,
         child_agent_id: String,
         label: String,
         model: String,
     },
     SubagentEnded {
-        ctx: Ctx,
+        ctx: OwnedContext,
         child_session_key: String,
         outcome: Outcome,
         error: String,
@@ -90,7 +81,7 @@ pub enum Event {
 }
 
 impl Event {
-    pub fn ctx(&self) -> &Ctx {
+    pub fn ctx(&self) -> &OwnedContext {
         match self {
             Event::MessageStart { ctx, .. }
             | Event::MessageEnd { ctx, .. }
@@ -108,29 +99,28 @@ impl Event {
     /// Bytes of text this event holds (content, ids, names), for the queue's byte budget.
     pub fn text_bytes(&self) -> usize {
         let opt = |s: &Option<String>| s.as_ref().map_or(0, String::len);
-        let c = self.ctx();
-        let ctx = c.run_id.len() + c.session_key.len() + c.session_id.len() + c.agent_id.len() + c.channel.len();
-        ctx + match self {
-            Event::MessageStart { prompt, trigger, .. } => opt(prompt) + trigger.len(),
-            Event::MessageEnd { response, error, .. } => opt(response) + error.len(),
-            Event::ModelCallStart { call_id, provider, model, input_messages, tool_definitions, .. } => {
-                call_id.len() + provider.len() + model.len() + opt(input_messages) + opt(tool_definitions)
+        self.ctx().text_bytes()
+            + match self {
+                Event::MessageStart { prompt, trigger, .. } => opt(prompt) + trigger.len(),
+                Event::MessageEnd { response, error, .. } => opt(response) + error.len(),
+                Event::ModelCallStart { call_id, provider, model, input_messages, tool_definitions, .. } => {
+                    call_id.len() + provider.len() + model.len() + opt(input_messages) + opt(tool_definitions)
+                }
+                Event::ModelCallEnd { call_id, provider, model, response, tool_calls, error, .. } => {
+                    call_id.len() + provider.len() + model.len() + opt(response) + opt(tool_calls) + error.len()
+                }
+                Event::ToolCallStart { tool_call_id, tool_name, params, .. } => {
+                    tool_call_id.len() + tool_name.len() + opt(params)
+                }
+                Event::ToolCallEnd { tool_call_id, tool_name, result, documents, error, .. } => {
+                    tool_call_id.len() + tool_name.len() + opt(result) + opt(documents) + error.len()
+                }
+                Event::SessionStart { .. } => 0,
+                Event::SessionEnd { reason, .. } => reason.len(),
+                Event::SubagentSpawned { child_session_key, child_agent_id, label, model, .. } => {
+                    child_session_key.len() + child_agent_id.len() + label.len() + model.len()
+                }
+                Event::SubagentEnded { child_session_key, error, .. } => child_session_key.len() + error.len(),
             }
-            Event::ModelCallEnd { call_id, provider, model, response, tool_calls, error, .. } => {
-                call_id.len() + provider.len() + model.len() + opt(response) + opt(tool_calls) + error.len()
-            }
-            Event::ToolCallStart { tool_call_id, tool_name, params, .. } => {
-                tool_call_id.len() + tool_name.len() + opt(params)
-            }
-            Event::ToolCallEnd { tool_call_id, tool_name, result, documents, error, .. } => {
-                tool_call_id.len() + tool_name.len() + opt(result) + opt(documents) + error.len()
-            }
-            Event::SessionStart { .. } => 0,
-            Event::SessionEnd { reason, .. } => reason.len(),
-            Event::SubagentSpawned { child_session_key, child_agent_id, label, model, .. } => {
-                child_session_key.len() + child_agent_id.len() + label.len() + model.len()
-            }
-            Event::SubagentEnded { child_session_key, error, .. } => child_session_key.len() + error.len(),
-        }
     }
 }

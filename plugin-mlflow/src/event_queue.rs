@@ -84,10 +84,10 @@ impl QueuedEvents {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::Ctx;
+    use openclaw_plugin_api::OwnedContext;
 
     fn prompt(text: &str) -> Event {
-        Event::MessageStart { ctx: Ctx::default(), prompt: Some(text.into()), trigger: String::new() }
+        Event::MessageStart { ctx: OwnedContext::default(), prompt: Some(text.into()), trigger: String::new() }
     }
 
     const EVENT: usize = std::mem::size_of::<Event>();

@@ -4,10 +4,11 @@
 //! or not, how much) was decided once at `init`.
 
 use crate::doorbell::{Doorbell, RingOnDrop};
-use crate::event::{Ctx, Event};
+use crate::event::Event;
 use crate::event_queue::EventQueue;
 use crate::stats::Counters;
 use openclaw_plugin_api::abi_stable::std_types::RStr;
+use openclaw_plugin_api::OwnedContext;
 use openclaw_plugin_api::{ContentParts, EventContextRef};
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::Arc;
@@ -173,13 +174,6 @@ fn split_marker(text: &str) -> (&str, Option<&str>) {
     (text, None)
 }
 
-pub fn copy_ctx(ctx: EventContextRef<'_>) -> Ctx {
-    Ctx {
-        ts_ms: ctx.ts_ms(),
-        run_id: label(ctx.run_id().as_str()),
-        session_key: label(ctx.session_key().as_str()),
-        session_id: label(ctx.session_id().as_str()),
-        agent_id: label(ctx.agent_id().as_str()),
-        channel: ctx.channel().map(|c| label(c.as_str())).unwrap_or_default(),
-    }
+pub fn copy_ctx(ctx: EventContextRef<'_>) -> OwnedContext {
+    OwnedContext::copied(ctx, label)
 }

@@ -4,9 +4,9 @@
 
 use super::*;
 use crate::config::{Config, Env};
-use crate::event::Ctx;
 use crate::exporter::spool::slow_disk;
 use openclaw_plugin_api::abi_stable::prefix_type::PrefixTypeTrait;
+use openclaw_plugin_api::OwnedContext;
 
 struct NoEnv;
 
@@ -26,8 +26,12 @@ const BUDGET: Duration = Duration::from_millis(500);
 const SLACK: Duration = Duration::from_millis(1500);
 
 fn turn(i: u64) -> [Event; 2] {
-    let ctx =
-        Ctx { ts_ms: 1_000 + i, run_id: format!("run-{i}"), session_key: "agent:main:main".into(), ..Ctx::default() };
+    let ctx = OwnedContext {
+        ts_ms: 1_000 + i,
+        run_id: format!("run-{i}"),
+        session_key: "agent:main:main".into(),
+        ..OwnedContext::default()
+    };
     [
         Event::MessageStart { ctx: ctx.clone(), prompt: Some("hi".into()), trigger: "user".into() },
         Event::MessageEnd {

@@ -16,8 +16,8 @@
 
 use crate::log_sink;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use openclaw_plugin_api::OwnedContext;
 use openclaw_plugin_api::{now_ms, LogLevel};
-use openclaw_plugin_host::host_event::Ctx;
 use openclaw_plugin_host::openclaw::payload::Capture;
 use openclaw_plugin_host::openclaw::{OpenClawHook, Translator};
 use openclaw_plugin_host::plugin_set::stats_json;
@@ -53,7 +53,7 @@ pub struct Bridge {
 enum ToHost {
     /// Start the plugins again, after a stop, with the gateway's configuration of the moment.
     Start(serde_json::Value),
-    Hook(Ctx, OpenClawHook, usize),
+    Hook(OwnedContext, OpenClawHook, usize),
     /// Hand out what the translator holds, flush and stop the plugins by `deadline`, and reply
     /// with what could not be sent.
     Stop {
@@ -222,7 +222,7 @@ pub fn capture() -> Capture {
 }
 
 /// The hot path: hands one hook, read, to the host's thread; never waits.
-pub fn push(cx: Ctx, hook: OpenClawHook) {
+pub fn push(cx: OwnedContext, hook: OpenClawHook) {
     let Some(bridge) = BRIDGE.get() else { return };
     if bridge.stopped.load(Ordering::Relaxed) {
         return;

@@ -8,8 +8,9 @@
 //! transcript's: a model call from its request (`message.timestamp`) to its entry, a tool call from the
 //! assistant entry that asked for it to its result.
 
+use openclaw_plugin_api::OwnedContext;
 use openclaw_plugin_api::{ModelCost, Outcome, TokenUsage};
-use openclaw_plugin_host::host_event::{Ctx, Hook, HostEvent};
+use openclaw_plugin_host::host_event::{Hook, HostEvent};
 use openclaw_plugin_host::openclaw::payload::{self, Capture};
 use openclaw_plugin_host::openclaw::preview;
 use serde_json::{json, Value};
@@ -270,7 +271,7 @@ impl TurnBuilder {
             let duration_ms = Some(answer.at_ms.saturating_sub(started));
             self.hooks.push((answer.at_ms, Hook::MessageEnd { outcome, error, response, duration_ms }));
         }
-        let ctx = Ctx {
+        let ctx = OwnedContext {
             ts_ms: 0,
             run_id: run_id.clone(),
             session_key: session.session_key.clone(),
@@ -286,7 +287,7 @@ impl TurnBuilder {
                 if let Hook::ModelCallStart { call_id, .. } | Hook::ModelCallEnd { call_id, .. } = &mut hook {
                     *call_id = format!("{run_id}:{call_id}");
                 }
-                HostEvent { ctx: Ctx { ts_ms, ..ctx.clone() }, hook }
+                HostEvent { ctx: OwnedContext { ts_ms, ..ctx.clone() }, hook }
             })
             .collect();
         Turn { last_seq: self.last_seq, ended_ms, finished, events }

@@ -30,7 +30,8 @@ pub mod preview;
 pub mod recording;
 mod tool_bridge;
 
-use crate::host_event::{Ctx, Hook, HostEvent};
+use crate::host_event::{Hook, HostEvent};
+use openclaw_plugin_api::OwnedContext;
 use openclaw_plugin_api::{agent_of_session_key, ModelCost, Outcome, TokenUsage};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
@@ -211,7 +212,7 @@ impl Default for Limits {
 
 struct OpenRun {
     /// What the run's first hook said ([`run_context`]), to fill hooks that carry less context.
-    context: Ctx,
+    context: OwnedContext,
     last_seen_ms: u64,
     /// A model call that ended, waiting for its reply (usage, cost, text).
     awaiting_reply: Option<HeldCall>,
@@ -273,7 +274,7 @@ impl Translator {
     }
 
     /// Translates one hook, appending the interface events it yields to `out`.
-    pub fn push(&mut self, cx: Ctx, hook: OpenClawHook, out: &mut Vec<HostEvent>) {
+    pub fn push(&mut self, cx: OwnedContext, hook: OpenClawHook, out: &mut Vec<HostEvent>) {
         self.release_due(cx.ts_ms, out);
         if !cx.session_key.is_empty() && !cx.session_id.is_empty() {
             bounded_insert(&mut self.session_ids, &cx.session_key, cx.session_id.clone(), self.limits.max_sessions);
@@ -471,7 +472,7 @@ impl Translator {
 
     fn run_started(
         &mut self,
-        cx: Ctx,
+        cx: OwnedContext,
         prompt: String,
         trigger: String,
         model_input: ModelInput,
@@ -501,7 +502,7 @@ impl Translator {
     /// The interface context for a hook of a run, releasing the run's held call first (a later
     /// hook of the run means its reply is not coming). A recording or a gateway may begin in the
     /// middle of a run: the hook's own context then stands in for the run's first hook.
-    fn run_ctx(&mut self, cx: &Ctx, out: &mut Vec<HostEvent>) -> Option<Ctx> {
+    fn run_ctx(&mut self, cx: &OwnedContext, out: &mut Vec<HostEvent>) -> Option<OwnedContext> {
         if cx.run_id.is_empty() {
             return None;
         }
@@ -523,7 +524,7 @@ impl Translator {
         Some(context)
     }
 
-    fn open(&mut self, context: Ctx, now_ms: u64) {
+    fn open(&mut self, context: OwnedContext, now_ms: u64) {
         let run_id = context.run_id.clone();
         bounded_insert(&mut self.open_run_of_session, &context.session_key, run_id.clone(), self.limits.max_sessions);
         let run = OpenRun {
@@ -596,10 +597,10 @@ impl Translator {
     }
 
     /// Subagent hooks happen in the requester's session and name a run.
-    fn requester_ctx(&self, cx: &Ctx, requester_session_key: &str) -> Ctx {
+    fn requester_ctx(&self, cx: &OwnedContext, requester_session_key: &str) -> OwnedContext {
         let parent = if requester_session_key.is_empty() { &cx.session_key } else { requester_session_key };
         let session_id = self.session_ids.get(parent).cloned().unwrap_or_default();
-        Ctx {
+        OwnedContext {
             ts_ms: cx.ts_ms,
             run_id: cx.run_id.clone(),
             session_key: parent.to_string(),
@@ -639,13 +640,13 @@ fn fill_reply(
 }
 
 /// A run's context from its first hook: the agent from the session key when the hook names none.
-fn run_context(cx: &Ctx) -> Ctx {
-    Ctx { agent_id: agent_or_from_key(&cx.agent_id, &cx.session_key), ..cx.clone() }
+fn run_context(cx: &OwnedContext) -> OwnedContext {
+    OwnedContext { agent_id: agent_or_from_key(&cx.agent_id, &cx.session_key), ..cx.clone() }
 }
 
 /// A session hook's context: no run, no channel.
-fn session_ctx(cx: &Ctx) -> Ctx {
-    Ctx { run_id: String::new(), channel: String::new(), ..run_context(cx) }
+fn session_ctx(cx: &OwnedContext) -> OwnedContext {
+    OwnedContext { run_id: String::new(), channel: String::new(), ..run_context(cx) }
 }
 
 fn agent_or_from_key(agent_id: &str, session_key: &str) -> String {

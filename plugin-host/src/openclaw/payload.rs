@@ -9,7 +9,7 @@
 //! (`llm_input`'s system prompt and tool definitions are tens of KB on every run).
 
 use super::{ModelInput, OpenClawHook, RUN_START_HOOKS};
-use crate::host_event::Ctx;
+use openclaw_plugin_api::OwnedContext;
 use openclaw_plugin_api::{ContentParts, ModelCost, Outcome, TokenUsage};
 
 /// The most an id, name or label keeps (the plugin keeps as much).
@@ -139,7 +139,7 @@ pub fn read_hook<P: Payload>(
     event: &P,
     ctx: &P,
     capture: Capture,
-) -> Option<(Ctx, OpenClawHook)> {
+) -> Option<(OwnedContext, OpenClawHook)> {
     // Reads content of one part: nothing when no plugin captures it.
     let part = |on: bool| Reader { capture, on };
     let r = part(false);
@@ -263,7 +263,7 @@ pub fn read_hook<P: Payload>(
     // After the hook's own fields: a hook of no use (most `before_message_write` calls) costs no
     // context reads.
     let channel = r.label(ctx.field("channel"));
-    let context = Ctx {
+    let context = OwnedContext {
         ts_ms,
         run_id: r.label(field("runId")),
         session_key: r.label(field("sessionKey")),

@@ -4,12 +4,12 @@
 
 use super::payload::{cut_str, read_hook, Capture, Payload, Text};
 use super::OpenClawHook;
-use crate::host_event::Ctx;
+use openclaw_plugin_api::OwnedContext;
 use serde_json::Value;
 
 /// The translator's input for one recorded line, or `None` for a hook the interface has no use for
 /// (diagnostics other than `model.call.completed`, agent events, `llm_output`, ...).
-pub fn parse_line(line: &Value, capture: Capture) -> Option<(Ctx, OpenClawHook)> {
+pub fn parse_line(line: &Value, capture: Capture) -> Option<(OwnedContext, OpenClawHook)> {
     let hook = line.get("hook").and_then(Value::as_str).unwrap_or("");
     let ts_ms = line.get("ts").and_then(Value::as_u64).unwrap_or(0);
     let null = &Value::Null;

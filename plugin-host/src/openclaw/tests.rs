@@ -159,8 +159,8 @@ fn the_translator_keeps_nothing_once_the_recording_is_done() {
     assert_eq!(t.open_runs(), 0, "every recorded run ended");
 }
 
-fn cx(ts: u64, run: &str, session: &str) -> Ctx {
-    Ctx {
+fn cx(ts: u64, run: &str, session: &str) -> OwnedContext {
+    OwnedContext {
         ts_ms: ts,
         run_id: run.into(),
         session_key: session.into(),
@@ -447,7 +447,8 @@ fn a_tool_called_through_the_tool_search_bridge_is_one_call_of_that_tool() {
 fn a_bridge_call_that_ran_nothing_is_kept_with_its_error() {
     let mut t = Translator::default();
     let mut out = Vec::new();
-    let cx = |ts| Ctx { ts_ms: ts, run_id: "r".into(), session_key: "agent:main:x".into(), ..Default::default() };
+    let cx =
+        |ts| OwnedContext { ts_ms: ts, run_id: "r".into(), session_key: "agent:main:x".into(), ..Default::default() };
     t.push(
         cx(1),
         OpenClawHook::RunStarted { prompt: "hi".into(), trigger: "user".into(), model_input: ModelInput::default() },

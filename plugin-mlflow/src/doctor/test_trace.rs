@@ -3,11 +3,12 @@
 //! an unpriced model call, timed, which shows whether the server waits on a remote model catalog.
 
 use crate::config::Config;
-use crate::event::{Ctx, Event};
+use crate::event::Event;
 use crate::exporter::mlflow_rest::MlflowRest;
 use crate::exporter::{id_scope, mlflow_spans::mlflow_trace_id, trace_ids::TraceIds};
 use crate::log::Log;
 use crate::MlflowPlugin;
+use openclaw_plugin_api::OwnedContext;
 use openclaw_plugin_api::{DoctorCheck, ModelCost, Outcome, Plugin, TokenUsage};
 use serde_json::Value;
 use std::time::{Duration, Instant};
@@ -24,8 +25,8 @@ const CATALOG_STALL: Duration = Duration::from_secs(4);
 /// Long enough for a server that retries a remote catalog (3 tries of 5 s with backoff).
 const SEND_BUDGET: Duration = Duration::from_secs(60);
 
-fn ctx(run_id: &str, ts_ms: u64) -> Ctx {
-    Ctx {
+fn ctx(run_id: &str, ts_ms: u64) -> OwnedContext {
+    OwnedContext {
         ts_ms,
         run_id: run_id.into(),
         session_key: SESSION_KEY.into(),

@@ -11,9 +11,10 @@
 //! and dropped, since that trace has been sent.
 
 use super::trace_ids::TraceIds;
-use crate::event::{Ctx, Event};
+use crate::event::Event;
 use crate::pricing::PriceTable;
 use crate::tokens::Tokens;
+use openclaw_plugin_api::OwnedContext;
 use openclaw_plugin_api::{ModelCost, Outcome};
 use opentelemetry::trace::{SpanId, TraceId};
 use std::collections::{HashMap, VecDeque};
@@ -94,7 +95,7 @@ pub struct ParentLink {
 pub struct RunTrace {
     pub trace_id: TraceId,
     pub root_span_id: SpanId,
-    pub ctx: Ctx,
+    pub ctx: OwnedContext,
     pub start_ms: u64,
     pub end_ms: Option<u64>,
     pub last_event_ms: u64,
@@ -119,7 +120,13 @@ pub struct RunTrace {
 
 impl RunTrace {
     /// A run's trace with nothing in it yet, starting at `start_ms`.
-    fn begin(ids: &TraceIds, trace_id: TraceId, ctx: Ctx, start_ms: u64, parent: Option<ParentLink>) -> RunTrace {
+    fn begin(
+        ids: &TraceIds,
+        trace_id: TraceId,
+        ctx: OwnedContext,
+        start_ms: u64,
+        parent: Option<ParentLink>,
+    ) -> RunTrace {
         RunTrace {
             trace_id,
             root_span_id: ids.root_span(trace_id),
@@ -379,7 +386,7 @@ impl Assembler {
     }
 
     /// The open run for `ctx`, created (starting at `start_ms`) if this is its first event.
-    fn run(&mut self, ctx: &Ctx, start_ms: u64) -> &mut RunTrace {
+    fn run(&mut self, ctx: &OwnedContext, start_ms: u64) -> &mut RunTrace {
         let ids = &self.ids;
         let parents = &self.subagent_parents;
         let run = self.open.entry(ctx.run_id.clone()).or_insert_with(|| {
@@ -392,7 +399,7 @@ impl Assembler {
         run
     }
 
-    fn open_child(&mut self, ctx: &Ctx, call_id: String, ts: u64, kind: ChildKind) {
+    fn open_child(&mut self, ctx: &OwnedContext, call_id: String, ts: u64, kind: ChildKind) {
         let ids = self.ids;
         let run = self.run(ctx, ts);
         if run.open_calls.contains_key(&call_id) {
@@ -406,7 +413,7 @@ impl Assembler {
     #[allow(clippy::too_many_arguments)]
     fn close_child(
         &mut self,
-        ctx: &Ctx,
+        ctx: &OwnedContext,
         call_id: &str,
         ts: u64,
         duration_ms: Option<u64>,
@@ -534,7 +541,7 @@ impl Assembler {
 
 /// Hooks differ in how much context they carry (OpenClaw's model-call hooks lack the agent id):
 /// keep the first value seen for each field.
-fn fill_blanks(into: &mut Ctx, from: &Ctx) {
+fn fill_blanks(into: &mut OwnedContext, from: &OwnedContext) {
     for (dst, src) in [
         (&mut into.session_key, &from.session_key),
         (&mut into.session_id, &from.session_id),
@@ -552,13 +559,13 @@ mod tests {
     use super::*;
     use crate::exporter::run_metrics::{MetricToggles, MetricsWindow};
 
-    fn ctx(run: &str, ts: u64) -> Ctx {
-        Ctx {
+    fn ctx(run: &str, ts: u64) -> OwnedContext {
+        OwnedContext {
             ts_ms: ts,
             run_id: run.into(),
             session_key: "agent:main:main".into(),
             agent_id: "main".into(),
-            ..Ctx::default()
+            ..OwnedContext::default()
         }
     }
 
@@ -750,11 +757,11 @@ mod tests {
         let mut out = Vec::new();
         let mut sent = 0;
         for i in 0..1_000_000u32 {
-            let ctx = Ctx {
+            let ctx = OwnedContext {
                 ts_ms: i as u64,
                 run_id: format!("r{i}"),
                 session_key: format!("agent:main:s{i}"),
-                ..Ctx::default()
+                ..OwnedContext::default()
             };
             a.apply(Event::MessageStart { ctx, prompt: None, trigger: String::new() }, &mut out);
             sent += out.len();
@@ -771,7 +778,7 @@ mod tests {
         let mut a = assembler();
         let mut out = Vec::new();
         a.apply(start("parent", 10), &mut out);
-        let spawn_ctx = Ctx { run_id: "child-run".into(), ..ctx("child-run", 20) };
+        let spawn_ctx = OwnedContext { run_id: "child-run".into(), ..ctx("child-run", 20) };
         a.apply(
             Event::SubagentSpawned {
                 ctx: spawn_ctx,
@@ -782,11 +789,11 @@ mod tests {
             },
             &mut out,
         );
-        let child_ctx = Ctx { session_key: "agent:main:subagent:x".into(), ..ctx("child-run", 30) };
+        let child_ctx = OwnedContext { session_key: "agent:main:subagent:x".into(), ..ctx("child-run", 30) };
         a.apply(Event::MessageStart { ctx: child_ctx.clone(), prompt: None, trigger: String::new() }, &mut out);
         a.apply(
             Event::MessageEnd {
-                ctx: Ctx { ts_ms: 40, ..child_ctx },
+                ctx: OwnedContext { ts_ms: 40, ..child_ctx },
                 outcome: Outcome::COMPLETED,
                 error: String::new(),
                 response: None,
