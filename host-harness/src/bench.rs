@@ -5,8 +5,8 @@
 use crate::{BenchOptions, Host};
 use hdrhistogram::Histogram;
 use openclaw_plugin_api::OwnedContext;
+use openclaw_plugin_api::{Hook, OwnedEvent, HOOK_KINDS};
 use openclaw_plugin_api::{ModelCost, Outcome, TokenUsage};
-use openclaw_plugin_host::host_event::{Hook, HostEvent, HOOK_KINDS};
 use std::time::Instant;
 
 const PROMPT_BYTES: usize = 3 * 1024;
@@ -22,7 +22,7 @@ fn filler(n: usize, seed: &str) -> String {
 
 /// The 8 hook calls of one message: start, model, tool, model, end. `name` (`--name`) sets this
 /// host's turns apart from another's.
-fn message(name: &str, session: usize, n: usize, ts: u64, payload: &Payload) -> Vec<HostEvent> {
+fn message(name: &str, session: usize, n: usize, ts: u64, payload: &Payload) -> Vec<OwnedEvent> {
     let ctx = OwnedContext {
         ts_ms: ts,
         run_id: format!("bench{name}-{session}-{n}"),
@@ -48,11 +48,11 @@ fn message(name: &str, session: usize, n: usize, ts: u64, payload: &Payload) -> 
             cache_write: 0.0,
             total: 0.01185,
         }),
-        response: response.into(),
+        response: Some(response.into()),
         tool_calls: if i == 1 {
-            format!(r#"[{{"id":"call-{session}-{n}","name":"read","arguments":{{"path":"notes/report.md"}}}}]"#)
+            Some(format!(r#"[{{"id":"call-{session}-{n}","name":"read","arguments":{{"path":"notes/report.md"}}}}]"#))
         } else {
-            String::new()
+            None
         },
     };
     let model_start = |i: u32| Hook::ModelCallStart {
@@ -60,25 +60,28 @@ fn message(name: &str, session: usize, n: usize, ts: u64, payload: &Payload) -> 
         provider: "anthropic".into(),
         model: "claude-sonnet-4-5".into(),
         input_messages: if i == 1 {
-            serde_json::json!([{"role": "user", "content": payload.prompt}]).to_string()
+            Some(serde_json::json!([{"role": "user", "content": payload.prompt}]).to_string())
         } else {
-            String::new()
+            None
         },
-        tool_definitions: String::new(),
+        tool_definitions: None,
     };
     vec![
-        HostEvent { ctx: at(0), hook: Hook::MessageStart { prompt: payload.prompt.clone(), trigger: "user".into() } },
-        HostEvent { ctx: at(10), hook: model_start(1) },
-        HostEvent { ctx: at(910), hook: model_end(1, "") },
-        HostEvent {
+        OwnedEvent {
+            ctx: at(0),
+            hook: Hook::MessageStart { prompt: Some(payload.prompt.clone()), trigger: "user".into() },
+        },
+        OwnedEvent { ctx: at(10), hook: model_start(1) },
+        OwnedEvent { ctx: at(910), hook: model_end(1, "") },
+        OwnedEvent {
             ctx: at(915),
             hook: Hook::ToolCallStart {
                 tool_call_id: format!("call-{session}-{n}"),
                 tool_name: "read".into(),
-                params: r#"{"path":"notes/report.md"}"#.into(),
+                params: Some(r#"{"path":"notes/report.md"}"#.into()),
             },
         },
-        HostEvent {
+        OwnedEvent {
             ctx: at(940),
             hook: Hook::ToolCallEnd {
                 tool_call_id: format!("call-{session}-{n}"),
@@ -86,18 +89,18 @@ fn message(name: &str, session: usize, n: usize, ts: u64, payload: &Payload) -> 
                 outcome: Outcome::COMPLETED,
                 error: String::new(),
                 duration_ms: Some(25),
-                result: payload.tool_result.clone(),
-                documents: String::new(),
+                result: Some(payload.tool_result.clone()),
+                documents: None,
             },
         },
-        HostEvent { ctx: at(945), hook: model_start(2) },
-        HostEvent { ctx: at(1845), hook: model_end(2, &payload.response) },
-        HostEvent {
+        OwnedEvent { ctx: at(945), hook: model_start(2) },
+        OwnedEvent { ctx: at(1845), hook: model_end(2, &payload.response) },
+        OwnedEvent {
             ctx: at(MESSAGE_MS),
             hook: Hook::MessageEnd {
                 outcome: Outcome::COMPLETED,
                 error: String::new(),
-                response: payload.response.clone(),
+                response: Some(payload.response.clone()),
                 duration_ms: Some(MESSAGE_MS),
             },
         },

@@ -2,9 +2,10 @@
 //! Several sessions and agents, messages with one or more model calls and tools between them (one
 //! tool fails), one failed message, and one subagent with its own session.
 
+use openclaw_plugin_api::owned::content;
 use openclaw_plugin_api::OwnedContext;
+use openclaw_plugin_api::{Hook, OwnedEvent};
 use openclaw_plugin_api::{ModelCost, Outcome, TokenUsage};
-use openclaw_plugin_host::host_event::{Hook, HostEvent};
 
 pub use openclaw_plugin_api::now_ms;
 
@@ -28,14 +29,14 @@ fn run_uuid(seed: u64, n: u64) -> String {
 
 /// Collects hook calls; runs in different sessions overlap in time, as in a real gateway.
 pub struct Scenario {
-    events: Vec<HostEvent>,
+    events: Vec<OwnedEvent>,
     seed: u64,
     ids: u64,
 }
 
 /// One agent run (one user message) being written.
 pub struct Run {
-    events: Vec<HostEvent>,
+    events: Vec<OwnedEvent>,
     ids: Scenario,
     ctx: OwnedContext,
     started_ms: u64,
@@ -68,7 +69,7 @@ impl Scenario {
     }
 
     fn push(&mut self, ctx: &OwnedContext, hook: Hook) {
-        self.events.push(HostEvent { ctx: ctx.clone(), hook });
+        self.events.push(OwnedEvent { ctx: ctx.clone(), hook });
     }
 
     pub fn session(&mut self, at_ms: u64, session_key: &str, agent_id: &str, channel: &str) -> OwnedContext {
@@ -103,7 +104,7 @@ impl Scenario {
         // The run draws its ids from a namespace of its own, so that runs can be written side by side.
         let ids = Scenario::new(self.seed ^ (self.ids << 32));
         let mut run = Run { events: Vec::new(), ids, ctx, started_ms: at_ms, model_calls: 0 };
-        run.emit(Hook::MessageStart { prompt: prompt.into(), trigger: "user".into() });
+        run.emit(Hook::MessageStart { prompt: Some(prompt.into()), trigger: "user".into() });
         run
     }
 
@@ -112,7 +113,7 @@ impl Scenario {
     }
 
     /// All hook calls in time order (stable, so a run's own order is kept on equal times).
-    pub fn finish(mut self) -> Vec<HostEvent> {
+    pub fn finish(mut self) -> Vec<OwnedEvent> {
         self.events.sort_by_key(|e| e.ctx.ts_ms);
         self.events
     }
@@ -120,7 +121,7 @@ impl Scenario {
 
 impl Run {
     fn emit(&mut self, hook: Hook) {
-        self.events.push(HostEvent { ctx: self.ctx.clone(), hook });
+        self.events.push(OwnedEvent { ctx: self.ctx.clone(), hook });
     }
 
     pub fn wait(&mut self, ms: u64) -> &mut Self {
@@ -138,7 +139,7 @@ impl Run {
         // A run's first call receives the prompt (later calls: what happened since, which the
         // plugin has seen).
         let input_messages = match self.events.iter().find(|e| matches!(e.hook, Hook::MessageStart { .. })) {
-            Some(HostEvent { hook: Hook::MessageStart { prompt, .. }, .. }) if self.model_calls == 1 => {
+            Some(OwnedEvent { hook: Hook::MessageStart { prompt, .. }, .. }) if self.model_calls == 1 => {
                 serde_json::json!([{"role": "user", "content": prompt}]).to_string()
             }
             _ => String::new(),
@@ -147,8 +148,8 @@ impl Run {
             call_id: call_id.clone(),
             provider: call.provider.into(),
             model: call.model.into(),
-            input_messages,
-            tool_definitions: String::new(),
+            input_messages: content(input_messages),
+            tool_definitions: None,
         });
         self.ctx.ts_ms += call.duration_ms;
         self.emit(Hook::ModelCallEnd {
@@ -160,8 +161,8 @@ impl Run {
             duration_ms: Some(call.duration_ms),
             usage: call.usage,
             cost_usd: call.cost_usd,
-            response: call.response.into(),
-            tool_calls: String::new(),
+            response: content(call.response.into()),
+            tool_calls: None,
         });
         self.wait(4)
     }
@@ -173,10 +174,11 @@ impl Run {
         else {
             return;
         };
-        let mut calls: Vec<serde_json::Value> = serde_json::from_str(tool_calls).unwrap_or_default();
+        let mut calls: Vec<serde_json::Value> =
+            serde_json::from_str(tool_calls.as_deref().unwrap_or("[]")).unwrap_or_default();
         let arguments = serde_json::from_str(params).unwrap_or(serde_json::Value::String(params.into()));
         calls.push(serde_json::json!({"id": id, "name": name, "arguments": arguments}));
-        *tool_calls = serde_json::Value::Array(calls).to_string();
+        *tool_calls = Some(serde_json::Value::Array(calls).to_string());
     }
 
     pub fn tool(&mut self, name: &str, params: &str, duration_ms: u64, result: Result<&str, &str>) -> &mut Self {
@@ -210,7 +212,7 @@ impl Run {
         self.emit(Hook::ToolCallStart {
             tool_call_id: tool_call_id.clone(),
             tool_name: name.into(),
-            params: params.into(),
+            params: Some(params.into()),
         });
         self.ctx.ts_ms += duration_ms;
         let (outcome, error, result) = match result {
@@ -223,8 +225,8 @@ impl Run {
             outcome,
             error: error.into(),
             duration_ms: Some(duration_ms),
-            result: result.into(),
-            documents: documents.into(),
+            result: content(result.into()),
+            documents: content(documents.into()),
         });
         self.wait(3)
     }
@@ -260,7 +262,7 @@ impl Run {
 
     fn end(&mut self, outcome: Outcome, error: &str, response: &str) {
         let duration_ms = Some(self.ctx.ts_ms - self.started_ms);
-        self.emit(Hook::MessageEnd { outcome, error: error.into(), response: response.into(), duration_ms });
+        self.emit(Hook::MessageEnd { outcome, error: error.into(), response: content(response.into()), duration_ms });
     }
 }
 
@@ -273,7 +275,7 @@ fn host_cost(u: &TokenUsage, input: f64, output: f64, cache_read: f64, cache_wri
 }
 
 /// The demo scenario, its first event at `start_ms - 90 s` so that every timestamp is in the past.
-pub fn scenario(start_ms: u64) -> Vec<HostEvent> {
+pub fn scenario(start_ms: u64) -> Vec<OwnedEvent> {
     let t0 = start_ms.saturating_sub(90_000);
     let mut s = Scenario::new(DEMO_SEED);
     let sonnet = "claude-sonnet-4-5";

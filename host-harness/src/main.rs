@@ -10,7 +10,7 @@ mod logger;
 mod private_file;
 
 use clap::{Args, Parser, Subcommand};
-use openclaw_plugin_api::LogLevel;
+use openclaw_plugin_api::{LogLevel, OwnedEvent};
 use openclaw_plugin_host::openclaw::payload::Capture;
 use openclaw_plugin_host::{host_event, PluginSet};
 use std::path::{Path, PathBuf};
@@ -165,7 +165,7 @@ impl Host {
         Host { plugins: PluginSet::start(&dir, config, logger::host_handle(), &logger::host) }
     }
 
-    pub fn dispatch(&self, event: &host_event::HostEvent) {
+    pub fn dispatch(&self, event: &OwnedEvent) {
         self.plugins.dispatch(event);
     }
 
@@ -182,9 +182,9 @@ impl Host {
 }
 
 /// Dispatches `events` in order, after writing them to `events_out` if asked.
-fn drive(host: &Host, events_out: Option<&Path>, what: &str, events: Vec<host_event::HostEvent>) -> Result<(), String> {
+fn drive(host: &Host, events_out: Option<&Path>, what: &str, events: Vec<OwnedEvent>) -> Result<(), String> {
     if let Some(path) = events_out {
-        let lines: String = events.iter().map(|e| e.to_json().to_string() + "\n").collect();
+        let lines: String = events.iter().map(|e| host_event::to_json(e).to_string() + "\n").collect();
         private_file::write(path, lines).map_err(|e| format!("{}: {e}", path.display()))?;
     }
     logger::host(LogLevel::Info, &format!("{what}: {} hook calls", events.len()));
@@ -194,7 +194,7 @@ fn drive(host: &Host, events_out: Option<&Path>, what: &str, events: Vec<host_ev
 
 /// `events` with every time moved by the same amount, so that the last one is `now_ms` (durations
 /// are relative and stay as they are).
-fn shifted_to(now_ms: u64, mut events: Vec<host_event::HostEvent>) -> Vec<host_event::HostEvent> {
+fn shifted_to(now_ms: u64, mut events: Vec<OwnedEvent>) -> Vec<OwnedEvent> {
     let last = events.iter().map(|e| e.ctx.ts_ms).max().unwrap_or(now_ms);
     let delta = now_ms as i128 - last as i128;
     for e in &mut events {

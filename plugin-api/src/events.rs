@@ -105,55 +105,6 @@ pub struct EventContext<'a> {
     pub channel: RStr<'a>,
 }
 
-/// An [`EventContext`] that owns its text: what a host builds its hook calls from and what a plugin
-/// keeps of a hook's context. An empty string is "not given".
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct OwnedContext {
-    pub ts_ms: u64,
-    pub run_id: String,
-    pub session_key: String,
-    pub session_id: String,
-    pub agent_id: String,
-    pub channel: String,
-}
-
-impl OwnedContext {
-    /// A hook's context, each text copied through `copy` (where a plugin bounds its labels).
-    pub fn copied(ctx: EventContextRef<'_>, copy: impl Fn(&str) -> String) -> OwnedContext {
-        OwnedContext {
-            ts_ms: ctx.ts_ms(),
-            run_id: copy(ctx.run_id().as_str()),
-            session_key: copy(ctx.session_key().as_str()),
-            session_id: copy(ctx.session_id().as_str()),
-            agent_id: copy(ctx.agent_id().as_str()),
-            // Appended in 0.1.1: absent from an older host.
-            channel: ctx.channel().map(|c| copy(c.as_str())).unwrap_or_default(),
-        }
-    }
-
-    /// Lent as the interface's context, for a hook call.
-    pub fn lent(&self) -> EventContext<'_> {
-        EventContext {
-            ts_ms: self.ts_ms,
-            run_id: RStr::from_str(&self.run_id),
-            session_key: RStr::from_str(&self.session_key),
-            session_id: RStr::from_str(&self.session_id),
-            agent_id: RStr::from_str(&self.agent_id),
-            channel: RStr::from_str(&self.channel),
-        }
-    }
-
-    /// The same context at another time.
-    pub fn at(&self, ts_ms: u64) -> OwnedContext {
-        OwnedContext { ts_ms, ..self.clone() }
-    }
-
-    /// The bytes its texts hold: what a queue bounds.
-    pub fn text_bytes(&self) -> usize {
-        [&self.run_id, &self.session_key, &self.session_id, &self.agent_id, &self.channel].iter().map(|t| t.len()).sum()
-    }
-}
-
 /// The agent an OpenClaw session key names: `main` in `agent:main:webchat`, "" when it names none.
 pub fn agent_of_session_key(session_key: &str) -> &str {
     session_key.strip_prefix("agent:").and_then(|rest| rest.split(':').next()).unwrap_or("")

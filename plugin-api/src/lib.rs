@@ -16,6 +16,7 @@ pub mod events;
 mod guard;
 pub mod host;
 mod loader;
+pub mod owned;
 pub mod plugin;
 pub mod sdk;
 
@@ -25,6 +26,7 @@ pub use events::*;
 pub use guard::{contain_host_panic, contain_panic};
 pub use host::{HostHandle, HostHandleRef, LogLevel};
 pub use loader::{load_plugin_library, LoadError};
+pub use owned::{Hook, OwnedContext, OwnedEvent, HOOK_KINDS};
 pub use plugin::{
     HookEvent, PluginHooks, PluginHooksRef, PluginMod, PluginModRef, PluginObject, PluginState, PluginStats,
 };

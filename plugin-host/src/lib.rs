@@ -7,7 +7,7 @@
 //! - [`doctor`]: the configuration's checks, each plugin's own, and the report;
 //! - [`command`]: a plugin's own operator commands (the mlflow plugin's `spool`);
 //! - [`settings`]: which section of `openclaw.json` configures which plugin;
-//! - [`host_event`]: one hook call with owned data, what a host hands [`loaded::LoadedPlugin::dispatch`];
+//! - [`host_event`]: one hook call (the interface's `OwnedEvent`) as JSON, for `--events-out`;
 //! - [`openclaw`]: OpenClaw's own hooks translated into those events as they happen, used live by
 //!   the addon and over a whole recording by `openclaw-host replay` ([`translate_recording`]).
 
@@ -19,14 +19,15 @@ pub mod openclaw;
 pub mod plugin_set;
 pub mod settings;
 
-pub use host_event::{Hook, HostEvent, HOOK_KINDS};
+use openclaw_plugin_api::OwnedEvent;
+
 pub use loaded::{discover, LoadedPlugin, PluginLibrary};
 pub use plugin_set::PluginSet;
 
 /// A whole `hooks.jsonl` recording through the live translator, its content read under `capture`
 /// as the gateway's would be: the interface events, in order. A line that is not JSON is an error
 /// naming the line; hooks the interface has no use for are skipped.
-pub fn translate_recording(recording: &str, capture: openclaw::payload::Capture) -> Result<Vec<HostEvent>, String> {
+pub fn translate_recording(recording: &str, capture: openclaw::payload::Capture) -> Result<Vec<OwnedEvent>, String> {
     let mut translator = openclaw::Translator::default();
     let mut out = Vec::new();
     for (i, line) in recording.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {

@@ -2,8 +2,7 @@
 //! calling their hooks. Every host (`openclaw-host`, the gateway's Node addon) goes through this,
 //! so a plugin gets the same checks and the same calls wherever it runs.
 
-use crate::host_event::{Hook, HostEvent};
-use openclaw_plugin_api::abi_stable::std_types::{ROption, RStr, RString};
+use openclaw_plugin_api::abi_stable::std_types::{RStr, RString};
 use openclaw_plugin_api::*;
 use std::path::{Path, PathBuf};
 
@@ -87,14 +86,6 @@ impl PluginLibrary {
     }
 }
 
-fn ropt<T>(value: Option<T>) -> ROption<T> {
-    value.into()
-}
-
-fn s(value: &str) -> RStr<'_> {
-    RStr::from_str(value)
-}
-
 impl LoadedPlugin {
     pub fn hooks(&self) -> PluginHooksRef {
         self.object.hooks()
@@ -102,92 +93,8 @@ impl LoadedPlugin {
 
     /// Calls the hook for `event`. A hook this plugin's interface version lacks is skipped;
     /// returns whether the plugin had the hook.
-    pub fn dispatch(&self, event: &HostEvent) -> bool {
-        let (plugin, ctx) = (&self.object, event.ctx.lent());
-        match &event.hook {
-            Hook::MessageStart { prompt, trigger } => {
-                plugin.give(ctx, MessageStart { prompt: s(prompt), trigger: s(trigger) })
-            }
-            Hook::MessageEnd { outcome, error, response, duration_ms } => plugin.give(
-                ctx,
-                MessageEnd {
-                    outcome: *outcome,
-                    error: s(error),
-                    response: s(response),
-                    duration_ms: ropt(*duration_ms),
-                },
-            ),
-            Hook::ModelCallStart { call_id, provider, model, input_messages, tool_definitions } => plugin.give(
-                ctx,
-                ModelCallStart {
-                    call_id: s(call_id),
-                    provider: s(provider),
-                    model: s(model),
-                    input_messages: s(input_messages),
-                    tool_definitions: s(tool_definitions),
-                },
-            ),
-            Hook::ModelCallEnd {
-                call_id,
-                provider,
-                model,
-                outcome,
-                error,
-                duration_ms,
-                usage,
-                cost_usd,
-                response,
-                tool_calls,
-            } => plugin.give(
-                ctx,
-                ModelCallEnd {
-                    call_id: s(call_id),
-                    provider: s(provider),
-                    model: s(model),
-                    outcome: *outcome,
-                    error: s(error),
-                    duration_ms: ropt(*duration_ms),
-                    usage: ropt(*usage),
-                    cost_usd: ropt(*cost_usd),
-                    response: s(response),
-                    tool_calls: s(tool_calls),
-                },
-            ),
-            Hook::ToolCallStart { tool_call_id, tool_name, params } => plugin
-                .give(ctx, ToolCallStart { tool_call_id: s(tool_call_id), tool_name: s(tool_name), params: s(params) }),
-            Hook::ToolCallEnd { tool_call_id, tool_name, outcome, error, duration_ms, result, documents } => plugin
-                .give(
-                    ctx,
-                    ToolCallEnd {
-                        tool_call_id: s(tool_call_id),
-                        tool_name: s(tool_name),
-                        outcome: *outcome,
-                        error: s(error),
-                        duration_ms: ropt(*duration_ms),
-                        result: s(result),
-                        documents: s(documents),
-                    },
-                ),
-            // Appended in 0.1.1: absent in a 0.1.0 plugin, and skipped.
-            Hook::SessionStart { resumed_from } => plugin.give(ctx, SessionStart { resumed_from: s(resumed_from) }),
-            Hook::SessionEnd { reason, message_count, duration_ms } => plugin.give(
-                ctx,
-                SessionEnd { reason: s(reason), message_count: ropt(*message_count), duration_ms: ropt(*duration_ms) },
-            ),
-            Hook::SubagentSpawned { child_session_key, child_agent_id, label, model } => plugin.give(
-                ctx,
-                SubagentSpawned {
-                    child_session_key: s(child_session_key),
-                    child_agent_id: s(child_agent_id),
-                    label: s(label),
-                    model: s(model),
-                },
-            ),
-            Hook::SubagentEnded { child_session_key, outcome, error } => plugin.give(
-                ctx,
-                SubagentEnded { child_session_key: s(child_session_key), outcome: *outcome, error: s(error) },
-            ),
-        }
+    pub fn dispatch(&self, event: &OwnedEvent) -> bool {
+        event.give_to(&self.object)
     }
 
     pub fn flush(&self, timeout_ms: u64) -> Result<(), String> {

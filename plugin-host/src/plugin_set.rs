@@ -1,9 +1,9 @@
 //! The plugins one host runs: every library in its plugins directory that its configuration
 //! enables, started, driven and stopped the same way in `openclaw-host` and in the gateway's addon.
 
-use crate::host_event::HostEvent;
 use crate::loaded::{discover, LoadedPlugin, PluginLibrary};
 use crate::settings::{plugin_settings, PluginSettings};
+use openclaw_plugin_api::OwnedEvent;
 use openclaw_plugin_api::{HostHandleRef, LogLevel};
 use serde_json::{json, Value};
 use std::path::Path;
@@ -59,7 +59,7 @@ impl PluginSet {
     }
 
     /// Hands one event to every plugin (a hook a plugin predates is skipped).
-    pub fn dispatch(&self, event: &HostEvent) {
+    pub fn dispatch(&self, event: &OwnedEvent) {
         for plugin in &self.plugins {
             plugin.dispatch(event);
         }

@@ -5,8 +5,8 @@
 //! large capacity costs nothing until it is used. The producer's half counts in, the consumer's half
 //! counts out; nothing else touches the counts.
 
-use crate::event::Event;
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
+use openclaw_plugin_api::OwnedEvent;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 
@@ -24,13 +24,13 @@ struct Held {
 }
 
 /// The memory an event takes in the queue.
-fn footprint(event: &Event) -> usize {
-    std::mem::size_of::<Event>() + event.text_bytes()
+fn footprint(event: &OwnedEvent) -> usize {
+    std::mem::size_of::<OwnedEvent>() + event.text_bytes()
 }
 
 /// The hooks' half.
 pub struct EventQueue {
-    tx: Sender<Event>,
+    tx: Sender<OwnedEvent>,
     held: Arc<Held>,
     capacity: usize,
     max_bytes: usize,
@@ -39,7 +39,7 @@ pub struct EventQueue {
 impl EventQueue {
     /// Queues `event` unless either bound is reached; never blocks. False: not queued.
     #[inline]
-    pub fn offer(&self, event: Event) -> bool {
+    pub fn offer(&self, event: OwnedEvent) -> bool {
         let size = footprint(&event);
         if self.held.events.fetch_add(1, Relaxed) >= self.capacity {
             self.held.events.fetch_sub(1, Relaxed);
@@ -63,13 +63,13 @@ impl EventQueue {
 
 /// The assembler's half.
 pub struct QueuedEvents {
-    rx: Receiver<Event>,
+    rx: Receiver<OwnedEvent>,
     held: Arc<Held>,
 }
 
 impl QueuedEvents {
     /// The next event without waiting; `Disconnected` once the hooks' half is gone and all is taken.
-    pub fn try_take(&self) -> Result<Event, TryRecvError> {
+    pub fn try_take(&self) -> Result<OwnedEvent, TryRecvError> {
         let event = self.rx.try_recv()?;
         self.held.bytes.fetch_sub(footprint(&event), Relaxed);
         self.held.events.fetch_sub(1, Relaxed);
@@ -84,13 +84,16 @@ impl QueuedEvents {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use openclaw_plugin_api::OwnedContext;
+    use openclaw_plugin_api::{Hook, OwnedContext};
 
-    fn prompt(text: &str) -> Event {
-        Event::MessageStart { ctx: OwnedContext::default(), prompt: Some(text.into()), trigger: String::new() }
+    fn prompt(text: &str) -> OwnedEvent {
+        OwnedEvent {
+            ctx: OwnedContext::default(),
+            hook: Hook::MessageStart { prompt: Some(text.into()), trigger: String::new() },
+        }
     }
 
-    const EVENT: usize = std::mem::size_of::<Event>();
+    const EVENT: usize = std::mem::size_of::<OwnedEvent>();
 
     #[test]
     fn the_byte_budget_refuses_what_does_not_fit_and_frees_what_is_taken() {

@@ -4,12 +4,10 @@
 //! or not, how much) was decided once at `init`.
 
 use crate::doorbell::{Doorbell, RingOnDrop};
-use crate::event::Event;
 use crate::event_queue::EventQueue;
 use crate::stats::Counters;
 use openclaw_plugin_api::abi_stable::std_types::RStr;
-use openclaw_plugin_api::OwnedContext;
-use openclaw_plugin_api::{ContentParts, EventContextRef};
+use openclaw_plugin_api::{ContentParts, EventContextRef, OwnedContext, OwnedEvent};
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::Arc;
 
@@ -68,7 +66,7 @@ impl Intake {
     }
 
     /// Offers `event` to the queue; never blocks.
-    pub fn offer(&self, event: Event) {
+    pub fn offer(&self, event: OwnedEvent) {
         if self.queue.offer(event) {
             Counters::add(&self.stats.events_accepted, 1);
             self.doorbell.0.ring();

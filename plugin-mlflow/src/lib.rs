@@ -11,7 +11,6 @@
 pub mod config;
 mod doctor;
 mod doorbell;
-pub mod event;
 mod event_queue;
 pub mod exporter;
 pub mod genai;
@@ -25,7 +24,6 @@ mod spool_admin;
 mod stats;
 pub mod tokens;
 
-use event::Event;
 use exporter::Exporter;
 use intake::{copy_ctx, Intake};
 use log::Log;
@@ -95,7 +93,7 @@ impl MlflowPlugin {
     /// The body of every event hook: a load and a branch (closed?), then copy and queue. Every hook
     /// is wanted: even with `trackTraces: false` the run's metrics count messages and calls.
     #[inline]
-    fn queue_event(&self, make: impl FnOnce(&Intake) -> Event) {
+    fn queue_event(&self, make: impl FnOnce(&Intake) -> OwnedEvent) {
         if !self.intake.refuse_if_closed() {
             self.intake.offer(make(&self.intake));
         }
@@ -128,97 +126,118 @@ impl Plugin for MlflowPlugin {
     }
 
     fn on_message_start(&self, ctx: EventContextRef<'_>, ev: MessageStartRef<'_>) {
-        self.queue_event(|i| Event::MessageStart {
+        self.queue_event(|i| OwnedEvent {
             ctx: copy_ctx(ctx),
-            prompt: i.content(i.parts.previews, ev.prompt()),
-            trigger: ev.trigger().map(s).unwrap_or_default(),
+            hook: Hook::MessageStart {
+                prompt: i.content(i.parts.previews, ev.prompt()),
+                trigger: ev.trigger().map(s).unwrap_or_default(),
+            },
         });
     }
 
     fn on_message_end(&self, ctx: EventContextRef<'_>, ev: MessageEndRef<'_>) {
-        self.queue_event(|i| Event::MessageEnd {
+        self.queue_event(|i| OwnedEvent {
             ctx: copy_ctx(ctx),
-            outcome: ev.outcome(),
-            error: i.error_text(i.parts.previews, ev.error()),
-            response: i.content(i.parts.previews, ev.response()),
-            duration_ms: ev.duration_ms().into_option(),
+            hook: Hook::MessageEnd {
+                outcome: ev.outcome(),
+                error: i.error_text(i.parts.previews, ev.error()),
+                response: i.content(i.parts.previews, ev.response()),
+                duration_ms: ev.duration_ms().into_option(),
+            },
         });
     }
 
     fn on_model_call_start(&self, ctx: EventContextRef<'_>, ev: ModelCallStartRef<'_>) {
-        self.queue_event(|i| Event::ModelCallStart {
+        self.queue_event(|i| OwnedEvent {
             ctx: copy_ctx(ctx),
-            call_id: s(ev.call_id()),
-            provider: s(ev.provider()),
-            model: s(ev.model()),
-            // The system prompt crosses as the first message.
-            input_messages: ev.input_messages().and_then(|m| i.json_content(i.parts.keeps_model_input(), m)),
-            tool_definitions: ev.tool_definitions().and_then(|t| i.tool_definitions(t)),
+            hook: Hook::ModelCallStart {
+                call_id: s(ev.call_id()),
+                provider: s(ev.provider()),
+                model: s(ev.model()), // The system prompt crosses as the first message.
+                input_messages: ev.input_messages().and_then(|m| i.json_content(i.parts.keeps_model_input(), m)),
+                tool_definitions: ev.tool_definitions().and_then(|t| i.tool_definitions(t)),
+            },
         });
     }
 
     fn on_model_call_end(&self, ctx: EventContextRef<'_>, ev: ModelCallEndRef<'_>) {
-        self.queue_event(|i| Event::ModelCallEnd {
+        self.queue_event(|i| OwnedEvent {
             ctx: copy_ctx(ctx),
-            call_id: s(ev.call_id()),
-            provider: s(ev.provider()),
-            model: s(ev.model()),
-            outcome: ev.outcome(),
-            error: i.error_text(i.parts.output_messages, ev.error()),
-            duration_ms: ev.duration_ms().into_option(),
-            usage: ev.usage().into_option(),
-            cost_usd: ev.cost_usd().into_option(),
-            response: ev.response().and_then(|r| i.content(i.parts.keeps_replies(), r)),
-            tool_calls: ev.tool_calls().and_then(|t| i.json_content(i.parts.keeps_replies(), t)),
+            hook: Hook::ModelCallEnd {
+                call_id: s(ev.call_id()),
+                provider: s(ev.provider()),
+                model: s(ev.model()),
+                outcome: ev.outcome(),
+                error: i.error_text(i.parts.output_messages, ev.error()),
+                duration_ms: ev.duration_ms().into_option(),
+                usage: ev.usage().into_option(),
+                cost_usd: ev.cost_usd().into_option(),
+                response: ev.response().and_then(|r| i.content(i.parts.keeps_replies(), r)),
+                tool_calls: ev.tool_calls().and_then(|t| i.json_content(i.parts.keeps_replies(), t)),
+            },
         });
     }
 
     fn on_tool_call_start(&self, ctx: EventContextRef<'_>, ev: ToolCallStartRef<'_>) {
-        self.queue_event(|i| Event::ToolCallStart {
+        self.queue_event(|i| OwnedEvent {
             ctx: copy_ctx(ctx),
-            tool_call_id: s(ev.tool_call_id()),
-            tool_name: s(ev.tool_name()),
-            params: i.content(i.parts.tool_inputs, ev.params()),
+            hook: Hook::ToolCallStart {
+                tool_call_id: s(ev.tool_call_id()),
+                tool_name: s(ev.tool_name()),
+                params: i.content(i.parts.tool_inputs, ev.params()),
+            },
         });
     }
 
     fn on_tool_call_end(&self, ctx: EventContextRef<'_>, ev: ToolCallEndRef<'_>) {
-        self.queue_event(|i| Event::ToolCallEnd {
+        self.queue_event(|i| OwnedEvent {
             ctx: copy_ctx(ctx),
-            tool_call_id: s(ev.tool_call_id()),
-            tool_name: s(ev.tool_name()),
-            outcome: ev.outcome(),
-            error: i.error_text(i.parts.tool_outputs, ev.error()),
-            duration_ms: ev.duration_ms().into_option(),
-            result: i.content(i.parts.keeps_tool_results(), ev.result()),
-            documents: ev.documents().and_then(|d| i.json_content(i.parts.tool_outputs, d)),
+            hook: Hook::ToolCallEnd {
+                tool_call_id: s(ev.tool_call_id()),
+                tool_name: s(ev.tool_name()),
+                outcome: ev.outcome(),
+                error: i.error_text(i.parts.tool_outputs, ev.error()),
+                duration_ms: ev.duration_ms().into_option(),
+                result: i.content(i.parts.keeps_tool_results(), ev.result()),
+                documents: ev.documents().and_then(|d| i.json_content(i.parts.tool_outputs, d)),
+            },
         });
     }
 
-    fn on_session_start(&self, ctx: EventContextRef<'_>, _ev: SessionStartRef<'_>) {
-        self.queue_event(|_| Event::SessionStart { ctx: copy_ctx(ctx) });
+    fn on_session_start(&self, ctx: EventContextRef<'_>, ev: SessionStartRef<'_>) {
+        let hook = Hook::SessionStart { resumed_from: s(ev.resumed_from()) };
+        self.queue_event(|_| OwnedEvent { ctx: copy_ctx(ctx), hook });
     }
 
     fn on_session_end(&self, ctx: EventContextRef<'_>, ev: SessionEndRef<'_>) {
-        self.queue_event(|_| Event::SessionEnd { ctx: copy_ctx(ctx), reason: s(ev.reason()) });
+        let hook = Hook::SessionEnd {
+            reason: s(ev.reason()),
+            message_count: ev.message_count().into_option(),
+            duration_ms: ev.duration_ms().into_option(),
+        };
+        self.queue_event(|_| OwnedEvent { ctx: copy_ctx(ctx), hook });
     }
 
     fn on_subagent_spawned(&self, ctx: EventContextRef<'_>, ev: SubagentSpawnedRef<'_>) {
-        self.queue_event(|_| Event::SubagentSpawned {
+        self.queue_event(|_| OwnedEvent {
             ctx: copy_ctx(ctx),
-            child_session_key: s(ev.child_session_key()),
-            child_agent_id: s(ev.child_agent_id()),
-            label: s(ev.label()),
-            model: s(ev.model()),
+            hook: Hook::SubagentSpawned {
+                child_session_key: s(ev.child_session_key()),
+                child_agent_id: s(ev.child_agent_id()),
+                label: s(ev.label()),
+                model: s(ev.model()),
+            },
         });
     }
 
     fn on_subagent_ended(&self, ctx: EventContextRef<'_>, ev: SubagentEndedRef<'_>) {
-        self.queue_event(|i| Event::SubagentEnded {
+        self.queue_event(|i| OwnedEvent {
             ctx: copy_ctx(ctx),
-            child_session_key: s(ev.child_session_key()),
-            outcome: ev.outcome(),
-            error: i.error_text(i.parts.previews, ev.error()),
+            hook: Hook::SubagentEnded {
+                child_session_key: s(ev.child_session_key()),
+                outcome: ev.outcome(),
+                error: i.error_text(i.parts.previews, ev.error()),
+            },
         });
     }
 

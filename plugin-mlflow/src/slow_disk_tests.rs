@@ -25,7 +25,7 @@ const BUDGET: Duration = Duration::from_millis(500);
 /// A call returns within this of its deadline: well under one disk operation.
 const SLACK: Duration = Duration::from_millis(1500);
 
-fn turn(i: u64) -> [Event; 2] {
+fn turn(i: u64) -> [OwnedEvent; 2] {
     let ctx = OwnedContext {
         ts_ms: 1_000 + i,
         run_id: format!("run-{i}"),
@@ -33,13 +33,15 @@ fn turn(i: u64) -> [Event; 2] {
         ..OwnedContext::default()
     };
     [
-        Event::MessageStart { ctx: ctx.clone(), prompt: Some("hi".into()), trigger: "user".into() },
-        Event::MessageEnd {
+        OwnedEvent { ctx: ctx.clone(), hook: Hook::MessageStart { prompt: Some("hi".into()), trigger: "user".into() } },
+        OwnedEvent {
             ctx,
-            outcome: Outcome::COMPLETED,
-            error: String::new(),
-            response: Some("hello".into()),
-            duration_ms: Some(5),
+            hook: Hook::MessageEnd {
+                outcome: Outcome::COMPLETED,
+                error: String::new(),
+                response: Some("hello".into()),
+                duration_ms: Some(5),
+            },
         },
     ]
 }

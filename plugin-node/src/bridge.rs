@@ -16,12 +16,11 @@
 
 use crate::log_sink;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
-use openclaw_plugin_api::OwnedContext;
-use openclaw_plugin_api::{now_ms, LogLevel};
+use openclaw_plugin_api::{now_ms, LogLevel, OwnedContext, OwnedEvent};
 use openclaw_plugin_host::openclaw::payload::Capture;
 use openclaw_plugin_host::openclaw::{OpenClawHook, Translator};
 use openclaw_plugin_host::plugin_set::stats_json;
-use openclaw_plugin_host::{HostEvent, PluginSet};
+use openclaw_plugin_host::PluginSet;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
@@ -157,7 +156,7 @@ fn wait_for_start(bridge: &Bridge, from_gateway: &Receiver<ToHost>) -> Option<se
 /// and nothing is held, so an idle gateway stays idle.
 fn serve(bridge: &Bridge, plugins: &PluginSet, from_gateway: &Receiver<ToHost>) {
     let mut translator = Translator::default();
-    let mut out: Vec<HostEvent> = Vec::with_capacity(8);
+    let mut out: Vec<OwnedEvent> = Vec::with_capacity(8);
     loop {
         let message = match translator.next_deadline() {
             Some(deadline) => {

@@ -8,9 +8,10 @@
 //! transcript's: a model call from its request (`message.timestamp`) to its entry, a tool call from the
 //! assistant entry that asked for it to its result.
 
+use openclaw_plugin_api::owned::content;
 use openclaw_plugin_api::OwnedContext;
+use openclaw_plugin_api::{Hook, OwnedEvent};
 use openclaw_plugin_api::{ModelCost, Outcome, TokenUsage};
-use openclaw_plugin_host::host_event::{Hook, HostEvent};
 use openclaw_plugin_host::openclaw::payload::{self, Capture};
 use openclaw_plugin_host::openclaw::preview;
 use serde_json::{json, Value};
@@ -40,7 +41,7 @@ pub struct Turn {
     /// False when the transcript stops before the turn's final answer (a turn still running, or cut
     /// off): such a turn is not sent, as the live plugin would not have sent it yet either.
     pub finished: bool,
-    pub events: Vec<HostEvent>,
+    pub events: Vec<OwnedEvent>,
 }
 
 /// The turns of one session window, in order.
@@ -156,7 +157,10 @@ impl TurnBuilder {
             key_run_id: key_run_id.to_string(),
             first_seq: seq,
             last_seq: seq,
-            hooks: vec![(at_ms, Hook::MessageStart { prompt: preview::readable(&prompt), trigger: "user".into() })],
+            hooks: vec![(
+                at_ms,
+                Hook::MessageStart { prompt: content(preview::readable(&prompt)), trigger: "user".into() },
+            )],
             prompt_as_sent: prompt,
             model_calls: 0,
             open_tools: Vec::new(),
@@ -200,8 +204,8 @@ impl TurnBuilder {
                 call_id: call_id.clone(),
                 provider: provider.into(),
                 model: model.into(),
-                input_messages,
-                tool_definitions: String::new(),
+                input_messages: content(input_messages),
+                tool_definitions: None,
             },
         ));
         self.hooks.push((
@@ -215,14 +219,17 @@ impl TurnBuilder {
                 duration_ms: Some(at_ms - started),
                 usage,
                 cost_usd,
-                response: answer.clone(),
-                tool_calls,
+                response: content(answer.clone()),
+                tool_calls: content(tool_calls),
             },
         ));
         for call in m["content"].as_array().into_iter().flatten().filter(|c| c["type"] == "toolCall") {
             let (id, name) = (call["id"].as_str().unwrap_or_default(), call["name"].as_str().unwrap_or_default());
             let params = call["arguments"].to_string();
-            self.hooks.push((at_ms, Hook::ToolCallStart { tool_call_id: id.into(), tool_name: name.into(), params }));
+            self.hooks.push((
+                at_ms,
+                Hook::ToolCallStart { tool_call_id: id.into(), tool_name: name.into(), params: content(params) },
+            ));
             self.open_tools.push((id.into(), name.into(), at_ms));
         }
         self.last_answer = Some(Answer { at_ms, stop, failure, text: answer });
@@ -245,8 +252,8 @@ impl TurnBuilder {
                 outcome: if failed { Outcome::ERROR } else { Outcome::COMPLETED },
                 error,
                 duration_ms: Some(ended - asked),
-                result,
-                documents: payload::documents(&m, Capture::DEFAULT),
+                result: content(result),
+                documents: content(payload::documents(&m, Capture::DEFAULT)),
             },
         ));
     }
@@ -269,7 +276,8 @@ impl TurnBuilder {
             };
             let (error, response) = (answer.failure.unwrap_or_default(), answer.text);
             let duration_ms = Some(answer.at_ms.saturating_sub(started));
-            self.hooks.push((answer.at_ms, Hook::MessageEnd { outcome, error, response, duration_ms }));
+            self.hooks
+                .push((answer.at_ms, Hook::MessageEnd { outcome, error, response: content(response), duration_ms }));
         }
         let ctx = OwnedContext {
             ts_ms: 0,
@@ -287,7 +295,7 @@ impl TurnBuilder {
                 if let Hook::ModelCallStart { call_id, .. } | Hook::ModelCallEnd { call_id, .. } = &mut hook {
                     *call_id = format!("{run_id}:{call_id}");
                 }
-                HostEvent { ctx: OwnedContext { ts_ms, ..ctx.clone() }, hook }
+                OwnedEvent { ctx: OwnedContext { ts_ms, ..ctx.clone() }, hook }
             })
             .collect();
         Turn { last_seq: self.last_seq, ended_ms, finished, events }
@@ -312,7 +320,7 @@ mod tests {
     }
 
     fn kinds(turn: &Turn) -> Vec<&'static str> {
-        turn.events.iter().map(|e| openclaw_plugin_host::host_event::HOOK_KINDS[e.hook.kind_index()]).collect()
+        turn.events.iter().map(|e| openclaw_plugin_api::HOOK_KINDS[e.hook.kind_index()]).collect()
     }
 
     #[test]

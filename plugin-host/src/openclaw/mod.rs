@@ -30,9 +30,10 @@ pub mod preview;
 pub mod recording;
 mod tool_bridge;
 
-use crate::host_event::{Hook, HostEvent};
+use openclaw_plugin_api::owned::content;
 use openclaw_plugin_api::OwnedContext;
 use openclaw_plugin_api::{agent_of_session_key, ModelCost, Outcome, TokenUsage};
+use openclaw_plugin_api::{Hook, OwnedEvent};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
 
@@ -224,7 +225,7 @@ struct OpenRun {
 }
 
 struct HeldCall {
-    event: HostEvent,
+    event: OwnedEvent,
     deadline_ms: u64,
 }
 
@@ -274,7 +275,7 @@ impl Translator {
     }
 
     /// Translates one hook, appending the interface events it yields to `out`.
-    pub fn push(&mut self, cx: OwnedContext, hook: OpenClawHook, out: &mut Vec<HostEvent>) {
+    pub fn push(&mut self, cx: OwnedContext, hook: OpenClawHook, out: &mut Vec<OwnedEvent>) {
         self.release_due(cx.ts_ms, out);
         if !cx.session_key.is_empty() && !cx.session_id.is_empty() {
             bounded_insert(&mut self.session_ids, &cx.session_key, cx.session_id.clone(), self.limits.max_sessions);
@@ -295,14 +296,14 @@ impl Translator {
                         .get_mut(&cx.run_id)
                         .map(|r| std::mem::take(&mut r.first_call_input))
                         .unwrap_or_default();
-                    out.push(HostEvent {
+                    out.push(OwnedEvent {
                         ctx,
                         hook: Hook::ModelCallStart {
                             call_id,
                             provider,
                             model,
-                            input_messages: messages,
-                            tool_definitions,
+                            input_messages: content(messages),
+                            tool_definitions: content(tool_definitions),
                         },
                     });
                 }
@@ -318,10 +319,10 @@ impl Translator {
                         duration_ms,
                         usage: None,
                         cost_usd: None,
-                        response: String::new(),
-                        tool_calls: String::new(),
+                        response: None,
+                        tool_calls: None,
                     };
-                    self.hold_for_reply(HostEvent { ctx, hook });
+                    self.hold_for_reply(OwnedEvent { ctx, hook });
                 }
             }
             OpenClawHook::AssistantMessage { usage, cost, text, tool_calls, error } => {
@@ -335,7 +336,7 @@ impl Translator {
             OpenClawHook::ModelCallUsage { call_id, usage, cost } => {
                 let run = self.runs.get_mut(&cx.run_id);
                 if let Some(run) = run {
-                    let matches = matches!(&run.awaiting_reply, Some(HeldCall { event: HostEvent { hook: Hook::ModelCallEnd { call_id: held, .. }, .. }, .. }) if *held == call_id);
+                    let matches = matches!(&run.awaiting_reply, Some(HeldCall { event: OwnedEvent { hook: Hook::ModelCallEnd { call_id: held, .. }, .. }, .. }) if *held == call_id);
                     if matches {
                         let mut held = run.awaiting_reply.take().expect("checked just above");
                         fill_reply(&mut held.event.hook, usage, cost, None, String::new());
@@ -345,7 +346,10 @@ impl Translator {
             }
             OpenClawHook::ToolCallStarted { tool_call_id, tool_name, bridged, params } => {
                 if let Some(ctx) = self.run_ctx(&cx, out) {
-                    let start = HostEvent { ctx, hook: Hook::ToolCallStart { tool_call_id, tool_name, params } };
+                    let start = OwnedEvent {
+                        ctx,
+                        hook: Hook::ToolCallStart { tool_call_id, tool_name, params: content(params) },
+                    };
                     match self.runs.get_mut(&cx.run_id) {
                         Some(run) if bridged => run.tool_bridge.outer_started(start),
                         Some(run) => out.push(run.tool_bridge.started(start)),
@@ -365,11 +369,12 @@ impl Translator {
             } => {
                 if let Some(ctx) = self.run_ctx(&cx, out) {
                     let outcome = if failed || !error.is_empty() { Outcome::ERROR } else { Outcome::COMPLETED };
+                    let (result, documents) = (content(result), content(documents));
                     let hook =
                         Hook::ToolCallEnd { tool_call_id, tool_name, outcome, error, duration_ms, result, documents };
                     match self.runs.get_mut(&cx.run_id) {
-                        Some(run) => run.tool_bridge.ended(HostEvent { ctx, hook }, bridged, out),
-                        None => out.push(HostEvent { ctx, hook }),
+                        Some(run) => run.tool_bridge.ended(OwnedEvent { ctx, hook }, bridged, out),
+                        None => out.push(OwnedEvent { ctx, hook }),
                     }
                 }
             }
@@ -379,7 +384,10 @@ impl Translator {
                 }
                 if let Some(ctx) = self.run_ctx(&cx, out) {
                     let outcome = if success { Outcome::COMPLETED } else { Outcome::ERROR };
-                    let end = HostEvent { ctx, hook: Hook::MessageEnd { outcome, error, response, duration_ms } };
+                    let end = OwnedEvent {
+                        ctx,
+                        hook: Hook::MessageEnd { outcome, error, response: content(response), duration_ms },
+                    };
                     let deadline_ms = cx.ts_ms.saturating_add(self.limits.end_grace_ms);
                     match self.runs.get_mut(&cx.run_id).filter(|_| !success) {
                         Some(run) => {
@@ -394,10 +402,10 @@ impl Translator {
                 }
             }
             OpenClawHook::SessionStarted { resumed_from } => {
-                out.push(HostEvent { ctx: session_ctx(&cx), hook: Hook::SessionStart { resumed_from } });
+                out.push(OwnedEvent { ctx: session_ctx(&cx), hook: Hook::SessionStart { resumed_from } });
             }
             OpenClawHook::SessionEnded { reason, message_count, duration_ms } => {
-                out.push(HostEvent {
+                out.push(OwnedEvent {
                     ctx: session_ctx(&cx),
                     hook: Hook::SessionEnd { reason, message_count, duration_ms },
                 });
@@ -410,14 +418,14 @@ impl Translator {
                 model,
             } => {
                 let ctx = self.requester_ctx(&cx, &requester_session_key);
-                out.push(HostEvent {
+                out.push(OwnedEvent {
                     ctx,
                     hook: Hook::SubagentSpawned { child_session_key, child_agent_id, label, model },
                 });
             }
             OpenClawHook::SubagentEnded { requester_session_key, child_session_key, outcome, error } => {
                 let ctx = self.requester_ctx(&cx, &requester_session_key);
-                out.push(HostEvent { ctx, hook: Hook::SubagentEnded { child_session_key, outcome, error } });
+                out.push(OwnedEvent { ctx, hook: Hook::SubagentEnded { child_session_key, outcome, error } });
             }
         }
         self.pushes_since_sweep += 1;
@@ -427,7 +435,7 @@ impl Translator {
     }
 
     /// Lets go of every held model call (at shutdown, or the end of a recording).
-    pub fn finish(&mut self, out: &mut Vec<HostEvent>) {
+    pub fn finish(&mut self, out: &mut Vec<OwnedEvent>) {
         let mut ended = Vec::new();
         for (run_id, run) in self.runs.iter_mut() {
             if let Some(held) = run.awaiting_reply.take() {
@@ -451,7 +459,7 @@ impl Translator {
 
     /// Lets go of every held call and end due at `now_ms` (the gateway's clock: hooks carry it, and
     /// a host with nothing else to do calls this when [`Translator::next_deadline`] passes).
-    pub fn release_due(&mut self, now_ms: u64, out: &mut Vec<HostEvent>) {
+    pub fn release_due(&mut self, now_ms: u64, out: &mut Vec<OwnedEvent>) {
         self.now_ms = self.now_ms.max(now_ms);
         while let Some(Reverse((deadline, _))) = self.deadlines.peek() {
             if *deadline > self.now_ms {
@@ -476,7 +484,7 @@ impl Translator {
         prompt: String,
         trigger: String,
         model_input: ModelInput,
-        out: &mut Vec<HostEvent>,
+        out: &mut Vec<OwnedEvent>,
     ) {
         if cx.run_id.is_empty() {
             return;
@@ -496,13 +504,13 @@ impl Translator {
         if let Some(run) = self.runs.get_mut(&cx.run_id) {
             run.first_call_input = model_input;
         }
-        out.push(HostEvent { ctx, hook: Hook::MessageStart { prompt: preview::readable(&prompt), trigger } });
+        out.push(OwnedEvent { ctx, hook: Hook::MessageStart { prompt: content(preview::readable(&prompt)), trigger } });
     }
 
     /// The interface context for a hook of a run, releasing the run's held call first (a later
     /// hook of the run means its reply is not coming). A recording or a gateway may begin in the
     /// middle of a run: the hook's own context then stands in for the run's first hook.
-    fn run_ctx(&mut self, cx: &OwnedContext, out: &mut Vec<HostEvent>) -> Option<OwnedContext> {
+    fn run_ctx(&mut self, cx: &OwnedContext, out: &mut Vec<OwnedEvent>) -> Option<OwnedContext> {
         if cx.run_id.is_empty() {
             return None;
         }
@@ -538,7 +546,7 @@ impl Translator {
         self.runs.insert(run_id, run);
     }
 
-    fn hold_for_reply(&mut self, event: HostEvent) {
+    fn hold_for_reply(&mut self, event: OwnedEvent) {
         let run_id = event.ctx.run_id.clone();
         let deadline_ms = event.ctx.ts_ms.saturating_add(self.limits.reply_wait_ms);
         if let Some(run) = self.runs.get_mut(&run_id) {
@@ -571,7 +579,7 @@ impl Translator {
 
     /// Forgets idle runs, and the least recently active ones beyond the bound (letting go of
     /// their held calls). Amortised: runs every 1024 hooks or when over the bound.
-    fn sweep(&mut self, out: &mut Vec<HostEvent>) {
+    fn sweep(&mut self, out: &mut Vec<OwnedEvent>) {
         self.pushes_since_sweep = 0;
         let idle_before = self.now_ms.saturating_sub(self.limits.run_idle_ms);
         let mut stale: Vec<(u64, String)> = self
@@ -625,8 +633,8 @@ fn fill_reply(
         *u = usage.or(*u);
         *cost_usd = cost.or(*cost_usd);
         if let Some((text, calls)) = message {
-            *response = text;
-            *tool_calls = calls;
+            *response = content(text);
+            *tool_calls = content(calls);
         }
         // A reply that is an error (`stopReason: "error"`) is a failed call, whatever the call's
         // end said: OpenClaw before 2026.9 ends a stream that delivered an error as "completed".

@@ -5,7 +5,7 @@ use openclaw_plugin_api::ContentParts;
 
 const FIXTURE: &str = include_str!("../../../tests/fixtures/openclaw-2026.9.6/hooks.jsonl");
 
-fn count(events: &[HostEvent], f: fn(&Hook) -> bool) -> usize {
+fn count(events: &[OwnedEvent], f: fn(&Hook) -> bool) -> usize {
     events.iter().filter(|e| f(&e.hook)).count()
 }
 
@@ -46,7 +46,7 @@ fn a_runs_first_model_call_receives_the_history_and_prompt_and_each_reply_names_
     let inputs: Vec<serde_json::Value> = events
         .iter()
         .filter_map(|e| match &e.hook {
-            Hook::ModelCallStart { input_messages, .. } if !input_messages.is_empty() => {
+            Hook::ModelCallStart { input_messages: Some(input_messages), .. } => {
                 Some(serde_json::from_str(input_messages).unwrap())
             }
             _ => None,
@@ -68,9 +68,7 @@ fn a_runs_first_model_call_receives_the_history_and_prompt_and_each_reply_names_
     let calls: Vec<serde_json::Value> = events
         .iter()
         .filter_map(|e| match &e.hook {
-            Hook::ModelCallEnd { tool_calls, .. } if !tool_calls.is_empty() => {
-                Some(serde_json::from_str(tool_calls).unwrap())
-            }
+            Hook::ModelCallEnd { tool_calls: Some(tool_calls), .. } => Some(serde_json::from_str(tool_calls).unwrap()),
             _ => None,
         })
         .collect();
@@ -80,8 +78,8 @@ fn a_runs_first_model_call_receives_the_history_and_prompt_and_each_reply_names_
 
     let none = translate_recording(FIXTURE, Capture { parts: ContentParts::NONE, ..Capture::DEFAULT }).unwrap();
     let carried = none.iter().any(|e| match &e.hook {
-        Hook::ModelCallStart { input_messages, .. } => !input_messages.is_empty(),
-        Hook::ModelCallEnd { tool_calls, .. } => !tool_calls.is_empty(),
+        Hook::ModelCallStart { input_messages, .. } => input_messages.is_some(),
+        Hook::ModelCallEnd { tool_calls, .. } => tool_calls.is_some(),
         _ => false,
     });
     assert!(!carried, "without content capture no conversation crosses");
@@ -92,12 +90,12 @@ fn a_runs_first_model_call_receives_the_history_and_prompt_and_each_reply_names_
 #[test]
 fn each_content_part_crosses_only_when_captured() {
     let with = |parts: ContentParts| translate_recording(FIXTURE, Capture { parts, ..Capture::DEFAULT }).unwrap();
-    let first_input = |events: &[HostEvent]| {
+    let first_input = |events: &[OwnedEvent]| {
         events.iter().find_map(|e| match &e.hook {
             Hook::ModelCallStart { input_messages, tool_definitions, .. }
-                if !input_messages.is_empty() || !tool_definitions.is_empty() =>
+                if input_messages.is_some() || tool_definitions.is_some() =>
             {
-                Some((input_messages.clone(), tool_definitions.clone()))
+                Some((input_messages.clone().unwrap_or_default(), tool_definitions.clone().unwrap_or_default()))
             }
             _ => None,
         })
@@ -124,18 +122,18 @@ fn each_content_part_crosses_only_when_captured() {
     assert_eq!(roles, ["system"], "the system prompt alone: no history, no prompt");
 
     let only_tool_inputs = with(ContentParts { tool_inputs: true, ..ContentParts::NONE });
-    let texts = |e: &HostEvent| -> Vec<String> {
+    let texts = |e: &OwnedEvent| -> Vec<String> {
+        let text = |content: &Option<String>| content.clone().unwrap_or_default();
         match &e.hook {
-            Hook::MessageStart { prompt, .. } => vec![prompt.clone()],
-            Hook::MessageEnd { response, error, .. } => vec![response.clone(), error.clone()],
-            Hook::ModelCallEnd { response, tool_calls, .. } => vec![response.clone(), tool_calls.clone()],
-            Hook::ToolCallEnd { result, documents, .. } => vec![result.clone(), documents.clone()],
+            Hook::MessageStart { prompt, .. } => vec![text(prompt)],
+            Hook::MessageEnd { response, error, .. } => vec![text(response), error.clone()],
+            Hook::ModelCallEnd { response, tool_calls, .. } => vec![text(response), text(tool_calls)],
+            Hook::ToolCallEnd { result, documents, .. } => vec![text(result), text(documents)],
             _ => vec![],
         }
     };
     assert!(only_tool_inputs.iter().flat_map(texts).all(|t| t.is_empty() || t.contains("not captured")));
-    let params =
-        only_tool_inputs.iter().filter(|e| matches!(&e.hook, Hook::ToolCallStart { params, .. } if !params.is_empty()));
+    let params = only_tool_inputs.iter().filter(|e| matches!(&e.hook, Hook::ToolCallStart { params: Some(_), .. }));
     assert_eq!(params.count(), 5, "each tool call's parameters");
 }
 
@@ -191,7 +189,7 @@ fn reply(input: u64) -> OpenClawHook {
     }
 }
 
-fn usage_of(e: &HostEvent) -> Option<u64> {
+fn usage_of(e: &OwnedEvent) -> Option<u64> {
     match &e.hook {
         Hook::ModelCallEnd { usage, .. } => usage.map(|u| u.input),
         _ => None,
@@ -407,7 +405,9 @@ fn the_channel_message_time_starts_the_run_and_the_models_timestamp_is_not_the_p
         &mut out,
     );
     assert_eq!(out[0].ctx.ts_ms, 100);
-    assert!(matches!(&out[0].hook, Hook::MessageStart { prompt, .. } if prompt == "Please read hello.txt"));
+    assert!(
+        matches!(&out[0].hook, Hook::MessageStart { prompt, .. } if prompt.as_deref() == Some("Please read hello.txt"))
+    );
 }
 
 /// The model called `sessions_spawn` through the bridge (`tool_call` {id, args}); OpenClaw fired the
@@ -427,7 +427,7 @@ fn a_tool_called_through_the_tool_search_bridge_is_one_call_of_that_tool() {
     assert_eq!(starts.len(), 1, "{starts:?}");
     let (id, name, params) = starts[0];
     assert_eq!((id.as_str(), name.as_str()), ("call_1bf087774d5b", "sessions_spawn"));
-    let params: serde_json::Value = serde_json::from_str(params).unwrap();
+    let params: serde_json::Value = serde_json::from_str(params.as_deref().unwrap()).unwrap();
     assert_eq!(params["label"], "hello-reader", "the spawn's own arguments: {params}");
     let ends: Vec<_> = in_run
         .iter()
@@ -438,7 +438,8 @@ fn a_tool_called_through_the_tool_search_bridge_is_one_call_of_that_tool() {
         .collect();
     assert_eq!(ends.len(), 1, "{ends:?}");
     assert_eq!((ends[0].0.as_str(), ends[0].1.as_str()), ("call_1bf087774d5b", "sessions_spawn"));
-    assert!(ends[0].2.contains("\"status\": \"accepted\""), "the spawn's result, not the bridge's: {}", ends[0].2);
+    let result = ends[0].2.as_deref().unwrap_or_default();
+    assert!(result.contains("\"status\": \"accepted\""), "the spawn's result, not the bridge's: {result}");
 }
 
 /// A bridge call that ran nothing (the tool it named is unknown) is still a call, named after the

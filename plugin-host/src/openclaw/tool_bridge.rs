@@ -7,7 +7,7 @@
 //! bridge's own end is dropped. A bridge call that ran nothing (an unknown tool, refused arguments)
 //! goes out as it came, named after the tool it asked for.
 
-use crate::host_event::{Hook, HostEvent};
+use openclaw_plugin_api::{Hook, OwnedEvent};
 
 /// The prefix of the ids the bridge gives the calls it runs.
 const INNER_ID_PREFIX: &str = "tool_search_code:";
@@ -23,14 +23,14 @@ struct BridgedCall {
     /// The model's call id.
     outer_id: String,
     /// The bridge call's start, until the tool it names runs.
-    held_start: Option<HostEvent>,
+    held_start: Option<OwnedEvent>,
     /// The id of the call the bridge ran for it.
     inner_id: Option<String>,
 }
 
 impl ToolBridge {
     /// A call of the bridge's `tool_call` starts (already named after the tool it asks for).
-    pub fn outer_started(&mut self, start: HostEvent) {
+    pub fn outer_started(&mut self, start: OwnedEvent) {
         let Hook::ToolCallStart { tool_call_id, .. } = &start.hook else { return };
         if self.open.len() >= MAX_OPEN {
             self.open.remove(0);
@@ -40,7 +40,7 @@ impl ToolBridge {
 
     /// A tool call that is not the bridge's own starts: the event to send, under the model's call id
     /// when the bridge runs it.
-    pub fn started(&mut self, mut start: HostEvent) -> HostEvent {
+    pub fn started(&mut self, mut start: OwnedEvent) -> OwnedEvent {
         let Hook::ToolCallStart { tool_call_id, .. } = &mut start.hook else { return start };
         let Some(parent) = bridge_parent(tool_call_id) else { return start };
         let waiting = self.open.iter_mut().find(|c| c.inner_id.is_none() && sanitised(&c.outer_id) == parent);
@@ -52,7 +52,7 @@ impl ToolBridge {
     }
 
     /// A tool call ends (`outer`: the bridge's own call): the events to send, in order.
-    pub fn ended(&mut self, mut end: HostEvent, outer: bool, out: &mut Vec<HostEvent>) {
+    pub fn ended(&mut self, mut end: OwnedEvent, outer: bool, out: &mut Vec<OwnedEvent>) {
         let Hook::ToolCallEnd { tool_call_id, .. } = &mut end.hook else { return };
         if outer {
             let Some(i) = self.open.iter().position(|c| c.outer_id == *tool_call_id) else {

@@ -3,13 +3,13 @@
 //! an unpriced model call, timed, which shows whether the server waits on a remote model catalog.
 
 use crate::config::Config;
-use crate::event::Event;
 use crate::exporter::mlflow_rest::MlflowRest;
 use crate::exporter::{id_scope, mlflow_spans::mlflow_trace_id, trace_ids::TraceIds};
 use crate::log::Log;
 use crate::MlflowPlugin;
 use openclaw_plugin_api::OwnedContext;
 use openclaw_plugin_api::{DoctorCheck, ModelCost, Outcome, Plugin, TokenUsage};
+use openclaw_plugin_api::{Hook, OwnedEvent};
 use serde_json::Value;
 use std::time::{Duration, Instant};
 
@@ -37,43 +37,51 @@ fn ctx(run_id: &str, ts_ms: u64) -> OwnedContext {
 }
 
 /// One turn with one model call, priced (`cost`) or left for the server to price.
-fn turn(run_id: &str, provider: &str, cost: Option<ModelCost>) -> Vec<Event> {
+fn turn(run_id: &str, provider: &str, cost: Option<ModelCost>) -> Vec<OwnedEvent> {
     let now = crate::exporter::now_ms();
     let call_id = format!("{run_id}:model:1");
     let usage = TokenUsage { input: 12, output: 3, cache_read: 0, cache_write: 0, total: 15 };
     vec![
-        Event::MessageStart {
+        OwnedEvent {
             ctx: ctx(run_id, now.saturating_sub(40)),
-            prompt: Some("openclaw-mlflow doctor: is this turn in MLflow?".into()),
-            trigger: "doctor".into(),
+            hook: Hook::MessageStart {
+                prompt: Some("openclaw-mlflow doctor: is this turn in MLflow?".into()),
+                trigger: "doctor".into(),
+            },
         },
-        Event::ModelCallStart {
+        OwnedEvent {
             ctx: ctx(run_id, now.saturating_sub(30)),
-            call_id: call_id.clone(),
-            provider: provider.into(),
-            model: "doctor-probe".into(),
-            input_messages: None,
-            tool_definitions: None,
+            hook: Hook::ModelCallStart {
+                call_id: call_id.clone(),
+                provider: provider.into(),
+                model: "doctor-probe".into(),
+                input_messages: None,
+                tool_definitions: None,
+            },
         },
-        Event::ModelCallEnd {
+        OwnedEvent {
             ctx: ctx(run_id, now.saturating_sub(10)),
-            call_id,
-            provider: provider.into(),
-            model: "doctor-probe".into(),
-            outcome: Outcome::COMPLETED,
-            error: String::new(),
-            duration_ms: Some(20),
-            usage: Some(usage),
-            cost_usd: cost,
-            response: Some("yes".into()),
-            tool_calls: None,
+            hook: Hook::ModelCallEnd {
+                call_id,
+                provider: provider.into(),
+                model: "doctor-probe".into(),
+                outcome: Outcome::COMPLETED,
+                error: String::new(),
+                duration_ms: Some(20),
+                usage: Some(usage),
+                cost_usd: cost,
+                response: Some("yes".into()),
+                tool_calls: None,
+            },
         },
-        Event::MessageEnd {
+        OwnedEvent {
             ctx: ctx(run_id, now),
-            outcome: Outcome::COMPLETED,
-            error: String::new(),
-            response: Some("yes".into()),
-            duration_ms: Some(40),
+            hook: Hook::MessageEnd {
+                outcome: Outcome::COMPLETED,
+                error: String::new(),
+                response: Some("yes".into()),
+                duration_ms: Some(40),
+            },
         },
     ]
 }
@@ -115,7 +123,7 @@ pub fn send_and_read_back(config: &Config, rest: &MlflowRest, log: Log) -> Vec<D
 }
 
 /// Hands `events` to the plugin as its hooks would, and waits until they are delivered.
-fn deliver(plugin: &MlflowPlugin, events: Vec<Event>) -> Result<(), String> {
+fn deliver(plugin: &MlflowPlugin, events: Vec<OwnedEvent>) -> Result<(), String> {
     for event in events {
         plugin.queue_event(|_| event);
     }

@@ -11,10 +11,10 @@
 //! and dropped, since that trace has been sent.
 
 use super::trace_ids::TraceIds;
-use crate::event::Event;
 use crate::pricing::PriceTable;
 use crate::tokens::Tokens;
 use openclaw_plugin_api::OwnedContext;
+use openclaw_plugin_api::{Hook, OwnedEvent};
 use openclaw_plugin_api::{ModelCost, Outcome};
 use opentelemetry::trace::{SpanId, TraceId};
 use std::collections::{HashMap, VecDeque};
@@ -233,9 +233,9 @@ impl Assembler {
     }
 
     /// Applies one event; returns the traces it finished (usually none, one at a message end).
-    pub fn apply(&mut self, event: Event, out: &mut Vec<FinishedTrace>) {
-        let ctx = event.ctx();
-        if let Event::SubagentSpawned { .. } | Event::SubagentEnded { .. } = event {
+    pub fn apply(&mut self, event: OwnedEvent, out: &mut Vec<FinishedTrace>) {
+        let ctx = &event.ctx;
+        if let Hook::SubagentSpawned { .. } | Hook::SubagentEnded { .. } = event.hook {
             self.apply_subagent(event);
             return;
         }
@@ -248,15 +248,15 @@ impl Assembler {
         }
         let ts = ctx.ts_ms;
         let run_id = ctx.run_id.clone();
-        let weight = std::mem::size_of::<Event>() + event.text_bytes();
+        let weight = std::mem::size_of::<OwnedEvent>() + event.text_bytes();
         match event {
-            Event::MessageStart { ctx, prompt, trigger } => {
+            OwnedEvent { ctx, hook: Hook::MessageStart { prompt, trigger } } => {
                 let run = self.run(&ctx, ts);
                 run.start_ms = run.start_ms.min(ts);
                 run.prompt = prompt.or(run.prompt.take());
                 run.trigger = trigger;
             }
-            Event::MessageEnd { ctx, outcome, error, response, duration_ms } => {
+            OwnedEvent { ctx, hook: Hook::MessageEnd { outcome, error, response, duration_ms } } => {
                 let run = self.run(&ctx, duration_ms.map_or(ts, |d| ts.saturating_sub(d)));
                 if let Some(d) = duration_ms {
                     run.start_ms = run.start_ms.min(ts.saturating_sub(d));
@@ -267,22 +267,28 @@ impl Assembler {
                 run.response = response;
                 self.finish(&ctx.run_id, None, out);
             }
-            Event::ModelCallStart { ctx, call_id, provider, model, input_messages, tool_definitions } => {
+            OwnedEvent {
+                ctx,
+                hook: Hook::ModelCallStart { call_id, provider, model, input_messages, tool_definitions },
+            } => {
                 let kind = ChildKind::model(provider, model, input_messages, tool_definitions);
                 self.open_child(&ctx, call_id, ts, kind);
             }
-            Event::ModelCallEnd {
+            OwnedEvent {
                 ctx,
-                call_id,
-                provider,
-                model,
-                outcome,
-                error,
-                duration_ms,
-                usage,
-                cost_usd,
-                response,
-                tool_calls,
+                hook:
+                    Hook::ModelCallEnd {
+                        call_id,
+                        provider,
+                        model,
+                        outcome,
+                        error,
+                        duration_ms,
+                        usage,
+                        cost_usd,
+                        response,
+                        tool_calls,
+                    },
             } => {
                 let fresh = ChildKind::model(provider, model, None, None);
                 let prices = Arc::clone(&self.prices);
@@ -296,7 +302,7 @@ impl Assembler {
                     *t = tool_calls;
                 }
             }
-            Event::ToolCallStart { ctx, tool_call_id, tool_name, params } => {
+            OwnedEvent { ctx, hook: Hook::ToolCallStart { tool_call_id, tool_name, params } } => {
                 let kind = ChildKind::Tool {
                     name: tool_name,
                     call_id: tool_call_id.clone(),
@@ -306,7 +312,10 @@ impl Assembler {
                 };
                 self.open_child(&ctx, tool_call_id, ts, kind);
             }
-            Event::ToolCallEnd { ctx, tool_call_id, tool_name, outcome, error, duration_ms, result, documents } => {
+            OwnedEvent {
+                ctx,
+                hook: Hook::ToolCallEnd { tool_call_id, tool_name, outcome, error, duration_ms, result, documents },
+            } => {
                 let fresh = ChildKind::Tool {
                     name: tool_name,
                     call_id: tool_call_id.clone(),
@@ -320,8 +329,9 @@ impl Assembler {
                     *d = documents;
                 }
             }
-            Event::SessionStart { .. } | Event::SessionEnd { .. } => {}
-            Event::SubagentSpawned { .. } | Event::SubagentEnded { .. } => unreachable!("handled above"),
+            OwnedEvent { hook: Hook::SessionStart { .. } | Hook::SessionEnd { .. }, .. } => {}
+            OwnedEvent { hook: Hook::SubagentSpawned { .. }, .. }
+            | OwnedEvent { hook: Hook::SubagentEnded { .. }, .. } => unreachable!("handled above"),
         }
         if let Some(run) = self.open.get_mut(&run_id) {
             run.bytes += weight;
@@ -334,9 +344,9 @@ impl Assembler {
         }
     }
 
-    fn apply_subagent(&mut self, event: Event) {
+    fn apply_subagent(&mut self, event: OwnedEvent) {
         match event {
-            Event::SubagentSpawned { ctx, child_session_key, .. } => {
+            OwnedEvent { ctx, hook: Hook::SubagentSpawned { child_session_key, .. } } => {
                 // OpenClaw gives the child's run id here and the requester's session key, so the
                 // parent is the run with this id if it is open in that session, else the latest
                 // open run of that session.
@@ -370,7 +380,7 @@ impl Assembler {
             }
             // The link stays until it ages out: the child's last run may still be open, and a
             // finished subagent's session can be resumed.
-            Event::SubagentEnded { .. } => {}
+            OwnedEvent { hook: Hook::SubagentEnded { .. }, .. } => {}
             _ => {}
         }
     }
@@ -569,34 +579,36 @@ mod tests {
         }
     }
 
-    fn start(run: &str, ts: u64) -> Event {
-        Event::MessageStart { ctx: ctx(run, ts), prompt: Some("hi".into()), trigger: "user".into() }
+    fn start(run: &str, ts: u64) -> OwnedEvent {
+        OwnedEvent { ctx: ctx(run, ts), hook: Hook::MessageStart { prompt: Some("hi".into()), trigger: "user".into() } }
     }
 
-    fn end(run: &str, ts: u64, duration_ms: Option<u64>) -> Event {
-        Event::MessageEnd {
+    fn end(run: &str, ts: u64, duration_ms: Option<u64>) -> OwnedEvent {
+        OwnedEvent {
             ctx: ctx(run, ts),
-            outcome: Outcome::COMPLETED,
-            error: String::new(),
-            response: None,
-            duration_ms,
+            hook: Hook::MessageEnd { outcome: Outcome::COMPLETED, error: String::new(), response: None, duration_ms },
         }
     }
 
-    fn tool_start(run: &str, id: &str, ts: u64) -> Event {
-        Event::ToolCallStart { ctx: ctx(run, ts), tool_call_id: id.into(), tool_name: "read".into(), params: None }
+    fn tool_start(run: &str, id: &str, ts: u64) -> OwnedEvent {
+        OwnedEvent {
+            ctx: ctx(run, ts),
+            hook: Hook::ToolCallStart { tool_call_id: id.into(), tool_name: "read".into(), params: None },
+        }
     }
 
-    fn tool_end(run: &str, id: &str, ts: u64, duration_ms: Option<u64>) -> Event {
-        Event::ToolCallEnd {
+    fn tool_end(run: &str, id: &str, ts: u64, duration_ms: Option<u64>) -> OwnedEvent {
+        OwnedEvent {
             ctx: ctx(run, ts),
-            tool_call_id: id.into(),
-            tool_name: "read".into(),
-            outcome: Outcome::COMPLETED,
-            error: String::new(),
-            duration_ms,
-            result: None,
-            documents: None,
+            hook: Hook::ToolCallEnd {
+                tool_call_id: id.into(),
+                tool_name: "read".into(),
+                outcome: Outcome::COMPLETED,
+                error: String::new(),
+                duration_ms,
+                result: None,
+                documents: None,
+            },
         }
     }
 
@@ -670,14 +682,19 @@ mod tests {
     }
 
     /// A tool call that returned `result`.
-    fn tool_end_with(run: &str, id: &str, ts: u64, result: &str) -> Event {
-        let Event::ToolCallEnd { ctx, tool_call_id, tool_name, outcome, error, duration_ms, documents, .. } =
-            tool_end(run, id, ts, None)
+    fn tool_end_with(run: &str, id: &str, ts: u64, result: &str) -> OwnedEvent {
+        let OwnedEvent {
+            ctx,
+            hook: Hook::ToolCallEnd { tool_call_id, tool_name, outcome, error, duration_ms, documents, .. },
+        } = tool_end(run, id, ts, None)
         else {
             unreachable!()
         };
         let result = Some(result.to_string());
-        Event::ToolCallEnd { ctx, tool_call_id, tool_name, outcome, error, duration_ms, result, documents }
+        OwnedEvent {
+            ctx,
+            hook: Hook::ToolCallEnd { tool_call_id, tool_name, outcome, error, duration_ms, result, documents },
+        }
     }
 
     #[test]
@@ -763,7 +780,7 @@ mod tests {
                 session_key: format!("agent:main:s{i}"),
                 ..OwnedContext::default()
             };
-            a.apply(Event::MessageStart { ctx, prompt: None, trigger: String::new() }, &mut out);
+            a.apply(OwnedEvent { ctx, hook: Hook::MessageStart { prompt: None, trigger: String::new() } }, &mut out);
             sent += out.len();
             out.clear(); // the exporter ships them
         }
@@ -780,24 +797,31 @@ mod tests {
         a.apply(start("parent", 10), &mut out);
         let spawn_ctx = OwnedContext { run_id: "child-run".into(), ..ctx("child-run", 20) };
         a.apply(
-            Event::SubagentSpawned {
+            OwnedEvent {
                 ctx: spawn_ctx,
-                child_session_key: "agent:main:subagent:x".into(),
-                child_agent_id: "main".into(),
-                label: String::new(),
-                model: String::new(),
+                hook: Hook::SubagentSpawned {
+                    child_session_key: "agent:main:subagent:x".into(),
+                    child_agent_id: "main".into(),
+                    label: String::new(),
+                    model: String::new(),
+                },
             },
             &mut out,
         );
         let child_ctx = OwnedContext { session_key: "agent:main:subagent:x".into(), ..ctx("child-run", 30) };
-        a.apply(Event::MessageStart { ctx: child_ctx.clone(), prompt: None, trigger: String::new() }, &mut out);
         a.apply(
-            Event::MessageEnd {
+            OwnedEvent { ctx: child_ctx.clone(), hook: Hook::MessageStart { prompt: None, trigger: String::new() } },
+            &mut out,
+        );
+        a.apply(
+            OwnedEvent {
                 ctx: OwnedContext { ts_ms: 40, ..child_ctx },
-                outcome: Outcome::COMPLETED,
-                error: String::new(),
-                response: None,
-                duration_ms: None,
+                hook: Hook::MessageEnd {
+                    outcome: Outcome::COMPLETED,
+                    error: String::new(),
+                    response: None,
+                    duration_ms: None,
+                },
             },
             &mut out,
         );
