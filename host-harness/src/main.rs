@@ -12,7 +12,7 @@ mod private_file;
 use clap::{Args, Parser, Subcommand};
 use openclaw_plugin_api::{LogLevel, OwnedEvent};
 use openclaw_plugin_host::openclaw::payload::Capture;
-use openclaw_plugin_host::{host_event, PluginSet};
+use openclaw_plugin_host::PluginSet;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -184,7 +184,9 @@ impl Host {
 /// Dispatches `events` in order, after writing them to `events_out` if asked.
 fn drive(host: &Host, events_out: Option<&Path>, what: &str, events: Vec<OwnedEvent>) -> Result<(), String> {
     if let Some(path) = events_out {
-        let lines: String = events.iter().map(|e| host_event::to_json(e).to_string() + "\n").collect();
+        let lines: Vec<String> =
+            events.iter().map(serde_json::to_string).collect::<Result<_, _>>().map_err(|e| e.to_string())?;
+        let lines: String = lines.into_iter().map(|line| line + "\n").collect();
         private_file::write(path, lines).map_err(|e| format!("{}: {e}", path.display()))?;
     }
     logger::host(LogLevel::Info, &format!("{what}: {} hook calls", events.len()));

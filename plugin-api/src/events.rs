@@ -39,6 +39,13 @@ use abi_stable::{
 #[derive(StableAbi, Copy, Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Outcome(pub u8);
 
+/// As its name (`completed`, `error`, ...).
+impl serde::Serialize for Outcome {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
 impl Outcome {
     pub const COMPLETED: Outcome = Outcome(0);
     pub const ERROR: Outcome = Outcome(1);
@@ -65,7 +72,7 @@ impl Outcome {
 /// `total` = input + output, by which a plugin can tell. Plugins that write MLflow or OpenTelemetry
 /// usage convert to their convention (input includes the cache).
 #[repr(C)]
-#[derive(StableAbi, Copy, Clone, Debug, Default, PartialEq, Eq)]
+#[derive(StableAbi, Copy, Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct TokenUsage {
     pub input: u64,
     pub output: u64,
@@ -77,7 +84,7 @@ pub struct TokenUsage {
 
 /// Cost of one model call in USD, as the host computed it from its configured prices.
 #[repr(C)]
-#[derive(StableAbi, Copy, Clone, Debug, Default, PartialEq)]
+#[derive(StableAbi, Copy, Clone, Debug, Default, PartialEq, serde::Serialize)]
 pub struct ModelCost {
     pub input: f64,
     pub output: f64,

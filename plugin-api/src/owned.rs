@@ -11,7 +11,7 @@ use abi_stable::std_types::{ROption, RStr};
 
 /// An [`EventContext`] that owns its text: what a host builds its hook calls from and what a plugin
 /// keeps of a hook's context. An empty string is "not given".
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
 pub struct OwnedContext {
     pub ts_ms: u64,
     pub run_id: String,
@@ -58,22 +58,27 @@ impl OwnedContext {
     }
 }
 
-/// One hook call: who and where, and what happened.
-#[derive(Clone, Debug)]
+/// One hook call: who and where, and what happened. As JSON (a host's `--events-out`), one object
+/// `{"ctx": {...}, "hook": "model_call_end", "event": {...}}` with the interface's field names.
+#[derive(Clone, Debug, serde::Serialize)]
 pub struct OwnedEvent {
     pub ctx: OwnedContext,
+    #[serde(flatten)]
     pub hook: Hook,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize)]
+#[serde(tag = "hook", content = "event", rename_all = "snake_case")]
 pub enum Hook {
     MessageStart {
+        #[serde(serialize_with = "as_crossing")]
         prompt: Option<String>,
         trigger: String,
     },
     MessageEnd {
         outcome: Outcome,
         error: String,
+        #[serde(serialize_with = "as_crossing")]
         response: Option<String>,
         duration_ms: Option<u64>,
     },
@@ -82,8 +87,10 @@ pub enum Hook {
         provider: String,
         model: String,
         /// JSON chat messages (see the interface's `ModelCallStart::input_messages`).
+        #[serde(serialize_with = "as_crossing")]
         input_messages: Option<String>,
         /// JSON tool definitions (the interface's `ModelCallStart::tool_definitions`).
+        #[serde(serialize_with = "as_crossing")]
         tool_definitions: Option<String>,
     },
     ModelCallEnd {
@@ -95,13 +102,16 @@ pub enum Hook {
         duration_ms: Option<u64>,
         usage: Option<TokenUsage>,
         cost_usd: Option<ModelCost>,
+        #[serde(serialize_with = "as_crossing")]
         response: Option<String>,
         /// JSON `[{"id", "name", "arguments"}]`.
+        #[serde(serialize_with = "as_crossing")]
         tool_calls: Option<String>,
     },
     ToolCallStart {
         tool_call_id: String,
         tool_name: String,
+        #[serde(serialize_with = "as_crossing")]
         params: Option<String>,
     },
     ToolCallEnd {
@@ -110,8 +120,10 @@ pub enum Hook {
         outcome: Outcome,
         error: String,
         duration_ms: Option<u64>,
+        #[serde(serialize_with = "as_crossing")]
         result: Option<String>,
         /// JSON documents (see the interface's `ToolCallEnd::documents`).
+        #[serde(serialize_with = "as_crossing")]
         documents: Option<String>,
     },
     SessionStart {
@@ -299,6 +311,11 @@ impl OwnedEvent {
 /// Text as an event's content: `None` when there is none (not given, or not captured).
 pub fn content(text: String) -> Option<String> {
     (!text.is_empty()).then_some(text)
+}
+
+/// Content in JSON as it crosses the interface: "" where it was left out.
+fn as_crossing<S: serde::Serializer>(content: &Option<String>, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(content.as_deref().unwrap_or(""))
 }
 
 fn s(value: &str) -> RStr<'_> {

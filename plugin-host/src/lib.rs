@@ -7,13 +7,11 @@
 //! - [`doctor`]: the configuration's checks, each plugin's own, and the report;
 //! - [`command`]: a plugin's own operator commands (the mlflow plugin's `spool`);
 //! - [`settings`]: which section of `openclaw.json` configures which plugin;
-//! - [`host_event`]: one hook call (the interface's `OwnedEvent`) as JSON, for `--events-out`;
 //! - [`openclaw`]: OpenClaw's own hooks translated into those events as they happen, used live by
 //!   the addon and over a whole recording by `openclaw-host replay` ([`translate_recording`]).
 
 pub mod command;
 pub mod doctor;
-pub mod host_event;
 pub mod loaded;
 pub mod openclaw;
 pub mod plugin_set;
