@@ -153,7 +153,8 @@ impl Plugin for MlflowPlugin {
             hook: Hook::ModelCallStart {
                 call_id: s(ev.call_id()),
                 provider: s(ev.provider()),
-                model: s(ev.model()), // The system prompt crosses as the first message.
+                model: s(ev.model()),
+                // The system prompt crosses as the first message.
                 input_messages: ev.input_messages().and_then(|m| i.json_content(i.parts.keeps_model_input(), m)),
                 tool_definitions: ev.tool_definitions().and_then(|t| i.tool_definitions(t)),
             },
