@@ -1,4 +1,5 @@
 """What the benchmark scripts share: a real MLflow server of their own, and reading it back."""
+import atexit
 import json
 import os
 import shutil
@@ -14,6 +15,10 @@ import urllib.request
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MLFLOW = os.path.join(ROOT, ".venv", "bin", "mlflow")
 WORK = tempfile.mkdtemp(prefix="openclaw-bench-")
+# Servers' databases, spools and plugin copies: over a gigabyte per run, never needed afterwards
+# (the figures are in the output file). Kept with OPENCLAW_BENCH_KEEP=1, to look at a run.
+if not os.environ.get("OPENCLAW_BENCH_KEEP"):
+    atexit.register(shutil.rmtree, WORK, True)
 # The release build every benchmark measures.
 TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
 HOST = os.path.join(TARGET, "release", "openclaw-host")
