@@ -21,6 +21,17 @@ NPM_INSTALL := npm install --no-audit --no-fund --loglevel=error --cache $(CACHE
 export OPENCLAW_TEST_NODE := $(NODE24)
 export OPENCLAW_TEST_BIN := $(OPENCLAW)
 
+# The OpenTelemetry Collector the tests run the guide's configuration with (collector/main.go, its
+# modules pinned in collector/go.mod) and Jaeger, the second backend behind it (pinned in
+# collector/jaeger/go.mod): built from the Go module proxy into .cache/, once.
+COLLECTOR_VERSION := 0.165.0
+JAEGER_VERSION := 1.75.0
+COLLECTOR := $(CACHE)/otelcol-$(COLLECTOR_VERSION)/otelcol-openclaw
+JAEGER := $(CACHE)/jaeger-$(JAEGER_VERSION)/jaeger
+GO_BUILD := GOMODCACHE=$(CACHE)/go/mod GOCACHE=$(CACHE)/go/build GOTOOLCHAIN=local GOFLAGS="-buildvcs=false -modcacherw" go build -trimpath
+export OPENCLAW_TEST_COLLECTOR := $(COLLECTOR)
+export OPENCLAW_TEST_JAEGER := $(JAEGER)
+
 # The demo's MLflow server keeps running after `make demo` so its UI can be opened;
 # `make demo-stop` stops it.
 DEMO_PORT ?= 5000
@@ -28,7 +39,7 @@ DEMO_DIR := .mlflow-demo
 DEMO_URI := http://127.0.0.1:$(DEMO_PORT)
 DEMO_EXPERIMENT := openclaw-demo
 
-.PHONY: all build venv floor-venv compat gateway floor-gateway browser postgres screenshots package peer test demo demo-stop bench-hooks bench-gateway bench-idle bench-freshness bench-spool bench-backfill bench-postgres bench fuzz clean
+.PHONY: all build collector venv floor-venv compat gateway floor-gateway browser postgres screenshots package peer test demo demo-stop bench-hooks bench-gateway bench-idle bench-freshness bench-spool bench-backfill bench-postgres bench fuzz clean
 
 all: build
 
@@ -148,6 +159,12 @@ $(ZIGBUILD):
 	$(PYTHON) -m venv $(ZIG_VENV)
 	$(ZIG_VENV)/bin/pip install --quiet --disable-pip-version-check ziglang==0.17.1 cargo-zigbuild==0.24.0
 
+collector: $(COLLECTOR) $(JAEGER)
+$(COLLECTOR): collector/main.go collector/go.mod collector/go.sum
+	cd collector && $(GO_BUILD) -o $@ .
+$(JAEGER): collector/jaeger/go.mod collector/jaeger/go.sum
+	cd collector/jaeger && $(GO_BUILD) -o $@ github.com/jaegertracing/jaeger/cmd/jaeger
+
 # dist/openclaw-mlflow/ and dist/openclaw-mlflow-<version>.tgz: what `openclaw plugins install` takes.
 package: $(ZIGBUILD)
 	PATH="$(ZIG_VENV)/bin:$$PATH" ZIGBUILD=$(ZIGBUILD) scripts/package.sh
@@ -162,7 +179,7 @@ build:
 # Everything on the newest MLflow and OpenClaw, then the release-dependent tests on the floors of
 # both (MLflow 3.6.0; OpenClaw 2026.7.1 on Node 22), and that 3.6.0, which has no workspaces,
 # keeps a workspace's traces back.
-test: venv floor-venv build gateway floor-gateway package browser postgres
+test: venv floor-venv build gateway floor-gateway package browser postgres collector
 	rm -rf $(CARGO_TARGET_DIR)/test-scratch
 	scripts/with-mlflow.sh $(CARGO) test --workspace -- --test-threads 2
 	MLFLOW_VENV=$(MLFLOW_FLOOR_VENV) OPENCLAW_TEST_NODE=$(NODE_FLOOR_BIN) OPENCLAW_TEST_BIN=$(OPENCLAW_FLOOR_BIN) \

@@ -68,7 +68,12 @@ impl MlflowPlugin {
         let doorbell = Arc::new(doorbell::Doorbell::default());
         let intake = Intake::new(&config.capture, queue, stats.clone(), doorbell.clone());
         if !config.signals.traces {
-            log.info(|| "MLflow: trackTraces is false; only the run's metrics are sent".into());
+            let otlp_traces = config.destination.otlp.as_ref().is_some_and(|o| o.traces);
+            log.info(|| match otlp_traces {
+                true => "MLflow: trackTraces is false; MLflow gets only the run's metrics, the otlp export the traces"
+                    .into(),
+                false => "MLflow: trackTraces is false; only the run's metrics are sent".into(),
+            });
         }
         log.info(|| {
             format!(

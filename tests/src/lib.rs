@@ -3,6 +3,7 @@
 //! (`scripts/with-mlflow.sh` exports its URL as `MLFLOW_TEST_URI`).
 
 pub mod browser;
+pub mod collector;
 pub mod doctor;
 pub mod fault_proxy;
 pub mod openclaw;

@@ -96,23 +96,6 @@ fn every_manifest_parses_and_what_one_names_another_defines() {
     }
 }
 
-#[test]
-fn the_collector_fans_traces_out_to_mlflow_with_the_experiment_header() {
-    let config = &yaml_documents(&deploy("kubernetes/otel-collector-config.yaml"))[0];
-    let mlflow = &config["exporters"]["otlphttp/mlflow"];
-    assert!(mlflow["traces_endpoint"].as_str().unwrap().ends_with("/v1/traces"), "{mlflow:#}");
-    assert!(mlflow["headers"]["x-mlflow-experiment-id"].is_string(), "{mlflow:#}");
-    for (name, pipeline) in config["service"]["pipelines"].as_object().unwrap() {
-        for (part, section) in [("receivers", "receivers"), ("processors", "processors"), ("exporters", "exporters")] {
-            for used in pipeline[part].as_array().unwrap() {
-                assert!(config[section].get(used.as_str().unwrap()).is_some(), "pipeline {name} uses undefined {used}");
-            }
-        }
-    }
-    let traces = config["service"]["pipelines"]["traces"]["exporters"].as_array().unwrap();
-    assert!(traces.len() >= 2 && traces.contains(&json!("otlphttp/mlflow")), "MLflow and another backend: {traces:?}");
-}
-
 /// Runs the image's install step into a scratch folder with the real OpenClaw; the folder.
 fn installed_by_the_image_step(oc: &OpenClaw) -> PathBuf {
     let package = workspace_root().join("dist/openclaw-mlflow");
@@ -164,7 +147,12 @@ fn the_image_install_step_and_every_example_config_pass_openclaw_and_our_validat
             &["check"],
             &config.to_string(),
             &installed.join("native"),
-            &[("MLFLOW_TRACKING_URI", "http://mlflow.invalid:5000"), ("MLFLOW_EXPERIMENT_NAME", "openclaw-prod")],
+            &[
+                ("MLFLOW_TRACKING_URI", "http://mlflow.invalid:5000"),
+                ("MLFLOW_EXPERIMENT_NAME", "openclaw-prod"),
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://otel-collector.invalid:4318"),
+                ("OTEL_SERVICE_NAME", "openclaw-gateway-team-a"),
+            ],
         );
         run.assert_success();
         assert!(
@@ -198,4 +186,43 @@ fn a_gateway_set_up_as_the_image_is_traces_a_real_turn_into_mlflow() {
     let (_, traces) = mlflow.traces_once(&experiment, Duration::from_secs(30), |found| !found.is_empty());
     assert_eq!(traces.len(), 1, "the turn, in the experiment the environment named: {traces:#?}");
     assert_eq!(traces[0]["trace_metadata"]["mlflow.trace.session"], "agent:main:image");
+}
+
+#[test]
+fn a_real_gateway_set_up_for_the_collector_traces_a_turn_through_it_into_mlflow() {
+    use openclaw_plugin_tests::collector::{Collector, CollectorEnv};
+    let mlflow = Mlflow::from_env();
+    let experiment = unique("collector-route");
+    let experiment_id = mlflow.create_experiment(&experiment);
+    let unused = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let collector = Collector::start(CollectorEnv {
+        mlflow_uri: mlflow.uri.clone(),
+        experiment_id,
+        backend: format!("http://{unused}"),
+    });
+    let oc = OpenClaw::fresh();
+    let installed = installed_by_the_image_step(&oc);
+    let example = example_config(&std::fs::read_to_string(deploy("collector/openclaw.json")).unwrap(), &installed);
+    oc.set("/plugins", example["plugins"].clone());
+    let env = [
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", collector.endpoint.clone()),
+        ("OTEL_SERVICE_NAME", "openclaw-gateway-team-a".to_string()),
+    ];
+    let args = [
+        "agent",
+        "--local",
+        "--agent",
+        "main",
+        "--session-key",
+        "agent:main:collector",
+        "--message",
+        "Please read hello.txt",
+    ];
+    oc.run(&args, &env, Duration::from_secs(180)).assert_success("a local turn");
+    let (_, traces) = mlflow.traces_once(&experiment, Duration::from_secs(60), |found| !found.is_empty());
+    assert_eq!(traces.len(), 1, "the turn, through the Collector: {traces:#?}\n{}", collector.log());
+    assert_eq!(traces[0]["trace_metadata"]["mlflow.trace.session"], "agent:main:collector");
+    assert_eq!(traces[0]["tags"]["service.name"], "openclaw-gateway-team-a");
+    let spans = mlflow.trace(traces[0]["trace_id"].as_str().unwrap()).span_names();
+    assert!(spans.iter().any(|s| s.starts_with("tool.")), "the turn's tool call: {spans:?}");
 }

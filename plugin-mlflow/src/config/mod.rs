@@ -233,7 +233,8 @@ impl Config {
     /// Parses the section's JSON text. Every error names the key and what it expects.
     pub fn parse(json: &str, env: &dyn Env) -> Result<Config, String> {
         let file = FileSettings::parse(json)?;
-        let otlp = file.otlp.map(|o| parse_otlp(FileOtlp::parse(o)?, env)).transpose()?;
+        let track_traces = flag(file.track_traces, "trackTraces")?;
+        let otlp = file.otlp.map(|o| parse_otlp(FileOtlp::parse(o)?, env, track_traces)).transpose()?;
         let tracking_uri =
             match sourced_text(file_or_env(file.tracking_uri, "trackingUri", env, "MLFLOW_TRACKING_URI"))? {
                 Some((uri, source)) => Some(tracking_url(&uri, source)?),
@@ -279,7 +280,7 @@ impl Config {
             run_label: GATEWAY_RUN_LABEL,
         };
         let signals = Signals {
-            traces: flag(file.track_traces, "trackTraces")?,
+            traces: track_traces,
             token_usage: flag(file.track_token_usage, "trackTokenUsage")?,
             costs: flag(file.track_costs, "trackCosts")?,
             latency: flag(file.track_latency, "trackLatency")?,
@@ -484,7 +485,9 @@ fn parse_price(model: &str, v: &Value) -> Result<ModelPrice, String> {
     Ok(price)
 }
 
-fn parse_otlp(file: FileOtlp, env: &dyn Env) -> Result<OtlpConfig, String> {
+/// `track_traces`: the default of `otlp.traces` (`trackTraces: false` alone turns off every route's
+/// traces; `otlp.traces: true` beside it keeps the OTLP route's, as behind a Collector).
+fn parse_otlp(file: FileOtlp, env: &dyn Env, track_traces: bool) -> Result<OtlpConfig, String> {
     // Only OTLP/HTTP with protobuf is spoken; anything else is refused rather than sending nothing.
     let protocols = [
         sourced_text(Given::file(file.protocol, "otlp.protocol"))?,
@@ -521,7 +524,7 @@ fn parse_otlp(file: FileOtlp, env: &dyn Env) -> Result<OtlpConfig, String> {
             }),
         }
     };
-    let traces = flag(file.traces, "otlp.traces")?;
+    let traces = flag_or(Given::file(file.traces, "otlp.traces"), track_traces)?;
     let metrics = flag(file.metrics, "otlp.metrics")?;
     let mut headers = match Given::file(file.headers, "otlp.headers") {
         Some(Given { value: Value::Object(h), .. }) => h
@@ -785,6 +788,22 @@ mod tests {
         assert_eq!(c.destination.otlp.unwrap().headers, vec![("Authorization".to_string(), "Bearer x".to_string())]);
         let err = Config::parse(r#"{"trackingUri": "https://h/?token=abc"}"#, &env(&[])).unwrap_err();
         assert!(err.contains("without a query") && !err.contains("abc"), "{err}");
+    }
+
+    #[test]
+    fn the_otlp_routes_traces_follow_track_traces_unless_set() {
+        let routes = |json: &str| {
+            let c = Config::parse(json, &env(&[])).unwrap();
+            (c.signals.traces, c.destination.otlp.unwrap().traces)
+        };
+        let otlp = r#""otlp": {"endpoint": "http://127.0.0.1:4318"}"#;
+        assert_eq!(routes(&format!("{{{otlp}}}")), (true, true));
+        assert_eq!(routes(&format!(r#"{{"trackTraces": false, {otlp}}}"#)), (false, false));
+        // Behind a Collector that forwards them to MLflow: traces to the Collector only.
+        let collector = r#""otlp": {"endpoint": "http://127.0.0.1:4318", "traces": true}"#;
+        assert_eq!(routes(&format!(r#"{{"trackTraces": false, {collector}}}"#)), (false, true));
+        let no_otlp_traces = r#""otlp": {"endpoint": "http://127.0.0.1:4318", "traces": false}"#;
+        assert_eq!(routes(&format!("{{{no_otlp_traces}}}")), (true, false));
     }
 
     #[test]

@@ -52,7 +52,9 @@ pub struct AssemblerThread {
     pub stats: Arc<Counters>,
     pub log: Log,
     pub span_options: SpanOptions,
-    pub track_traces: bool,
+    /// `trackTraces`: MLflow's destination gets traces (else only the run's metrics). The OTLP
+    /// export's traces are its own switch (`otlp` is `None` without them).
+    pub mlflow_traces: bool,
     pub window: MetricsWindow,
     pub window_length: Duration,
     pub mlflow: Option<Arc<Postbox>>,
@@ -211,7 +213,7 @@ impl AssemblerThread {
             if let Some(metrics) = &self.otlp_metrics {
                 metrics.record(&f);
             }
-            if !self.track_traces {
+            if !self.mlflow_traces && self.otlp.is_none() {
                 continue;
             }
             let trace = self.build_spans(f);
@@ -224,7 +226,7 @@ impl AssemblerThread {
             }
             ready.push(trace);
         }
-        if let (Some(postbox), false) = (&self.mlflow, ready.is_empty()) {
+        if let (Some(postbox), true, false) = (&self.mlflow, self.mlflow_traces, ready.is_empty()) {
             postbox.push_traces(&ready);
         }
         if let (Some(otlp), false) = (&self.otlp, to_otlp.is_empty()) {

@@ -75,6 +75,10 @@ pub struct MlflowDestination {
     release: Option<MlflowRelease>,
     /// Names the run: what it holds (`config::Destination::run_label`) and when this plugin started.
     run_label: &'static str,
+    /// The OTLP export's `service.name`, when there is one: the run carries it as a tag, the same
+    /// as the traces that reach MLflow through a Collector carry it, since the run links none of
+    /// them on that route.
+    service_name: Option<String>,
     started_ms: u64,
     problems: Throttle,
     /// A refused permission is said once (it lasts until an admin acts), not every interval.
@@ -108,6 +112,7 @@ impl MlflowDestination {
             session: Session::Unresolved,
             release: None,
             run_label: settings.run_label,
+            service_name: settings.otlp.as_ref().map(|o| o.service_name.clone()),
             started_ms: super::now_ms(),
             problems: Throttle::new(REPEAT_LOG_EVERY),
             denial_said: false,
@@ -190,11 +195,12 @@ impl MlflowDestination {
             Session::Experiment { experiment_id } => {
                 let host = host_name();
                 let name = format!("{}@{host} {}", self.run_label, iso8601(self.started_ms));
-                let tags = [
+                let mut tags = vec![
                     ("openclaw.plugin_version", env!("CARGO_PKG_VERSION").to_string()),
                     ("host.name", host),
                     ("mlflow.source.name", "openclaw-mlflow".to_string()),
                 ];
+                tags.extend(self.service_name.clone().map(|name| ("service.name", name)));
                 match self.rest.create_run(&experiment_id, &name, self.started_ms, &tags) {
                     Ok(run_id) => {
                         self.log.info(|| format!("MLflow run {run_id} ({name}) holds this gateway's metrics"));

@@ -202,8 +202,8 @@ impl Exporter {
             });
         }
         let toggles = MetricToggles { tokens: signals.token_usage, costs: signals.costs, latency: signals.latency };
-        let otlp_traces = to.otlp.as_ref().is_some_and(|o| o.traces && signals.traces);
-        let trace_streams = u64::from(to.tracking_uri.is_some()) + u64::from(otlp_traces);
+        let otlp_traces = to.otlp.as_ref().is_some_and(|o| o.traces);
+        let trace_streams = u64::from(to.tracking_uri.is_some() && signals.traces) + u64::from(otlp_traces);
         if config.durability.spool_dir.is_none() {
             log.info(|| {
                 "MLflow plugin: no spool (spool: false, or no state directory); what waits is kept in memory".into()
@@ -263,7 +263,7 @@ impl Exporter {
                 retriever_tools: config.capture.retriever_tools.clone(),
                 scope: InstrumentationScope::builder("openclaw-mlflow").with_version(env!("CARGO_PKG_VERSION")).build(),
             },
-            track_traces: signals.traces,
+            mlflow_traces: signals.traces,
             window: MetricsWindow::new(toggles),
             window_length: config.batching.flush_interval,
             mlflow,
