@@ -39,7 +39,7 @@ DEMO_DIR := .mlflow-demo
 DEMO_URI := http://127.0.0.1:$(DEMO_PORT)
 DEMO_EXPERIMENT := openclaw-demo
 
-.PHONY: all build collector venv floor-venv compat gateway floor-gateway browser postgres screenshots package peer test demo demo-stop bench-hooks bench-gateway bench-idle bench-freshness bench-spool bench-backfill bench-postgres bench fuzz clean
+.PHONY: all build collector venv floor-venv compat gateway floor-gateway browser postgres screenshots package peer test demo demo-stop bench-hooks bench-gateway bench-idle bench-freshness bench-spool bench-backfill bench-postgres bench-collector bench fuzz clean
 
 all: build
 
@@ -199,7 +199,7 @@ bench-hooks: venv
 # memory, scaling, the package in the real gateway beside a JS SDK peer, backfill, MLflow on
 # PostgreSQL); writes BENCHMARKS.md. About 25 minutes before the backfill and PostgreSQL sections,
 # which take 5 and 20-25 minutes alone. Not part of `make test`.
-bench: venv gateway package peer postgres
+bench: venv gateway package peer postgres collector
 	$(CARGO) build --release -p openclaw-plugin-mlflow -p openclaw-host-harness
 	$(VENV)/bin/python scripts/bench.py BENCHMARKS.md
 
@@ -235,6 +235,12 @@ bench-backfill: venv
 bench-postgres: venv postgres
 	$(CARGO) build --release -p openclaw-plugin-mlflow -p openclaw-host-harness
 	$(VENV)/bin/python scripts/bench_postgres.py $(BENCH_OUT)
+
+# Section 12 alone (gateways straight to MLflow and through 1 and 2 Collectors, and the faults behind a
+# Collector), to BENCH_OUT. About 15 minutes.
+bench-collector: venv postgres collector
+	$(CARGO) build --release -p openclaw-plugin-mlflow -p openclaw-host-harness
+	$(VENV)/bin/python scripts/bench_collector.py $(BENCH_OUT)
 
 # Fuzz the configuration parser and the event processing for FUZZ_SECONDS each (not in `make test`).
 # cargo-fuzz needs nightly features; RUSTC_BOOTSTRAP enables them on this stable toolchain, here only.

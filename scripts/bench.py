@@ -21,6 +21,7 @@ import sys
 import time
 
 import bench_backfill
+import bench_collector
 import bench_freshness
 import bench_gateway
 import bench_idle
@@ -219,6 +220,8 @@ def main():
         lines += section_lines(bench_backfill.section)
     if only in (None, "postgres"):
         bench_postgres.section(lines)  # its own PostgreSQL and servers
+    if only in (None, "collector"):
+        bench_collector.section(lines)  # its own PostgreSQL, servers and Collectors
     with open(out_path, "w") as f:
         f.write("\n".join(lines) + "\n")
     print("\n".join(lines))

@@ -43,8 +43,10 @@ pub fn validate(config: &Path, env: &[(&str, String)]) -> Output {
 pub struct CollectorEnv {
     pub mlflow_uri: String,
     pub experiment_id: String,
-    /// The second backend's OTLP/HTTP base URL.
+    /// The second traces backend's OTLP/HTTP base URL.
     pub backend: String,
+    /// The metrics backend's OTLP/HTTP base URL.
+    pub metrics: String,
 }
 
 pub struct Collector {
@@ -76,6 +78,7 @@ impl Collector {
             ("MLFLOW_TRACKING_URI".to_string(), env.mlflow_uri),
             ("MLFLOW_EXPERIMENT_ID".to_string(), env.experiment_id),
             ("OTLP_BACKEND_ENDPOINT".to_string(), env.backend),
+            ("OTLP_METRICS_ENDPOINT".to_string(), env.metrics),
             ("COLLECTOR_QUEUE_DIR".to_string(), queue_dir.display().to_string()),
         ];
         let receiver_port = free_port();

@@ -34,15 +34,20 @@ fn gateway_env<'a>(
     env
 }
 
-fn collector_env(mlflow_uri: &str, experiment_id: &str, backend: &str) -> CollectorEnv {
-    CollectorEnv { mlflow_uri: mlflow_uri.into(), experiment_id: experiment_id.into(), backend: backend.into() }
-}
-
-/// A backend address where nothing listens (the metrics pipeline needs one; its exporter retries
-/// into its own queue).
+/// A backend address where nothing listens: what a test does not read goes there (its exporter
+/// retries into its own queue).
 fn no_backend() -> String {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     format!("http://127.0.0.1:{port}")
+}
+
+fn collector_env(mlflow_uri: &str, experiment_id: &str, backend: &str) -> CollectorEnv {
+    CollectorEnv {
+        mlflow_uri: mlflow_uri.into(),
+        experiment_id: experiment_id.into(),
+        backend: backend.into(),
+        metrics: no_backend(),
+    }
 }
 
 #[test]
@@ -51,6 +56,7 @@ fn the_guides_collector_configuration_passes_the_collectors_own_validation() {
         ("MLFLOW_TRACKING_URI", "http://mlflow:5000".to_string()),
         ("MLFLOW_EXPERIMENT_ID", "1".to_string()),
         ("OTLP_BACKEND_ENDPOINT", "http://tempo:4318".to_string()),
+        ("OTLP_METRICS_ENDPOINT", "http://prometheus:9090/api/v1/otlp".to_string()),
         ("COLLECTOR_QUEUE_DIR", scratch_dir("queue").display().to_string()),
     ];
     let checked = validate(&guide_config(), &env);

@@ -6,7 +6,7 @@
 
 use openclaw_plugin_tests::openclaw::OpenClaw;
 use openclaw_plugin_tests::*;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -194,11 +194,13 @@ fn a_real_gateway_set_up_for_the_collector_traces_a_turn_through_it_into_mlflow(
     let mlflow = Mlflow::from_env();
     let experiment = unique("collector-route");
     let experiment_id = mlflow.create_experiment(&experiment);
+    // Nothing listens at the other backends: their exporters keep what they get in their queues.
     let unused = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
     let collector = Collector::start(CollectorEnv {
         mlflow_uri: mlflow.uri.clone(),
         experiment_id,
         backend: format!("http://{unused}"),
+        metrics: format!("http://{unused}"),
     });
     let oc = OpenClaw::fresh();
     let installed = installed_by_the_image_step(&oc);
