@@ -525,6 +525,16 @@ impl Mlflow {
     }
 }
 
+/// The sum of one number in the traces' metadata, where MLflow keeps it as JSON text
+/// (`mlflow.trace.tokenUsage`'s `total_tokens`, `mlflow.trace.cost`'s `total_cost`).
+pub fn metadata_sum(traces: &[Value], key: &str, field: &str) -> f64 {
+    traces
+        .iter()
+        .filter_map(|t| t["trace_metadata"][key].as_str())
+        .map(|json| serde_json::from_str::<Value>(json).unwrap()[field].as_f64().unwrap())
+        .sum()
+}
+
 pub struct Trace {
     pub info: Value,
     pub spans: Vec<Span>,

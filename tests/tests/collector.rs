@@ -244,15 +244,6 @@ fn gateway(
         .unwrap()
 }
 
-/// The sum of one number kept as JSON in the traces' metadata (`mlflow.trace.tokenUsage`).
-fn metadata_sum(traces: &[Value], key: &str, field: &str) -> f64 {
-    traces
-        .iter()
-        .filter_map(|t| t["trace_metadata"][key].as_str())
-        .map(|json| serde_json::from_str::<Value>(json).unwrap()[field].as_f64().unwrap())
-        .sum()
-}
-
 #[test]
 fn several_gateways_through_one_collector_land_every_turn_once_on_postgres() {
     const GATEWAYS: usize = 4;

@@ -96,6 +96,19 @@ fn every_manifest_parses_and_what_one_names_another_defines() {
     }
 }
 
+/// One real local turn ("Please read hello.txt", a tool call) in session `session_key`, in a fresh
+/// OpenClaw whose plugins section is the example `file`'s (the package from the image's install
+/// step), with `env`.
+fn real_turn_with_example(file: &str, session_key: &str, env: &[(&str, String)]) {
+    let oc = OpenClaw::fresh();
+    let installed = installed_by_the_image_step(&oc);
+    let example = example_config(&std::fs::read_to_string(deploy(file)).unwrap(), &installed);
+    oc.set("/plugins", example["plugins"].clone());
+    let args =
+        ["agent", "--local", "--agent", "main", "--session-key", session_key, "--message", "Please read hello.txt"];
+    oc.run(&args, env, Duration::from_secs(180)).assert_success("a local turn");
+}
+
 /// Runs the image's install step into a scratch folder with the real OpenClaw; the folder.
 fn installed_by_the_image_step(oc: &OpenClaw) -> PathBuf {
     let package = workspace_root().join("dist/openclaw-mlflow");
@@ -166,23 +179,9 @@ fn the_image_install_step_and_every_example_config_pass_openclaw_and_our_validat
 #[test]
 fn a_gateway_set_up_as_the_image_is_traces_a_real_turn_into_mlflow() {
     let mlflow = Mlflow::from_env();
-    let oc = OpenClaw::fresh();
-    let installed = installed_by_the_image_step(&oc);
-    let example = example_config(&std::fs::read_to_string(deploy("docker/openclaw.json")).unwrap(), &installed);
-    oc.set("/plugins", example["plugins"].clone());
     let experiment = unique("image-route");
     let env = [("MLFLOW_TRACKING_URI", mlflow.uri.clone()), ("MLFLOW_EXPERIMENT_NAME", experiment.clone())];
-    let args = [
-        "agent",
-        "--local",
-        "--agent",
-        "main",
-        "--session-key",
-        "agent:main:image",
-        "--message",
-        "Please read hello.txt",
-    ];
-    oc.run(&args, &env, Duration::from_secs(180)).assert_success("a local turn");
+    real_turn_with_example("docker/openclaw.json", "agent:main:image", &env);
     let (_, traces) = mlflow.traces_once(&experiment, Duration::from_secs(30), |found| !found.is_empty());
     assert_eq!(traces.len(), 1, "the turn, in the experiment the environment named: {traces:#?}");
     assert_eq!(traces[0]["trace_metadata"]["mlflow.trace.session"], "agent:main:image");
@@ -202,25 +201,11 @@ fn a_real_gateway_set_up_for_the_collector_traces_a_turn_through_it_into_mlflow(
         backend: format!("http://{unused}"),
         metrics: format!("http://{unused}"),
     });
-    let oc = OpenClaw::fresh();
-    let installed = installed_by_the_image_step(&oc);
-    let example = example_config(&std::fs::read_to_string(deploy("collector/openclaw.json")).unwrap(), &installed);
-    oc.set("/plugins", example["plugins"].clone());
     let env = [
         ("OTEL_EXPORTER_OTLP_ENDPOINT", collector.endpoint.clone()),
         ("OTEL_SERVICE_NAME", "openclaw-gateway-team-a".to_string()),
     ];
-    let args = [
-        "agent",
-        "--local",
-        "--agent",
-        "main",
-        "--session-key",
-        "agent:main:collector",
-        "--message",
-        "Please read hello.txt",
-    ];
-    oc.run(&args, &env, Duration::from_secs(180)).assert_success("a local turn");
+    real_turn_with_example("collector/openclaw.json", "agent:main:collector", &env);
     let (_, traces) = mlflow.traces_once(&experiment, Duration::from_secs(60), |found| !found.is_empty());
     assert_eq!(traces.len(), 1, "the turn, through the Collector: {traces:#?}\n{}", collector.log());
     assert_eq!(traces[0]["trace_metadata"]["mlflow.trace.session"], "agent:main:collector");

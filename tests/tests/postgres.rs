@@ -6,7 +6,6 @@
 
 use openclaw_plugin_tests::postgres::Postgres;
 use openclaw_plugin_tests::*;
-use serde_json::Value;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -17,15 +16,6 @@ const PER_GATEWAY: usize = SESSIONS * MESSAGES;
 
 fn approx(a: f64, b: f64) -> bool {
     (a - b).abs() <= 1e-9 + 1e-6 * b.abs()
-}
-
-/// The sum of one number in the traces' metadata (`mlflow.trace.tokenUsage`, `mlflow.trace.cost`).
-fn metadata_sum(traces: &[Value], key: &str, field: &str) -> f64 {
-    traces
-        .iter()
-        .filter_map(|t| t["trace_metadata"][key].as_str())
-        .map(|json| serde_json::from_str::<Value>(json).unwrap()[field].as_f64().unwrap())
-        .sum()
 }
 
 #[test]
