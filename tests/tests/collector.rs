@@ -225,7 +225,8 @@ fn a_turn_through_the_collector_shows_in_mlflow_what_a_direct_turn_shows_and_rea
     }
 }
 
-/// `openclaw-host bench` as one gateway of several, spawned: `sessions` x `messages` turns.
+/// `openclaw-host bench` as one gateway of several, spawned: `turns.0` sessions of `turns.1` messages,
+/// `rate` messages a second.
 fn gateway(
     name: &str,
     turns: (usize, usize),
