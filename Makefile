@@ -28,7 +28,9 @@ COLLECTOR_VERSION := 0.165.0
 JAEGER_VERSION := 1.75.0
 COLLECTOR := $(CACHE)/otelcol-$(COLLECTOR_VERSION)/otelcol-openclaw
 JAEGER := $(CACHE)/jaeger-$(JAEGER_VERSION)/jaeger
-GO_BUILD := GOMODCACHE=$(CACHE)/go/mod GOCACHE=$(CACHE)/go/build GOTOOLCHAIN=local GOFLAGS="-buildvcs=false -modcacherw" go build -trimpath
+# The modules stay cached; Go's build cache (gigabytes, needed only to rebuild) goes once both are built.
+GO_BUILD_CACHE := $(CACHE)/go/build
+GO_BUILD := GOMODCACHE=$(CACHE)/go/mod GOCACHE=$(GO_BUILD_CACHE) GOTOOLCHAIN=local GOFLAGS="-buildvcs=false -modcacherw" go build -trimpath
 export OPENCLAW_TEST_COLLECTOR := $(COLLECTOR)
 export OPENCLAW_TEST_JAEGER := $(JAEGER)
 
@@ -160,10 +162,10 @@ $(ZIGBUILD):
 	$(ZIG_VENV)/bin/pip install --quiet --disable-pip-version-check ziglang==0.17.1 cargo-zigbuild==0.24.0
 
 collector: $(COLLECTOR) $(JAEGER)
-$(COLLECTOR): collector/main.go collector/go.mod collector/go.sum
-	cd collector && $(GO_BUILD) -o $@ .
-$(JAEGER): collector/jaeger/go.mod collector/jaeger/go.sum
-	cd collector/jaeger && $(GO_BUILD) -o $@ github.com/jaegertracing/jaeger/cmd/jaeger
+$(COLLECTOR) $(JAEGER) &: collector/main.go collector/go.mod collector/go.sum collector/jaeger/go.mod collector/jaeger/go.sum
+	cd collector && $(GO_BUILD) -o $(COLLECTOR) .
+	cd collector/jaeger && $(GO_BUILD) -o $(JAEGER) github.com/jaegertracing/jaeger/cmd/jaeger
+	rm -rf $(GO_BUILD_CACHE)
 
 # dist/openclaw-mlflow/ and dist/openclaw-mlflow-<version>.tgz: what `openclaw plugins install` takes.
 package: $(ZIGBUILD)
