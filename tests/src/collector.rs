@@ -3,7 +3,7 @@
 //! Only what a test on a shared machine must change is given beside it, as the Collector's own
 //! `--config yaml:` overrides: loopback addresses on free ports and its own telemetry off.
 
-use crate::{scratch_dir, workspace_root};
+use crate::{free_port, scratch_dir, workspace_root};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -23,10 +23,6 @@ pub fn collector_binary() -> PathBuf {
         .unwrap_or_else(|| workspace_root().join(format!(".cache/otelcol-{COLLECTOR_RELEASE}/otelcol-openclaw")));
     assert!(path.exists(), "{} is missing: run `make collector` (make test does)", path.display());
     path
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// `otelcol validate` on `config` with `env`: the Collector's own verdict, without starting it.

@@ -41,6 +41,11 @@ pub fn host_binary() -> PathBuf {
 pub const MLFLOW_PLUGIN: &str = "libopenclaw_mlflow.so";
 pub const PANICKING_PLUGIN: &str = "libpanicking_plugin.so";
 
+/// A loopback port nothing listens on now (for a server the test starts, or an address that refuses).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
 /// A name no other test (or earlier run against the same server) uses.
 pub fn unique(prefix: &str) -> String {
     static N: AtomicU64 = AtomicU64::new(0);
@@ -750,7 +755,7 @@ impl DedicatedMlflow {
     }
 
     pub fn start_with(setup: ServerSetup) -> DedicatedMlflow {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = free_port();
         let dir = scratch_dir("dedicated-mlflow");
         let uri = format!("http://127.0.0.1:{port}");
         let mut server = DedicatedMlflow { uri, port, dir, setup, child: None };

@@ -5,7 +5,7 @@
 //! `make test` installs Node 24 and `openclaw@2026.9.6` into `.cache/` and exports where they are
 //! (`OPENCLAW_TEST_NODE`, `OPENCLAW_TEST_BIN`); without them these tests fail, saying so.
 
-use crate::{scratch_dir, workspace_root};
+use crate::{free_port, scratch_dir, workspace_root};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -361,10 +361,6 @@ fn run_to_end(mut cmd: Command, what: &str, timeout: Duration) -> Ran {
         panic!("{what} did not end within {timeout:?}:\n{}", std::fs::read_to_string(&log).unwrap_or_default())
     });
     Ran { status, output: std::fs::read_to_string(&log).unwrap_or_default() }
-}
-
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// Lines of `output` that mention MLflow, as `grep -i mlflow` shows them.

@@ -39,7 +39,7 @@ impl Postgres {
             let status = Command::new("chown").args(["-R", "postgres:postgres"]).arg(&root).status().unwrap();
             assert!(status.success(), "chown {}", root.display());
         }
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = crate::free_port();
         let pg = Postgres { port, data, bin: bin_dir(), as_postgres };
         pg.run("initdb", &["-D", &pg.path(&pg.data), "-U", "mlflow", "--auth=trust", "-E", "UTF8", "--no-sync"]);
         let options = format!("-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off", pg.path(&pg.data));

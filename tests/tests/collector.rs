@@ -37,8 +37,7 @@ fn gateway_env<'a>(
 /// A backend address where nothing listens: what a test does not read goes there (its exporter
 /// retries into its own queue).
 fn no_backend() -> String {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    format!("http://127.0.0.1:{port}")
+    format!("http://127.0.0.1:{}", free_port())
 }
 
 fn collector_env(mlflow_uri: &str, experiment_id: &str, backend: &str) -> CollectorEnv {

@@ -194,7 +194,7 @@ fn a_real_gateway_set_up_for_the_collector_traces_a_turn_through_it_into_mlflow(
     let experiment = unique("collector-route");
     let experiment_id = mlflow.create_experiment(&experiment);
     // Nothing listens at the other backends: their exporters keep what they get in their queues.
-    let unused = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let unused = format!("127.0.0.1:{}", free_port());
     let collector = Collector::start(CollectorEnv {
         mlflow_uri: mlflow.uri.clone(),
         experiment_id,

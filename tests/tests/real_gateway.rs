@@ -7,7 +7,7 @@
 //! this machine's two cores while it starts).
 
 use openclaw_plugin_tests::openclaw::{mlflow_lines, OpenClaw, Package};
-use openclaw_plugin_tests::{unique, Mlflow, Span, Trace};
+use openclaw_plugin_tests::{free_port, unique, Mlflow, Span, Trace};
 use serde_json::{json, Value};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -302,7 +302,7 @@ fn without_conversation_access_one_log_line_says_what_to_set() {
 #[test]
 fn with_mlflow_unreachable_the_gateway_answers_and_the_next_process_delivers_the_spooled_turn() {
     let _one = ONE_GATEWAY_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let mlflow = Mlflow::from_uri(&format!("http://127.0.0.1:{}", openclaw_plugin_tests::openclaw::free_port()));
+    let mlflow = Mlflow::from_uri(&format!("http://127.0.0.1:{}", free_port()));
     // Installed from the packed tarball (the other tests install the folder): the native plugin's
     // own log lines below prove its libraries load from where npm-pack puts them.
     let experiment = unique("after-outage");
