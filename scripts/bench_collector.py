@@ -28,7 +28,7 @@ import time
 import urllib.request
 
 from benchlib import (HOST, ROOT, WORK, Postgres, Server, api, capture_bench_requests, ceilings, count_traces, free_port,
-                      plugins_dir, state_env, tagged_json, write_out)
+                      plugins_dir, search_traces, state_env, tagged_json, write_out)
 
 COLLECTOR = os.environ.get("OPENCLAW_TEST_COLLECTOR", os.path.join(ROOT, ".cache", "otelcol-0.165.0", "otelcol-openclaw"))
 GUIDE = os.path.join(ROOT, "deploy", "kubernetes", "otel-collector-config.yaml")
@@ -114,7 +114,9 @@ def finish(procs):
 
 
 def experiment(uri, name):
-    return api(uri, "/api/2.0/mlflow/experiments/create", {"name": f"{name}-{time.time_ns()}"})["experiment_id"]
+    """A new experiment: its id and its name."""
+    name = f"{name}-{time.time_ns()}"
+    return api(uri, "/api/2.0/mlflow/experiments/create", {"name": name})["experiment_id"], name
 
 
 def wait_landed(uri, eid, n, started, limit=900):
@@ -128,10 +130,10 @@ def wait_landed(uri, eid, n, started, limit=900):
 
 
 def scale_run(server, plugins, route, k):
-    eid = experiment(server.uri, f"{route}-{k}")
+    eid, name = experiment(server.uri, f"{route}-{k}")
     collectors = []
     if route == "direct":
-        cfg = write(direct_config(server.uri, api(server.uri, f"/api/2.0/mlflow/experiments/get?experiment_id={eid}")["experiment"]["name"]))
+        cfg = write(direct_config(server.uri, name))
     else:
         cfg = write(VIA_CONFIG)
         collectors = [Collector(server.uri, eid, mlflow_only=True) for _ in range({"1 Collector": 1, "2 Collectors": 2}[route])]
@@ -153,16 +155,7 @@ def worst_p99_us(results):
 
 def turn_ids(uri, eid):
     """Every trace's `openclaw.run_id` tag (one per turn; a turn twice would show twice)."""
-    ids, token = [], None
-    while True:
-        body = {"locations": [{"type": "MLFLOW_EXPERIMENT", "mlflow_experiment": {"experiment_id": eid}}], "max_results": 500}
-        if token:
-            body["page_token"] = token
-        page = api(uri, "/api/3.0/mlflow/traces/search", body)
-        ids += [t["tags"].get("openclaw.run_id") for t in page.get("traces", [])]
-        token = page.get("next_page_token")
-        if not token:
-            return ids
+    return [t["tags"].get("openclaw.run_id") for t in search_traces(uri, eid)]
 
 
 FAULT_GATEWAYS, FAULT_RATE, FAULT_TURNS = 4, 10, 900
@@ -173,7 +166,7 @@ def fault_run(pg, plugins, fault):
     gateways' hook latency."""
     db = pg.database(f"fault_{fault.replace(' ', '_')}_{time.time_ns()}")
     server = Server(2, store=db)
-    eid = experiment(server.uri, "faults")
+    eid, _ = experiment(server.uri, "faults")
     collector = Collector(server.uri, eid, mlflow_only=True)
     cfg = write(VIA_CONFIG)
     started = time.perf_counter()

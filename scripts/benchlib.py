@@ -170,17 +170,23 @@ def api(uri, path, body=None):
     return json.load(urllib.request.urlopen(req, timeout=60))
 
 
-def count_traces(uri, experiment_id):
-    n, token = 0, None
+def search_traces(uri, experiment_id, filter_=""):
+    """Every trace of the experiment matching `filter_` (MLflow's search syntax), page by page."""
+    traces, token = [], None
     while True:
-        body = {"locations": [{"type": "MLFLOW_EXPERIMENT", "mlflow_experiment": {"experiment_id": experiment_id}}], "max_results": 500}
+        body = {"locations": [{"type": "MLFLOW_EXPERIMENT", "mlflow_experiment": {"experiment_id": experiment_id}}],
+                "filter": filter_, "max_results": 500}
         if token:
             body["page_token"] = token
         page = api(uri, "/api/3.0/mlflow/traces/search", body)
-        n += len(page.get("traces", []))
+        traces += page.get("traces", [])
         token = page.get("next_page_token")
         if not token:
-            return n
+            return traces
+
+
+def count_traces(uri, experiment_id):
+    return len(search_traces(uri, experiment_id))
 
 
 def timed_threads(worker, count):

@@ -48,20 +48,6 @@ def first(events, hook):
     return next(e for e in events if e["hook"] == hook)
 
 
-def search(uri, experiment_id, filter_=""):
-    traces, token = [], None
-    while True:
-        body = {"locations": [{"type": "MLFLOW_EXPERIMENT", "mlflow_experiment": {"experiment_id": experiment_id}}],
-                "filter": filter_, "max_results": 500}
-        if token:
-            body["page_token"] = token
-        page = b.api(uri, "/api/3.0/mlflow/traces/search", body)
-        traces += page.get("traces", [])
-        token = page.get("next_page_token")
-        if not token:
-            return traces
-
-
 def plain(value):
     """An OTLP AnyValue in JSON form as a plain value."""
     for key in ("string_value", "double_value", "bool_value"):
@@ -104,10 +90,10 @@ class Checks:
 def check_runs(uri, experiment, runs, checks):
     """What the operator sees of each agent run's trace."""
     experiment_id = b.api(uri, f"/api/2.0/mlflow/experiments/get-by-name?experiment_name={experiment}")["experiment"]["experiment_id"]
-    everything = search(uri, experiment_id)
+    everything = b.search_traces(uri, experiment_id)
     checks.check("traces", len(everything) == len(runs), f"{len(everything)} traces for {len(runs)} runs")
     for run_id, events in runs.items():
-        found = search(uri, experiment_id, f"tags.`openclaw.run_id` = '{run_id}'")
+        found = b.search_traces(uri, experiment_id, f"tags.`openclaw.run_id` = '{run_id}'")
         checks.check("tags", len(found) == 1, f"tags.`openclaw.run_id` found {len(found)} for {run_id}")
         if len(found) != 1:
             continue
@@ -118,9 +104,9 @@ def check_runs(uri, experiment, runs, checks):
         checks.check("session", metadata.get("mlflow.trace.session") == session,
                      f"Session {metadata.get('mlflow.trace.session')!r}, expected {session!r}")
         checks.check("user", metadata.get("mlflow.trace.user") == user, f"User {metadata.get('mlflow.trace.user')!r}, expected {user!r}")
-        by_session = search(uri, experiment_id, f"metadata.`mlflow.trace.session` = '{session}'")
+        by_session = b.search_traces(uri, experiment_id, f"metadata.`mlflow.trace.session` = '{session}'")
         checks.check("session", any(t["trace_id"] == info["trace_id"] for t in by_session), "the Session filter misses it")
-        by_user = search(uri, experiment_id, f"metadata.`mlflow.trace.user` = '{user}'")
+        by_user = b.search_traces(uri, experiment_id, f"metadata.`mlflow.trace.user` = '{user}'")
         checks.check("user", any(t["trace_id"] == info["trace_id"] for t in by_user), "the User filter misses it")
         prompt, response = start["event"]["prompt"], end["event"]["response"]
         if "hunter2" not in prompt:  # the demo's secret is redacted in the preview
@@ -152,7 +138,7 @@ def check_runs(uri, experiment, runs, checks):
     checks.check("run", len(runs_found) == 1, f"{len(runs_found)} runs")
     if runs_found:
         run = runs_found[0]
-        linked = search(uri, experiment_id, f"trace.run_id = '{run['info']['run_id']}'")
+        linked = b.search_traces(uri, experiment_id, f"trace.run_id = '{run['info']['run_id']}'")
         checks.check("run", len(linked) == len(runs), f"{len(linked)} of {len(runs)} traces linked to the run")
         checks.check("run", run["data"].get("metrics"), "the run has no metrics")
 
