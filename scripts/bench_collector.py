@@ -22,13 +22,12 @@ slowest hook kind of the slowest gateway).
 import os
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
 
 from benchlib import (HOST, ROOT, WORK, Postgres, Server, api, capture_bench_requests, ceilings, count_traces, free_port,
-                      plugins_dir, search_traces, state_env, tagged_json, write_out)
+                      plugins_dir, search_traces, state_env, tagged_json, main_for)
 
 COLLECTOR = os.environ.get("OPENCLAW_TEST_COLLECTOR", os.path.join(ROOT, ".cache", "otelcol-0.165.0", "otelcol-openclaw"))
 GUIDE = os.path.join(ROOT, "deploy", "kubernetes", "otel-collector-config.yaml")
@@ -246,11 +245,5 @@ def section(lines):
     lines.append("")
 
 
-def main():
-    lines = []
-    section(lines)
-    write_out(lines, sys.argv[1] if len(sys.argv) > 1 else None)
-
-
 if __name__ == "__main__":
-    main()
+    main_for(section)

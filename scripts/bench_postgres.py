@@ -18,11 +18,10 @@ and a gateway meet the same server; the question there is whether one plugin kee
 import os
 import resource
 import subprocess
-import sys
 import threading
 import time
 
-from benchlib import HOST, WORK, Postgres, Server, api, capture_bench_requests, ceilings, count_traces, pinned, plugins_dir, run_host, state_env, tagged_json, write_out
+from benchlib import HOST, WORK, Postgres, Server, api, capture_bench_requests, ceilings, count_traces, pinned, plugins_dir, run_host, state_env, tagged_json, main_for
 
 N = 3000
 CONNECTIONS = (1, 2, 4, 8)
@@ -139,11 +138,5 @@ def section(lines):
         lines.append("")
 
 
-def main():
-    lines = []
-    section(lines)
-    write_out(lines, sys.argv[1] if len(sys.argv) > 1 else None)
-
-
 if __name__ == "__main__":
-    main()
+    main_for(section)

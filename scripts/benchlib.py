@@ -250,6 +250,14 @@ def write_out(lines, out=None):
     print(text)
 
 
+def main_for(section):
+    """A section run on its own (`make bench-<name>`): its lines to the file named first on the command line, if
+    any, and to stdout."""
+    lines = []
+    section(lines)
+    write_out(lines, sys.argv[1] if len(sys.argv) > 1 else None)
+
+
 def write_readme_table(readme, marker, intro, header, rows):
     """Replaces the README's section between `<!-- marker -->` and `<!-- /marker -->` with `intro` (lines)
     and a table of `header` (cells) and `rows` (cells each); prints the table where there is no such section."""
