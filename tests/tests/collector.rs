@@ -383,3 +383,59 @@ fn a_collector_absent_or_answering_503_at_gateway_start_loses_nothing() {
     let (_, traces) = mlflow.traces_once(&experiment, Duration::from_secs(60), |t| t.len() >= 30);
     assert_eq!(traces.len(), 30, "every turn, once\n{}", collector.log());
 }
+
+/// A request the Collector took into its queue but answered after the gateway's timeout: the
+/// gateway sends it again, so the Collector holds the same spans twice while MLflow is away. Every
+/// turn lands, each trace counting its tokens once. (Merged into one request, as the guide's queue
+/// once batched them, the copies made MLflow on SQLite count a trace's tokens four times, and MLflow
+/// on PostgreSQL refuse the request with 400, which the Collector dropped: no turn landed.)
+#[test]
+fn a_request_the_collector_answered_too_late_is_counted_once_in_mlflow() {
+    late_answer_lands_once(DedicatedMlflow::start());
+    let pg = Postgres::start();
+    late_answer_lands_once(DedicatedMlflow::start_on(Backend::Postgres(pg.url()), 1, false));
+}
+
+fn late_answer_lands_once(mut server: DedicatedMlflow) {
+    let mlflow = server.client();
+    let experiment = unique("collector-late-answer");
+    let experiment_id = mlflow.create_experiment(&experiment);
+    let collector = Collector::start(collector_env(&server.uri, &experiment_id, &no_backend()));
+    server.stop();
+    // The first request reaches the Collector at once; its answer is held past the gateway's 1 s.
+    let proxy = FaultProxy::start(&collector.endpoint);
+    proxy.add(Rule {
+        path_prefix: "/v1/traces".into(),
+        fault: Fault::DelayResponse(Duration::from_secs(3)),
+        times: Some(1),
+    });
+    let config = guide_gateway_config().replace("trackTraces: false,", "trackTraces: false, requestTimeoutMs: 1000,");
+    assert!(config.contains("requestTimeoutMs: 1000"), "{config}");
+    let plugins = plugins_dir(&[built(MLFLOW_PLUGIN)]);
+    let name = unique("gw");
+    let child = gateway(&name, (2, 10), 100, &config, &plugins, &gateway_env(&proxy.url, &name, None));
+    let run: HostRun = finish_within(child, HOST_RUN_LIMIT, "the gateway").into();
+    run.assert_success();
+    assert_eq!(run.stats("mlflow")["extra"]["otlp_traces_exported"], 20, "{}", run.stderr);
+    let posts: Vec<_> = proxy.seen().into_iter().filter(|s| s.path.starts_with("/v1/traces")).collect();
+    assert!(
+        matches!(posts.first().and_then(|p| p.fault.clone()), Some(Fault::DelayResponse(_))) && posts.len() >= 2,
+        "the held request was sent again: {posts:?}"
+    );
+
+    server.start_again();
+    let (_, found) = mlflow.traces_once(&experiment, Duration::from_secs(120), |t| t.len() >= 20);
+    assert_eq!(found.len(), 20, "every turn, once\n{}", collector.log());
+    for info in &found {
+        let trace = mlflow.trace(info["trace_id"].as_str().unwrap());
+        let calls: Vec<&Value> = trace.spans.iter().filter_map(|s| s.attr("mlflow.chat.tokenUsage")).collect();
+        let spans_total: u64 = calls.iter().map(|u| u["total_tokens"].as_u64().unwrap()).sum();
+        let trace_total = trace.metadata_json("mlflow.trace.tokenUsage").map(|t| t["total_tokens"].as_u64().unwrap());
+        assert_eq!(
+            trace_total,
+            Some(spans_total),
+            "{}: the trace's tokens are its model calls' once",
+            trace.info["trace_id"]
+        );
+    }
+}
