@@ -41,7 +41,7 @@ DEMO_DIR := .mlflow-demo
 DEMO_URI := http://127.0.0.1:$(DEMO_PORT)
 DEMO_EXPERIMENT := openclaw-demo
 
-.PHONY: all build collector venv floor-venv compat gateway floor-gateway browser postgres screenshots package peer test demo demo-stop bench-hooks bench-gateway bench-idle bench-freshness bench-spool bench-backfill bench-postgres bench-collector bench fuzz clean
+.PHONY: all build collector venv floor-venv compat gateway floor-gateway browser postgres screenshots package peer test-needs test demo demo-stop bench-hooks bench-gateway bench-idle bench-freshness bench-spool bench-backfill bench-postgres bench-collector bench fuzz clean
 
 all: build
 
@@ -124,11 +124,13 @@ peer: $(PEER)/node_modules
 # (browser downloads are not possible, so Playwright never fetches its own) and playwright-core
 # from npm (ui/package.json) in .cache/ui.
 CHROMIUM := /usr/bin/chromium
+# Debian's packages, one apt-get at a time (`make test` prepares the browser and PostgreSQL side by side).
+APT_GET := mkdir -p $(CACHE) && DEBIAN_FRONTEND=noninteractive flock $(CACHE)/apt.lock apt-get
 UI_MODULES := $(CACHE)/ui/node_modules/playwright-core
 $(CHROMIUM):
 	@[ "$$(id -u)" = 0 ] || { echo "the browser test needs Debian's chromium at $(CHROMIUM): run 'sudo apt-get install chromium'" >&2; exit 2; }
-	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null
+	$(APT_GET) update -qq
+	$(APT_GET) install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null
 	@$(CHROMIUM) --version
 
 $(UI_MODULES): ui/package.json ui/package-lock.json $(NODE24)
@@ -145,7 +147,7 @@ PSYCOPG_VERSION := 3.3.9
 postgres: venv
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
 	  [ "$$(id -u)" = 0 ] || { echo "the PostgreSQL tests need Debian's postgresql: run 'sudo apt-get install postgresql'" >&2; exit 2; }; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql >/dev/null; }
+	  $(APT_GET) update -qq && $(APT_GET) install -y -qq --no-install-recommends postgresql >/dev/null; }
 	@$(VENV)/bin/python -c "import psycopg" 2>/dev/null || \
 	  $(VENV)/bin/pip install --quiet --disable-pip-version-check "psycopg[binary]==$(PSYCOPG_VERSION)"
 
@@ -176,12 +178,18 @@ build:
 	$(CARGO) build --workspace
 	$(CARGO) build --manifest-path tests/compat/Cargo.toml
 
+# What the tests need, prepared three at a time, so that the downloads (pip, npm, Go modules) go on
+# while cargo and Go compile; each target's output is printed whole when it ends.
+TEST_NEEDS := venv floor-venv build gateway floor-gateway package browser postgres collector
+test-needs:
+	$(MAKE) --no-print-directory -j3 --output-sync=target $(TEST_NEEDS)
+
 # Each run starts with an empty target/test-scratch (the last run's stays for a look; the spool
 # tests fill hundreds of MB there).
 # Everything on the newest MLflow and OpenClaw, then the release-dependent tests on the floors of
 # both (MLflow 3.6.0; OpenClaw 2026.7.1 on Node 22), and that 3.6.0, which has no workspaces,
 # keeps a workspace's traces back.
-test: venv floor-venv build gateway floor-gateway package browser postgres collector
+test: test-needs
 	rm -rf $(CARGO_TARGET_DIR)/test-scratch
 	scripts/with-mlflow.sh $(CARGO) test --workspace -- --test-threads 2
 	MLFLOW_VENV=$(MLFLOW_FLOOR_VENV) OPENCLAW_TEST_NODE=$(NODE_FLOOR_BIN) OPENCLAW_TEST_BIN=$(OPENCLAW_FLOOR_BIN) \

@@ -235,7 +235,7 @@ def section(lines):
                          f"{run['seconds']:.0f} s, sent {run['sent_s']:.0f} s, {run['dropped']} dropped)")
         lines.append(f"| {k} | " + " | ".join(cells) + " |")
     lines += ["", f"Faults: {FAULT_GATEWAYS} gateways at {FAULT_RATE} turns/s each, {FAULT_TURNS} turns each, through one Collector",
-              "(the guide's configuration: a persistent sending queue that batches on disk). Lost and twice: counted",
+              "(the guide's configuration: a persistent sending queue on disk, no batching). Lost and twice: counted",
               "by each trace's `openclaw.run_id` in MLflow. Hook p99: the slowest hook kind of the slowest gateway.", "",
               "| fault | when | turns sent | in MLflow | lost | twice | all in MLflow after | worst hook p99 | dropped by the plugin |",
               "|---|---|---|---|---|---|---|---|---|"]
