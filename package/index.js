@@ -30,6 +30,7 @@ const state = (globalThis[STATE] ??= {
   addon: null, // the native host, once started
   phase: "idle", // idle -> started | failed; started -> stopped -> (gateway_start) started
   api: null, // the latest registration's api (logger, config)
+  startedWith: null, // the settings (JSON) the native host was last started with
   warnedAccess: false,
   exitHooked: false,
   reported: new Set(),
@@ -96,20 +97,32 @@ function startIfIdle() {
 // A gateway restarted in place (gateway_stop, then gateway_start in one process) starts the plugins
 // again, with the configuration of the moment. Only gateway_start does: the hooks that follow a
 // stop (session_end per open session) must not.
-function restartIfStopped() {
+function restartIfStopped(why = "with the gateway") {
   if (state.phase !== "stopped" || !state.addon || !state.api) return startIfIdle();
   try {
     handOver(state.addon, nativeDir(state.api), state.api);
-    log("info", "MLflow host restarting with the gateway");
+    log("info", `MLflow host restarting ${why}`);
     return true;
   } catch (error) {
     return failedTo("restart", error);
   }
 }
 
+// An edit under plugins.entries reloads the plugins in the running gateway. OpenClaw 2026.9 stops
+// and starts them (gateway_stop, gateway_start); 2026.7 only registers them again, with the edited
+// settings. Then the host stops and starts again here: the stop flushes what the old settings
+// accepted, and the hooks that follow wait, in order, for the new start.
+function restartIfEdited() {
+  if (state.phase !== "started" || state.startedWith === settingsJson(state.api)) return;
+  stopAtGatewayStop();
+  restartIfStopped("with the edited settings (plugins.entries)");
+}
+
 // The plugins start on the addon's own thread: this only hands the settings over.
 function handOver(addon, dir, api) {
-  addon.start(dir, settingsJson(api), logLevel(api), drainLogs);
+  const settings = settingsJson(api);
+  addon.start(dir, settings, logLevel(api), drainLogs);
+  state.startedWith = settings;
   state.phase = "started";
   drainLogs();
 }
@@ -276,7 +289,10 @@ export default {
   description: "Every agent turn into MLflow, in native code",
   register(api) {
     state.api = api;
-    if (api.registrationMode === "full" || api.registrationMode === undefined) warnWithoutConversationAccess(api);
+    if (api.registrationMode === "full" || api.registrationMode === undefined) {
+      warnWithoutConversationAccess(api);
+      restartIfEdited();
+    }
     api.on("gateway_start", () => void restartIfStopped());
     for (const name of TRACED_HOOKS) api.on(name, traced(name));
     api.on("gateway_stop", () => stopAtGatewayStop(), { timeoutMs: GATEWAY_STOP_TIMEOUT_MS });

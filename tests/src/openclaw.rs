@@ -298,12 +298,18 @@ impl Gateway {
     /// Waits until the gateway has said it is ready `times` times in all (a restart in place says
     /// it again).
     pub fn wait_until_ready(&self, times: usize) {
-        let deadline = Instant::now() + Duration::from_secs(120);
-        let ready = |output: String| {
-            output.lines().filter(|l| l.contains("[gateway]") && l.trim_end().ends_with("ready")).count()
+        let ready = |output: &str| {
+            output.lines().filter(|l| l.contains("[gateway]") && l.trim_end().ends_with("ready")).count() >= times
         };
-        while ready(self.output()) < times {
-            assert!(Instant::now() < deadline, "the gateway did not get ready ({times}):\n{}", self.output());
+        self.wait_for_output(ready, Duration::from_secs(120), &format!("the gateway did not get ready ({times})"));
+    }
+
+    /// Waits until the gateway's output so far satisfies `done`; fails with `what` and the output
+    /// after `timeout`.
+    pub fn wait_for_output(&self, done: impl Fn(&str) -> bool, timeout: Duration, what: &str) {
+        let deadline = Instant::now() + timeout;
+        while !done(&self.output()) {
+            assert!(Instant::now() < deadline, "{what}:\n{}", self.output());
             std::thread::sleep(Duration::from_millis(200));
         }
     }

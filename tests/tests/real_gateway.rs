@@ -383,3 +383,44 @@ fn openclaw_mlflow_doctor_runs_the_checks_from_the_real_gateways_cli() {
     assert_eq!(ran.status.code(), Some(1), "{report:#}");
     assert_eq!(doctor_verdict(&report, "conversation hooks"), "fail", "{report:#}");
 }
+
+/// An operator edits the plugin's settings in the running gateway's config file: OpenClaw reloads
+/// the plugin in the same process (no restart), and the next turn follows the new settings. Here
+/// another experiment, and content capture turned off, which must not wait for a restart.
+#[test]
+fn an_edit_to_the_plugins_settings_applies_from_the_next_turn_without_a_restart() {
+    let _one = ONE_GATEWAY_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let mlflow = Mlflow::from_env();
+    let (before, after) = (unique("edited-before"), unique("edited-after"));
+    let oc = installed_with(&mlflow, &before, json!({}));
+    let mut gateway = oc.start_gateway();
+    let pid = gateway.pid();
+    oc.gateway_turn(&gateway, "agent:main:before", "Please read hello.txt (before the edit)")
+        .assert_success("the turn before the edit");
+    wait_for_sessions(&mlflow, &before, &[("agent:main:before", 1)]);
+
+    let settings = json!({"trackingUri": mlflow.uri, "experimentName": after, "flushIntervalMs": 500, "captureContent": false});
+    oc.set("/plugins/entries/mlflow/config", settings);
+    let started_again = format!("experiment=Name(\"{after}\")");
+    let applied = |output: &str| output.lines().any(|l| l.contains("MLflow plugin") && l.contains(&started_again));
+    gateway.wait_for_output(applied, Duration::from_secs(60), "the edit was not applied");
+    assert!(gateway.running(), "reloaded in place, not exited:\n{}", gateway.output());
+    assert_eq!(gateway.pid(), pid);
+    let output = gateway.output();
+    let starts = output.lines().filter(|l| l.contains("MLflow plugin 0.1.0 starting")).count();
+    assert_eq!(starts, 2, "started once, then once with the edit:\n{}", mlflow_lines(&output).join("\n"));
+    oc.gateway_turn(&gateway, "agent:main:after", "Please read hello.txt (after the edit)")
+        .assert_success("the turn after the edit");
+
+    let (_, traces) = traces_when(&mlflow, &after, 1);
+    let edited = the_one_in(&mlflow, &traces, "agent:main:after");
+    for preview in ["request_preview", "response_preview"] {
+        assert_eq!(edited.info[preview].as_str().unwrap_or(""), "", "captureContent: false applies: {}", edited.info);
+    }
+    assert!(edited.spans.iter().any(|s| s.attr("mlflow.chat.tokenUsage").is_some()), "still the turn's tokens");
+    gateway.stop(Duration::from_secs(30));
+    let first = mlflow.experiment_id(&before).unwrap();
+    let kept = mlflow.search(&first, "");
+    assert_eq!(kept.len(), 1, "the first experiment keeps only the turn before the edit: {kept:#?}");
+    assert_eq!(in_session(&kept, "agent:main:before").len(), 1);
+}
