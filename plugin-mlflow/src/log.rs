@@ -2,6 +2,15 @@
 
 use openclaw_plugin_api::{HostHandleRef, LogLevel};
 
+/// "64 KiB", "960 MiB", "1 GiB": a size limit as an operator reads it.
+pub fn size(bytes: u64) -> String {
+    match bytes {
+        b if b >= 1 << 30 && b % (1 << 30) == 0 => format!("{} GiB", b >> 30),
+        b if b >= 1 << 20 => format!("{} MiB", b >> 20),
+        b => format!("{} KiB", b >> 10),
+    }
+}
+
 #[derive(Clone, Copy)]
 pub struct Log {
     host: HostHandleRef,

@@ -763,3 +763,81 @@ fn content_parts_choose_what_each_span_shows() {
     // Each of a run's later calls (5) followed a tool call; its result is still what it received.
     assert_eq!(later_calls_with_a_tool_result, 5);
 }
+
+/// A turn whose trace outgrows `maxTraceBytes` (a long tool loop) lands in parts: each part but the
+/// last marked incomplete and linked to the next, the next linked back, all in the turn's session,
+/// and together the parts hold every model call and tool call of the turn, its tokens once.
+#[test]
+fn a_turn_larger_than_max_trace_bytes_lands_in_linked_parts_holding_all_of_it() {
+    let mlflow = Mlflow::from_env();
+    let name = unique("trace-parts");
+    // 60 rounds of a model call (15 tokens) and a tool call with a 4 KiB result: about four times
+    // the smallest cap the setting takes.
+    let (run_id, session, rounds) = ("long-loop", "agent:main:long-loop", 60u64);
+    let t0 = now_ms() - 60_000;
+    let ctx = json!({"runId": run_id, "agentId": "main", "sessionKey": session, "sessionId": "s"});
+    let mut lines = openclaw_run(run_id, session, t0, "Read every file", false);
+    let first_call = lines[1..3].to_vec();
+    let answer = lines[3].clone();
+    for round in 1..rounds {
+        let ts = t0 + 100 * round;
+        for call in &first_call {
+            let mut call = call.clone();
+            call["event"]["callId"] = json!(format!("{run_id}:model:{}", round + 1));
+            call["ts"] = json!(ts + call["ts"].as_u64().unwrap() - t0);
+            lines.push(call);
+        }
+        let mut written = answer.clone();
+        written["ts"] = json!(ts + 46);
+        lines.push(written);
+        let id = format!("read-{round}");
+        lines.push(json!({"hook": "before_tool_call", "ts": ts + 60, "ctx": ctx,
+            "event": {"toolName": "read", "params": {"path": format!("{round}.txt")}, "runId": run_id, "toolCallId": id}}));
+        lines.push(json!({"hook": "after_tool_call", "ts": ts + 65, "ctx": ctx,
+            "event": {"toolName": "read", "params": {}, "runId": run_id, "toolCallId": id, "durationMs": 5,
+                      "result": {"content": [{"type": "text", "text": format!("{round} ").repeat(1024)}]}}}));
+    }
+    lines.push(json!({"hook": "agent_end", "ts": t0 + 100 * rounds, "ctx": ctx,
+        "event": {"success": true, "durationMs": 100 * rounds, "messages": [answer["event"]["message"]]}}));
+    let run = replay(&write_recording(&[lines]), &mlflow_config(&mlflow, &name, "maxTraceBytes: 65536"), &[], &[]);
+    run.assert_success();
+
+    let experiment = mlflow.experiment_id(&name).unwrap();
+    let parts: Vec<Trace> = mlflow
+        .search(&experiment, &format!("tags.`openclaw.run_id` = '{run_id}'"))
+        .iter()
+        .map(|t| mlflow.trace(t["trace_id"].as_str().unwrap()))
+        .collect();
+    assert!(parts.len() >= 3, "the turn in parts: {} part(s)", parts.len());
+    // The chain, from the part that continues none.
+    let by_id = |id: &str| parts.iter().find(|p| p.info["trace_id"] == id);
+    let mut chain = vec![parts.iter().find(|p| p.tag("openclaw.continues_trace_id").is_none()).expect("a first part")];
+    while let Some(next) = chain.last().unwrap().tag("openclaw.continued_in_trace_id") {
+        let next = by_id(next).unwrap_or_else(|| panic!("part {next} is not in MLflow"));
+        assert_eq!(
+            next.tag("openclaw.continues_trace_id"),
+            chain.last().unwrap().info["trace_id"].as_str(),
+            "linked back"
+        );
+        chain.push(next);
+    }
+    assert_eq!(chain.len(), parts.len(), "one chain through every part");
+    for (i, part) in chain.iter().enumerate() {
+        let last = i + 1 == chain.len();
+        assert_eq!(part.metadata("mlflow.trace.session"), Some(session), "each part in the turn's session");
+        assert_eq!(part.tag("openclaw.incomplete").is_some(), !last, "part {i} of {}: {}", chain.len(), part.info);
+        assert_eq!(part.info["state"], if last { "OK" } else { "ERROR" }, "part {i}");
+    }
+    let spans = || chain.iter().flat_map(|p| p.spans.iter());
+    let calls = spans().filter(|s| s.attr("mlflow.chat.tokenUsage").is_some()).count();
+    let tools = spans().filter(|s| s.name == "tool.read").count();
+    let tokens: u64 = chain
+        .iter()
+        .map(|p| p.metadata_json("mlflow.trace.tokenUsage").map_or(0, |u| u["total_tokens"].as_u64().unwrap()))
+        .sum();
+    assert_eq!(
+        (calls, tools, tokens),
+        (rounds as usize, rounds as usize - 1, 15 * rounds),
+        "every call once, across the parts"
+    );
+}

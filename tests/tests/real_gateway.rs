@@ -399,7 +399,8 @@ fn an_edit_to_the_plugins_settings_applies_from_the_next_turn_without_a_restart(
         .assert_success("the turn before the edit");
     wait_for_sessions(&mlflow, &before, &[("agent:main:before", 1)]);
 
-    let settings = json!({"trackingUri": mlflow.uri, "experimentName": after, "flushIntervalMs": 500, "captureContent": false});
+    let settings =
+        json!({"trackingUri": mlflow.uri, "experimentName": after, "flushIntervalMs": 500, "captureContent": false});
     oc.set("/plugins/entries/mlflow/config", settings);
     let started_again = format!("experiment=Name(\"{after}\")");
     let applied = |output: &str| output.lines().any(|l| l.contains("MLflow plugin") && l.contains(&started_again));

@@ -43,6 +43,7 @@ pub struct FileSettings {
     pub message_timeout_ms: Option<Value>,
     pub queue_capacity: Option<Value>,
     pub max_queue_bytes: Option<Value>,
+    pub max_trace_bytes: Option<Value>,
     pub max_buffered_traces: Option<Value>,
     // durability
     pub spool: Option<Value>,

@@ -176,6 +176,8 @@ pub struct Limits {
     pub message_timeout: Duration,
     pub queue_capacity: usize,
     pub max_queue_bytes: usize,
+    /// A message's trace holding more is sent and continues in a follow-up trace (`maxTraceBytes`).
+    pub max_trace_bytes: usize,
     pub max_buffered_traces: usize,
 }
 
@@ -302,6 +304,7 @@ impl Config {
             message_timeout: millis(file.message_timeout_ms, "messageTimeoutMs")?,
             queue_capacity: count(file.queue_capacity, "queueCapacity")?,
             max_queue_bytes: count(file.max_queue_bytes, "maxQueueBytes")?,
+            max_trace_bytes: count(file.max_trace_bytes, "maxTraceBytes")?,
             max_buffered_traces: count(file.max_buffered_traces, "maxBufferedTraces")?,
         };
         let durability = Durability {
@@ -627,7 +630,7 @@ mod tests {
             assert_eq!(unset, at_default, "`{key}` unset is the manifest's default {}", schema["default"]);
             checked += 1;
         }
-        assert!(checked >= 11, "the manifest's eleven whole-number settings, at least: {checked}");
+        assert!(checked >= 12, "the manifest's twelve whole-number settings, at least: {checked}");
     }
 
     struct FakeEnv(HashMap<&'static str, &'static str>);

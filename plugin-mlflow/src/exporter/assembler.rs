@@ -505,8 +505,10 @@ impl Assembler {
             follow_up.open_calls.insert(call_id, i);
         }
         run.end_ms = Some(run.last_event_ms.max(run.start_ms));
-        let reason =
-            format!("the message's trace outgrew {} MiB; it continues in the next part", self.max_run_bytes >> 20);
+        let reason = format!(
+            "the message's trace outgrew {} (maxTraceBytes); it continues in the next part",
+            crate::log::size(self.max_run_bytes as u64)
+        );
         out.push(FinishedTrace { run, incomplete: Some(reason), continued_in: Some(trace_id) });
         self.open.insert(run_id.to_string(), follow_up);
     }

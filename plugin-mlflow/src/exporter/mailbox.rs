@@ -16,7 +16,7 @@ use super::outbox::{Cleared, Outbox};
 use super::run_metrics::MetricPoint;
 use super::spool::{Label, Recipient, Spool};
 use super::wire::{EncodedTrace, TraceEncoder};
-use crate::log::{Log, Throttle};
+use crate::log::{size, Log, Throttle};
 use crate::stats::Counters;
 use crossbeam_channel::{select, Receiver, Sender};
 use std::path::PathBuf;
@@ -564,15 +564,6 @@ fn waiting_elsewhere(elsewhere: &[(Label, u64)]) -> Option<String> {
     }
     let parts: Vec<String> = by_label.iter().map(|(label, records)| format!("{records} for {label}")).collect();
     (!parts.is_empty()).then(|| parts.join(", "))
-}
-
-/// "64 KiB", "960 MiB", "1 GiB": a size limit as an operator reads it.
-fn size(bytes: u64) -> String {
-    match bytes {
-        b if b >= 1 << 30 && b % (1 << 30) == 0 => format!("{} GiB", b >> 30),
-        b if b >= 1 << 20 => format!("{} MiB", b >> 20),
-        b => format!("{} KiB", b >> 10),
-    }
 }
 
 #[cfg(test)]

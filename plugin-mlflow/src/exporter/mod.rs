@@ -64,10 +64,6 @@ use trace_ids::TraceIds;
 /// At most this many messages are assembled at once; beyond it the oldest is sent incomplete.
 const MAX_OPEN_RUNS: usize = 100_000;
 
-/// A message whose events bring more than this is sent in parts, each a trace linked to the next
-/// (a long tool loop: its memory stays bounded, and MLflow takes each part).
-const MAX_RUN_BYTES: usize = 16 << 20;
-
 /// At most this much of a shutdown's budget is kept for the delivery threads to close their spool
 /// and answer (a tenth of the budget when that is less).
 const CLOSING_TIME: Duration = Duration::from_millis(250);
@@ -246,7 +242,7 @@ impl Exporter {
         let assembler = AssemblerThread {
             assembler: Assembler::new(config.limits.message_timeout, MAX_OPEN_RUNS, signals.prices.clone())
                 .with_trace_ids(TraceIds::new(&id_scope(&config)))
-                .with_max_run_bytes(MAX_RUN_BYTES),
+                .with_max_run_bytes(config.limits.max_trace_bytes),
             events,
             control: control_rx,
             doorbell: doorbell.clone(),
