@@ -41,7 +41,7 @@ DEMO_DIR := .mlflow-demo
 DEMO_URI := http://127.0.0.1:$(DEMO_PORT)
 DEMO_EXPERIMENT := openclaw-demo
 
-.PHONY: all build collector venv floor-venv compat gateway floor-gateway browser postgres screenshots package peer test-needs test demo demo-stop bench-hooks bench-gateway bench-idle bench-freshness bench-spool bench-backfill bench-postgres bench-collector bench fuzz clean
+.PHONY: all build collector venv floor-venv compat gateway floor-gateway browser postgres screenshots package peer test-needs test demo demo-stop bench-hooks bench-gateway bench-idle bench-freshness bench-spool bench-backfill bench-postgres bench-collector bench-trace-parts bench fuzz clean
 
 all: build
 
@@ -251,6 +251,12 @@ bench-postgres: venv postgres
 bench-collector: venv postgres collector
 	$(CARGO) build --release -p openclaw-plugin-mlflow -p openclaw-host-harness
 	$(VENV)/bin/python scripts/bench_collector.py $(BENCH_OUT)
+
+# Section 13 alone (a long tool loop's trace in parts, per maxTraceBytes; no server), to BENCH_OUT.
+# TRACE_PARTS_BEFORE=<an earlier libopenclaw_mlflow.so> measures it beside this build.
+bench-trace-parts: venv
+	$(CARGO) build --release -p openclaw-plugin-mlflow -p openclaw-host-harness
+	$(VENV)/bin/python scripts/bench_trace_parts.py $(BENCH_OUT)
 
 # Fuzz the configuration parser and the event processing for FUZZ_SECONDS each (not in `make test`).
 # cargo-fuzz needs nightly features; RUSTC_BOOTSTRAP enables them on this stable toolchain, here only.

@@ -27,6 +27,7 @@ import bench_gateway
 import bench_idle
 import bench_postgres
 import bench_spool
+import bench_trace_parts
 from benchlib import PLUGIN, ROOT, WORK, OutageRun, Server, api, capture_bench_requests, ceilings as server_ceilings, run_host, count_traces, free_port, section_lines, state_env, tagged_json
 
 PY = os.path.join(ROOT, ".venv", "bin", "python")
@@ -186,7 +187,7 @@ def scaling(server, lines):
 
 def main():
     out_path = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "BENCHMARKS.md")
-    only = sys.argv[2] if len(sys.argv) > 2 else None  # one section: hot, throughput, memory, gateway, idle, freshness, spool, backfill, postgres
+    only = sys.argv[2] if len(sys.argv) > 2 else None  # one section: hot, throughput, memory, gateway, idle, freshness, spool, backfill, postgres, collector, trace-parts
     os.makedirs(PLUGINS)
     subprocess.run(["cp", PLUGIN, PLUGINS], check=True)
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
@@ -222,6 +223,8 @@ def main():
         bench_postgres.section(lines)  # its own PostgreSQL and servers
     if only in (None, "collector"):
         bench_collector.section(lines)  # its own PostgreSQL, servers and Collectors
+    if only in (None, "trace-parts"):
+        bench_trace_parts.section(lines)  # no server
     with open(out_path, "w") as f:
         f.write("\n".join(lines) + "\n")
     print("\n".join(lines))

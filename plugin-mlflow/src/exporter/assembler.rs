@@ -1,9 +1,11 @@
 //! Turns the stream of events into whole traces: one per agent run (user message), holding the
 //! model-call and tool-call spans of that run. A trace is finished when its message ends, or when
 //! it has been idle longer than `messageTimeoutMs` (then it is marked incomplete), or at shutdown.
-//! A run's memory is bounded by bytes (`with_max_run_bytes`): a run that outgrows it (a long tool
-//! loop) is sent as it stands, marked incomplete, and continues in a follow-up trace linked to it
-//! both ways; the calls still open move to the follow-up.
+//! A run is bounded by bytes (`with_max_run_bytes`, `maxTraceBytes`): what its events brought, plus
+//! the earlier messages each model call's input repeats when encoded, so that the bound holds for
+//! the trace as sent, not only in memory. A run that outgrows it (a long tool loop) is sent as it
+//! stands, marked incomplete, and continues in a follow-up trace linked to it both ways; the calls
+//! still open move to the follow-up.
 //!
 //! Robust to what real hosts do: runs interleave; an end may arrive without its start (the plugin
 //! was attached mid-run) and is reconstructed from its duration; calls still open when their
@@ -114,8 +116,33 @@ pub struct RunTrace {
     pub continues: Option<TraceId>,
     open_calls: HashMap<String, usize>,
     last_seen: Instant,
-    /// What the run's events brought (their size and texts), since this part began.
+    /// What the run's events brought (their size and texts), since this part began, and the
+    /// history each model call's input repeats from them.
     bytes: usize,
+    /// The sizes of the latest messages of this part (replies, tool results, a call's input), which
+    /// the next model call's input repeats.
+    history: History,
+}
+
+/// The latest messages' sizes, at most `max` of them: what a model call's input repeats in MLflow
+/// (`maxHistoryMessages`), so that a part's bytes count what its trace will carry.
+#[derive(Debug, Default)]
+struct History {
+    sizes: VecDeque<usize>,
+    bytes: usize,
+}
+
+impl History {
+    fn push(&mut self, size: usize, max: usize) {
+        if max == 0 {
+            return;
+        }
+        if self.sizes.len() == max {
+            self.bytes -= self.sizes.pop_front().unwrap_or(0);
+        }
+        self.sizes.push_back(size);
+        self.bytes += size;
+    }
 }
 
 impl RunTrace {
@@ -147,6 +174,7 @@ impl RunTrace {
             open_calls: HashMap::new(),
             last_seen: Instant::now(),
             bytes: 0,
+            history: History::default(),
         }
     }
 
@@ -199,6 +227,8 @@ pub struct Assembler {
     max_open: usize,
     /// A run holding more is sent and continues in a follow-up trace.
     max_run_bytes: usize,
+    /// How many earlier messages a model call's input repeats (0: inputs are not captured).
+    history_messages: usize,
     idle_timeout: Duration,
     /// Prices a model call when it closes; shared so that a closing call can borrow it beside
     /// its run.
@@ -222,6 +252,7 @@ impl Assembler {
             subagent_order: VecDeque::new(),
             max_open,
             max_run_bytes: usize::MAX,
+            history_messages: 0,
             idle_timeout,
             prices: Arc::new(prices),
             notes: Notes::default(),
@@ -249,6 +280,13 @@ impl Assembler {
         let ts = ctx.ts_ms;
         let run_id = ctx.run_id.clone();
         let weight = std::mem::size_of::<OwnedEvent>() + event.text_bytes();
+        // A model call's input repeats the latest messages; replies, tool results and a call's own
+        // input become the history of the calls after it.
+        let (repeats_history, message_bytes) = match &event.hook {
+            Hook::ModelCallStart { input_messages, .. } => (true, input_messages.as_ref().map_or(0, String::len)),
+            Hook::ModelCallEnd { .. } | Hook::ToolCallEnd { .. } => (false, event.hook.text_bytes()),
+            _ => (false, 0),
+        };
         match event {
             OwnedEvent { ctx, hook: Hook::MessageStart { prompt, trigger } } => {
                 let run = self.run(&ctx, ts);
@@ -334,7 +372,10 @@ impl Assembler {
             | OwnedEvent { hook: Hook::SubagentEnded { .. }, .. } => unreachable!("handled above"),
         }
         if let Some(run) = self.open.get_mut(&run_id) {
-            run.bytes += weight;
+            run.bytes += weight + if repeats_history { run.history.bytes } else { 0 };
+            if message_bytes > 0 {
+                run.history.push(message_bytes, self.history_messages);
+            }
             if run.bytes > self.max_run_bytes {
                 self.continue_in_follow_up(&run_id, out);
             }
@@ -390,8 +431,11 @@ impl Assembler {
         self
     }
 
-    pub fn with_max_run_bytes(mut self, max_run_bytes: usize) -> Assembler {
+    /// Cuts a run into parts of at most `max_run_bytes`, counting for each model call the
+    /// `history_messages` earlier messages its input repeats (0 when inputs are not captured).
+    pub fn with_max_run_bytes(mut self, max_run_bytes: usize, history_messages: usize) -> Assembler {
         self.max_run_bytes = max_run_bytes;
+        self.history_messages = history_messages;
         self
     }
 
@@ -684,6 +728,57 @@ mod tests {
     }
 
     /// A tool call that returned `result`.
+    /// A model call `id` that asks for tool `id`, opened and answered at `ts`.
+    fn model_round(run: &str, id: &str, ts: u64) -> [OwnedEvent; 2] {
+        let (provider, model) = ("openai".to_string(), "gpt-5-mini".to_string());
+        let started = Hook::ModelCallStart {
+            call_id: id.into(),
+            provider: provider.clone(),
+            model: model.clone(),
+            input_messages: None,
+            tool_definitions: None,
+        };
+        let ended = Hook::ModelCallEnd {
+            call_id: id.into(),
+            provider,
+            model,
+            outcome: Outcome::COMPLETED,
+            error: String::new(),
+            duration_ms: Some(1),
+            usage: None,
+            cost_usd: None,
+            response: None,
+            tool_calls: Some(format!(r#"[{{"id":"{id}","name":"read","arguments":"{{}}"}}]"#)),
+        };
+        [OwnedEvent { ctx: ctx(run, ts), hook: started }, OwnedEvent { ctx: ctx(run, ts), hook: ended }]
+    }
+
+    /// Each model call's input repeats the latest messages in MLflow, so a loop of calls and tool
+    /// results is cut by what its trace will carry, not by what its events brought once.
+    #[test]
+    fn a_part_counts_the_history_its_model_calls_repeat() {
+        let parts = |history_messages: usize| {
+            let mut a = assembler().with_max_run_bytes(64 << 10, history_messages);
+            let mut out = Vec::new();
+            a.apply(start("r", 10), &mut out);
+            // Twelve rounds of a call and its tool's 2 KiB result: 24 KiB once, several times
+            // that with each call repeating up to 20 messages before it.
+            let result = "x".repeat(2 << 10);
+            for i in 0..12u64 {
+                let id = format!("c{i}");
+                for event in model_round("r", &id, 20 + 3 * i) {
+                    a.apply(event, &mut out);
+                }
+                a.apply(tool_start("r", &id, 21 + 3 * i), &mut out);
+                a.apply(tool_end_with("r", &id, 22 + 3 * i, &result), &mut out);
+            }
+            a.apply(end("r", 60, None), &mut out);
+            out.len()
+        };
+        assert_eq!(parts(0), 1, "inputs not captured: nothing repeats, one trace");
+        assert!(parts(20) >= 2, "with the history counted the loop is cut: {} part(s)", parts(20));
+    }
+
     fn tool_end_with(run: &str, id: &str, ts: u64, result: &str) -> OwnedEvent {
         let OwnedEvent {
             ctx,
@@ -701,7 +796,7 @@ mod tests {
 
     #[test]
     fn a_run_that_outgrows_its_bytes_goes_on_in_follow_up_traces_linked_both_ways() {
-        let mut a = assembler().with_max_run_bytes(64 << 10);
+        let mut a = assembler().with_max_run_bytes(64 << 10, 20);
         let mut out = Vec::new();
         a.apply(start("r", 10), &mut out);
         // A call that stays open across the cuts, then ten calls of 16 KiB each.

@@ -242,7 +242,10 @@ impl Exporter {
         let assembler = AssemblerThread {
             assembler: Assembler::new(config.limits.message_timeout, MAX_OPEN_RUNS, signals.prices.clone())
                 .with_trace_ids(TraceIds::new(&id_scope(&config)))
-                .with_max_run_bytes(config.limits.max_trace_bytes),
+                .with_max_run_bytes(
+                    config.limits.max_trace_bytes,
+                    if config.capture.parts.keeps_model_input() { config.capture.max_history_messages } else { 0 },
+                ),
             events,
             control: control_rx,
             doorbell: doorbell.clone(),

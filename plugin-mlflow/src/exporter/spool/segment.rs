@@ -13,7 +13,8 @@ pub const HEADER_LEN: usize = 16;
 const FILE_MAGIC: &[u8; 8] = b"OCMLSPOL";
 const RECORD_MAGIC: u32 = 0x5245_434f; // "OCER"
 pub const FRAME_LEN: usize = 12;
-/// Larger lengths are damage, not records (a trace is capped far below this by `maxContentBytes`).
+/// Larger lengths are damage, not records (a trace is cut into parts far below this: `maxTraceBytes`
+/// is at most 64 MiB).
 pub const MAX_RECORD_LEN: usize = 256 << 20;
 
 pub fn header() -> [u8; HEADER_LEN] {
