@@ -771,7 +771,7 @@ fn content_parts_choose_what_each_span_shows() {
 fn a_turn_larger_than_max_trace_bytes_lands_in_linked_parts_holding_all_of_it() {
     let mlflow = Mlflow::from_env();
     let name = unique("trace-parts");
-    // 60 rounds of a model call (15 tokens) and a tool call with a 4 KiB result: about four times
+    // 60 rounds of a model call (15 tokens) and a tool call with a 2-3 KB result: several times
     // the smallest cap the setting takes.
     let (run_id, session, rounds) = ("long-loop", "agent:main:long-loop", 60u64);
     let t0 = now_ms() - 60_000;

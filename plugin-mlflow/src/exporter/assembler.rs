@@ -727,7 +727,6 @@ mod tests {
         assert_eq!(a.notes.late_events, 2);
     }
 
-    /// A tool call that returned `result`.
     /// A model call `id` that asks for tool `id`, opened and answered at `ts`.
     fn model_round(run: &str, id: &str, ts: u64) -> [OwnedEvent; 2] {
         let (provider, model) = ("openai".to_string(), "gpt-5-mini".to_string());
@@ -779,6 +778,7 @@ mod tests {
         assert!(parts(20) >= 2, "with the history counted the loop is cut: {} part(s)", parts(20));
     }
 
+    /// A tool call that returned `result`.
     fn tool_end_with(run: &str, id: &str, ts: u64, result: &str) -> OwnedEvent {
         let OwnedEvent {
             ctx,
