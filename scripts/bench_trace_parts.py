@@ -42,10 +42,11 @@ def loop_recording():
                        "event": dict(tool, params={}, durationMs=5, result={"content": [{"type": "text", "text": f"{n} " * 1024}]})}]
     lines.append({"hook": "agent_end", "ts": t0 + 100 * ROUNDS, "ctx": ctx,
                   "event": {"success": True, "durationMs": 100 * ROUNDS, "messages": [answer]}})
+    text = "".join(json.dumps(line) + "\n" for line in lines)
     path = os.path.join(WORK, "long-loop.jsonl")
     with open(path, "w") as f:
-        f.writelines(json.dumps(line) + "\n" for line in lines)
-    return path, sum(len(json.dumps(line)) for line in lines)
+        f.write(text)
+    return path, len(text)
 
 
 def record_sizes(spool_dir):
